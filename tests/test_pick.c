@@ -333,8 +333,9 @@ check_first_index(uint64_t n, uint64_t k, int draws, uint64_t seed)
 	struct reclaim_pick pick;
 	uint64_t index;
 	double *hits = calloc(n, sizeof(double));
-	double *observed = calloc(n, sizeof(double));
-	double *expected = calloc(n, sizeof(double));
+	/* n - k + 1 cells at most, and one being filled */
+	double *observed = calloc(n - k + 2, sizeof(double));
+	double *expected = calloc(n - k + 2, sizeof(double));
 	double p = (double)k / (double)n;
 	size_t cells = 0;
 
