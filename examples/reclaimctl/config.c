@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* struct reclaim_config as a JSON object (FORMAT.md, "Configuration"). */
+#include "ctl.h"
+
+#include <stddef.h>
+
+#define CFG(name, type, names) {#name, type, offsetof(struct reclaim_config, name), names, 0}
+
+/* Every member but struct_size and the reserved ones, in struct order. */
+static const struct ctl_field config_fields[] = {
+	CFG(flags, CTL_FLAGS, ctl_config_flag_names),
+	CFG(threshold_base, CTL_ENUM, ctl_base_names),
+	CFG(threshold_high, CTL_DOUBLE, NULL),
+	CFG(threshold_soft, CTL_DOUBLE, NULL),
+	CFG(threshold_hard, CTL_DOUBLE, NULL),
+	CFG(threshold_low, CTL_DOUBLE, NULL),
+	CFG(hysteresis, CTL_DOUBLE, NULL),
+	CFG(idle_tax, CTL_DOUBLE, NULL),
+	CFG(balloon_max_fraction, CTL_DOUBLE, NULL),
+	CFG(guest_margin_bytes, CTL_U64, NULL),
+	CFG(page_size, CTL_U64, NULL),
+	CFG(deflate_budget_bytes, CTL_U64, NULL),
+	CFG(balloon_min_rate, CTL_U64, NULL),
+	CFG(balloon_window_ns, CTL_U64, NULL),
+	CFG(balloon_backoff_ns, CTL_U64, NULL),
+	CFG(balloon_horizon_ns, CTL_U64, NULL),
+	CFG(balloon_default_rate, CTL_U64, NULL),
+	CFG(stats_max_age_ns, CTL_U64, NULL),
+	CFG(sample_period_ns, CTL_U64, NULL),
+	CFG(sample_pages, CTL_U32, NULL),
+	CFG(estimator_fast_gain, CTL_DOUBLE, NULL),
+	CFG(estimator_slow_gain, CTL_DOUBLE, NULL),
+	CFG(active_floor, CTL_DOUBLE, NULL),
+	CFG(compress_max_fraction, CTL_DOUBLE, NULL),
+	{NULL, 0, 0, NULL, 0},
+};
+
+int
+ctl_config_parse(struct reclaim_config *cfg, struct ctl_error *err, const char *text,
+		 size_t len, int profile)
+{
+	static const char *const skip[] = {"profile", NULL};
+	struct reclaim_config tmp;
+	json_error_t jerr;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	const char *field = NULL;
+	int rc = -1;
+
+	if (!root) {
+		ctl_error_set(err, CTL_ERR_JSON, "", "line %d, column %d: %s", jerr.line,
+			      jerr.column, jerr.text);
+		err->column = jerr.column;
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		ctl_error_set(err, CTL_ERR_INPUT, "", "expected an object");
+		goto out;
+	}
+	json_t *name = json_object_get(root, "profile");
+	if (name) {
+		uint32_t value;
+		if (ctl_read_name(&value, err, ctl_profile_names, name, "profile") < 0)
+			goto out;
+		profile = (int)value;
+	}
+	int status = reclaim_config_init_profile(&tmp, sizeof(tmp), profile);
+	if (status != RECLAIM_OK) {
+		ctl_error_set(err, CTL_ERR_POLICY, "profile", "%s", reclaim_strerror(status));
+		err->status = status;
+		goto out;
+	}
+	if (ctl_read_fields(&tmp, err, config_fields, root, skip) < 0)
+		goto out;
+	status = reclaim_config_check(&field, &tmp);
+	if (status != RECLAIM_OK) {
+		ctl_error_set(err, CTL_ERR_POLICY, field, "%s", reclaim_strerror(status));
+		err->status = status;
+		goto out;
+	}
+	*cfg = tmp;
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+void
+ctl_config_print(struct ctl_buf *b, const struct reclaim_config *cfg)
+{
+	ctl_put_fields(b, config_fields, cfg);
+	ctl_putc(b, '\n');
+}

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reclaimctl's front end, shared by the tool, its tests and its fuzz targets:
+ * JSON text in (jansson), reclaim structs through the public API, JSON text
+ * out. The format is documented in FORMAT.md and schema/.
+ */
+#ifndef RECLAIMCTL_CTL_H
+#define RECLAIMCTL_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "reclaim.h"
+
+/* ESXi 6 and later run at most 1024 VMs per host. */
+#define CTL_DEFAULT_CAPACITY 1024
+#define CTL_DEFAULT_MAX_LINE ((size_t)16 << 20)
+
+/* ---- output text (buf.c) ---- */
+
+/* Growable output text. Allocation failure sets oom and drops further
+ * output; the caller checks oom once per line. */
+struct ctl_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	int oom;
+};
+
+void
+ctl_buf_free(struct ctl_buf *b);
+void
+ctl_put(struct ctl_buf *b, const char *s, size_t n);
+void
+ctl_puts(struct ctl_buf *b, const char *s);
+void
+ctl_putc(struct ctl_buf *b, char c);
+void
+ctl_put_u64(struct ctl_buf *b, uint64_t v);
+/* A byte count that may be RECLAIM_UNLIMITED, written as "unlimited". */
+void
+ctl_put_limit(struct ctl_buf *b, uint64_t v);
+/* Exact (17 significant digits); null when not finite. */
+void
+ctl_put_double(struct ctl_buf *b, double v);
+/* Shortest text that reads back as the same double; null when not finite. */
+void
+ctl_put_double_short(struct ctl_buf *b, double v);
+/* A JSON string; bytes that are not valid UTF-8 become U+FFFD. */
+void
+ctl_put_string(struct ctl_buf *b, const char *s, size_t n);
+/* Text for a terminal: control characters as \\u00XX, bad UTF-8 as U+FFFD. */
+void
+ctl_put_text(struct ctl_buf *b, const char *s, size_t n);
+/* "1.50 GiB" */
+void
+ctl_put_human_bytes(struct ctl_buf *b, uint64_t v);
+
+/* ---- names of enum values and flag bits (names.c) ---- */
+
+struct ctl_name {
+	const char *name;
+	uint32_t value;
+};
+
+extern const struct ctl_name ctl_state_names[];
+extern const struct ctl_name ctl_host_flag_names[];
+extern const struct ctl_name ctl_vm_flag_names[];
+extern const struct ctl_name ctl_config_flag_names[];
+extern const struct ctl_name ctl_base_names[];
+extern const struct ctl_name ctl_profile_names[];
+extern const struct ctl_name ctl_action_names[];
+extern const struct ctl_name ctl_reason_names[];
+extern const struct ctl_name ctl_bound_names[];
+extern const struct ctl_name ctl_balloon_limit_names[];
+extern const struct ctl_name ctl_summary_flag_names[];
+
+/* NULL for a value without a name. Tables end with a NULL name. */
+const char *
+ctl_name_of(const struct ctl_name *names, uint32_t value);
+/* 0 and *value set, or -1. */
+int
+ctl_value_of(uint32_t *value, const struct ctl_name *names, const char *name);
+/* ["a","b"]; a bit without a name is written "bit<N>". */
+void
+ctl_put_flags(struct ctl_buf *b, const struct ctl_name *names, uint32_t bits);
+/* "name", or "unknown" for a value without one. */
+void
+ctl_put_enum(struct ctl_buf *b, const struct ctl_name *names, uint32_t value);
+/* "RECLAIM_E_CAPACITY" for -11; "RECLAIM_E_UNKNOWN" for codes this tool
+ * does not know. */
+const char *
+ctl_status_name(int status);
+
+/* ---- errors ---- */
+
+enum ctl_error_kind {
+	CTL_ERR_JSON = 0,   /* not JSON, or a line that cannot be read */
+	CTL_ERR_INPUT = 1,  /* JSON of the wrong shape (key, type, range) */
+	CTL_ERR_POLICY = 2  /* rejected by the library */
+};
+
+struct ctl_error {
+	int kind;         /* enum ctl_error_kind */
+	int status;       /* CTL_ERR_POLICY: the enum reclaim_status */
+	int column;       /* CTL_ERR_JSON: 1-based byte column, 0 if none */
+	char path[192];   /* where, e.g. "vms[2].shares"; may be empty */
+	char message[256];
+};
+
+/* Sets kind, path and message; clears the rest. */
+void
+ctl_error_set(struct ctl_error *err, int kind, const char *path, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 5)))
+#endif
+	;
+/* Prepends "prefix." (or "prefix" before "[") to err->path. */
+void
+ctl_error_prefix(struct ctl_error *err, const char *prefix);
+
+/* ---- struct <-> JSON members (fields.c) ---- */
+
+enum ctl_type {
+	CTL_U64 = 0,   /* integer 0 .. 2^63-1 */
+	CTL_LIMIT,     /* as CTL_U64, or "unlimited" (RECLAIM_UNLIMITED) */
+	CTL_U32,       /* integer 0 .. 2^32-1 */
+	CTL_DOUBLE,    /* any JSON number */
+	CTL_FLAGS,     /* uint32_t bits, an array of names */
+	CTL_ENUM       /* uint32_t value, one name */
+};
+
+struct ctl_field {
+	const char *name;
+	int type;      /* enum ctl_type */
+	size_t offset;
+	const struct ctl_name *names; /* CTL_FLAGS, CTL_ENUM */
+	int required;
+};
+
+/*
+ * Reads the members of @p obj (a JSON object) into the struct at @p base.
+ * Unknown keys, wrong types and missing required keys fail with err->path
+ * set to the key. Keys in @p skip (NULL-terminated, may be NULL) are left
+ * for the caller.
+ */
+int
+ctl_read_fields(void *base, struct ctl_error *err, const struct ctl_field *fields,
+		json_t *obj, const char *const *skip);
+/* One name of @p names; err->path is @p path otherwise. */
+int
+ctl_read_name(uint32_t *value, struct ctl_error *err, const struct ctl_name *names, json_t *j,
+	      const char *path);
+/* {"name": value, ...} in table order. */
+void
+ctl_put_fields(struct ctl_buf *b, const struct ctl_field *fields, const void *base);
+
+/* ---- config (config.c) ---- */
+
+/*
+ * Parses a (partial) config: members of struct reclaim_config plus
+ * "profile". Starts from @p profile's defaults (or the file's "profile"),
+ * then validates with reclaim_config_check(), naming its field on error.
+ */
+int
+ctl_config_parse(struct reclaim_config *cfg, struct ctl_error *err, const char *text,
+		 size_t len, int profile);
+void
+ctl_config_print(struct ctl_buf *b, const struct reclaim_config *cfg);
+
+/* ---- snapshots (snapshot.c) ---- */
+
+struct ctl_request {
+	struct reclaim_host host;
+	struct reclaim_vm_stats *vms; /* capacity elements, owned by the caller */
+	size_t n_vms;
+	int dry_run;
+	int admit;                    /* admit_bytes present */
+	uint64_t admit_bytes;
+};
+
+/* Reads one input line's JSON object. The VM array holds at most @p capacity;
+ * more VMs fail with CTL_ERR_POLICY / RECLAIM_E_CAPACITY. */
+int
+ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
+		 size_t capacity);
+/* After the library rejected @p req with @p status: path of the culprit. */
+void
+ctl_request_blame(struct ctl_error *err, const struct ctl_request *req, int status);
+
+/* ---- one policy, one line at a time (session.c) ---- */
+
+enum ctl_mode {
+	CTL_MODE_JSON = 0,       /* decide */
+	CTL_MODE_JSON_EXPLAIN,   /* decide --explain */
+	CTL_MODE_TEXT            /* explain */
+};
+
+struct ctl_session;
+
+int
+ctl_session_new(struct ctl_session **out, const struct reclaim_config *cfg,
+		size_t capacity, int mode);
+void
+ctl_session_destroy(struct ctl_session *s);
+/*
+ * Handles input line @p lineno (without its newline) and appends its output
+ * to @p out: in JSON modes exactly one line. Returns 0, or 1 when the line
+ * was reported as an error.
+ */
+int
+ctl_session_line(struct ctl_session *s, struct ctl_buf *out, const char *line, size_t len,
+		 uint64_t lineno);
+/* Appends an error for line @p lineno in the session's format. */
+void
+ctl_session_error(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
+		  const struct ctl_error *err);
+
+/* ---- input lines (reader.c) ---- */
+
+struct ctl_reader {
+	int fd;
+	char *buf;
+	size_t cap;
+	size_t start;    /* first unconsumed byte */
+	size_t end;      /* end of data read */
+	size_t max_line;
+	int eof;
+	int skipping;    /* discarding the rest of an over-long line */
+};
+
+enum ctl_read_result {
+	CTL_READ_LINE = 0,  /* *line, *len set */
+	CTL_READ_LONG,      /* a line longer than max_line was skipped */
+	CTL_READ_EOF,
+	CTL_READ_ERROR      /* read() failed or out of memory; errno set */
+};
+
+void
+ctl_reader_init(struct ctl_reader *r, int fd, size_t max_line);
+void
+ctl_reader_free(struct ctl_reader *r);
+/* Blocks only while no whole line is buffered, so a pipe can be driven
+ * one request at a time. */
+int
+ctl_reader_next(struct ctl_reader *r, const char **line, size_t *len);
+
+#endif

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/* One policy kept across input lines: parse, decide, write one answer. */
+#include "ctl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ctl_session {
+	struct reclaim_policy *policy;
+	size_t capacity;
+	int mode;
+	struct reclaim_vm_stats *vms;
+	struct reclaim_decision *decisions;
+	char *text;      /* reclaim_decision_format() output */
+	size_t text_cap;
+};
+
+int
+ctl_session_new(struct ctl_session **out, const struct reclaim_config *cfg, size_t capacity,
+		int mode)
+{
+	struct ctl_session *s = calloc(1, sizeof(*s));
+	int status;
+
+	if (!s)
+		return RECLAIM_E_NOMEM;
+	status = reclaim_policy_new(&s->policy, cfg, capacity);
+	if (status != RECLAIM_OK) {
+		free(s);
+		return status;
+	}
+	s->capacity = capacity;
+	s->mode = mode;
+	s->vms = calloc(capacity, sizeof(*s->vms));
+	s->decisions = calloc(capacity, sizeof(*s->decisions));
+	s->text_cap = 256;
+	s->text = malloc(s->text_cap);
+	if (!s->vms || !s->decisions || !s->text) {
+		ctl_session_destroy(s);
+		return RECLAIM_E_NOMEM;
+	}
+	*out = s;
+	return RECLAIM_OK;
+}
+
+void
+ctl_session_destroy(struct ctl_session *s)
+{
+	if (!s)
+		return;
+	reclaim_policy_destroy(s->policy);
+	free(s->vms);
+	free(s->decisions);
+	free(s->text);
+	free(s);
+}
+
+static const char *const kind_names[] = {"json", "input", "policy"};
+
+void
+ctl_session_error(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
+		  const struct ctl_error *err)
+{
+	if (s->mode == CTL_MODE_TEXT) {
+		ctl_puts(out, "line ");
+		ctl_put_u64(out, lineno);
+		ctl_puts(out, ": error: ");
+		ctl_puts(out, err->kind == CTL_ERR_POLICY ? ctl_status_name(err->status)
+							   : kind_names[err->kind]);
+		if (err->path[0]) {
+			ctl_puts(out, ": ");
+			ctl_put_text(out, err->path, strlen(err->path));
+		}
+		ctl_puts(out, ": ");
+		ctl_put_text(out, err->message, strlen(err->message));
+		ctl_putc(out, '\n');
+		return;
+	}
+	ctl_puts(out, "{\"line\":");
+	ctl_put_u64(out, lineno);
+	ctl_puts(out, ",\"error\":{\"kind\":\"");
+	ctl_puts(out, kind_names[err->kind]);
+	ctl_putc(out, '"');
+	if (err->kind == CTL_ERR_POLICY) {
+		ctl_puts(out, ",\"status\":\"");
+		ctl_puts(out, ctl_status_name(err->status));
+		ctl_puts(out, "\",\"code\":-");
+		ctl_put_u64(out, (uint64_t)-(int64_t)err->status);
+	}
+	if (err->path[0] || err->kind == CTL_ERR_INPUT) {
+		ctl_puts(out, ",\"path\":");
+		ctl_put_string(out, err->path, strlen(err->path));
+	}
+	if (err->column > 0) {
+		ctl_puts(out, ",\"column\":");
+		ctl_put_u64(out, (uint64_t)err->column);
+	}
+	ctl_puts(out, ",\"message\":");
+	ctl_put_string(out, err->message, strlen(err->message));
+	ctl_puts(out, "}}\n");
+}
+
+static void
+put_key(struct ctl_buf *out, const char *key)
+{
+	ctl_puts(out, ",\"");
+	ctl_puts(out, key);
+	ctl_puts(out, "\":");
+}
+
+static void
+put_summary(struct ctl_buf *out, const struct reclaim_summary *sum)
+{
+	ctl_puts(out, "{\"state\":");
+	ctl_put_enum(out, ctl_state_names, sum->state);
+	put_key(out, "previous_state");
+	ctl_put_enum(out, ctl_state_names, sum->previous_state);
+	put_key(out, "flags");
+	ctl_put_flags(out, ctl_summary_flag_names, sum->flags);
+	put_key(out, "usable_bytes");
+	ctl_put_u64(out, sum->usable_bytes);
+	put_key(out, "free_bytes");
+	ctl_put_u64(out, sum->free_bytes);
+	put_key(out, "threshold_bytes");
+	for (int i = 0; i < 4; i++) {
+		ctl_putc(out, i ? ',' : '[');
+		ctl_put_u64(out, sum->threshold_bytes[i]);
+	}
+	ctl_putc(out, ']');
+	put_key(out, "need_bytes");
+	ctl_put_u64(out, sum->need_bytes);
+	put_key(out, "in_flight_bytes");
+	ctl_put_u64(out, sum->in_flight_bytes);
+	put_key(out, "reclaimable_bytes");
+	ctl_put_u64(out, sum->reclaimable_bytes);
+	put_key(out, "balloon_bytes");
+	ctl_put_u64(out, sum->balloon_bytes);
+	put_key(out, "swap_bytes");
+	ctl_put_u64(out, sum->swap_bytes);
+	put_key(out, "compress_bytes");
+	ctl_put_u64(out, sum->compress_bytes);
+	put_key(out, "deflate_bytes");
+	ctl_put_u64(out, sum->deflate_bytes);
+	put_key(out, "level");
+	ctl_put_double(out, sum->level);
+	ctl_putc(out, '}');
+}
+
+/* reclaim_decision_format() into s->text; NULL if the library refuses. */
+static const char *
+format_decision(struct ctl_session *s, const struct reclaim_decision *d, size_t *len)
+{
+	int n = reclaim_decision_format(s->text, s->text_cap, d);
+	if (n >= 0 && (size_t)n >= s->text_cap) {
+		char *text = realloc(s->text, (size_t)n + 1);
+		if (!text)
+			return NULL;
+		s->text = text;
+		s->text_cap = (size_t)n + 1;
+		n = reclaim_decision_format(s->text, s->text_cap, d);
+	}
+	if (n < 0 || (size_t)n >= s->text_cap)
+		return NULL;
+	*len = (size_t)n;
+	return s->text;
+}
+
+static void
+put_decision(struct ctl_session *s, struct ctl_buf *out, const struct reclaim_decision *d)
+{
+	ctl_puts(out, "{\"id\":");
+	ctl_put_u64(out, d->id);
+	put_key(out, "actions");
+	ctl_put_flags(out, ctl_action_names, d->actions);
+	put_key(out, "target_bytes");
+	ctl_put_u64(out, d->target_bytes);
+	put_key(out, "balloon_target_bytes");
+	ctl_put_u64(out, d->balloon_target_bytes);
+	put_key(out, "swap_bytes");
+	ctl_put_u64(out, d->swap_bytes);
+	put_key(out, "compress_bytes");
+	ctl_put_u64(out, d->compress_bytes);
+	put_key(out, "excess_bytes");
+	ctl_put_u64(out, d->excess_bytes);
+	put_key(out, "balloon_cap_bytes");
+	ctl_put_limit(out, d->balloon_cap_bytes);
+	put_key(out, "block");
+	ctl_puts(out, d->block ? "true" : "false");
+	put_key(out, "state");
+	ctl_put_enum(out, ctl_state_names, d->state);
+	put_key(out, "reasons");
+	ctl_put_flags(out, ctl_reason_names, d->reasons);
+	put_key(out, "bound");
+	ctl_put_enum(out, ctl_bound_names, d->bound);
+	put_key(out, "balloon_limit");
+	ctl_put_enum(out, ctl_balloon_limit_names, d->balloon_limit);
+	put_key(out, "rho");
+	ctl_put_double(out, d->rho);
+	if (s->mode == CTL_MODE_JSON_EXPLAIN) {
+		size_t len;
+		const char *text = format_decision(s, d, &len);
+		put_key(out, "explain");
+		if (text)
+			ctl_put_string(out, text, len);
+		else
+			ctl_puts(out, "null");
+	}
+	ctl_putc(out, '}');
+}
+
+static void
+put_json(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
+	 const struct ctl_request *req, const struct reclaim_summary *sum)
+{
+	ctl_puts(out, "{\"line\":");
+	ctl_put_u64(out, lineno);
+	if (req->dry_run)
+		ctl_puts(out, ",\"dry_run\":true");
+	if (req->admit) {
+		put_key(out, "admit_bytes");
+		ctl_put_u64(out, req->admit_bytes);
+		put_key(out, "admitted");
+		ctl_puts(out, (sum->flags & RECLAIM_SUMMARY_SHORTFALL) ? "false" : "true");
+	}
+	put_key(out, "summary");
+	put_summary(out, sum);
+	put_key(out, "decisions");
+	ctl_putc(out, '[');
+	for (size_t i = 0; i < req->n_vms; i++) {
+		if (i)
+			ctl_putc(out, ',');
+		put_decision(s, out, &s->decisions[i]);
+	}
+	ctl_puts(out, "]}\n");
+}
+
+static void
+put_text(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
+	 const struct ctl_request *req, const struct reclaim_summary *sum)
+{
+	const char *state = ctl_name_of(ctl_state_names, sum->state);
+	const char *previous = ctl_name_of(ctl_state_names, sum->previous_state);
+
+	ctl_puts(out, "line ");
+	ctl_put_u64(out, lineno);
+	ctl_puts(out, ": ");
+	ctl_puts(out, state ? state : "unknown");
+	ctl_puts(out, " (was ");
+	ctl_puts(out, previous ? previous : "unknown");
+	ctl_puts(out, "), free ");
+	ctl_put_human_bytes(out, sum->free_bytes);
+	ctl_puts(out, " of ");
+	ctl_put_human_bytes(out, sum->usable_bytes);
+	ctl_puts(out, ", high threshold ");
+	ctl_put_human_bytes(out, sum->threshold_bytes[0]);
+	ctl_puts(out, ", need ");
+	ctl_put_human_bytes(out, sum->need_bytes);
+	if (sum->flags) {
+		ctl_puts(out, ", flags ");
+		ctl_put_flags(out, ctl_summary_flag_names, sum->flags);
+	}
+	if (req->dry_run)
+		ctl_puts(out, ", dry run");
+	if (req->admit) {
+		ctl_puts(out, ", admit ");
+		ctl_put_human_bytes(out, req->admit_bytes);
+		ctl_puts(out, (sum->flags & RECLAIM_SUMMARY_SHORTFALL) ? ": no" : ": yes");
+	}
+	ctl_putc(out, '\n');
+	for (size_t i = 0; i < req->n_vms; i++) {
+		size_t len;
+		const char *text = format_decision(s, &s->decisions[i], &len);
+		ctl_puts(out, "  ");
+		if (text) {
+			ctl_put(out, text, len);
+		} else {
+			ctl_puts(out, "vm ");
+			ctl_put_u64(out, s->decisions[i].id);
+			ctl_puts(out, ": (no text)");
+		}
+		ctl_putc(out, '\n');
+	}
+}
+
+int
+ctl_session_line(struct ctl_session *s, struct ctl_buf *out, const char *line, size_t len,
+		 uint64_t lineno)
+{
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct ctl_request req = {.vms = s->vms};
+	struct ctl_error err;
+	json_error_t jerr;
+	json_t *root;
+	int status;
+
+	if (len == 0) {
+		ctl_error_set(&err, CTL_ERR_JSON, "", "empty line");
+		goto fail;
+	}
+	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		ctl_error_set(&err, CTL_ERR_JSON, "", "%s", jerr.text);
+		err.column = jerr.column;
+		goto fail;
+	}
+	status = ctl_request_read(&req, &err, root, s->capacity);
+	json_decref(root);
+	if (status < 0)
+		goto fail;
+
+	if (req.admit)
+		status = reclaim_plan_admission(&sum, s->decisions, sizeof(*s->decisions),
+						s->policy, &req.host, req.vms, req.n_vms,
+						req.admit_bytes);
+	else
+		status = reclaim_decide(&sum, s->decisions, sizeof(*s->decisions), s->policy,
+					&req.host, req.vms, req.n_vms,
+					req.dry_run ? RECLAIM_DECIDE_DRY_RUN : 0);
+	if (status != RECLAIM_OK) {
+		ctl_error_set(&err, CTL_ERR_POLICY, "", "%s", reclaim_strerror(status));
+		err.status = status;
+		ctl_request_blame(&err, &req, status);
+		goto fail;
+	}
+	if (s->mode == CTL_MODE_TEXT)
+		put_text(s, out, lineno, &req, &sum);
+	else
+		put_json(s, out, lineno, &req, &sum);
+	return 0;
+fail:
+	ctl_session_error(s, out, lineno, &err);
+	return 1;
+}

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/* One input line: {"host": {...}, "vms": [...]} -> reclaim structs. */
+#include "ctl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOST(name, type, names, req) \
+	{#name, type, offsetof(struct reclaim_host, name), names, req}
+#define VM(name, type, names, req) \
+	{#name, type, offsetof(struct reclaim_vm_stats, name), names, req}
+
+/* Members of struct reclaim_host but struct_size, in struct order. */
+static const struct ctl_field host_fields[] = {
+	HOST(flags, CTL_FLAGS, ctl_host_flag_names, 0),
+	HOST(total_bytes, CTL_U64, NULL, 1),
+	HOST(reserved_bytes, CTL_U64, NULL, 0),
+	HOST(free_bytes, CTL_U64, NULL, 1),
+	HOST(now_ns, CTL_U64, NULL, 1),
+	HOST(swap_free_bytes, CTL_U64, NULL, 0),
+	{NULL, 0, 0, NULL, 0},
+};
+
+/* Members of struct reclaim_vm_stats but struct_size. Required: those
+ * without a default an orchestrator could mean by leaving them out. */
+static const struct ctl_field vm_fields[] = {
+	VM(flags, CTL_FLAGS, ctl_vm_flag_names, 0),
+	VM(id, CTL_U64, NULL, 1),
+	VM(configured_bytes, CTL_U64, NULL, 1),
+	VM(consumed_bytes, CTL_U64, NULL, 1),
+	VM(reservation_bytes, CTL_U64, NULL, 0),
+	VM(limit_bytes, CTL_LIMIT, NULL, 0),
+	VM(shares, CTL_U64, NULL, 1),
+	VM(active_bytes, CTL_U64, NULL, 1),
+	VM(balloon_bytes, CTL_U64, NULL, 0),
+	VM(balloon_cap_bytes, CTL_LIMIT, NULL, 0),
+	VM(guest_free_bytes, CTL_U64, NULL, 0),
+	VM(guest_swap_free_bytes, CTL_U64, NULL, 0),
+	VM(swapped_bytes, CTL_U64, NULL, 0),
+	VM(stats_time_ns, CTL_U64, NULL, 0),
+	VM(compress_used_bytes, CTL_U64, NULL, 0),
+	VM(compress_max_bytes, CTL_U64, NULL, 0),
+	VM(idle_tax, CTL_DOUBLE, NULL, 0),
+	{NULL, 0, 0, NULL, 0},
+};
+
+static int
+read_vms(struct ctl_request *req, struct ctl_error *err, json_t *vms, size_t capacity)
+{
+	static const struct reclaim_vm_stats init = RECLAIM_VM_STATS_INIT;
+	size_t n = json_array_size(vms);
+
+	if (n > capacity) {
+		ctl_error_set(err, CTL_ERR_POLICY, "vms",
+			      "%zu VMs, but the policy was created for at most %zu; restart "
+			      "reclaimctl with --capacity %zu or more (history starts over)",
+			      n, capacity, n);
+		err->status = RECLAIM_E_CAPACITY;
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		req->vms[i] = init;
+		if (ctl_read_fields(&req->vms[i], err, vm_fields, json_array_get(vms, i), NULL) < 0) {
+			char at[32];
+			snprintf(at, sizeof(at), "vms[%zu]", i);
+			ctl_error_prefix(err, at);
+			return -1;
+		}
+	}
+	req->n_vms = n;
+	return 0;
+}
+
+int
+ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
+		 size_t capacity)
+{
+	static const struct reclaim_host host_init = RECLAIM_HOST_INIT;
+	json_t *host = NULL, *vms = NULL, *value;
+	const char *key;
+
+	if (!json_is_object(line)) {
+		ctl_error_set(err, CTL_ERR_INPUT, "", "expected an object");
+		return -1;
+	}
+	req->host = host_init;
+	req->n_vms = 0;
+	req->dry_run = 0;
+	req->admit = 0;
+	req->admit_bytes = 0;
+	json_object_foreach(line, key, value) {
+		if (strcmp(key, "host") == 0) {
+			host = value;
+		} else if (strcmp(key, "vms") == 0) {
+			vms = value;
+		} else if (strcmp(key, "dry_run") == 0) {
+			if (!json_is_boolean(value)) {
+				ctl_error_set(err, CTL_ERR_INPUT, key, "expected true or false");
+				return -1;
+			}
+			req->dry_run = json_is_true(value);
+		} else if (strcmp(key, "admit_bytes") == 0) {
+			if (!json_is_integer(value) || json_integer_value(value) < 0) {
+				ctl_error_set(err, CTL_ERR_INPUT, key,
+					      "expected a non-negative integer");
+				return -1;
+			}
+			req->admit = 1;
+			req->admit_bytes = (uint64_t)json_integer_value(value);
+		} else {
+			ctl_error_set(err, CTL_ERR_INPUT, key, "unknown key");
+			return -1;
+		}
+	}
+	if (!host || !vms) {
+		ctl_error_set(err, CTL_ERR_INPUT, host ? "vms" : "host", "missing required key");
+		return -1;
+	}
+	if (ctl_read_fields(&req->host, err, host_fields, host, NULL) < 0) {
+		ctl_error_prefix(err, "host");
+		return -1;
+	}
+	if (!json_is_array(vms)) {
+		ctl_error_set(err, CTL_ERR_INPUT, "vms", "expected an array");
+		return -1;
+	}
+	return read_vms(req, err, vms, capacity);
+}
+
+struct id_at {
+	uint64_t id;
+	size_t index;
+};
+
+static int
+by_id_then_index(const void *a, const void *b)
+{
+	const struct id_at *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Index of the first VM whose id an earlier VM already has, or n. */
+static size_t
+first_duplicate(const struct reclaim_vm_stats *vms, size_t n)
+{
+	struct id_at *ids = malloc(n * sizeof(*ids));
+	size_t found = n;
+
+	if (!ids)
+		return n;
+	for (size_t i = 0; i < n; i++) {
+		ids[i].id = vms[i].id;
+		ids[i].index = i;
+	}
+	qsort(ids, n, sizeof(*ids), by_id_then_index);
+	for (size_t i = 1; i < n; i++)
+		if (ids[i].id == ids[i - 1].id && ids[i].index < found)
+			found = ids[i].index;
+	free(ids);
+	return found;
+}
+
+void
+ctl_request_blame(struct ctl_error *err, const struct ctl_request *req, int status)
+{
+	const char *member = NULL;
+	size_t i = req->n_vms;
+
+	switch (status) {
+	case RECLAIM_E_HOST_FREE:
+		snprintf(err->path, sizeof(err->path), "host.free_bytes");
+		return;
+	case RECLAIM_E_HOST_RESERVED:
+		snprintf(err->path, sizeof(err->path), "host.reserved_bytes");
+		return;
+	case RECLAIM_E_VM_SIZE:
+		for (i = 0; i < req->n_vms && req->vms[i].configured_bytes != 0; i++)
+			;
+		member = "configured_bytes";
+		break;
+	case RECLAIM_E_VM_BOUNDS:
+		for (i = 0; i < req->n_vms; i++) {
+			const struct reclaim_vm_stats *vm = &req->vms[i];
+			uint64_t max = vm->configured_bytes < vm->limit_bytes ? vm->configured_bytes
+									     : vm->limit_bytes;
+			if (vm->reservation_bytes > max)
+				break;
+		}
+		member = "reservation_bytes";
+		break;
+	case RECLAIM_E_VM_DUPLICATE:
+		i = first_duplicate(req->vms, req->n_vms);
+		member = "id";
+		break;
+	default:
+		return;
+	}
+	if (i < req->n_vms)
+		snprintf(err->path, sizeof(err->path), "vms[%zu].%s", i, member);
+}
