@@ -1,0 +1,726 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file reclaim.h
+ * @brief reclaim: a memory-reclamation policy engine for hypervisors.
+ *
+ * The embedder hands the policy, every tick, a snapshot of the host
+ * (struct reclaim_host) and of each VM (struct reclaim_vm_stats). The policy
+ * answers with the host's free-memory state and one struct reclaim_decision
+ * per VM: a target allocation, a balloon target, bytes to host-swap (and
+ * optionally compress) now, whether to block the VM, and why. reclaim_apply()
+ * then carries the decisions out through an adapter of callbacks
+ * (struct reclaim_adapter) that the embedder implements.
+ *
+ * Conventions, everywhere in this header:
+ * - memory is in bytes and time in nanoseconds, as uint64_t; the library never
+ *   reads a clock, the caller supplies monotonic time;
+ * - functions return 0 (RECLAIM_OK) or a negative enum reclaim_status and
+ *   leave every output untouched on error; out-parameters come first;
+ * - structs the caller fills start with a struct_size member; the library
+ *   rejects sizes it does not know (RECLAIM_E_VERSION) and structs only ever
+ *   grow at the end;
+ * - nothing on the decision path allocates, blocks, prints or touches global
+ *   state: distinct policies may be used from distinct threads at once, one
+ *   policy from one thread at a time.
+ */
+#ifndef RECLAIM_H
+#define RECLAIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Marks an exported symbol. @since 0.1 */
+#if defined(_WIN32) && defined(RECLAIM_BUILDING_DLL)
+#define RECLAIM_API __declspec(dllexport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define RECLAIM_API __attribute__((visibility("default")))
+#else
+#define RECLAIM_API
+#endif
+
+/** Compile-time version of this header. @since 0.1 */
+#define RECLAIM_VERSION_MAJOR 0
+/** @since 0.1 */
+#define RECLAIM_VERSION_MINOR 1
+/** @since 0.1 */
+#define RECLAIM_VERSION_PATCH 0
+/** (major << 16) | (minor << 8) | patch. @since 0.1 */
+#define RECLAIM_VERSION_HEX                                                    \
+	((RECLAIM_VERSION_MAJOR << 16) | (RECLAIM_VERSION_MINOR << 8) |        \
+	 RECLAIM_VERSION_PATCH)
+
+/** "No limit" for byte-valued bounds (limit_bytes, balloon_cap_bytes). @since 0.1 */
+#define RECLAIM_UNLIMITED UINT64_MAX
+
+/**
+ * Version of the loaded library, encoded as RECLAIM_VERSION_HEX.
+ * @since 0.1
+ */
+RECLAIM_API uint32_t
+reclaim_version(void);
+
+/**
+ * Status codes. Values are ABI: never renumbered, only appended.
+ * Each class of bad input has its own code.
+ * @since 0.1
+ */
+enum reclaim_status {
+	RECLAIM_OK = 0,
+	RECLAIM_E_NULL = -1,          /**< a required pointer is NULL */
+	RECLAIM_E_VERSION = -2,       /**< struct_size or version unknown to this library */
+	RECLAIM_E_CONFIG = -3,        /**< a config value is out of range (see reclaim_config_check) */
+	RECLAIM_E_THRESHOLDS = -4,    /**< thresholds not strictly ordered or outside (0, 1) */
+	RECLAIM_E_HOST_FREE = -5,     /**< host free memory > total memory */
+	RECLAIM_E_HOST_RESERVED = -6, /**< hypervisor-reserved memory > total memory */
+	RECLAIM_E_VM_SIZE = -7,       /**< a VM with a configured size of 0 */
+	RECLAIM_E_VM_BOUNDS = -8,     /**< reservation > min(configured size, limit) */
+	RECLAIM_E_VM_DUPLICATE = -9,  /**< two VMs with the same id */
+	RECLAIM_E_OVERFLOW = -10,     /**< a sum of byte counts overflows 64 bits */
+	RECLAIM_E_CAPACITY = -11,     /**< more VMs than the policy was sized for */
+	RECLAIM_E_NOMEM = -12,        /**< allocation failed (reclaim_policy_new only) */
+	RECLAIM_E_ADAPTER = -13,      /**< an adapter callback returned an error */
+	RECLAIM_E_INVAL = -14,        /**< another invalid argument (size, flag, ...) */
+	RECLAIM_E_NOSPACE = -15       /**< caller-supplied memory too small */
+};
+
+/**
+ * Static, human-readable text for a status; never NULL (unknown codes get a
+ * generic text).
+ * @since 0.1
+ */
+RECLAIM_API const char *
+reclaim_strerror(int status);
+
+/**
+ * Host free-memory states, best to worst. Values are ABI.
+ * @since 0.1
+ */
+enum reclaim_state {
+	RECLAIM_STATE_HIGH = 0, /**< no reclamation (early ballooning below the high threshold) */
+	RECLAIM_STATE_SOFT = 1, /**< ballooning */
+	RECLAIM_STATE_HARD = 2, /**< ballooning and host swapping */
+	RECLAIM_STATE_LOW = 3   /**< host swapping, and blocking VMs above target */
+};
+
+/** Lower-case name of a state ("high", ...); "invalid" for others. @since 0.1 */
+RECLAIM_API const char *
+reclaim_state_name(int state);
+
+/**
+ * Threshold profiles for reclaim_config_init_profile().
+ * @since 0.1
+ */
+enum reclaim_profile {
+	/** ESX up to 4.0: high/soft/hard/low at 6/4/2/1 % of usable memory,
+	 *  early ballooning, balloons capped by what the guest can swap. */
+	RECLAIM_PROFILE_ESX = 0,
+	/** ESXi 5+: soft/hard/low at 64/32/16 % of a sliding-scale minFree
+	 *  (6 % of the first 4 GiB of usable memory, 4 % of the next 8 GiB,
+	 *  2 % of the next 16 GiB, 1 % of the rest); high at 100 %. */
+	RECLAIM_PROFILE_ESXI5 = 1,
+	/** The OSDI 2002 paper literally: flat 6/4/2/1 %, no early ballooning,
+	 *  soft swaps VMs that cannot balloon, hard only swaps, and no cap from
+	 *  the guest's free memory and swap. */
+	RECLAIM_PROFILE_PAPER = 2
+};
+
+/** Config flags (struct reclaim_config.flags). Values are ABI. @since 0.1 */
+enum reclaim_config_flag {
+	/** Do not balloon between the high and soft thresholds. */
+	RECLAIM_CONFIG_NO_EARLY_BALLOON = 1u << 0,
+	/** Soft state host-swaps a VM's share where ballooning is impossible
+	 *  (no driver, unresponsive or stale balloon), as in the paper. */
+	RECLAIM_CONFIG_SOFT_SWAP = 1u << 1,
+	/** Hard state reclaims by host swap only (existing balloons are kept). */
+	RECLAIM_CONFIG_HARD_SWAP_ONLY = 1u << 2,
+	/** Do not cap balloons by the guest's free memory plus free swap. */
+	RECLAIM_CONFIG_NO_GUEST_CAP = 1u << 3
+};
+
+/** How thresholds are read. Values are ABI. @since 0.1 */
+enum reclaim_threshold_base {
+	/** Thresholds are fractions of usable memory (total - reserved). */
+	RECLAIM_BASE_USABLE = 0,
+	/** Thresholds are fractions of the sliding-scale minFree of usable memory. */
+	RECLAIM_BASE_MINFREE = 1
+};
+
+/**
+ * Policy configuration. Fill it with reclaim_config_init() or
+ * reclaim_config_init_profile(), then change what you need; the policy keeps a
+ * copy. Fractions are doubles in [0, 1] unless said otherwise.
+ * @since 0.1
+ */
+struct reclaim_config {
+	uint32_t struct_size;  /**< sizeof(struct reclaim_config), set by _init */
+	uint32_t flags;        /**< enum reclaim_config_flag bits */
+	uint32_t threshold_base; /**< enum reclaim_threshold_base */
+	uint32_t reserved0;    /**< must be 0 */
+
+	/* Free-memory thresholds as fractions of the base; strictly ordered
+	 * high > soft > hard > low > 0, each in (0, 1) (the high threshold may
+	 * be 1 with RECLAIM_BASE_MINFREE). */
+	double threshold_high; /**< level every decision aims back to (ESX: 0.06) */
+	double threshold_soft; /**< soft entered below this (0.04) */
+	double threshold_hard; /**< hard entered below this (0.02) */
+	double threshold_low;  /**< low entered below this (0.01) */
+	/** A better state is entered only once free memory exceeds its entry
+	 *  threshold by this fraction of the base (0.005 of usable memory; 0.08
+	 *  of minFree). Also the band above the high threshold inside which
+	 *  balloons neither inflate nor deflate. In [0, 1). */
+	double hysteresis;
+
+	double idle_tax;       /**< tau, 0 <= tau < 1 (0.75: an idle page costs 4 active) */
+	double balloon_max_fraction; /**< balloon cap as a fraction of configured size (0.65) */
+	uint64_t guest_margin_bytes; /**< kept free in the guest when capping by guest free + swap (64 MiB) */
+	uint64_t page_size;    /**< bytes per page, a power of two >= 512 (4096) */
+
+	/** Host-wide bytes of balloon deflation allowed per decide call (256 MiB). */
+	uint64_t deflate_budget_bytes;
+
+	/* Balloon progress (per VM, across ticks). */
+	uint64_t balloon_min_rate; /**< bytes/s below which an unmet balloon is slow (1 MiB/s) */
+	uint64_t balloon_window_ns; /**< slow for this long -> unresponsive (10 s) */
+	uint64_t balloon_backoff_ns; /**< unresponsive balloons are retried after this (60 s) */
+	uint64_t balloon_horizon_ns; /**< hard state: balloon what it delivers within this (5 s) */
+	uint64_t balloon_default_rate; /**< bytes/s assumed before a rate is observed (16 MiB/s) */
+	uint64_t stats_max_age_ns; /**< guest stats older than this are stale (10 s) */
+
+	/* Active-memory estimator defaults (struct reclaim_estimator). */
+	uint64_t sample_period_ns; /**< sampling period of VM run time (30 s) */
+	uint32_t sample_pages;     /**< pages sampled per period (100) */
+	uint32_t reserved1;        /**< must be 0 */
+	double estimator_fast_gain; /**< EWMA gain of the fast average per period (0.7) */
+	double estimator_slow_gain; /**< EWMA gain of the slow average per period (0.1) */
+	double active_floor;       /**< lowest reported active fraction (0.01) */
+
+	/** Compression cache size as a fraction of configured size, for VMs that
+	 *  report a cache without its size (0.10). */
+	double compress_max_fraction;
+	/* append only */
+};
+
+/**
+ * Fills @p cfg with the RECLAIM_PROFILE_ESX defaults. @p size is
+ * sizeof(*cfg) as the caller compiled it (use RECLAIM_CONFIG_INIT_DEFAULT).
+ * @return RECLAIM_OK, RECLAIM_E_NULL, or RECLAIM_E_VERSION for a size this
+ * library does not know.
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_config_init(struct reclaim_config *cfg, size_t size);
+
+/**
+ * Like reclaim_config_init() for a given enum reclaim_profile.
+ * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_VERSION or RECLAIM_E_INVAL
+ * (unknown profile).
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_config_init_profile(struct reclaim_config *cfg, size_t size, int profile);
+
+/** reclaim_config_init() with the caller's struct size. @since 0.1 */
+#define RECLAIM_CONFIG_INIT_DEFAULT(cfg) reclaim_config_init((cfg), sizeof(*(cfg)))
+
+/**
+ * Validates @p cfg as reclaim_policy_new() would.
+ * @param[out] field if not NULL, set to the name of the offending member
+ *             (e.g. "threshold_soft"), or NULL when the config is valid.
+ * @return RECLAIM_OK or the error the policy would report.
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_config_check(const char **field, const struct reclaim_config *cfg);
+
+/**
+ * Free-memory thresholds in bytes for a host, as the policy computes them:
+ * out[0..3] = high, soft, hard, low.
+ * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_HOST_RESERVED, or the
+ * config's own error.
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_config_thresholds(uint64_t out[4], const struct reclaim_config *cfg,
+			  uint64_t total_bytes, uint64_t reserved_bytes);
+
+/** Host snapshot flags. @since 0.1 */
+enum reclaim_host_flag {
+	/** swap_free_bytes bounds the bytes host-swapped in one decision. */
+	RECLAIM_HOST_SWAP_BOUNDED = 1u << 0
+};
+
+/**
+ * What the host looks like now. Initialise with RECLAIM_HOST_INIT.
+ * @since 0.1
+ */
+struct reclaim_host {
+	uint32_t struct_size;    /**< sizeof(struct reclaim_host) */
+	uint32_t flags;          /**< enum reclaim_host_flag bits */
+	uint64_t total_bytes;    /**< machine memory */
+	uint64_t reserved_bytes; /**< held by the hypervisor itself; usable = total - reserved */
+	uint64_t free_bytes;     /**< free machine memory now (<= total; clamped to usable) */
+	uint64_t now_ns;         /**< monotonic time of this snapshot */
+	uint64_t swap_free_bytes; /**< host swap room, read with RECLAIM_HOST_SWAP_BOUNDED */
+	/* append only */
+};
+
+/** Zero-filled host snapshot of the right size. @since 0.1 */
+#define RECLAIM_HOST_INIT {sizeof(struct reclaim_host), 0, 0, 0, 0, 0, 0}
+
+/** Per-VM flags (struct reclaim_vm_stats.flags). Values are ABI. @since 0.1 */
+enum reclaim_vm_flag {
+	/** A balloon driver is present in the guest. */
+	RECLAIM_VM_BALLOON = 1u << 0,
+	/** guest_free_bytes, guest_swap_free_bytes and stats_time_ns are
+	 *  filled; without it the guest's view is unknown (treated as stale). */
+	RECLAIM_VM_GUEST_STATS = 1u << 1,
+	/** idle_tax overrides the config's idle_tax for this VM. */
+	RECLAIM_VM_IDLE_TAX = 1u << 2,
+	/** The VM has a compression cache (compress_used_bytes, compress_max_bytes). */
+	RECLAIM_VM_COMPRESS = 1u << 3
+};
+
+/**
+ * One VM as the hypervisor sees it now. Initialise with RECLAIM_VM_STATS_INIT,
+ * which sets limit and balloon cap to RECLAIM_UNLIMITED.
+ *
+ * Values a guest reports (guest_*, balloon_bytes, active_bytes) are
+ * untrusted and clamped: active to consumed, balloon and guest free memory to
+ * the configured size, free swap to the configured size, a stats time in the
+ * future makes the stats stale.
+ * @since 0.1
+ */
+struct reclaim_vm_stats {
+	uint32_t struct_size;      /**< sizeof(struct reclaim_vm_stats) */
+	uint32_t flags;            /**< enum reclaim_vm_flag bits */
+	uint64_t id;               /**< caller's id, unique within one call */
+	uint64_t configured_bytes; /**< guest-visible memory size, > 0 */
+	uint64_t consumed_bytes;   /**< machine memory backing the VM now */
+	uint64_t reservation_bytes; /**< min: never reclaimed below this */
+	uint64_t limit_bytes;      /**< upper bound on consumption, or RECLAIM_UNLIMITED */
+	uint64_t shares;           /**< relative entitlement; 0 holds the VM at its reservation */
+	uint64_t active_bytes;     /**< actively used memory (e.g. from struct reclaim_estimator) */
+	uint64_t balloon_bytes;    /**< current balloon size */
+	uint64_t balloon_cap_bytes; /**< per-VM balloon cap, or RECLAIM_UNLIMITED */
+	uint64_t guest_free_bytes; /**< guest's free memory (RECLAIM_VM_GUEST_STATS) */
+	uint64_t guest_swap_free_bytes; /**< guest's free swap capacity (RECLAIM_VM_GUEST_STATS) */
+	uint64_t swapped_bytes;    /**< already host-swapped */
+	uint64_t stats_time_ns;    /**< when the guest stats were refreshed (same clock as now_ns) */
+	uint64_t compress_used_bytes; /**< bytes in the compression cache (RECLAIM_VM_COMPRESS) */
+	uint64_t compress_max_bytes; /**< cache size; 0: config compress_max_fraction */
+	double idle_tax;           /**< per-VM tau, with RECLAIM_VM_IDLE_TAX */
+	/* append only */
+};
+
+/** VM stats of the right size with no limit and no balloon cap. @since 0.1 */
+#define RECLAIM_VM_STATS_INIT                                                   \
+	{sizeof(struct reclaim_vm_stats), 0, 0, 0, 0, 0, RECLAIM_UNLIMITED, 0, 0, 0, \
+	 RECLAIM_UNLIMITED, 0, 0, 0, 0, 0, 0, 0.0}
+
+/** What reclaim_apply() must do for a VM (struct reclaim_decision.actions). @since 0.1 */
+enum reclaim_action {
+	RECLAIM_ACTION_BALLOON = 1u << 0,  /**< set the balloon to balloon_target_bytes */
+	RECLAIM_ACTION_SWAP = 1u << 1,     /**< host-swap swap_bytes now */
+	RECLAIM_ACTION_COMPRESS = 1u << 2, /**< compress compress_bytes now */
+	RECLAIM_ACTION_BLOCK = 1u << 3,    /**< block the VM (it was running) */
+	RECLAIM_ACTION_UNBLOCK = 1u << 4   /**< unblock the VM (it was blocked) */
+};
+
+/** Why a decision is what it is (struct reclaim_decision.reasons). @since 0.1 */
+enum reclaim_reason {
+	RECLAIM_REASON_PRESSURE = 1u << 0,     /**< host below the high threshold: water level */
+	RECLAIM_REASON_EARLY = 1u << 1,        /**< early ballooning (high state, below high threshold) */
+	RECLAIM_REASON_LIMIT = 1u << 2,        /**< consumption above the VM's limit */
+	RECLAIM_REASON_DEFLATE = 1u << 3,      /**< host comfortably free: balloon deflates */
+	RECLAIM_REASON_NO_BALLOON = 1u << 4,   /**< no balloon driver */
+	RECLAIM_REASON_UNRESPONSIVE = 1u << 5, /**< balloon too slow: target reset, retried later */
+	RECLAIM_REASON_STALE = 1u << 6,        /**< guest stats stale: no new inflation */
+	RECLAIM_REASON_BALLOON_CAPPED = 1u << 7, /**< the balloon cap stopped ballooning */
+	RECLAIM_REASON_SLOW_BALLOON = 1u << 8, /**< hard: balloon rate too low for the horizon */
+	RECLAIM_REASON_BLOCKED = 1u << 9,      /**< low: consumption above target */
+	RECLAIM_REASON_ZERO_SHARES = 1u << 10, /**< no shares: held at reservation */
+	RECLAIM_REASON_SHORTFALL = 1u << 11,   /**< not enough reclaimable memory on the host */
+	RECLAIM_REASON_SWAP_BOUNDED = 1u << 12, /**< host swap space cut the swap amount */
+	RECLAIM_REASON_ADAPTER_FAILED = 1u << 13, /**< the last apply for this VM failed */
+	RECLAIM_REASON_HOLD = 1u << 14         /**< host within the hysteresis band: hold */
+};
+
+/** Which bound fixed the target (struct reclaim_decision.bound). @since 0.1 */
+enum reclaim_bound {
+	RECLAIM_BOUND_NONE = 0,        /**< target is on the common water level */
+	RECLAIM_BOUND_RESERVATION = 1, /**< held at the reservation */
+	RECLAIM_BOUND_MAX = 2,         /**< at min(configured size, limit) */
+	RECLAIM_BOUND_CONSUMED = 3,    /**< not reclaimed: current consumption is below the level */
+	RECLAIM_BOUND_BALLOON = 4      /**< limited by what its balloon can take (balloon-only states) */
+};
+
+/** Which term of the balloon cap was smallest (struct reclaim_decision.balloon_limit). @since 0.1 */
+enum reclaim_balloon_limit {
+	RECLAIM_BALLOON_LIMIT_FRACTION = 0, /**< balloon_max_fraction of configured size */
+	RECLAIM_BALLOON_LIMIT_VM_CAP = 1,   /**< the VM's own balloon_cap_bytes */
+	RECLAIM_BALLOON_LIMIT_GUEST = 2,    /**< guest free memory + free swap - margin */
+	RECLAIM_BALLOON_LIMIT_NO_DRIVER = 3,
+	RECLAIM_BALLOON_LIMIT_UNRESPONSIVE = 4,
+	RECLAIM_BALLOON_LIMIT_STALE = 5
+};
+
+/**
+ * The policy's decision for one VM, in the order of the input array.
+ * @since 0.1
+ */
+struct reclaim_decision {
+	uint32_t struct_size;     /**< the decision_size the caller passed */
+	uint32_t actions;         /**< enum reclaim_action bits for reclaim_apply() */
+	uint64_t id;              /**< the VM's id */
+	uint64_t target_bytes;    /**< target allocation: memory the VM may consume */
+	uint64_t balloon_target_bytes; /**< balloon size to ask for */
+	uint64_t swap_bytes;      /**< bytes to host-swap now */
+	uint64_t compress_bytes;  /**< bytes to compress now (before swap_bytes) */
+	uint64_t excess_bytes;    /**< consumption (less balloon in flight) above target */
+	uint64_t balloon_cap_bytes; /**< the balloon cap that applied */
+	uint32_t block;           /**< 1 if the VM should be blocked now */
+	uint32_t state;           /**< enum reclaim_state of the host */
+	uint32_t reasons;         /**< enum reclaim_reason bits */
+	uint32_t bound;           /**< enum reclaim_bound */
+	uint32_t balloon_limit;   /**< enum reclaim_balloon_limit */
+	uint32_t reserved0;
+	double rho;               /**< shares per page at the target (idle tax applied) */
+	/* append only */
+};
+
+/** Host-wide results of a decide (struct reclaim_summary.flags). @since 0.1 */
+enum reclaim_summary_flag {
+	RECLAIM_SUMMARY_SHORTFALL = 1u << 0, /**< reclaimable memory < need */
+	RECLAIM_SUMMARY_EARLY = 1u << 1,     /**< early ballooning */
+	RECLAIM_SUMMARY_DEFLATE = 1u << 2,   /**< balloons deflating */
+	RECLAIM_SUMMARY_SWAP_BOUNDED = 1u << 3 /**< host swap space cut the plan */
+};
+
+/**
+ * Host-wide outcome of reclaim_decide(). The caller sets struct_size
+ * (RECLAIM_SUMMARY_INIT); the library fills the rest.
+ * @since 0.1
+ */
+struct reclaim_summary {
+	uint32_t struct_size;   /**< sizeof(struct reclaim_summary), set by the caller */
+	uint32_t state;         /**< enum reclaim_state after this decision */
+	uint32_t previous_state; /**< state before it */
+	uint32_t flags;         /**< enum reclaim_summary_flag bits */
+	uint64_t usable_bytes;  /**< total - reserved */
+	uint64_t free_bytes;    /**< free memory used for the decision */
+	uint64_t threshold_bytes[4]; /**< high, soft, hard, low in bytes */
+	uint64_t need_bytes;    /**< memory to reclaim to get back to the high threshold */
+	uint64_t in_flight_bytes; /**< balloon inflation asked earlier and not yet delivered */
+	uint64_t reclaimable_bytes; /**< what bounds allowed to reclaim in this state */
+	uint64_t balloon_bytes; /**< new balloon inflation planned */
+	uint64_t swap_bytes;    /**< host swap planned now */
+	uint64_t compress_bytes; /**< compression planned now */
+	uint64_t deflate_bytes; /**< balloon deflation planned */
+	double level;           /**< common price level (shares per page), 0 if none */
+	/* append only */
+};
+
+/** Summary with struct_size set. @since 0.1 */
+#define RECLAIM_SUMMARY_INIT {sizeof(struct reclaim_summary), 0, 0, 0, 0, 0, {0, 0, 0, 0}, 0, 0, 0, 0, 0, 0, 0, 0.0}
+
+/** Opaque policy: config, host state and per-VM history. @since 0.1 */
+struct reclaim_policy;
+
+/**
+ * Creates a policy for at most @p capacity VMs per decision. All memory is
+ * allocated here; nothing later allocates.
+ * @param[out] out the new policy, untouched on error
+ * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_VERSION, RECLAIM_E_CONFIG,
+ *         RECLAIM_E_THRESHOLDS, RECLAIM_E_INVAL (capacity 0 or too large),
+ *         RECLAIM_E_NOMEM.
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_policy_new(struct reclaim_policy **out, const struct reclaim_config *cfg,
+		   size_t capacity);
+
+/**
+ * Bytes of memory reclaim_policy_init() needs for @p capacity VMs.
+ * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_INVAL.
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_policy_memory_size(size_t *bytes, size_t capacity);
+
+/**
+ * Creates a policy inside caller-supplied memory (at least
+ * reclaim_policy_memory_size() bytes, aligned to 16 bytes). The memory stays
+ * the caller's; reclaim_policy_destroy() does not free it.
+ * @return as reclaim_policy_new(), or RECLAIM_E_NOSPACE, RECLAIM_E_INVAL
+ *         (misaligned memory).
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_policy_init(struct reclaim_policy **out, void *memory, size_t bytes,
+		    const struct reclaim_config *cfg, size_t capacity);
+
+/** Frees a policy from reclaim_policy_new(); NULL-safe. @since 0.1 */
+RECLAIM_API void
+reclaim_policy_destroy(struct reclaim_policy *policy);
+
+/**
+ * Replaces the configuration, keeping the per-VM history and the host state.
+ * An invalid config is rejected and the old one stays in force.
+ * @return RECLAIM_OK or the config's error.
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_policy_set_config(struct reclaim_policy *policy, const struct reclaim_config *cfg);
+
+/**
+ * Copies the configuration in force into @p cfg (whose struct_size the caller
+ * sets).
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_policy_get_config(struct reclaim_config *cfg, const struct reclaim_policy *policy);
+
+/** Flags for reclaim_decide(). @since 0.1 */
+enum reclaim_decide_flag {
+	/** Compute decisions without updating the policy's state or history. */
+	RECLAIM_DECIDE_DRY_RUN = 1u << 0
+};
+
+/**
+ * One policy step: the host's state and one decision per VM.
+ *
+ * Pure over (config, history, inputs): allocates nothing, reads no clock,
+ * does no I/O. Updates the host state and the per-VM history (unless
+ * RECLAIM_DECIDE_DRY_RUN); VMs absent from @p vms are forgotten.
+ *
+ * @param[out] summary    host-wide outcome; its struct_size set by the caller
+ * @param[out] decisions  @p n_vms elements of @p decision_size bytes each
+ * @param decision_size   sizeof(struct reclaim_decision) as the caller compiled it
+ * @param policy          the policy
+ * @param host            host snapshot
+ * @param vms             @p n_vms VM stats (NULL allowed when n_vms is 0)
+ * @param n_vms           at most the policy's capacity
+ * @param flags           enum reclaim_decide_flag bits
+ * @return RECLAIM_OK or an error; on error nothing is written and the policy
+ *         is unchanged.
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_decide(struct reclaim_summary *summary, struct reclaim_decision *decisions,
+	       size_t decision_size, struct reclaim_policy *policy,
+	       const struct reclaim_host *host, const struct reclaim_vm_stats *vms,
+	       size_t n_vms, uint32_t flags);
+
+/**
+ * Admission planning (like Xen squeezed's reserve_memory): what must be
+ * reclaimed, and from whom, so that a new VM of @p new_vm_bytes can start
+ * while free memory stays at or above the high threshold. Plans with
+ * ballooning and host swap as the hard state would, acts on nothing and
+ * changes nothing in the policy's state or history (it uses the policy's
+ * scratch memory, so like reclaim_decide() it needs the policy to itself).
+ * summary->flags has RECLAIM_SUMMARY_SHORTFALL
+ * when the VM cannot be admitted.
+ * @return as reclaim_decide().
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_plan_admission(struct reclaim_summary *summary, struct reclaim_decision *decisions,
+		       size_t decision_size, struct reclaim_policy *policy,
+		       const struct reclaim_host *host, const struct reclaim_vm_stats *vms,
+		       size_t n_vms, uint64_t new_vm_bytes);
+
+/**
+ * Formats one decision as a single human-readable line (no newline), e.g.
+ * "vm 7: soft target 1.50 GiB balloon 512.00 MiB (+256.00 MiB) swap 0 B rho 3.1 ...".
+ * Like snprintf: writes at most @p len bytes including the NUL and returns the
+ * length the full line needs, or a negative status.
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_decision_format(char *buf, size_t len, const struct reclaim_decision *decision);
+
+/**
+ * Adapter: callbacks the embedder implements to carry decisions out. Each
+ * receives the user_data given to reclaim_apply() first and returns 0 or a
+ * negative errno. Slots marked optional may be NULL.
+ * @since 0.1
+ */
+struct reclaim_adapter {
+	uint32_t version; /**< RECLAIM_ADAPTER_VERSION */
+	uint32_t reserved0;
+	/* -- version 1 -- */
+	/** Ask the guest's balloon for @p balloon_bytes (absolute size). */
+	int (*set_balloon)(void *user_data, uint64_t vm_id, uint64_t balloon_bytes);
+	/** Host-swap @p bytes of the VM's memory now (pages picked at random). */
+	int (*swap_out)(void *user_data, uint64_t vm_id, uint64_t bytes);
+	/** Stop running the VM. */
+	int (*block)(void *user_data, uint64_t vm_id);
+	/** Resume the VM. */
+	int (*unblock)(void *user_data, uint64_t vm_id);
+	/** Optional: compress @p bytes of the VM's memory; when NULL, those bytes
+	 *  are host-swapped instead. */
+	int (*compress)(void *user_data, uint64_t vm_id, uint64_t bytes);
+	/* later versions append here */
+};
+
+/** Current adapter version. @since 0.1 */
+#define RECLAIM_ADAPTER_VERSION 1
+
+/** Per-VM outcome of reclaim_apply(). @since 0.1 */
+enum reclaim_apply_flag {
+	RECLAIM_APPLY_COMPRESS_FALLBACK = 1u << 0, /**< no compress op: swapped instead */
+	RECLAIM_APPLY_SKIPPED = 1u << 1            /**< an action's op is NULL: not done */
+};
+
+/**
+ * What reclaim_apply() did for one VM. Each status is 0 (done), the op's
+ * negative errno, -ENOSYS when the op is NULL (with RECLAIM_APPLY_SKIPPED),
+ * or 1 when the decision did not ask for that action.
+ * @since 0.1
+ */
+struct reclaim_apply_result {
+	uint32_t struct_size;  /**< the result_size the caller passed */
+	uint32_t flags;        /**< enum reclaim_apply_flag bits */
+	uint64_t id;           /**< the VM's id */
+	int32_t balloon_status;
+	int32_t swap_status;
+	int32_t compress_status;
+	int32_t block_status;  /**< block or unblock */
+	/* append only */
+};
+
+/**
+ * Carries out @p n decisions through @p adapter, in order; decides nothing.
+ * A failing op is recorded and the other ops and VMs still run. When
+ * @p policy is given, failures are remembered so that the next decide
+ * retries them (a failed balloon counts as no progress, a failed block is
+ * issued again).
+ * @param[out] results     NULL, or @p n elements of @p result_size bytes
+ * @return RECLAIM_OK, RECLAIM_E_ADAPTER if any op failed, or an argument
+ *         error (nothing called).
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_apply(struct reclaim_apply_result *results, size_t result_size,
+	      struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
+	      void *user_data, const struct reclaim_decision *decisions,
+	      size_t decision_size, size_t n);
+
+/**
+ * Active-memory estimator for one VM (ESX's sampling, design.md section 5):
+ * each period the embedder samples n pages and counts t touched. Keeps a slow
+ * and a fast EWMA of t/n and a fast average that includes the current,
+ * unfinished period; reports the largest, clamped to [active_floor, 1].
+ * Plain data: copy it, store it anywhere. Fields are read-only to the caller.
+ * @since 0.1
+ */
+struct reclaim_estimator {
+	uint32_t struct_size; /**< set by reclaim_estimator_init */
+	uint32_t periods;     /**< completed periods */
+	double fast_gain;
+	double slow_gain;
+	double floor;
+	double slow;          /**< slow EWMA of the active fraction */
+	double fast;          /**< fast EWMA */
+	double current;       /**< fast EWMA including the current period so far */
+	/* append only */
+};
+
+/**
+ * Initialises an estimator with @p cfg's gains and floor (NULL: defaults).
+ * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_VERSION or the config's error.
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_estimator_init(struct reclaim_estimator *est, size_t size,
+		       const struct reclaim_config *cfg);
+
+/**
+ * Reports progress in the current period: @p touched of @p sampled pages
+ * touched so far. @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_INVAL
+ * (touched > sampled).
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_estimator_progress(struct reclaim_estimator *est, uint32_t sampled, uint32_t touched);
+
+/**
+ * Ends a period in which @p touched of @p sampled pages were touched.
+ * sampled == 0 ends an empty period (no information; averages kept).
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_estimator_period(struct reclaim_estimator *est, uint32_t sampled, uint32_t touched);
+
+/** The estimate: max(slow, fast, current) in [floor, 1]; 0 for NULL. @since 0.1 */
+RECLAIM_API double
+reclaim_estimator_fraction(const struct reclaim_estimator *est);
+
+/** Active bytes for a VM consuming @p consumed_bytes. @since 0.1 */
+RECLAIM_API uint64_t
+reclaim_estimator_active_bytes(const struct reclaim_estimator *est, uint64_t consumed_bytes);
+
+/**
+ * Small deterministic generator (xoshiro256**) owned by the caller. Plain
+ * data, fixed layout.
+ * @since 0.1
+ */
+struct reclaim_rng {
+	uint64_t s[4];
+};
+
+/** Seeds @p rng (splitmix64 of @p seed); NULL-safe. @since 0.1 */
+RECLAIM_API void
+reclaim_rng_seed(struct reclaim_rng *rng, uint64_t seed);
+
+/** Next 64 random bits; 0 for NULL. @since 0.1 */
+RECLAIM_API uint64_t
+reclaim_rng_next(struct reclaim_rng *rng);
+
+/**
+ * Sequential random sampling (Vitter's method D): draws k distinct indices
+ * of [0, n) uniformly, in increasing order, in O(k) expected time and O(1)
+ * memory. Plain data, fixed layout; fields are private.
+ * @since 0.1
+ */
+struct reclaim_pick {
+	uint64_t n;      /**< candidates left */
+	uint64_t k;      /**< picks left */
+	uint64_t next;   /**< index of the first candidate left */
+	struct reclaim_rng *rng;
+};
+
+/**
+ * Prepares to pick @p k of @p n indices using @p rng (kept by pointer; it must
+ * outlive the picker).
+ * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_INVAL (k > n).
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_pick_init(struct reclaim_pick *pick, uint64_t n, uint64_t k, struct reclaim_rng *rng);
+
+/**
+ * Next index, in increasing order.
+ * @return 1 with *index set, 0 when all k were drawn, or a negative status.
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_pick_next(struct reclaim_pick *pick, uint64_t *index);
+
+/**
+ * Draws @p k distinct indices of [0, n) into @p out (k elements), increasing.
+ * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_INVAL.
+ * @since 0.1
+ */
+RECLAIM_API int
+reclaim_pick_pages(uint64_t *out, uint64_t k, uint64_t n, struct reclaim_rng *rng);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RECLAIM_H */

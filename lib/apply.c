@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Carrying decisions out: walk them and call the adapter. Nothing here
+ * decides; failures are recorded (per VM in the results, and in the policy's
+ * history so the next decide retries or escalates) and never stop the rest.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "reclaim-private.h"
+
+#define NOT_ASKED 1
+
+static int32_t
+call1(int (*op)(void *, uint64_t), void *user_data, uint64_t id, uint32_t *flags)
+{
+	int rc;
+
+	if (!op) {
+		*flags |= RECLAIM_APPLY_SKIPPED;
+		return -ENOSYS;
+	}
+	rc = op(user_data, id);
+	return rc < 0 ? rc : 0;
+}
+
+static int32_t
+call2(int (*op)(void *, uint64_t, uint64_t), void *user_data, uint64_t id, uint64_t arg,
+      uint32_t *flags)
+{
+	int rc;
+
+	if (!op) {
+		*flags |= RECLAIM_APPLY_SKIPPED;
+		return -ENOSYS;
+	}
+	rc = op(user_data, id, arg);
+	return rc < 0 ? rc : 0;
+}
+
+/* Remember failures so that the next decide asks again. */
+static void
+record(struct reclaim_policy *policy, const struct reclaim_decision *d,
+       const struct reclaim_apply_result *r)
+{
+	struct vm_hist *h;
+
+	if (!policy)
+		return;
+	h = hist_find(&policy->hist[policy->cur], policy->mask, d->id);
+	if (!h)
+		return;
+	if (r->balloon_status < 0)
+		h->flags |= HIST_RESEND;
+	if (r->block_status < 0) {
+		/* The VM is still in the state it was in before. */
+		if (d->actions & RECLAIM_ACTION_BLOCK)
+			h->flags &= (uint16_t)~HIST_BLOCKED;
+		else
+			h->flags |= HIST_BLOCKED;
+	}
+	if (r->balloon_status < 0 || r->swap_status < 0 || r->compress_status < 0 ||
+	    r->block_status < 0) {
+		h->flags |= HIST_FAILED;
+		if (h->failures < UINT16_MAX)
+			h->failures++;
+	} else {
+		h->failures = 0;
+	}
+}
+
+int
+reclaim_apply(struct reclaim_apply_result *results, size_t result_size,
+	      struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
+	      void *user_data, const struct reclaim_decision *decisions, size_t decision_size,
+	      size_t n)
+{
+	bool failed = false;
+	size_t i;
+
+	if (!adapter || (n && !decisions))
+		return RECLAIM_E_NULL;
+	if (adapter->version < 1 || adapter->version > RECLAIM_ADAPTER_VERSION)
+		return RECLAIM_E_VERSION;
+	if (decision_size != sizeof(struct reclaim_decision) ||
+	    (results && result_size != sizeof(struct reclaim_apply_result)))
+		return RECLAIM_E_VERSION;
+	for (i = 0; i < n; i++) {
+		const struct reclaim_decision *d =
+			(const void *)((const char *)decisions + i * decision_size);
+
+		if (d->struct_size != decision_size)
+			return RECLAIM_E_VERSION;
+	}
+
+	for (i = 0; i < n; i++) {
+		const struct reclaim_decision *d =
+			(const void *)((const char *)decisions + i * decision_size);
+		struct reclaim_apply_result r;
+		uint64_t swap = d->swap_bytes;
+
+		memset(&r, 0, sizeof(r));
+		r.struct_size = sizeof(r);
+		r.id = d->id;
+		r.balloon_status = r.swap_status = r.compress_status = r.block_status = NOT_ASKED;
+
+		if (d->actions & RECLAIM_ACTION_BALLOON)
+			r.balloon_status = call2(adapter->set_balloon, user_data, d->id,
+						 d->balloon_target_bytes, &r.flags);
+		if ((d->actions & RECLAIM_ACTION_COMPRESS) && d->compress_bytes) {
+			if (adapter->compress) {
+				r.compress_status = call2(adapter->compress, user_data, d->id,
+							  d->compress_bytes, &r.flags);
+			} else {
+				/* No compression tier: those pages go to swap. */
+				r.flags |= RECLAIM_APPLY_COMPRESS_FALLBACK;
+				swap = sat_add(swap, d->compress_bytes);
+			}
+		}
+		if (swap && (d->actions & (RECLAIM_ACTION_SWAP | RECLAIM_ACTION_COMPRESS)))
+			r.swap_status = call2(adapter->swap_out, user_data, d->id, swap, &r.flags);
+		if (d->actions & RECLAIM_ACTION_BLOCK)
+			r.block_status = call1(adapter->block, user_data, d->id, &r.flags);
+		else if (d->actions & RECLAIM_ACTION_UNBLOCK)
+			r.block_status = call1(adapter->unblock, user_data, d->id, &r.flags);
+
+		record(policy, d, &r);
+		if (r.balloon_status < 0 || r.swap_status < 0 || r.compress_status < 0 ||
+		    r.block_status < 0)
+			failed = true;
+		if (results)
+			memcpy((char *)results + i * result_size, &r, sizeof(r));
+	}
+	return failed ? RECLAIM_E_ADAPTER : RECLAIM_OK;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* One human-readable line per decision. Not on the decision path. */
+#include <stdio.h>
+
+#include "reclaim-private.h"
+
+static void
+human(char *buf, size_t len, uint64_t bytes)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024.0 && u < 6) {
+		v /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%.2f %s", v, unit[u]);
+}
+
+static const char *const reason_names[] = {
+	"pressure", "early", "limit", "deflate", "no-balloon", "unresponsive", "stale",
+	"balloon-capped", "slow-balloon", "blocked", "zero-shares", "shortfall",
+	"swap-bounded", "adapter-failed", "hold",
+};
+
+static const char *const bound_names[] = {"level", "reservation", "max", "consumed", "balloon"};
+
+static const char *const cap_names[] = {"fraction", "vm-cap", "guest", "no-driver",
+					"unresponsive", "stale"};
+
+int
+reclaim_decision_format(char *buf, size_t len, const struct reclaim_decision *d)
+{
+	char target[32], balloon[32], cap[32], swap[32], comp[32], reasons[256];
+	size_t used = 0, i;
+	int n;
+
+	if (!d || (!buf && len))
+		return RECLAIM_E_NULL;
+	if (d->struct_size != sizeof(*d))
+		return RECLAIM_E_VERSION;
+	human(target, sizeof(target), d->target_bytes);
+	human(balloon, sizeof(balloon), d->balloon_target_bytes);
+	human(cap, sizeof(cap), d->balloon_cap_bytes);
+	human(swap, sizeof(swap), d->swap_bytes);
+	human(comp, sizeof(comp), d->compress_bytes);
+	reasons[0] = '\0';
+	for (i = 0; i < sizeof(reason_names) / sizeof(reason_names[0]); i++) {
+		if (!(d->reasons & (1u << i)))
+			continue;
+		n = snprintf(reasons + used, sizeof(reasons) - used, "%s%s", used ? "," : "",
+			     reason_names[i]);
+		if (n < 0 || (size_t)n >= sizeof(reasons) - used)
+			break;
+		used += (size_t)n;
+	}
+	n = snprintf(buf, len,
+		     "vm %llu: %s target %s balloon %s (cap %s, %s) swap %s compress %s%s "
+		     "rho %.4g bound %s reasons %s",
+		     (unsigned long long)d->id, reclaim_state_name((int)d->state), target, balloon,
+		     cap, d->balloon_limit < 6 ? cap_names[d->balloon_limit] : "?", swap, comp,
+		     d->block ? " BLOCK" : "", d->rho,
+		     d->bound < 5 ? bound_names[d->bound] : "?", used ? reasons : "none");
+	return n < 0 ? RECLAIM_E_INVAL : n;
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-VM history across ticks (design.md section 5): an open-addressing index
+ * from the caller's VM id to its entry, and balloon progress by rate.
+ *
+ * The policy keeps two tables. Each decide builds the next one in the order
+ * of its input (which also detects duplicate ids), carrying over what the
+ * current one knows about each id; ids absent from the input are simply not
+ * carried over, so vanished VMs are forgotten and ids may be reused.
+ */
+#include <string.h>
+
+#include "reclaim-private.h"
+
+static inline uint32_t
+hash_id(uint64_t id, uint32_t mask)
+{
+	uint64_t h = id * 0x9E3779B97F4A7C15ull;
+
+	return (uint32_t)(h ^ (h >> 32)) & mask;
+}
+
+void
+hist_clear_index(struct hist_table *t, uint32_t mask)
+{
+	memset(t->slots, 0, ((size_t)mask + 1) * sizeof(*t->slots));
+	t->n = 0;
+}
+
+bool
+hist_insert(struct hist_table *t, uint32_t mask, uint64_t id, uint32_t idx,
+	    const uint64_t *ids, size_t id_stride)
+{
+	uint32_t s = hash_id(id, mask);
+
+	for (;;) {
+		uint32_t v = t->slots[s];
+
+		if (v == 0) {
+			t->slots[s] = idx + 1;
+			return true;
+		}
+		if (*(const uint64_t *)(const void *)((const char *)ids + (size_t)(v - 1) * id_stride) == id)
+			return false;
+		s = (s + 1) & mask;
+	}
+}
+
+struct vm_hist *
+hist_find(const struct hist_table *t, uint32_t mask, uint64_t id)
+{
+	uint32_t s;
+
+	if (t->n == 0)
+		return NULL;
+	s = hash_id(id, mask);
+	for (;;) {
+		uint32_t v = t->slots[s];
+
+		if (v == 0)
+			return NULL;
+		if (t->entries[v - 1].id == id)
+			return &t->entries[v - 1];
+		s = (s + 1) & mask;
+	}
+}
+
+/*
+ * Balloon progress by rate: a balloon whose target is unmet and which grew
+ * slower than balloon_min_rate over a whole balloon_window_ns is
+ * unresponsive. Its target is then reset to its actual size and it is left
+ * alone until balloon_backoff_ns has passed. A rate, not "any progress": a
+ * driver creeping one page per window is still unresponsive.
+ */
+void
+hist_advance(struct vm_hist *out, const struct vm_hist *old, const struct reclaim_config *cfg,
+	     const struct reclaim_vm_stats *vm, uint64_t balloon, uint64_t now)
+{
+	uint64_t id = out->id;
+
+	if (!old) {
+		memset(out, 0, sizeof(*out));
+		out->id = id;
+		out->asked = balloon;
+		out->window_start_ns = now;
+		out->window_balloon = balloon;
+		out->last_balloon = balloon;
+		out->last_ns = now;
+		return;
+	}
+	*out = *old;
+	if (!(vm->flags & RECLAIM_VM_BALLOON)) {
+		out->flags &= (uint16_t)~(HIST_UNRESPONSIVE | HIST_RATE_KNOWN);
+		out->asked = 0;
+		out->window_start_ns = now;
+		out->window_balloon = balloon;
+		out->last_balloon = balloon;
+		out->last_ns = now;
+		return;
+	}
+
+	/* Observed inflation rate, smoothed; only inflation says anything. */
+	if (now > old->last_ns && balloon > old->last_balloon) {
+		double dt = (double)(now - old->last_ns) / (double)NS_PER_S;
+		double inst = (double)(balloon - old->last_balloon) / dt;
+
+		out->rate = (out->flags & HIST_RATE_KNOWN) ? (float)(0.5 * out->rate + 0.5 * inst)
+							    : (float)inst;
+		out->flags |= HIST_RATE_KNOWN;
+	}
+
+	if ((out->flags & HIST_UNRESPONSIVE) && now >= out->retry_ns) {
+		/* Back-off over: give it another chance with a fresh window. */
+		out->flags &= (uint16_t)~HIST_UNRESPONSIVE;
+		out->window_start_ns = now;
+		out->window_balloon = balloon;
+	}
+
+	if (!(out->flags & HIST_UNRESPONSIVE) && out->asked > sat_add(balloon, cfg->page_size)) {
+		uint64_t span = sat_sub(now, out->window_start_ns);
+
+		if (span >= cfg->balloon_window_ns) {
+			double grown = (double)sat_sub(balloon, out->window_balloon);
+			double wanted = (double)cfg->balloon_min_rate * (double)span / (double)NS_PER_S;
+
+			if (grown < wanted) {
+				out->flags |= HIST_UNRESPONSIVE;
+				out->retry_ns = sat_add(now, cfg->balloon_backoff_ns);
+				out->asked = balloon;
+				out->rate = (float)(grown * (double)NS_PER_S / (double)span);
+				out->flags |= HIST_RATE_KNOWN;
+			}
+			out->window_start_ns = now;
+			out->window_balloon = balloon;
+		}
+	} else if (!(out->flags & HIST_UNRESPONSIVE)) {
+		/* Target met (or deflating): the next window starts now. */
+		out->window_start_ns = now;
+		out->window_balloon = balloon;
+	}
+	out->last_balloon = balloon;
+	out->last_ns = now;
+}
