@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Policy drivers. reclaim (two profiles) is driven exactly as a hypervisor
+ * would: snapshot, reclaim_decide(), reclaim_apply() through an adapter whose
+ * callbacks change the world. The baselines are re-implemented here from
+ * their published rules (bench/README.md cites them); they are not part of
+ * the library.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+static struct sim_vm *
+vm_by_id(struct sim_world *w, uint64_t id)
+{
+	if (id == 0 || id > w->n_vms)
+		return NULL;
+	return &w->vms[id - 1];
+}
+
+/* ---- adapter ---------------------------------------------------------- */
+
+static int
+ad_set_balloon(void *ud, uint64_t id, uint64_t bytes)
+{
+	struct sim_vm *vm = vm_by_id(ud, id);
+	if (!vm)
+		return -ENOENT;
+	sim_vm_set_balloon(ud, vm, bytes / SIM_PAGE);
+	return 0;
+}
+
+static int
+ad_swap_out(void *ud, uint64_t id, uint64_t bytes)
+{
+	struct sim_vm *vm = vm_by_id(ud, id);
+	if (!vm)
+		return -ENOENT;
+	vm->swapped_out += sim_vm_swap_out(ud, vm, (bytes + SIM_PAGE - 1) / SIM_PAGE);
+	return 0;
+}
+
+static int
+ad_block(void *ud, uint64_t id)
+{
+	struct sim_vm *vm = vm_by_id(ud, id);
+	if (!vm)
+		return -ENOENT;
+	vm->blocked = 1;
+	return 0;
+}
+
+static int
+ad_unblock(void *ud, uint64_t id)
+{
+	struct sim_vm *vm = vm_by_id(ud, id);
+	if (!vm)
+		return -ENOENT;
+	vm->blocked = 0;
+	return 0;
+}
+
+static const struct reclaim_adapter sim_adapter = {
+	.version = RECLAIM_ADAPTER_VERSION,
+	.set_balloon = ad_set_balloon,
+	.swap_out = ad_swap_out,
+	.block = ad_block,
+	.unblock = ad_unblock,
+	.compress = NULL,
+};
+
+/* ---- driver -------------------------------------------------------------- */
+
+static int
+is_library(int policy)
+{
+	return policy == SIM_POLICY_RECLAIM || policy == SIM_POLICY_PAPER;
+}
+
+int
+sim_driver_init(struct sim_driver *d, int policy, struct sim_world *w)
+{
+	const struct sim_scenario *sc = w->sc;
+	struct reclaim_config esx;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	d->policy = policy;
+	d->summary = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
+	r = reclaim_config_init_profile(&d->cfg, sizeof(d->cfg),
+					policy == SIM_POLICY_PAPER ? RECLAIM_PROFILE_PAPER
+								   : RECLAIM_PROFILE_ESX);
+	if (r)
+		return r;
+	if (sc->idle_tax >= 0)
+		d->cfg.idle_tax = sc->idle_tax;
+	r = reclaim_config_init_profile(&esx, sizeof(esx), RECLAIM_PROFILE_ESX);
+	if (r)
+		return r;
+	r = reclaim_config_thresholds(d->thresholds, &esx, sc->total, sc->reserved);
+	if (r)
+		return r;
+	d->stats = calloc(w->n_vms, sizeof(*d->stats));
+	d->dec = calloc(w->n_vms, sizeof(*d->dec));
+	d->est_active = calloc(w->n_vms, sizeof(*d->est_active));
+	if (!d->stats || !d->dec || !d->est_active)
+		return RECLAIM_E_NOMEM;
+	if (is_library(policy))
+		return reclaim_policy_new(&d->rp, &d->cfg, w->n_vms);
+	return 0;
+}
+
+void
+sim_driver_free(struct sim_driver *d)
+{
+	reclaim_policy_destroy(d->rp);
+	free(d->stats);
+	free(d->dec);
+	free(d->est_active);
+	memset(d, 0, sizeof(*d));
+}
+
+static uint64_t
+free_bytes(const struct sim_world *w)
+{
+	return w->free > 0 ? (uint64_t)w->free * SIM_PAGE : 0;
+}
+
+/* The free-memory band by the ESX thresholds, without hysteresis: the same
+ * ruler for every policy. */
+static uint32_t
+band(const struct sim_driver *d, const struct sim_world *w)
+{
+	uint64_t f = free_bytes(w);
+	if (f < d->thresholds[3])
+		return RECLAIM_STATE_LOW;
+	if (f < d->thresholds[2])
+		return RECLAIM_STATE_HARD;
+	if (f < d->thresholds[1])
+		return RECLAIM_STATE_SOFT;
+	return RECLAIM_STATE_HIGH;
+}
+
+static int
+tick_library(struct sim_driver *d, struct sim_world *w)
+{
+	const struct sim_scenario *sc = w->sc;
+	struct reclaim_host host = RECLAIM_HOST_INIT;
+	size_t n = 0;
+	int r;
+
+	while (d->tau_next < sc->n_tau_change && w->now_ns >= sc->tau_change[d->tau_next].t_ns) {
+		d->cfg.idle_tax = sc->tau_change[d->tau_next++].tau;
+		r = reclaim_policy_set_config(d->rp, &d->cfg);
+		if (r)
+			return r;
+	}
+	host.flags = RECLAIM_HOST_SWAP_BOUNDED;
+	host.total_bytes = sc->total;
+	host.reserved_bytes = sc->reserved;
+	host.free_bytes = free_bytes(w);
+	host.now_ns = w->now_ns;
+	host.swap_free_bytes = (w->swap_size - w->swap_used) * SIM_PAGE;
+
+	for (size_t i = 0; i < w->n_vms; i++) {
+		const struct sim_vm *vm = &w->vms[i];
+		const struct sim_vm_spec *s = vm->spec;
+		if (!vm->running)
+			continue;
+		struct reclaim_vm_stats *st = &d->stats[n++];
+		*st = (struct reclaim_vm_stats)RECLAIM_VM_STATS_INIT;
+		st->flags = RECLAIM_VM_GUEST_STATS;
+		if (sim_vm_has_balloon(w, vm))
+			st->flags |= RECLAIM_VM_BALLOON;
+		if (s->has_idle_tax) {
+			st->flags |= RECLAIM_VM_IDLE_TAX;
+			st->idle_tax = s->idle_tax;
+		}
+		st->id = i + 1;
+		st->configured_bytes = vm->conf * SIM_PAGE;
+		st->consumed_bytes = sim_vm_consumed(vm) * SIM_PAGE;
+		st->reservation_bytes = s->reservation < st->configured_bytes ? s->reservation
+									      : st->configured_bytes;
+		st->limit_bytes = s->limit;
+		if (st->limit_bytes != RECLAIM_UNLIMITED && st->limit_bytes < st->reservation_bytes)
+			st->limit_bytes = st->reservation_bytes;
+		st->shares = vm->shares;
+		st->active_bytes = reclaim_estimator_active_bytes(&vm->est, st->consumed_bytes);
+		d->est_active[i] = st->active_bytes;
+		st->balloon_bytes = vm->balloon * SIM_PAGE;
+		/* What the guest could give up: free memory plus page cache, as
+		 * virtio-balloon's "available memory" statistic reports it. */
+		st->guest_free_bytes = (sim_vm_guest_unused(vm) + sim_vm_cache(vm)) * SIM_PAGE;
+		st->guest_swap_free_bytes = (vm->gswap_size - vm->gswap) * SIM_PAGE;
+		st->swapped_bytes = sim_vm_swapped(vm) * SIM_PAGE;
+		st->stats_time_ns = w->now_ns;
+	}
+	r = reclaim_decide(&d->summary, d->dec, sizeof(*d->dec), d->rp, &host, d->stats, n, 0);
+	if (r)
+		return r;
+	d->last_state = d->summary.state;
+	r = reclaim_apply(NULL, 0, d->rp, &sim_adapter, w, d->dec, sizeof(*d->dec), n);
+	return r == RECLAIM_E_ADAPTER ? 0 : r;
+}
+
+/* Swap-only baseline: no balloons; below the soft threshold, host-swap back
+ * to the high threshold from every VM in proportion to what it consumes
+ * above its reservation. */
+static int
+tick_swap_only(struct sim_driver *d, struct sim_world *w)
+{
+	uint64_t f = free_bytes(w);
+	if (f >= d->thresholds[1])
+		return 0;
+	uint64_t need = (d->thresholds[0] - f) / SIM_PAGE, total = 0;
+	for (size_t i = 0; i < w->n_vms; i++) {
+		const struct sim_vm *vm = &w->vms[i];
+		uint64_t c = sim_vm_consumed(vm), resv = vm->spec->reservation / SIM_PAGE;
+		total += c > resv ? c - resv : 0;
+	}
+	for (size_t i = 0; i < w->n_vms && total; i++) {
+		struct sim_vm *vm = &w->vms[i];
+		uint64_t c = sim_vm_consumed(vm), resv = vm->spec->reservation / SIM_PAGE;
+		uint64_t above = c > resv ? c - resv : 0;
+		uint64_t part = (uint64_t)ceil((double)need * (double)above / (double)total);
+		vm->swapped_out += sim_vm_swap_out(w, vm, part < above ? part : above);
+	}
+	return 0;
+}
+
+/* ---- oVirt MOM (doc/balloon.rules as summarised in peers.md section 2.3) */
+
+#define MOM_PRESSURE 0.20
+#define MOM_CRITICAL 0.05
+#define MOM_GUEST_FREE 0.20
+#define MOM_MAX_CHANGE 0.05
+#define MOM_MIN_CHANGE 0.0025
+
+int
+sim_mom_target(uint64_t *target, double host_free_pct, const struct sim_mom_guest *g)
+{
+	double cur = (double)g->cur;
+	double used = (double)g->cur_avg - (double)g->unused_avg;
+	double size;
+
+	if (host_free_pct < MOM_PRESSURE) {
+		double gfp = host_free_pct <= MOM_CRITICAL ? host_free_pct - 0.05
+							    : MOM_GUEST_FREE * host_free_pct / MOM_PRESSURE;
+		double floor = used + gfp * cur;
+		if (floor < (double)g->min)
+			floor = (double)g->min;
+		size = cur * (1 - MOM_MAX_CHANGE);
+		if (size < floor)
+			size = floor;
+		if (size > cur)
+			return 0;
+	} else {
+		if (g->cur >= g->max)
+			return 0;
+		double floor = used + MOM_GUEST_FREE * cur;
+		size = cur * (1 + MOM_MAX_CHANGE);
+		if (size > (double)g->max)
+			size = (double)g->max;
+		if (size < floor)
+			size = floor;
+	}
+	if (size < 0)
+		size = 0;
+	if (fabs(size - cur) <= MOM_MIN_CHANGE * cur)
+		return 0;
+	*target = (uint64_t)size;
+	if (*target > g->max)
+		*target = g->max;
+	if (*target < g->min)
+		*target = g->min; /* guest_qos: never below min_guarantee */
+	return 1;
+}
+
+static uint64_t
+avg10(const uint64_t *h, int n)
+{
+	double s = 0;
+	for (int i = 0; i < n; i++)
+		s += (double)h[i];
+	return n ? (uint64_t)(s / n) : 0;
+}
+
+static int
+tick_mom(struct sim_driver *d, struct sim_world *w)
+{
+	int slot = d->mom_n % 10;
+	int n = d->mom_n < 10 ? d->mom_n + 1 : 10;
+
+	d->mom_free[slot] = free_bytes(w);
+	for (size_t i = 0; i < w->n_vms; i++) {
+		struct sim_vm *vm = &w->vms[i];
+		vm->mom_cur[slot] = (vm->conf - vm->balloon) * SIM_PAGE;
+		vm->mom_unused[slot] = sim_vm_guest_unused(vm) * SIM_PAGE;
+	}
+	d->mom_n++;
+	/* mem_available is MemTotal. */
+	double host_free_pct = (double)avg10(d->mom_free, n) / (double)w->sc->total;
+	for (size_t i = 0; i < w->n_vms; i++) {
+		struct sim_vm *vm = &w->vms[i];
+		if (!sim_vm_has_balloon(w, vm))
+			continue;
+		struct sim_mom_guest g = {
+			.cur = (vm->conf - vm->balloon) * SIM_PAGE,
+			.cur_avg = avg10(vm->mom_cur, n),
+			.unused_avg = avg10(vm->mom_unused, n),
+			.max = vm->conf * SIM_PAGE,
+			.min = vm->spec->reservation,
+		};
+		uint64_t target;
+		if (sim_mom_target(&target, host_free_pct, &g))
+			sim_vm_set_balloon(w, vm, vm->conf - target / SIM_PAGE);
+	}
+	return 0;
+}
+
+/* ---- Xen squeezed (lib/squeeze.ml as summarised in peers.md section 3.2) */
+
+#define SQ_INACCURACY (4 * 1024ull)
+#define SQ_HOST_TARGET (9 * SIM_MIB)
+#define SQ_STUCK_NS (5 * SIM_NS)
+
+double
+sim_squeezed_targets(struct sim_sq_domain *d, size_t n, uint64_t host_free,
+		     uint64_t host_target)
+{
+	double surplus = (double)host_free - (double)host_target, range = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!d[i].active)
+			continue;
+		double freeable = (double)d[i].actual - (double)d[i].dyn_min - 2.0 * SQ_INACCURACY;
+		surplus += freeable;
+		range += (double)(d[i].dyn_max - d[i].dyn_min);
+	}
+	double gamma = range > 0 ? surplus / range : 1;
+	if (gamma < 0)
+		gamma = 0;
+	if (gamma > 1)
+		gamma = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (!d[i].active) {
+			d[i].target = d[i].actual;
+			continue;
+		}
+		d[i].target = d[i].dyn_min + (uint64_t)(gamma * (double)(d[i].dyn_max - d[i].dyn_min));
+	}
+	return gamma;
+}
+
+static int
+tick_squeezed(struct sim_driver *d, struct sim_world *w)
+{
+	const struct sim_scenario *sc = w->sc;
+	struct sim_sq_domain dom[SIM_VMS_MAX];
+	size_t n = 0, idx[SIM_VMS_MAX];
+	uint64_t xen_used = 0;
+	(void)d;
+
+	/* Xen's accounting: a domain owns all of its non-balloon memory. */
+	for (size_t i = 0; i < w->n_vms; i++) {
+		struct sim_vm *vm = &w->vms[i];
+		if (!vm->running)
+			continue;
+		xen_used += (vm->conf - vm->balloon) * SIM_PAGE;
+		if (!sim_vm_has_balloon(w, vm))
+			continue;
+		/* Stuck: a pending request without progress for 5 s. */
+		int pending = vm->balloon != vm->balloon_target;
+		if (pending && vm->balloon == vm->last_balloon) {
+			if (vm->stuck_since_ns == 0)
+				vm->stuck_since_ns = w->now_ns;
+		} else {
+			vm->stuck_since_ns = 0;
+		}
+		vm->last_balloon = vm->balloon;
+		vm->inactive = vm->stuck_since_ns && w->now_ns - vm->stuck_since_ns >= SQ_STUCK_NS;
+		uint64_t conf = vm->conf * SIM_PAGE;
+		uint64_t dyn_max = vm->spec->limit < conf ? vm->spec->limit : conf;
+		uint64_t dyn_min = (uint64_t)(sc->squeezed_dyn_min * (double)conf);
+		if (dyn_min < vm->spec->reservation)
+			dyn_min = vm->spec->reservation;
+		if (dyn_min > dyn_max)
+			dyn_min = dyn_max;
+		dom[n] = (struct sim_sq_domain){
+			.dyn_min = dyn_min, .dyn_max = dyn_max,
+			.actual = (vm->conf - vm->balloon) * SIM_PAGE, .active = !vm->inactive,
+		};
+		idx[n++] = i;
+	}
+	uint64_t usable = w->usable * SIM_PAGE;
+	uint64_t xen_free = usable > xen_used ? usable - xen_used : 0;
+	sim_squeezed_targets(dom, n, xen_free, SQ_HOST_TARGET);
+	/* Two phases: while anyone must free memory, only freeing targets go out. */
+	int freeing = 0;
+	for (size_t j = 0; j < n; j++)
+		freeing |= dom[j].active && dom[j].target < dom[j].actual;
+	for (size_t j = 0; j < n; j++) {
+		struct sim_vm *vm = &w->vms[idx[j]];
+		if (!dom[j].active || (freeing && dom[j].target > dom[j].actual))
+			continue;
+		uint64_t t = dom[j].target / SIM_PAGE;
+		sim_vm_set_balloon(w, vm, vm->conf > t ? vm->conf - t : 0);
+	}
+	return 0;
+}
+
+int
+sim_driver_tick(struct sim_driver *d, struct sim_world *w)
+{
+	int r;
+	switch (d->policy) {
+	case SIM_POLICY_RECLAIM:
+	case SIM_POLICY_PAPER: r = tick_library(d, w); break;
+	case SIM_POLICY_SWAP: r = tick_swap_only(d, w); break;
+	case SIM_POLICY_MOM: r = tick_mom(d, w); break;
+	case SIM_POLICY_SQUEEZED: r = tick_squeezed(d, w); break;
+	default: r = RECLAIM_E_INVAL;
+	}
+	if (!is_library(d->policy))
+		d->last_state = band(d, w);
+	if (r)
+		d->error = r;
+	return r;
+}
