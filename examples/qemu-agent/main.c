@@ -1,0 +1,832 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qemu-agent: manages running QEMU guests with reclaim. Each tick it reads
+ * every guest's memory from the host and from QMP, asks the policy for
+ * decisions and carries them out: balloon through QMP "balloon", host swap
+ * through process_madvise(MADV_PAGEOUT) on randomly picked guest pages,
+ * blocking through QMP "stop"/"cont". See README.md.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+
+#define NS_PER_S 1000000000ull
+#define QMP_TIMEOUT_MS 5000
+
+struct guest {
+	char name[48];
+	char qmp_path[108];
+	uint64_t id;
+	uint64_t shares;
+	uint64_t reservation;
+	uint64_t limit;
+	uint64_t balloon_cap;
+	uint64_t guest_swap; /* swap the VMM gave the guest (it reports no size) */
+
+	int alive;
+	struct qmp qmp;
+	struct guest_mem mem;
+	uint64_t configured;
+	char balloon_path[160]; /* QOM path of the virtio-balloon device */
+	int has_balloon;
+	int blocked;
+	struct reclaim_estimator est;
+	uint64_t period_start_ns;
+	struct reclaim_rng rng;
+
+	/* This tick's view. */
+	struct guest_mem_usage usage;
+	uint64_t balloon_bytes;
+	int has_stats;
+	uint64_t guest_free;
+	uint64_t guest_swap_free;
+	uint64_t stats_time_ns;
+	uint64_t active;
+	/* This tick's actions. */
+	uint64_t paged_out;
+	int op_error;
+};
+
+struct agent {
+	struct guest *guests;
+	size_t n_guests;
+	struct reclaim_config cfg;
+	struct reclaim_policy *policy;
+	uint64_t budget;
+	uint64_t reserved;
+	uint64_t tick_ns;
+	uint64_t duration_ns;
+	uint64_t max_ticks;
+	uint64_t seed;
+	unsigned stats_interval_s;
+	int explain;
+	FILE *trace;
+	uint64_t start_ns;
+	double t; /* seconds since start, for messages */
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static uint64_t
+clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static void
+guest_gone(struct agent *a, struct guest *g, const char *why)
+{
+	if (!g->alive)
+		return;
+	g->alive = 0;
+	qmp_close(&g->qmp);
+	guest_mem_close(&g->mem);
+	size_t left = 0;
+	for (size_t i = 0; i < a->n_guests; i++)
+		left += a->guests[i].alive;
+	printf("t=%.2f %s: gone (%s); %zu guest(s) left\n", a->t, g->name, why, left);
+}
+
+/* Runs a QMP command for @p g; a lost connection retires the guest. */
+static int
+guest_qmp(struct agent *a, struct guest *g, json_t **ret, const char *cmd, json_t *args)
+{
+	int err = qmp_execute(&g->qmp, ret, cmd, args);
+	if (err && qmp_closed(&g->qmp))
+		guest_gone(a, g, g->qmp.error);
+	else if (err)
+		fprintf(stderr, "t=%.2f %s: %s\n", a->t, g->name, g->qmp.error);
+	return err;
+}
+
+/* ---- attaching ---- */
+
+static int
+find_balloon(struct guest *g)
+{
+	static const char *const parents[] = {"/machine/peripheral", "/machine/peripheral-anon"};
+
+	for (size_t p = 0; p < 2; p++) {
+		json_t *list = NULL;
+		json_t *args = json_pack("{s:s}", "path", parents[p]);
+		int err = qmp_execute(&g->qmp, &list, "qom-list", args);
+		json_decref(args);
+		if (err)
+			return err;
+		size_t i;
+		json_t *item;
+		json_array_foreach(list, i, item) {
+			const char *type = json_string_value(json_object_get(item, "type"));
+			const char *name = json_string_value(json_object_get(item, "name"));
+			if (type && name && strstr(type, "virtio-balloon") != NULL) {
+				snprintf(g->balloon_path, sizeof(g->balloon_path), "%s/%s",
+					 parents[p], name);
+				g->has_balloon = 1;
+				json_decref(list);
+				return 0;
+			}
+		}
+		json_decref(list);
+	}
+	return 0;
+}
+
+static int
+guest_attach(struct agent *a, struct guest *g)
+{
+	int err = qmp_open(&g->qmp, g->qmp_path, QMP_TIMEOUT_MS);
+	if (err) {
+		fprintf(stderr, "%s: %s\n", g->name, g->qmp.error);
+		return -1;
+	}
+	pid_t pid = qmp_peer_pid(&g->qmp);
+	if (pid <= 0) {
+		fprintf(stderr, "%s: cannot tell QEMU's pid: %s\n", g->name, strerror(-pid));
+		return -1;
+	}
+
+	/* Guest RAM must be one memfd backend so that it is one mapping. */
+	json_t *memdevs = NULL, *summary = NULL;
+	uint64_t base = 0;
+	err = qmp_execute(&g->qmp, &memdevs, "query-memdev", NULL);
+	if (!err)
+		err = qmp_execute(&g->qmp, &summary, "query-memory-size-summary", NULL);
+	if (!err && json_get_u64(&base, json_object_get(summary, "base-memory")) != 0)
+		err = -EPROTO;
+	json_decref(summary);
+	if (err) {
+		json_decref(memdevs);
+		fprintf(stderr, "%s: %s\n", g->name, g->qmp.error);
+		return -1;
+	}
+	int mapped = -ENOENT;
+	size_t i;
+	json_t *dev;
+	json_array_foreach(memdevs, i, dev) {
+		uint64_t size;
+		if (json_get_u64(&size, json_object_get(dev, "size")) == 0 && size == base &&
+		    (mapped = guest_mem_open(&g->mem, pid, size)) == 0)
+			break;
+	}
+	json_decref(memdevs);
+	if (mapped != 0) {
+		fprintf(stderr,
+			"%s: no memfd mapping holding all %" PRIu64 " bytes of guest RAM in "
+			"QEMU pid %d (%s); start QEMU with -object memory-backend-memfd,"
+			"id=mem,size=...,share=on -machine memory-backend=mem\n",
+			g->name, base, (int)pid, strerror(-mapped));
+		return -1;
+	}
+	g->configured = base;
+
+	if (find_balloon(g) != 0) {
+		fprintf(stderr, "%s: %s\n", g->name, g->qmp.error);
+		return -1;
+	}
+	if (g->has_balloon) {
+		json_t *args = json_pack("{s:s, s:s, s:i}", "path", g->balloon_path, "property",
+					 "guest-stats-polling-interval", "value",
+					 (int)a->stats_interval_s);
+		err = qmp_execute(&g->qmp, NULL, "qom-set", args);
+		json_decref(args);
+		if (err) {
+			fprintf(stderr, "%s: %s\n", g->name, g->qmp.error);
+			return -1;
+		}
+	}
+
+	err = reclaim_estimator_init(&g->est, sizeof(g->est), &a->cfg);
+	if (err != RECLAIM_OK) {
+		fprintf(stderr, "%s: estimator: %s\n", g->name, reclaim_strerror(err));
+		return -1;
+	}
+	guest_mem_clear_refs(&g->mem);
+	g->period_start_ns = clock_ns(CLOCK_MONOTONIC);
+	reclaim_rng_seed(&g->rng, a->seed ^ (g->id * 0x9e3779b97f4a7c15ull));
+	g->alive = 1;
+
+	char size[32];
+	printf("%s: QEMU pid %d, %s of guest RAM at 0x%" PRIx64 ", balloon %s\n", g->name,
+	       (int)pid, format_size(size, sizeof(size), g->configured), g->mem.start,
+	       g->has_balloon ? g->balloon_path : "none");
+	return 0;
+}
+
+/* ---- sampling ---- */
+
+static void
+read_guest_stats(struct agent *a, struct guest *g, uint64_t now_ns)
+{
+	g->has_stats = 0;
+	if (!g->has_balloon)
+		return;
+	json_t *ret = NULL;
+	json_t *args = json_pack("{s:s, s:s}", "path", g->balloon_path, "property",
+				 "guest-stats");
+	int err = guest_qmp(a, g, &ret, "qom-get", args);
+	json_decref(args);
+	if (err)
+		return;
+
+	/* last-update is the host's wall clock in seconds; 0 until the
+	 * driver has ever reported. */
+	uint64_t updated, avail, swap_in = 0, swap_out = 0;
+	json_t *stats = json_object_get(ret, "stats");
+	if (json_get_u64(&updated, json_object_get(ret, "last-update")) == 0 && updated > 0 &&
+	    (json_get_u64(&avail, json_object_get(stats, "stat-available-memory")) == 0 ||
+	     json_get_u64(&avail, json_object_get(stats, "stat-free-memory")) == 0)) {
+		uint64_t wall = clock_ns(CLOCK_REALTIME);
+		uint64_t age = wall > updated * NS_PER_S ? wall - updated * NS_PER_S : 0;
+		g->stats_time_ns = now_ns > age ? now_ns - age : 0;
+		/* Available, not free: page cache is memory the guest can
+		 * give the balloon without running out. */
+		g->guest_free = avail;
+		/* The guest reports swap traffic, not swap use; out - in
+		 * over-counts use (pages freed while swapped), so the free
+		 * swap derived from it errs on the safe side. */
+		json_get_u64(&swap_in, json_object_get(stats, "stat-swap-in"));
+		json_get_u64(&swap_out, json_object_get(stats, "stat-swap-out"));
+		uint64_t used = swap_out > swap_in ? swap_out - swap_in : 0;
+		g->guest_swap_free = g->guest_swap > used ? g->guest_swap - used : 0;
+		g->has_stats = 1;
+	}
+	json_decref(ret);
+}
+
+static void
+sample_guest(struct agent *a, struct guest *g, uint64_t now_ns)
+{
+	int err = guest_mem_usage(&g->usage, &g->mem);
+	if (err) {
+		guest_gone(a, g, err == -ESRCH ? "QEMU process exited" : strerror(-err));
+		return;
+	}
+
+	g->balloon_bytes = 0;
+	if (g->has_balloon) {
+		json_t *ret = NULL;
+		uint64_t actual;
+		if (guest_qmp(a, g, &ret, "query-balloon", NULL) != 0)
+			return;
+		/* actual is the guest's size: configured minus the balloon. */
+		if (json_get_u64(&actual, json_object_get(ret, "actual")) == 0 &&
+		    actual < g->configured)
+			g->balloon_bytes = g->configured - actual;
+		json_decref(ret);
+	}
+	read_guest_stats(a, g, now_ns);
+	if (!g->alive)
+		return;
+
+	/* Active memory: the share of resident guest pages whose accessed
+	 * bit was set since the period began (cleared through clear_refs),
+	 * smoothed by the library's estimator. */
+	uint64_t page = g->mem.page_size;
+	uint64_t resident = g->usage.rss_bytes / page;
+	uint64_t touched = g->usage.referenced_bytes / page;
+	if (resident > UINT32_MAX) {
+		touched = touched / (resident / UINT32_MAX + 1);
+		resident = resident / (resident / UINT32_MAX + 1);
+	}
+	if (touched > resident)
+		touched = resident;
+	if (now_ns - g->period_start_ns >= a->cfg.sample_period_ns) {
+		reclaim_estimator_period(&g->est, (uint32_t)resident, (uint32_t)touched);
+		guest_mem_clear_refs(&g->mem);
+		g->period_start_ns = now_ns;
+	} else {
+		reclaim_estimator_progress(&g->est, (uint32_t)resident, (uint32_t)touched);
+	}
+	g->active = reclaim_estimator_active_bytes(&g->est, g->usage.rss_bytes);
+}
+
+/* ---- adapter ---- */
+
+static struct guest *
+guest_by_id(struct agent *a, uint64_t id)
+{
+	for (size_t i = 0; i < a->n_guests; i++)
+		if (a->guests[i].id == id && a->guests[i].alive)
+			return &a->guests[i];
+	return NULL;
+}
+
+static int
+op_set_balloon(void *user_data, uint64_t vm_id, uint64_t balloon_bytes)
+{
+	struct agent *a = user_data;
+	struct guest *g = guest_by_id(a, vm_id);
+	if (g == NULL)
+		return -ENODEV;
+	if (!g->has_balloon || balloon_bytes >= g->configured)
+		return -EINVAL;
+	/* QMP's balloon value is the guest size to aim for. */
+	json_t *args = json_pack("{s:I}", "value", (json_int_t)(g->configured - balloon_bytes));
+	int err = guest_qmp(a, g, NULL, "balloon", args);
+	json_decref(args);
+	g->op_error = g->op_error ? g->op_error : err;
+	return err;
+}
+
+static int
+op_swap_out(void *user_data, uint64_t vm_id, uint64_t bytes)
+{
+	struct agent *a = user_data;
+	struct guest *g = guest_by_id(a, vm_id);
+	if (g == NULL)
+		return -ENODEV;
+	uint64_t advised = 0;
+	int err = guest_mem_page_out(&advised, &g->mem, bytes, &g->rng);
+	g->paged_out += advised;
+	if (err) {
+		fprintf(stderr, "t=%.2f %s: page-out: %s\n", a->t, g->name, strerror(-err));
+		g->op_error = g->op_error ? g->op_error : err;
+	}
+	return err;
+}
+
+static int
+op_block(void *user_data, uint64_t vm_id)
+{
+	struct agent *a = user_data;
+	struct guest *g = guest_by_id(a, vm_id);
+	if (g == NULL)
+		return -ENODEV;
+	int err = guest_qmp(a, g, NULL, "stop", NULL);
+	if (!err)
+		g->blocked = 1;
+	return err;
+}
+
+static int
+op_unblock(void *user_data, uint64_t vm_id)
+{
+	struct agent *a = user_data;
+	struct guest *g = guest_by_id(a, vm_id);
+	if (g == NULL)
+		return -ENODEV;
+	int err = guest_qmp(a, g, NULL, "cont", NULL);
+	if (!err)
+		g->blocked = 0;
+	return err;
+}
+
+static const struct reclaim_adapter adapter = {
+	.version = RECLAIM_ADAPTER_VERSION,
+	.set_balloon = op_set_balloon,
+	.swap_out = op_swap_out,
+	.block = op_block,
+	.unblock = op_unblock,
+	.compress = NULL, /* no compression cache: the library swaps instead */
+};
+
+/* ---- one tick ---- */
+
+static void
+explain_tick(const struct agent *a, const struct reclaim_summary *sum,
+	     const struct reclaim_decision *dec, const struct reclaim_vm_stats *vms, size_t n)
+{
+	char f[32], u[32], h[32], nd[32];
+
+	printf("t=%.2f host %s (was %s): free %s of %s, high %s, need %s\n", a->t,
+	       reclaim_state_name((int)sum->state), reclaim_state_name((int)sum->previous_state),
+	       format_size(f, sizeof(f), sum->free_bytes),
+	       format_size(u, sizeof(u), sum->usable_bytes),
+	       format_size(h, sizeof(h), sum->threshold_bytes[0]),
+	       format_size(nd, sizeof(nd), sum->need_bytes));
+	for (size_t i = 0; i < n; i++) {
+		char line[512];
+		if (reclaim_decision_format(line, sizeof(line), &dec[i]) < 0)
+			snprintf(line, sizeof(line), "(unformattable decision)");
+		const struct guest *g = NULL;
+		for (size_t j = 0; j < a->n_guests; j++)
+			if (a->guests[j].id == vms[i].id)
+				g = &a->guests[j];
+		char c[32], act[32];
+		printf("t=%.2f   %s: %s [consumed %s active %s]\n", a->t, g ? g->name : "?", line,
+		       format_size(c, sizeof(c), vms[i].consumed_bytes),
+		       format_size(act, sizeof(act), vms[i].active_bytes));
+	}
+}
+
+static void
+trace_tick(struct agent *a, const struct reclaim_summary *sum,
+	   const struct reclaim_decision *dec, const struct reclaim_vm_stats *vms, size_t n)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		struct guest *g = guest_by_id(a, vms[i].id);
+		char line[512];
+		if (reclaim_decision_format(line, sizeof(line), &dec[i]) < 0)
+			line[0] = '\0';
+		json_t *vm = json_pack(
+			"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I,"
+			" s:I, s:i, s:i, s:i, s:i, s:i, s:I, s:i, s:b, s:s}",
+			"name", g ? g->name : "?", "id", (json_int_t)vms[i].id,
+			"consumed", (json_int_t)vms[i].consumed_bytes,
+			"swapped", (json_int_t)vms[i].swapped_bytes,
+			"balloon", (json_int_t)vms[i].balloon_bytes,
+			"active", (json_int_t)vms[i].active_bytes,
+			"guest_free", (json_int_t)vms[i].guest_free_bytes,
+			"stats", (vms[i].flags & RECLAIM_VM_GUEST_STATS) != 0,
+			"target", (json_int_t)dec[i].target_bytes,
+			"balloon_target", (json_int_t)dec[i].balloon_target_bytes,
+			"balloon_cap", (json_int_t)dec[i].balloon_cap_bytes,
+			"swap", (json_int_t)dec[i].swap_bytes,
+			"excess", (json_int_t)dec[i].excess_bytes,
+			"paged_out", (json_int_t)(g ? g->paged_out : 0),
+			"actions", (int)dec[i].actions, "reasons", (int)dec[i].reasons,
+			"bound", (int)dec[i].bound, "balloon_limit", (int)dec[i].balloon_limit,
+			"block", (int)dec[i].block,
+			"guest_swap_free", (json_int_t)vms[i].guest_swap_free_bytes,
+			"op_error", g ? g->op_error : 0, "blocked", g ? g->blocked : 0,
+			"explain", line);
+		json_array_append_new(list, vm);
+	}
+	json_t *tick = json_pack(
+		"{s:f, s:s, s:s, s:I, s:I, s:[I,I,I,I], s:I, s:I, s:I, s:I, s:o}", "t", a->t,
+		"state", reclaim_state_name((int)sum->state), "previous",
+		reclaim_state_name((int)sum->previous_state), "free", (json_int_t)sum->free_bytes,
+		"usable", (json_int_t)sum->usable_bytes, "thresholds",
+		(json_int_t)sum->threshold_bytes[0], (json_int_t)sum->threshold_bytes[1],
+		(json_int_t)sum->threshold_bytes[2], (json_int_t)sum->threshold_bytes[3], "need",
+		(json_int_t)sum->need_bytes, "balloon_planned", (json_int_t)sum->balloon_bytes,
+		"swap_planned", (json_int_t)sum->swap_bytes, "summary_flags",
+		(json_int_t)sum->flags, "vms", list);
+	if (tick != NULL) {
+		json_dumpf(tick, a->trace, JSON_COMPACT);
+		fputc('\n', a->trace);
+		fflush(a->trace);
+	}
+	json_decref(tick);
+}
+
+static uint64_t
+host_swap_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	unsigned long long kb = 0;
+	char line[128];
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "SwapFree: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+/* Returns 0, or -1 when the policy rejected its inputs. */
+static int
+tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	a->t = (double)(now - a->start_ns) / 1e9;
+	for (size_t i = 0; i < a->n_guests; i++)
+		if (a->guests[i].alive)
+			sample_guest(a, &a->guests[i], now);
+
+	/* The budget is this agent's host: a few small guests can put it
+	 * under real pressure on a large machine. */
+	struct reclaim_host host = RECLAIM_HOST_INIT;
+	host.total_bytes = a->budget;
+	host.reserved_bytes = a->reserved;
+	host.now_ns = now;
+	host.flags = RECLAIM_HOST_SWAP_BOUNDED;
+	host.swap_free_bytes = host_swap_free();
+	uint64_t used = a->reserved;
+	size_t n = 0;
+	for (size_t i = 0; i < a->n_guests; i++) {
+		struct guest *g = &a->guests[i];
+		if (!g->alive)
+			continue;
+		g->paged_out = 0;
+		g->op_error = 0;
+		used += g->usage.rss_bytes;
+		struct reclaim_vm_stats v = RECLAIM_VM_STATS_INIT;
+		v.id = g->id;
+		v.configured_bytes = g->configured;
+		v.consumed_bytes = g->usage.rss_bytes;
+		v.reservation_bytes = g->reservation;
+		v.limit_bytes = g->limit;
+		v.shares = g->shares;
+		v.active_bytes = g->active;
+		v.balloon_bytes = g->balloon_bytes;
+		v.balloon_cap_bytes = g->balloon_cap;
+		v.swapped_bytes = g->usage.swap_bytes;
+		if (g->has_balloon)
+			v.flags |= RECLAIM_VM_BALLOON;
+		if (g->has_stats) {
+			v.flags |= RECLAIM_VM_GUEST_STATS;
+			v.guest_free_bytes = g->guest_free;
+			v.guest_swap_free_bytes = g->guest_swap_free;
+			v.stats_time_ns = g->stats_time_ns;
+		}
+		vms[n++] = v;
+	}
+	if (n == 0)
+		return 0;
+	host.free_bytes = a->budget > used ? a->budget - used : 0;
+
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	int status = reclaim_decide(&sum, dec, sizeof(*dec), a->policy, &host, vms, n, 0);
+	if (status != RECLAIM_OK) {
+		fprintf(stderr, "t=%.2f reclaim_decide: %s\n", a->t, reclaim_strerror(status));
+		return -1;
+	}
+	if (a->explain)
+		explain_tick(a, &sum, dec, vms, n);
+	reclaim_apply(NULL, 0, a->policy, &adapter, a, dec, sizeof(*dec), n);
+	if (a->explain) {
+		for (size_t i = 0; i < a->n_guests; i++) {
+			struct guest *g = &a->guests[i];
+			char s[32];
+			if (g->alive && g->paged_out > 0)
+				printf("t=%.2f   %s: paged out %s\n", a->t, g->name,
+				       format_size(s, sizeof(s), g->paged_out));
+		}
+	}
+	if (a->trace != NULL)
+		trace_tick(a, &sum, dec, vms, n);
+	fflush(stdout);
+	return 0;
+}
+
+/* ---- command line ---- */
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: qemu-agent --budget SIZE --vm SPEC [--vm SPEC...] [options]\n"
+		"  --vm name=NAME,qmp=PATH[,shares=N][,min=SIZE][,limit=SIZE]\n"
+		"       [,balloon-cap=SIZE][,guest-swap=SIZE][,id=N]\n"
+		"                        a running QEMU guest and its QMP socket\n"
+		"  --budget SIZE         host memory the guests share (free = budget - used)\n"
+		"  --reserved SIZE       of which held by the hypervisor itself (0)\n"
+		"  --config FILE         policy file (key = value, see README.md)\n"
+		"  --tick DURATION       decision interval (1s)\n"
+		"  --ticks N             stop after N ticks\n"
+		"  --duration DURATION   stop after this long\n"
+		"  --stats-interval SEC  guest stats polling interval (1)\n"
+		"  --seed N              seed of the random page picker (1)\n"
+		"  --explain             print every decision\n"
+		"  --trace FILE          write one JSON object per tick to FILE\n");
+}
+
+static int
+parse_vm(struct guest *g, char *spec, uint64_t index)
+{
+	memset(g, 0, sizeof(*g));
+	g->id = index + 1;
+	g->shares = 1000;
+	g->limit = RECLAIM_UNLIMITED;
+	g->balloon_cap = RECLAIM_UNLIMITED;
+	snprintf(g->name, sizeof(g->name), "vm%" PRIu64, index);
+	g->qmp.fd = -1;
+	g->mem.pidfd = -1;
+
+	char *save = NULL;
+	for (char *item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		if (eq == NULL)
+			goto bad;
+		*eq = '\0';
+		const char *k = item, *v = eq + 1;
+		char *end;
+		int ok = 1;
+		if (!strcmp(k, "name")) {
+			ok = strlen(v) < sizeof(g->name) && strpbrk(v, "\"\\ ") == NULL;
+			if (ok)
+				snprintf(g->name, sizeof(g->name), "%s", v);
+		} else if (!strcmp(k, "qmp")) {
+			ok = strlen(v) < sizeof(g->qmp_path);
+			if (ok)
+				snprintf(g->qmp_path, sizeof(g->qmp_path), "%s", v);
+		} else if (!strcmp(k, "shares")) {
+			g->shares = strtoull(v, &end, 10);
+			ok = *v != '\0' && *end == '\0';
+		} else if (!strcmp(k, "id")) {
+			g->id = strtoull(v, &end, 10);
+			ok = *v != '\0' && *end == '\0';
+		} else if (!strcmp(k, "min")) {
+			ok = parse_size(&g->reservation, v) == 0;
+		} else if (!strcmp(k, "limit")) {
+			ok = parse_size(&g->limit, v) == 0;
+		} else if (!strcmp(k, "balloon-cap")) {
+			ok = parse_size(&g->balloon_cap, v) == 0;
+		} else if (!strcmp(k, "guest-swap")) {
+			ok = parse_size(&g->guest_swap, v) == 0;
+		} else {
+			ok = 0;
+		}
+		if (!ok) {
+			fprintf(stderr, "--vm: bad %s=%s\n", k, v);
+			return -1;
+		}
+	}
+	if (g->qmp_path[0] == '\0') {
+		fprintf(stderr, "--vm: qmp=PATH is required\n");
+		return -1;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "--vm: expected key=value, got '%s'\n", spec);
+	return -1;
+}
+
+static int
+parse_args(struct agent *a, int argc, char **argv)
+{
+	enum { O_BUDGET = 256, O_RESERVED, O_CONFIG, O_TICK, O_TICKS, O_DURATION,
+	       O_STATS, O_SEED, O_EXPLAIN, O_TRACE, O_VM, O_HELP };
+	static const struct option opts[] = {
+		{"budget", required_argument, NULL, O_BUDGET},
+		{"reserved", required_argument, NULL, O_RESERVED},
+		{"config", required_argument, NULL, O_CONFIG},
+		{"tick", required_argument, NULL, O_TICK},
+		{"ticks", required_argument, NULL, O_TICKS},
+		{"duration", required_argument, NULL, O_DURATION},
+		{"stats-interval", required_argument, NULL, O_STATS},
+		{"seed", required_argument, NULL, O_SEED},
+		{"explain", no_argument, NULL, O_EXPLAIN},
+		{"trace", required_argument, NULL, O_TRACE},
+		{"vm", required_argument, NULL, O_VM},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = NULL;
+	int opt;
+	char *end;
+
+	a->tick_ns = NS_PER_S;
+	a->seed = 1;
+	a->stats_interval_s = 1;
+	a->guests = calloc((size_t)argc, sizeof(*a->guests));
+	if (a->guests == NULL)
+		return -1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		int ok = 1;
+		switch (opt) {
+		case O_BUDGET:
+			ok = parse_size(&a->budget, optarg) == 0 && a->budget > 0;
+			break;
+		case O_RESERVED:
+			ok = parse_size(&a->reserved, optarg) == 0;
+			break;
+		case O_CONFIG:
+			config = optarg;
+			break;
+		case O_TICK:
+			ok = parse_duration(&a->tick_ns, optarg) == 0 && a->tick_ns > 0;
+			break;
+		case O_TICKS:
+			a->max_ticks = strtoull(optarg, &end, 10);
+			ok = *optarg != '\0' && *end == '\0';
+			break;
+		case O_DURATION:
+			ok = parse_duration(&a->duration_ns, optarg) == 0;
+			break;
+		case O_STATS: {
+			unsigned long v = strtoul(optarg, &end, 10);
+			ok = *optarg != '\0' && *end == '\0' && v > 0 && v < 3600;
+			a->stats_interval_s = (unsigned)v;
+			break;
+		}
+		case O_SEED:
+			a->seed = strtoull(optarg, &end, 0);
+			ok = *optarg != '\0' && *end == '\0';
+			break;
+		case O_EXPLAIN:
+			a->explain = 1;
+			break;
+		case O_TRACE:
+			a->trace = fopen(optarg, "w");
+			if (a->trace == NULL) {
+				fprintf(stderr, "%s: %s\n", optarg, strerror(errno));
+				return -1;
+			}
+			break;
+		case O_VM:
+			if (parse_vm(&a->guests[a->n_guests], optarg, a->n_guests) != 0)
+				return -1;
+			a->n_guests++;
+			break;
+		case O_HELP:
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+		if (!ok) {
+			fprintf(stderr, "bad value for --%s: %s\n", opts[opt - O_BUDGET].name, optarg);
+			return -1;
+		}
+	}
+	if (optind != argc || a->budget == 0 || a->n_guests == 0) {
+		usage(stderr);
+		return -1;
+	}
+	for (size_t i = 0; i < a->n_guests; i++)
+		for (size_t j = 0; j < i; j++)
+			if (a->guests[i].id == a->guests[j].id) {
+				fprintf(stderr, "--vm: %s and %s share id %" PRIu64 "\n",
+					a->guests[j].name, a->guests[i].name, a->guests[i].id);
+				return -1;
+			}
+	if (config != NULL)
+		return policy_config_load(&a->cfg, config, stderr);
+	int status = RECLAIM_CONFIG_INIT_DEFAULT(&a->cfg);
+	if (status != RECLAIM_OK) {
+		fprintf(stderr, "reclaim_config_init: %s\n", reclaim_strerror(status));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct agent a = {0};
+	int rc = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (parse_args(&a, argc, argv) != 0)
+		return 2;
+	int status = reclaim_policy_new(&a.policy, &a.cfg, a.n_guests);
+	if (status != RECLAIM_OK) {
+		fprintf(stderr, "reclaim_policy_new: %s\n", reclaim_strerror(status));
+		return 1;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	for (size_t i = 0; i < a.n_guests; i++)
+		if (guest_attach(&a, &a.guests[i]) != 0)
+			return 1;
+
+	struct reclaim_vm_stats *vms = calloc(a.n_guests, sizeof(*vms));
+	struct reclaim_decision *dec = calloc(a.n_guests, sizeof(*dec));
+	if (vms == NULL || dec == NULL)
+		return 1;
+
+	a.start_ns = clock_ns(CLOCK_MONOTONIC);
+	for (uint64_t k = 0; !stop_requested; k++) {
+		if (a.max_ticks && k >= a.max_ticks)
+			break;
+		if (a.duration_ns && clock_ns(CLOCK_MONOTONIC) - a.start_ns >= a.duration_ns)
+			break;
+		size_t alive = 0;
+		for (size_t i = 0; i < a.n_guests; i++)
+			alive += a.guests[i].alive;
+		if (alive == 0) {
+			printf("no guests left\n");
+			break;
+		}
+		if (tick(&a, vms, dec) != 0) {
+			rc = 1;
+			break;
+		}
+		uint64_t next = a.start_ns + (k + 1) * a.tick_ns;
+		struct timespec ts = {(time_t)(next / NS_PER_S), (long)(next % NS_PER_S)};
+		while (!stop_requested &&
+		       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+	}
+
+	/* Never leave a guest stopped behind us. */
+	for (size_t i = 0; i < a.n_guests; i++) {
+		struct guest *g = &a.guests[i];
+		if (g->alive && g->blocked && qmp_execute(&g->qmp, NULL, "cont", NULL) == 0)
+			printf("%s: resumed on exit\n", g->name);
+		qmp_close(&g->qmp);
+		guest_mem_close(&g->mem);
+	}
+	reclaim_policy_destroy(a.policy);
+	if (a.trace != NULL)
+		fclose(a.trace);
+	free(vms);
+	free(dec);
+	free(a.guests);
+	return rc;
+}
