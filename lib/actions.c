@@ -92,6 +92,29 @@ view_can_balloon(const struct vm_work *w)
 	       w->cap > 0;
 }
 
+/* Bytes the balloon can be expected to inflate within balloon_horizon_ns,
+ * from its observed rate (or the conservative default before one is seen). */
+uint64_t
+balloon_deliverable(const struct vm_hist *h, const struct reclaim_config *cfg)
+{
+	double rate = (h->flags & HIST_RATE_KNOWN) && h->rate > 0.0f ? (double)h->rate
+								      : (double)cfg->balloon_default_rate;
+
+	return double_to_u64(rate * (double)cfg->balloon_horizon_ns / (double)NS_PER_S);
+}
+
+/*
+ * Hard state: inflation already asked for counts only as far as the balloon
+ * can deliver it in time; the rest of the ask is withdrawn (host swap takes
+ * it over) so that it is not reclaimed twice.
+ */
+void
+view_horizon(struct vm_work *w, const struct vm_hist *h, const struct reclaim_config *cfg,
+	     uint64_t balloon)
+{
+	w->held = min_u64(w->held, max_u64(balloon, sat_add(balloon, balloon_deliverable(h, cfg))));
+}
+
 static uint64_t
 round_up(uint64_t x, uint64_t page)
 {
@@ -110,6 +133,7 @@ split_excess(struct reclaim_decision *d, const struct vm_work *w, const struct v
 	     uint64_t excess, uint64_t limit_excess)
 {
 	uint64_t room = sat_sub(w->cap, w->held);
+	uint64_t current = min_u64(vm->balloon_bytes, vm->configured_bytes);
 	uint64_t balloon = 0, swap, compress = 0;
 
 	switch (mode) {
@@ -119,11 +143,9 @@ split_excess(struct reclaim_decision *d, const struct vm_work *w, const struct v
 		if (cfg->flags & RECLAIM_CONFIG_HARD_SWAP_ONLY) {
 			balloon = min_u64(limit_excess, room);
 		} else {
-			double rate = (h->flags & HIST_RATE_KNOWN) && h->rate > 0.0f
-					      ? (double)h->rate
-					      : (double)cfg->balloon_default_rate;
-			uint64_t deliver = double_to_u64(rate * (double)cfg->balloon_horizon_ns /
-							 (double)NS_PER_S);
+			/* What is still in flight uses up part of the horizon. */
+			uint64_t deliver = sat_sub(balloon_deliverable(h, cfg),
+						   sat_sub(w->held, current));
 			uint64_t want = min_u64(excess, room);
 
 			balloon = min_u64(want, deliver);

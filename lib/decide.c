@@ -248,6 +248,8 @@ prepare(struct reclaim_policy *p, const struct tick *t, const struct reclaim_vm_
 		h->id = vm->id;
 		hist_advance(h, hist_find(cur, p->mask, vm->id), cfg, vm, b, t->now);
 		view_balloon(w, cfg, vm, h, t->now);
+		if (t->mode == MODE_SPLIT && view_can_balloon(w))
+			view_horizon(w, h, cfg, b);
 
 		/* Balloon inflation asked earlier and not yet delivered will
 		 * still arrive: count it, except in low where nothing waits. */
@@ -324,6 +326,14 @@ rho_at(const struct vm_work *w, uint64_t target, uint64_t page)
 	return w->shares > 0.0 && cost > 0.0 ? w->shares * (double)page / cost : 0.0;
 }
 
+static uint64_t
+round_up_page(uint64_t x, uint64_t page)
+{
+	uint64_t r = x & (page - 1);
+
+	return r ? sat_add(x, page - r) : x;
+}
+
 /* Targets on the level, in whole pages, then topped up to meet the need. */
 static void
 place_targets(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *out,
@@ -342,8 +352,11 @@ place_targets(struct reclaim_policy *p, const struct tick *t, struct reclaim_dec
 			target = reclaiming(t->mode) ? lo : hi;
 		} else {
 			target = double_to_u64(wl_target(w, lambda));
-			if (rounded)
-				target &= ~(page - 1); /* whole pages, erring toward the host */
+			/* Moves in whole pages, erring toward the host. */
+			if (rounded && target < w->base)
+				target = sat_sub(w->base, round_up_page(w->base - target, page));
+			else if (rounded)
+				target = w->base + ((target - w->base) & ~(page - 1));
 			target = max_u64(min_u64(target, hi), lo);
 			if (target < w->base)
 				taken += w->base - target;

@@ -147,6 +147,9 @@ enum mode {
 void view_balloon(struct vm_work *w, const struct reclaim_config *cfg,
 		  const struct reclaim_vm_stats *vm, const struct vm_hist *h, uint64_t now);
 bool view_can_balloon(const struct vm_work *w);
+uint64_t balloon_deliverable(const struct vm_hist *h, const struct reclaim_config *cfg);
+void view_horizon(struct vm_work *w, const struct vm_hist *h, const struct reclaim_config *cfg,
+		  uint64_t balloon);
 void split_excess(struct reclaim_decision *d, const struct vm_work *w, const struct vm_hist *h,
 		  const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, int mode,
 		  uint64_t excess, uint64_t limit_excess);

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/* Config: ESX defaults, profiles, validation naming the field, thresholds. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+static void
+defaults_are_esx(void **state)
+{
+	struct reclaim_config c;
+
+	(void)state;
+	assert_int_equal(RECLAIM_CONFIG_INIT_DEFAULT(&c), RECLAIM_OK);
+	assert_int_equal(c.struct_size, sizeof(c));
+	assert_int_equal(c.threshold_base, RECLAIM_BASE_USABLE);
+	assert_true(c.threshold_high == 0.06 && c.threshold_soft == 0.04);
+	assert_true(c.threshold_hard == 0.02 && c.threshold_low == 0.01);
+	assert_true(c.idle_tax == 0.75);
+	assert_true(c.balloon_max_fraction == 0.65);
+	assert_int_equal(c.flags, 0);
+	assert_int_equal(c.page_size, 4096);
+	assert_int_equal(c.sample_pages, 100);
+	assert_int_equal(c.sample_period_ns, 30 * SEC);
+	assert_int_equal(reclaim_config_check(NULL, &c), RECLAIM_OK);
+}
+
+static void
+profiles(void **state)
+{
+	struct reclaim_config c;
+	const char *field = "x";
+
+	(void)state;
+	assert_int_equal(reclaim_config_init_profile(&c, sizeof(c), RECLAIM_PROFILE_PAPER), 0);
+	assert_int_equal(c.flags, RECLAIM_CONFIG_NO_EARLY_BALLOON | RECLAIM_CONFIG_SOFT_SWAP |
+					  RECLAIM_CONFIG_HARD_SWAP_ONLY |
+					  RECLAIM_CONFIG_NO_GUEST_CAP);
+	assert_int_equal(reclaim_config_check(&field, &c), RECLAIM_OK);
+	assert_null(field);
+	assert_int_equal(reclaim_config_init_profile(&c, sizeof(c), RECLAIM_PROFILE_ESXI5), 0);
+	assert_int_equal(c.threshold_base, RECLAIM_BASE_MINFREE);
+	assert_true(c.threshold_high == 1.0 && c.threshold_soft == 0.64);
+	assert_true(c.threshold_hard == 0.32 && c.threshold_low == 0.16);
+	assert_int_equal(reclaim_config_check(NULL, &c), RECLAIM_OK);
+	memset(&c, 0xA5, sizeof(c));
+	assert_int_equal(reclaim_config_init_profile(&c, sizeof(c), 99), RECLAIM_E_INVAL);
+	assert_int_equal(c.struct_size, 0xA5A5A5A5u); /* untouched */
+	assert_int_equal(reclaim_config_init(&c, sizeof(c) + 8), RECLAIM_E_VERSION);
+	assert_int_equal(reclaim_config_init(&c, sizeof(c) - 8), RECLAIM_E_VERSION);
+	assert_int_equal(reclaim_config_init(NULL, sizeof(c)), RECLAIM_E_NULL);
+}
+
+struct bad {
+	const char *field;
+	int code;
+	void (*mutate)(struct reclaim_config *c);
+};
+
+static void m_high(struct reclaim_config *c) { c->threshold_high = 1.0; }
+static void m_order(struct reclaim_config *c) { c->threshold_soft = 0.07; }
+static void m_hard(struct reclaim_config *c) { c->threshold_hard = 0.04; }
+static void m_low0(struct reclaim_config *c) { c->threshold_low = 0.0; }
+static void m_nan(struct reclaim_config *c) { c->threshold_hard = NAN; }
+static void m_tax(struct reclaim_config *c) { c->idle_tax = 1.0; }
+static void m_taxneg(struct reclaim_config *c) { c->idle_tax = -0.1; }
+static void m_frac(struct reclaim_config *c) { c->balloon_max_fraction = 1.5; }
+static void m_page(struct reclaim_config *c) { c->page_size = 4000; }
+static void m_flags(struct reclaim_config *c) { c->flags = 1u << 20; }
+static void m_base(struct reclaim_config *c) { c->threshold_base = 7; }
+static void m_hyst(struct reclaim_config *c) { c->hysteresis = 1.0; }
+static void m_gain(struct reclaim_config *c) { c->estimator_fast_gain = 0.0; }
+static void m_floor(struct reclaim_config *c) { c->active_floor = 1.0; }
+static void m_size(struct reclaim_config *c) { c->struct_size = 12; }
+static void m_window(struct reclaim_config *c) { c->balloon_window_ns = 0; }
+static void m_pages(struct reclaim_config *c) { c->sample_pages = 0; }
+static void m_res(struct reclaim_config *c) { c->reserved0 = 1; }
+
+static void
+invalid_values_name_their_field(void **state)
+{
+	static const struct bad cases[] = {
+		{"threshold_high", RECLAIM_E_THRESHOLDS, m_high},
+		{"threshold_soft", RECLAIM_E_THRESHOLDS, m_order},
+		{"threshold_hard", RECLAIM_E_THRESHOLDS, m_hard},
+		{"threshold_low", RECLAIM_E_THRESHOLDS, m_low0},
+		{"threshold_hard", RECLAIM_E_THRESHOLDS, m_nan},
+		{"idle_tax", RECLAIM_E_CONFIG, m_tax},
+		{"idle_tax", RECLAIM_E_CONFIG, m_taxneg},
+		{"balloon_max_fraction", RECLAIM_E_CONFIG, m_frac},
+		{"page_size", RECLAIM_E_CONFIG, m_page},
+		{"flags", RECLAIM_E_CONFIG, m_flags},
+		{"threshold_base", RECLAIM_E_CONFIG, m_base},
+		{"hysteresis", RECLAIM_E_CONFIG, m_hyst},
+		{"estimator_fast_gain", RECLAIM_E_CONFIG, m_gain},
+		{"active_floor", RECLAIM_E_CONFIG, m_floor},
+		{"struct_size", RECLAIM_E_VERSION, m_size},
+		{"balloon_window_ns", RECLAIM_E_CONFIG, m_window},
+		{"sample_pages", RECLAIM_E_CONFIG, m_pages},
+		{"reserved0", RECLAIM_E_CONFIG, m_res},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct reclaim_config c;
+		struct reclaim_policy *p = (struct reclaim_policy *)&c;
+		const char *field = NULL;
+
+		reclaim_config_init(&c, sizeof(c));
+		cases[i].mutate(&c);
+		assert_int_equal(reclaim_config_check(&field, &c), cases[i].code);
+		assert_non_null(field);
+		assert_string_equal(field, cases[i].field);
+		assert_int_equal(reclaim_policy_new(&p, &c, 4), cases[i].code);
+		assert_ptr_equal(p, (struct reclaim_policy *)&c); /* untouched */
+	}
+}
+
+static void
+flat_thresholds_in_bytes(void **state)
+{
+	struct reclaim_config c;
+	uint64_t thr[4] = {1, 2, 3, 4};
+
+	(void)state;
+	reclaim_config_init(&c, sizeof(c));
+	/* usable = total - reserved = 100 GiB */
+	assert_int_equal(reclaim_config_thresholds(thr, &c, 101 * GiB, 1 * GiB), RECLAIM_OK);
+	assert_int_equal(thr[0], (uint64_t)(0.06 * 100 * GiB));
+	assert_int_equal(thr[1], (uint64_t)(0.04 * 100 * GiB));
+	assert_int_equal(thr[2], (uint64_t)(0.02 * 100 * GiB));
+	assert_int_equal(thr[3], (uint64_t)(0.01 * 100 * GiB));
+	assert_int_equal(reclaim_config_thresholds(thr, &c, 1 * GiB, 2 * GiB),
+			 RECLAIM_E_HOST_RESERVED);
+	assert_int_equal(thr[3], (uint64_t)(0.01 * 100 * GiB));
+}
+
+/* The ESXi 5 sliding scale, against the values worked out in the research
+ * brief (MiB): minFree, then soft/hard/low at 64/32/16 % of it. */
+static void
+esxi5_minfree_scale(void **state)
+{
+	static const struct {
+		unsigned gib;
+		double minfree, soft, hard, low;
+	} rows[] = {
+		{4, 245.76, 157.29, 78.64, 39.32},
+		{16, 655.36, 419.43, 209.72, 104.86},
+		{28, 901.12, 576.72, 288.36, 144.18},
+		{64, 1269.76, 812.65, 406.32, 203.16},
+		{256, 3235.84, 2070.94, 1035.47, 517.73},
+	};
+	struct reclaim_config c;
+
+	(void)state;
+	reclaim_config_init_profile(&c, sizeof(c), RECLAIM_PROFILE_ESXI5);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint64_t thr[4];
+		double mib = (double)MiB;
+
+		assert_int_equal(reclaim_config_thresholds(thr, &c, rows[i].gib * GiB, 0), 0);
+		print_message("# %3u GiB: minFree %.2f soft %.2f hard %.2f low %.2f MiB\n",
+			      rows[i].gib, (double)thr[0] / mib, (double)thr[1] / mib,
+			      (double)thr[2] / mib, (double)thr[3] / mib);
+		assert_true(fabs((double)thr[0] / mib - rows[i].minfree) < 0.006);
+		assert_true(fabs((double)thr[1] / mib - rows[i].soft) < 0.006);
+		assert_true(fabs((double)thr[2] / mib - rows[i].hard) < 0.006);
+		assert_true(fabs((double)thr[3] / mib - rows[i].low) < 0.006);
+	}
+}
+
+/* Runtime reconfiguration: a bad config is refused and the old one stays. */
+static void
+set_config_keeps_old_on_error(void **state)
+{
+	struct reclaim_config c, got;
+	struct reclaim_policy *p = tu_policy(NULL, 2);
+
+	(void)state;
+	assert_non_null(p);
+	reclaim_config_init(&c, sizeof(c));
+	c.idle_tax = 0.5;
+	assert_int_equal(reclaim_policy_set_config(p, &c), RECLAIM_OK);
+	c.idle_tax = 2.0;
+	assert_int_equal(reclaim_policy_set_config(p, &c), RECLAIM_E_CONFIG);
+	got.struct_size = sizeof(got);
+	assert_int_equal(reclaim_policy_get_config(&got, p), RECLAIM_OK);
+	assert_true(got.idle_tax == 0.5);
+	got.struct_size = 3;
+	assert_int_equal(reclaim_policy_get_config(&got, p), RECLAIM_E_VERSION);
+	assert_int_equal(reclaim_policy_set_config(NULL, &c), RECLAIM_E_NULL);
+	reclaim_policy_destroy(p);
+}
+
+/* Caller-supplied memory: sized by reclaim_policy_memory_size(). */
+static void
+policy_in_caller_memory(void **state)
+{
+	struct reclaim_config c;
+	struct reclaim_policy *p = NULL;
+	static _Alignas(16) unsigned char buf[64 * 1024];
+	size_t need = 0;
+
+	(void)state;
+	reclaim_config_init(&c, sizeof(c));
+	assert_int_equal(reclaim_policy_memory_size(&need, 100), RECLAIM_OK);
+	assert_true(need > 100 && need <= sizeof(buf));
+	assert_int_equal(reclaim_policy_init(&p, buf, need - 1, &c, 100), RECLAIM_E_NOSPACE);
+	assert_null(p);
+	assert_int_equal(reclaim_policy_init(&p, buf + 1, need, &c, 100), RECLAIM_E_INVAL);
+	assert_int_equal(reclaim_policy_init(&p, buf, need, &c, 100), RECLAIM_OK);
+	assert_non_null(p);
+	reclaim_policy_destroy(p); /* does not free caller memory */
+	assert_int_equal(reclaim_policy_memory_size(&need, 0), RECLAIM_E_INVAL);
+	assert_int_equal(reclaim_policy_new(&p, &c, 0), RECLAIM_E_INVAL);
+	reclaim_policy_destroy(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_are_esx),
+		cmocka_unit_test(profiles),
+		cmocka_unit_test(invalid_values_name_their_field),
+		cmocka_unit_test(flat_thresholds_in_bytes),
+		cmocka_unit_test(esxi5_minfree_scale),
+		cmocka_unit_test(set_config_keeps_old_on_error),
+		cmocka_unit_test(policy_in_caller_memory),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
