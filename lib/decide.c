@@ -401,16 +401,17 @@ place_targets(struct reclaim_policy *p, const struct tick *t, struct reclaim_dec
 static uint32_t
 target_bound(const struct vm_work *w, const struct reclaim_vm_stats *vm, uint64_t target)
 {
-	if (target >= w->projected || target >= (uint64_t)w->hi) {
-		if (target >= vm_max(vm) && w->projected > vm_max(vm))
-			return RECLAIM_BOUND_MAX;
-		return target >= vm_max(vm) ? RECLAIM_BOUND_MAX : RECLAIM_BOUND_CONSUMED;
-	}
-	if (target <= (uint64_t)w->lo && !(w->flags & VIEW_FIXED && vm->shares == 0))
+	uint64_t max = vm_max(vm);
+
+	if (w->projected > max && target >= max)
+		return RECLAIM_BOUND_MAX;
+	if (target <= (uint64_t)w->lo && target < w->base)
 		return (w->flags & VIEW_BALLOON_BOUND) ? RECLAIM_BOUND_BALLOON
 						       : RECLAIM_BOUND_RESERVATION;
-	if (vm->shares == 0)
+	if (target <= (uint64_t)w->lo && vm->reservation_bytes >= w->base)
 		return RECLAIM_BOUND_RESERVATION;
+	if (target >= w->base)
+		return target >= max ? RECLAIM_BOUND_MAX : RECLAIM_BOUND_CONSUMED;
 	return RECLAIM_BOUND_NONE;
 }
 

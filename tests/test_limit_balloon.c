@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The limit rule (reclaimed to the limit in every state, balloon first) and
+ * the balloon cap (65 % of the configured size, the VM's own cap, and what
+ * the guest can give without running out of memory).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#define TOTAL (65 * GiB)
+#define RESERVED (1 * GiB)
+#define USABLE (TOTAL - RESERVED)
+
+static struct reclaim_summary
+decide_n(struct reclaim_decision *d, struct reclaim_vm_stats *vm, size_t n, double pct,
+	 const struct reclaim_config *cfg)
+{
+	struct reclaim_policy *p = tu_policy(cfg, n);
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_host h = tu_host(TOTAL, RESERVED, tu_pct(USABLE, pct), 0);
+
+	assert_non_null(p);
+	assert_int_equal(reclaim_decide(&sum, d, sizeof(d[0]), p, &h, vm, n, 0), RECLAIM_OK);
+	reclaim_policy_destroy(p);
+	return sum;
+}
+
+/* Half the host free, one VM 2 GiB over its limit: ballooned to the limit. */
+static void
+limit_rule_on_idle_host(void **state)
+{
+	struct reclaim_vm_stats vm[2] = {tu_vm(1, 8 * GiB, 6 * GiB, 1000),
+					  tu_vm(2, 8 * GiB, 6 * GiB, 1000)};
+	struct reclaim_decision d[2];
+	struct reclaim_summary sum;
+
+	(void)state;
+	vm[0].limit_bytes = 4 * GiB;
+	sum = decide_n(d, vm, 2, 50.0, NULL);
+	assert_int_equal(sum.state, RECLAIM_STATE_HIGH);
+	assert_int_equal(d[0].balloon_target_bytes, 2 * GiB);
+	assert_int_equal(d[0].swap_bytes, 0);
+	assert_int_equal(d[0].target_bytes, 4 * GiB);
+	assert_true(d[0].reasons & RECLAIM_REASON_LIMIT);
+	assert_int_equal(d[0].bound, RECLAIM_BOUND_MAX);
+	assert_true(d[0].actions & RECLAIM_ACTION_BALLOON);
+	/* the other VM is left alone */
+	assert_int_equal(d[1].balloon_target_bytes, 0);
+	assert_int_equal(d[1].swap_bytes, 0);
+	assert_int_equal(d[1].reasons & RECLAIM_REASON_LIMIT, 0);
+}
+
+/* What the balloon cannot take is host-swapped, even in the high state. */
+static void
+limit_rule_swaps_beyond_balloon(void **state)
+{
+	struct reclaim_vm_stats vm = tu_vm(1, 8 * GiB, 6 * GiB, 1000);
+	struct reclaim_decision d;
+	struct reclaim_summary sum;
+
+	(void)state;
+	vm.limit_bytes = 4 * GiB;
+	vm.balloon_cap_bytes = 512 * MiB;
+	sum = decide_n(&d, &vm, 1, 50.0, NULL);
+	assert_int_equal(sum.state, RECLAIM_STATE_HIGH);
+	assert_int_equal(d.balloon_target_bytes, 512 * MiB);
+	assert_int_equal(d.balloon_limit, RECLAIM_BALLOON_LIMIT_VM_CAP);
+	assert_int_equal(d.swap_bytes, 2 * GiB - 512 * MiB);
+	assert_true(d.reasons & RECLAIM_REASON_LIMIT);
+	assert_true(d.reasons & RECLAIM_REASON_BALLOON_CAPPED);
+
+	/* no driver: all of it host-swapped */
+	vm.flags &= ~(uint32_t)RECLAIM_VM_BALLOON;
+	sum = decide_n(&d, &vm, 1, 50.0, NULL);
+	assert_int_equal(d.balloon_target_bytes, 0);
+	assert_int_equal(d.swap_bytes, 2 * GiB);
+	assert_int_equal(d.balloon_limit, RECLAIM_BALLOON_LIMIT_NO_DRIVER);
+	assert_true(d.reasons & RECLAIM_REASON_NO_BALLOON);
+}
+
+/* Each term of the cap, one at a time, in the hard state. */
+static void
+balloon_cap_terms(void **state)
+{
+	struct reclaim_vm_stats vm;
+	struct reclaim_decision d;
+	struct reclaim_config cfg;
+
+	(void)state;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	cfg.balloon_default_rate = 64 * GiB; /* fast balloons: the cap decides */
+
+	/* 65 % of the configured size */
+	vm = tu_vm(1, 10 * GiB, 10 * GiB - 1, 1000);
+	vm.guest_free_bytes = 9 * GiB;
+	vm.guest_swap_free_bytes = 9 * GiB;
+	decide_n(&d, &vm, 1, 1.5, &cfg);
+	assert_int_equal(d.balloon_limit, RECLAIM_BALLOON_LIMIT_FRACTION);
+	assert_int_equal(d.balloon_cap_bytes, (uint64_t)(0.65 * (double)(10 * GiB)));
+	assert_true(d.balloon_target_bytes <= d.balloon_cap_bytes);
+
+	/* the VM's own cap */
+	vm.balloon_cap_bytes = 1 * GiB;
+	decide_n(&d, &vm, 1, 1.5, &cfg);
+	assert_int_equal(d.balloon_limit, RECLAIM_BALLOON_LIMIT_VM_CAP);
+	assert_int_equal(d.balloon_target_bytes, 1 * GiB);
+	assert_true(d.swap_bytes > 0);
+
+	/* the guest: free memory + free swap - margin */
+	vm.balloon_cap_bytes = RECLAIM_UNLIMITED;
+	vm.guest_free_bytes = 1 * GiB;
+	vm.guest_swap_free_bytes = 512 * MiB;
+	decide_n(&d, &vm, 1, 1.5, &cfg);
+	assert_int_equal(d.balloon_limit, RECLAIM_BALLOON_LIMIT_GUEST);
+	assert_int_equal(d.balloon_cap_bytes, 1 * GiB + 512 * MiB - cfg.guest_margin_bytes);
+	assert_int_equal(d.balloon_target_bytes, d.balloon_cap_bytes);
+	assert_true(d.reasons & RECLAIM_REASON_BALLOON_CAPPED);
+
+	/* the paper's literal setting ignores the guest */
+	cfg.flags = RECLAIM_CONFIG_NO_GUEST_CAP;
+	decide_n(&d, &vm, 1, 1.5, &cfg);
+	assert_int_equal(d.balloon_limit, RECLAIM_BALLOON_LIMIT_FRACTION);
+	assert_true(d.balloon_target_bytes > 1 * GiB + 512 * MiB);
+}
+
+/*
+ * The seed's warning: a Linux-like guest with no free swap is never asked
+ * for more than its free memory (less the margin); in soft the rest goes to
+ * other VMs' balloons, in hard and low to host swap.
+ */
+static void
+linux_guest_without_swap(void **state)
+{
+	struct reclaim_vm_stats vm[2];
+	struct reclaim_decision d[2];
+	struct reclaim_summary sum;
+	struct reclaim_config cfg;
+	uint64_t guest_cap;
+	const double pcts[] = {5.0, 3.0, 1.5, 0.5};
+
+	(void)state;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	for (size_t k = 0; k < 4; k++) {
+		uint64_t each = (USABLE - tu_pct(USABLE, pcts[k])) / 2;
+
+		vm[0] = tu_vm(1, 40 * GiB, each, 1000);
+		vm[0].active_bytes = each / 10; /* idle: the preferred victim */
+		vm[0].guest_free_bytes = 1 * GiB;
+		vm[0].guest_swap_free_bytes = 0;
+		vm[1] = tu_vm(2, 40 * GiB, each, 1000);
+		vm[1].active_bytes = each / 2;
+		vm[1].guest_free_bytes = 10 * GiB;
+		guest_cap = 1 * GiB - cfg.guest_margin_bytes;
+		sum = decide_n(d, vm, 2, pcts[k], &cfg);
+		print_message("# %-4s: linux balloon %.2f GiB swap %.2f GiB; other balloon %.2f GiB\n",
+			      reclaim_state_name((int)sum.state),
+			      (double)d[0].balloon_target_bytes / (double)GiB,
+			      (double)d[0].swap_bytes / (double)GiB,
+			      (double)d[1].balloon_target_bytes / (double)GiB);
+		assert_true(d[0].balloon_target_bytes <= guest_cap);
+		assert_int_equal(d[0].balloon_cap_bytes, guest_cap);
+		if (sum.state <= RECLAIM_STATE_SOFT) {
+			assert_int_equal(d[0].swap_bytes + d[1].swap_bytes, 0);
+			assert_true(d[0].balloon_target_bytes + d[1].balloon_target_bytes >=
+				    sum.need_bytes);
+			if (sum.need_bytes > guest_cap) /* the capped guest gives all it can */
+				assert_int_equal(d[0].balloon_target_bytes, guest_cap);
+		} else {
+			assert_true(d[0].swap_bytes > 0);
+		}
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(limit_rule_on_idle_host),
+		cmocka_unit_test(limit_rule_swaps_beyond_balloon),
+		cmocka_unit_test(balloon_cap_terms),
+		cmocka_unit_test(linux_guest_without_swap),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
