@@ -620,7 +620,7 @@ reclaim_apply(struct reclaim_apply_result *results, size_t result_size,
  */
 struct reclaim_estimator {
 	uint32_t struct_size; /**< set by reclaim_estimator_init */
-	uint32_t periods;     /**< completed periods */
+	uint32_t periods;     /**< completed periods that had samples (0: no history) */
 	double fast_gain;
 	double slow_gain;
 	double floor;
@@ -632,7 +632,9 @@ struct reclaim_estimator {
 
 /**
  * Initialises an estimator with @p cfg's gains and floor (NULL: defaults).
- * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_VERSION or the config's error.
+ * Only estimator_fast_gain, estimator_slow_gain and active_floor are read.
+ * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_VERSION, or RECLAIM_E_CONFIG
+ * for a gain outside (0, 1] or a floor outside [0, 1).
  * @since 0.1
  */
 RECLAIM_API int
