@@ -182,6 +182,7 @@ struct tick {
 	uint64_t usable, free, now, thr[4], margin, need;
 	int previous, state, mode;
 	bool admission;
+	bool same_order; /* VMs in the order of the last decide: no lookups */
 };
 
 static bool
@@ -246,7 +247,8 @@ prepare(struct reclaim_policy *p, const struct tick *t, const struct reclaim_vm_
 		double tau = (vm->flags & RECLAIM_VM_IDLE_TAX) ? vm->idle_tax : cfg->idle_tax;
 
 		h->id = vm->id;
-		hist_advance(h, hist_find(cur, p->mask, vm->id), cfg, vm, b, t->now);
+		hist_advance(h, t->same_order ? &cur->entries[i] : hist_find(cur, p->mask, vm->id),
+			     cfg, vm, b, t->now);
 		view_balloon(w, cfg, vm, h, t->now);
 		if (t->mode == MODE_SPLIT && view_can_balloon(w))
 			view_horizon(w, h, cfg, b);
@@ -434,7 +436,8 @@ finish(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *
 		const struct reclaim_vm_stats *vm = &vms[i];
 		const struct vm_work *w = &p->work[i];
 		struct vm_hist *h = &next[i];
-		const struct vm_hist *old = hist_find(cur, p->mask, vm->id);
+		const struct vm_hist *old =
+			t->same_order ? &cur->entries[i] : hist_find(cur, p->mask, vm->id);
 		struct reclaim_decision *d = (void *)((char *)out + i * dsize);
 		uint64_t target = d->target_bytes;
 		uint64_t limit_excess = sat_sub(w->projected, vm_max(vm));
@@ -568,7 +571,7 @@ bound_swap(const struct reclaim_config *cfg, const struct reclaim_host *host,
 static int
 check_call(const struct reclaim_summary *summary, const struct reclaim_decision *decisions,
 	   size_t decision_size, struct reclaim_policy *policy, const struct reclaim_host *host,
-	   const struct reclaim_vm_stats *vms, size_t n_vms)
+	   const struct reclaim_vm_stats *vms, size_t n_vms, bool *same_order)
 {
 	int rc;
 
@@ -582,8 +585,8 @@ check_call(const struct reclaim_summary *summary, const struct reclaim_decision 
 	rc = validate_host(host);
 	if (rc)
 		return rc;
-	return validate_vms(&policy->hist[!policy->cur], policy->mask, vms, n_vms,
-			    host->free_bytes);
+	return validate_vms(&policy->hist[!policy->cur], &policy->hist[policy->cur], policy->mask,
+			    vms, n_vms, host->free_bytes, same_order);
 }
 
 static int
@@ -602,13 +605,16 @@ step(struct reclaim_summary *summary, struct reclaim_decision *decisions, size_t
 	bool shortfall = false;
 	int rc;
 
-	rc = check_call(summary, decisions, decision_size, p, host, vms, n);
-	if (rc)
-		return rc;
+	bool same_order = false;
+
 	if (flags & ~(uint32_t)RECLAIM_DECIDE_DRY_RUN)
 		return RECLAIM_E_INVAL;
+	rc = check_call(summary, decisions, decision_size, p, host, vms, n, &same_order);
+	if (rc)
+		return rc;
 
 	memset(&t, 0, sizeof(t));
+	t.same_order = same_order;
 	t.admission = admission;
 	t.usable = host->total_bytes - host->reserved_bytes;
 	t.free = min_u64(host->free_bytes, t.usable);
@@ -670,6 +676,13 @@ step(struct reclaim_summary *summary, struct reclaim_decision *decisions, size_t
 	*summary = sum;
 
 	if (!admission && !(flags & RECLAIM_DECIDE_DRY_RUN)) {
+		if (same_order) {
+			/* The index did not change: hand it to the new table. */
+			uint32_t *slots = p->hist[0].slots;
+
+			p->hist[0].slots = p->hist[1].slots;
+			p->hist[1].slots = slots;
+		}
 		p->cur = !p->cur;
 		p->state = t.state;
 	}

@@ -64,8 +64,9 @@ uint64_t minfree_bytes(uint64_t usable);
 /* ---- validate.c ---- */
 struct hist_table;
 int validate_host(const struct reclaim_host *host);
-int validate_vms(struct hist_table *next, uint32_t mask, const struct reclaim_vm_stats *vms,
-		 size_t n, uint64_t free_bytes);
+int validate_vms(struct hist_table *next, const struct hist_table *cur, uint32_t mask,
+		 const struct reclaim_vm_stats *vms, size_t n, uint64_t free_bytes,
+		 bool *same_order);
 
 /* ---- state.c ---- */
 int state_raw(const uint64_t thr[4], uint64_t free_bytes);

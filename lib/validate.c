@@ -53,10 +53,14 @@ add_overflows(uint64_t *sum, uint64_t x)
  * Checks every VM and builds @p next's index of their ids (which finds
  * duplicates). Sums of consumed, configured and reserved bytes must fit in
  * 64 bits, as must the sum of consumed and host free memory.
+ *
+ * Hypervisors usually pass their VMs in the same order every tick: when the
+ * ids are exactly those of @p cur, in its order, they are known to be unique
+ * and @p cur's index still holds; *same_order says so and no index is built.
  */
 int
-validate_vms(struct hist_table *next, uint32_t mask, const struct reclaim_vm_stats *vms,
-	     size_t n, uint64_t free_bytes)
+validate_vms(struct hist_table *next, const struct hist_table *cur, uint32_t mask,
+	     const struct reclaim_vm_stats *vms, size_t n, uint64_t free_bytes, bool *same_order)
 {
 	uint64_t consumed = free_bytes, configured = 0, reserved = 0;
 	size_t i;
@@ -70,6 +74,13 @@ validate_vms(struct hist_table *next, uint32_t mask, const struct reclaim_vm_sta
 		    add_overflows(&configured, vms[i].configured_bytes) ||
 		    add_overflows(&reserved, vms[i].reservation_bytes))
 			return RECLAIM_E_OVERFLOW;
+	}
+	*same_order = cur->n == n;
+	for (i = 0; i < n && *same_order; i++)
+		*same_order = cur->entries[i].id == vms[i].id;
+	if (*same_order) {
+		next->n = n;
+		return RECLAIM_OK;
 	}
 	hist_clear_index(next, mask);
 	for (i = 0; i < n; i++) {
