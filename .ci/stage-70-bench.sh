@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Speed bench smoke run (bench/README.md, section "Speed"): the bench runs to
+# the end, its hosts really are under pressure, decide and apply allocate
+# nothing (reclaim-speed exits non-zero otherwise), and the callgrind mode
+# still counts instructions. Timings are printed, never asserted.
+# About 15 s on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exe=build-ci-gcc/bench/speed/reclaim-speed
+"$exe" --quick
+if command -v valgrind >/dev/null; then
+	sh bench/speed/callgrind.sh "$exe" 1000
+fi
