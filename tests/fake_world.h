@@ -25,6 +25,10 @@
  *   denied_bytes (a real host would stall or crash).
  * - Host-swapped and compressed pages that the guest uses actively fault
  *   back in (swapin_per_s of them per second, scaled by activity).
+ * - Host swap writes at most swap_bw bytes/s (0: unbounded) host-wide: a
+ *   swap_out beyond this tick's budget does what it can, and the policy sees
+ *   the rest still resident at the next tick.
+ * - A blocked guest does not grow and faults nothing back in.
  */
 #ifndef FAKE_WORLD_H
 #define FAKE_WORLD_H
@@ -86,6 +90,8 @@ struct fw_world {
 	uint64_t total, reserved, other; /* other: host memory used outside VMs */
 	uint64_t now, tick_ns;
 	double swapin_per_s;
+	uint64_t swap_bw;                /* host swap bytes/s, 0: unbounded */
+	uint64_t swap_budget;            /* left in this tick */
 	double fail_prob;                /* every adapter call fails with this */
 	struct reclaim_rng rng;
 	size_t n;
@@ -201,6 +207,14 @@ fw_free(const struct fw_world *w)
 	return fw_sub(fw_usable(w), used);
 }
 
+/* Sets the memory used outside the VMs so that @p free bytes are free. */
+static inline void
+fw_set_free(struct fw_world *w, uint64_t free)
+{
+	w->other = 0;
+	w->other = fw_sub(fw_free(w), free);
+}
+
 static inline void
 fw_host(const struct fw_world *w, struct reclaim_host *h)
 {
@@ -235,7 +249,7 @@ fw_vm_stats(const struct fw_world *w, const struct fw_vm *v, struct reclaim_vm_s
 	if (v->stats) {
 		s->flags |= RECLAIM_VM_GUEST_STATS;
 		s->guest_free_bytes = v->configured - v->balloon - v->used;
-		s->guest_swap_free_bytes = v->gswap_total - fw_sub(v->demand, v->used);
+		s->guest_swap_free_bytes = fw_sub(v->gswap_total, fw_sub(v->demand, v->used));
 		s->stats_time_ns = v->stats_time;
 	}
 	if (v->compress) {
@@ -299,13 +313,19 @@ fw_set_balloon(void *ud, uint64_t id, uint64_t bytes)
 static inline int
 fw_swap_out(void *ud, uint64_t id, uint64_t bytes)
 {
+	struct fw_world *w = ud;
 	struct fw_vm *v = NULL;
-	int rc = fw_enter(ud, id, FW_OP_SWAP, &v);
+	int rc = fw_enter(w, id, FW_OP_SWAP, &v);
 
 	if (rc)
 		return rc;
 	v->last_arg[FW_OP_SWAP] = bytes;
-	v->swapped += fw_min(bytes, fw_resident(v)) & ~(FW_PAGE - 1);
+	bytes = fw_min(bytes, fw_resident(v));
+	if (w->swap_bw) {
+		bytes = fw_min(bytes, w->swap_budget);
+		w->swap_budget -= bytes;
+	}
+	v->swapped += bytes & ~(FW_PAGE - 1);
 	return 0;
 }
 
@@ -375,6 +395,7 @@ fw_adapter(void)
 static inline void
 fw_begin_apply(struct fw_world *w)
 {
+	w->swap_budget = fw_pages((double)w->swap_bw * (double)w->tick_ns / (double)FW_NS);
 	for (size_t i = 0; i < w->n; i++)
 		w->vm[i].called = w->vm[i].injected = 0;
 }
@@ -456,7 +477,7 @@ fw_vm_advance(struct fw_world *w, struct fw_vm *v, double dt)
 		v->oom_events++;
 		v->demand = avail + v->gswap_total;
 	}
-	v->used = fw_min(v->demand, avail);
+	v->used = v->blocked ? fw_min(v->used, avail) : fw_min(v->demand, avail);
 	if (v->used > v->touched) {
 		free_host = fw_free(w);
 		grow = v->used - v->touched;
