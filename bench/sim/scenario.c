@@ -244,7 +244,14 @@ vm_key(struct parser *p, struct sim_vm_spec *v, const char *k, char *val)
 		v->has_idle_tax = 1;
 	} else if (!strcmp(k, "ws"))
 		return parse_schedule(p, v, val);
-	else if (!strcmp(k, "ws_base_fraction")) {
+	else if (!strcmp(k, "ws_shape")) {
+		if (!strcmp(val, "step"))
+			v->ws_linear = 0;
+		else if (!strcmp(val, "linear"))
+			v->ws_linear = 1;
+		else
+			r = -1;
+	} else if (!strcmp(k, "ws_base_fraction")) {
 		char *end;
 		r = parse_double(&v->ws_base_fraction, val, &end);
 		if (r == 0 && (*end || v->ws_base_fraction > 1))

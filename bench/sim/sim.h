@@ -22,6 +22,7 @@
 #define SIM_GIB (1024ull * SIM_MIB)
 #define SIM_NEVER UINT64_MAX
 #define SIM_SAMPLE_MAX 1024u
+#define SIM_PICK_MAX 256u /* draws per sim_pick_count() call */
 
 /* Policies compared side by side. */
 enum sim_policy {
@@ -66,6 +67,7 @@ struct sim_vm_spec {
 	 * base of ws_base_fraction of configured, at most ws_base_max bytes. */
 	struct sim_point ws[SIM_SCHEDULE_MAX];
 	size_t n_ws;
+	int ws_linear;         /* ramp linearly between points */
 	int trace_col;
 	double ws_base_fraction;
 	uint64_t ws_base_max;

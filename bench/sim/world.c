@@ -45,14 +45,29 @@ sim_pick_count(struct reclaim_rng *rng, uint64_t n, uint64_t m, uint64_t k)
 	/* Draw the smaller of the picked and the unpicked sets. */
 	int complement = k > n / 2;
 	uint64_t draw = complement ? n - k : k, hits = 0, idx;
+	/* Large draws pick whole chunks of pages, so that one call costs at
+	 * most SIM_PICK_MAX draws whatever its size. */
+	uint64_t chunk = (draw + SIM_PICK_MAX - 1) / SIM_PICK_MAX;
+	uint64_t cn = n / chunk, cm = m / chunk, cd = draw / chunk;
 	struct reclaim_pick pick;
-	if (reclaim_pick_init(&pick, n, draw, rng) != RECLAIM_OK)
+	if (cd > cn)
+		cd = cn;
+	if (reclaim_pick_init(&pick, cn, cd, rng) != RECLAIM_OK)
 		abort();
 	while (reclaim_pick_next(&pick, &idx) == 1) {
-		if (idx >= m)
+		if (idx >= cm)
 			break; /* increasing order: no more hits */
 		hits++;
 	}
+	hits *= chunk;
+	/* Pages left over by the rounding go by the expected share. */
+	hits += (uint64_t)((double)(draw - cd * chunk) * (double)m / (double)n + 0.5);
+	if (hits > m)
+		hits = m;
+	if (hits > draw)
+		hits = draw;
+	if (draw - hits > n - m)
+		hits = draw - (n - m);
 	return complement ? m - hits : hits;
 }
 
@@ -91,8 +106,17 @@ sim_vm_ws_want(const struct sim_world *w, const struct sim_vm *vm)
 		uint64_t base = (uint64_t)(s->ws_base_fraction * (double)(vm->conf * SIM_PAGE));
 		bytes += min_u64(base, s->ws_base_max);
 	} else {
-		for (size_t i = 0; i < s->n_ws && s->ws[i].t_ns <= t; i++)
-			bytes = s->ws[i].bytes;
+		size_t i = 0;
+		while (i < s->n_ws && s->ws[i].t_ns <= t)
+			i++;
+		if (i > 0) {
+			bytes = s->ws[i - 1].bytes;
+			if (s->ws_linear && i < s->n_ws) {
+				const struct sim_point *a = &s->ws[i - 1], *b = &s->ws[i];
+				double f = (double)(t - a->t_ns) / (double)(b->t_ns - a->t_ns);
+				bytes = (uint64_t)((double)a->bytes + f * ((double)b->bytes - (double)a->bytes));
+			}
+		}
 	}
 	if (s->boot_touch && t < s->start_ns + s->boot_ns && bytes < s->boot_touch)
 		bytes = s->boot_touch;
@@ -280,8 +304,9 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 	if (want > have) {
 		uint64_t g = want - have;
 		uint64_t got = alloc_anon(w, vm, g);
+		uint64_t room = vm->gswap < vm->gswap_size ? vm->gswap_size - vm->gswap : 0;
 		vm->gswap += g - got;
-		vm->guest_swapped += g - got;
+		vm->guest_swapped += min_u64(g - got, room);
 	} else if (want < have) {
 		uint64_t d = have - want;
 		uint64_t f = min_u64(d, vm->gswap);

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/* The baselines' published rules (MOM, squeezed), swap-only, and fairness. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "sim.h"
+
+#define MB(x) ((uint64_t)(x) * SIM_MIB)
+
+static uint64_t
+mom(double host_free_pct, uint64_t cur, uint64_t unused, uint64_t max, uint64_t min, int *changed)
+{
+	struct sim_mom_guest g = {.cur = MB(cur), .cur_avg = MB(cur), .unused_avg = MB(unused),
+				  .max = MB(max), .min = MB(min)};
+	uint64_t t = 0;
+	*changed = sim_mom_target(&t, host_free_pct, &g);
+	return (t + SIM_MIB / 2) / SIM_MIB;
+}
+
+static void
+mom_shrinks_at_most_five_percent(void **state)
+{
+	(void)state;
+	int c;
+	/* 10 % host free: guest_free_pct 0.1, floor = used + 0.1 cur = 500. */
+	assert_int_equal(mom(0.10, 1000, 600, 1000, 0, &c), 950);
+	assert_true(c);
+	/* Floor wins near the end: used 410 + 48 = 458 > 0.95 * 480. */
+	assert_int_equal(mom(0.10, 480, 70, 1000, 0, &c), 458);
+	/* Page cache counts as used: a guest without MemFree is left alone. */
+	mom(0.10, 1000, 100, 1000, 0, &c);
+	assert_false(c);
+	/* min_guarantee holds. */
+	assert_int_equal(mom(0.10, 1000, 900, 1000, 980, &c), 980);
+}
+
+static void
+mom_critical_forces_the_guest_to_swap(void **state)
+{
+	(void)state;
+	int c;
+	/* 3 % host free: guest_free_pct = 0.03 - 0.05 < 0: the floor drops
+	 * below what the guest uses. */
+	assert_int_equal(mom(0.03, 1000, 100, 1000, 0, &c), 950);
+	assert_int_equal(mom(0.03, 900, 0, 1000, 0, &c), 882);
+	assert_true(c);
+}
+
+static void
+mom_grows_when_free(void **state)
+{
+	(void)state;
+	int c;
+	assert_int_equal(mom(0.30, 500, 100, 1000, 0, &c), 525);
+	/* Grows at once to used + 20 % when that is more than 5 %. */
+	assert_int_equal(mom(0.30, 500, 0, 1000, 0, &c), 600);
+	assert_int_equal(mom(0.30, 990, 0, 1000, 0, &c), 1000);
+	mom(0.30, 1000, 0, 1000, 0, &c);
+	assert_false(c);
+}
+
+static void
+squeezed_is_proportional_to_dynamic_range(void **state)
+{
+	(void)state;
+	struct sim_sq_domain d[3] = {
+		{.dyn_min = MB(100), .dyn_max = MB(300), .actual = MB(300), .active = 1},
+		{.dyn_min = MB(100), .dyn_max = MB(500), .actual = MB(300), .active = 1},
+		{.dyn_min = MB(200), .dyn_max = MB(400), .actual = MB(300), .active = 1},
+	};
+	/* Surplus = 0 + (200 + 200 + 100) - 200 (target) = 300 of a range 800. */
+	double g = sim_squeezed_targets(d, 3, 0, MB(200));
+	assert_in_range((uint64_t)(g * 1000), 374, 375);
+	assert_in_range(d[0].target / SIM_MIB, 174, 175);
+	assert_in_range(d[1].target / SIM_MIB, 249, 250);
+	assert_in_range(d[2].target / SIM_MIB, 274, 275);
+	/* Plenty of memory: everyone at dynamic max. */
+	g = sim_squeezed_targets(d, 3, MB(10000), MB(9));
+	assert_true(g == 1.0);
+	assert_int_equal(d[1].target, MB(500));
+	/* Scarce: everyone at dynamic min. */
+	g = sim_squeezed_targets(d, 3, 0, MB(5000));
+	assert_true(g == 0.0);
+	assert_int_equal(d[2].target, MB(200));
+}
+
+static void
+squeezed_stuck_domain_is_held(void **state)
+{
+	(void)state;
+	struct sim_sq_domain d[2] = {
+		{.dyn_min = MB(100), .dyn_max = MB(300), .actual = MB(300), .active = 0},
+		{.dyn_min = MB(100), .dyn_max = MB(300), .actual = MB(300), .active = 1},
+	};
+	/* Only the active domain moves: surplus 200 - 100 over its range 200. */
+	double g = sim_squeezed_targets(d, 2, 0, MB(100));
+	assert_in_range((uint64_t)(g * 1000), 499, 500);
+	assert_int_equal(d[0].target, MB(300));
+	assert_in_range(d[1].target / SIM_MIB, 199, 200);
+}
+
+static void
+fairness_against_shares(void **state)
+{
+	(void)state;
+	uint64_t shares[2] = {100, 100}, max[2] = {1000, 1000};
+	uint64_t even[2] = {400, 400}, skew[2] = {800, 0}, capped_max[2] = {100, 1000};
+	uint64_t capped[2] = {100, 300}, wshares[2] = {100, 300}, weighted[2] = {100, 300};
+	assert_true(sim_fairness(even, shares, max, 2) > 0.999);
+	assert_true(sim_fairness(skew, shares, max, 2) < 0.501);
+	assert_true(sim_fairness(skew, shares, max, 2) > 0.499);
+	/* A VM capped by its max leaves the rest to the other. */
+	assert_true(sim_fairness(capped, shares, capped_max, 2) > 0.999);
+	assert_true(sim_fairness(weighted, wshares, max, 2) > 0.999);
+	assert_true(sim_fairness(even, wshares, max, 2) < 0.8);
+}
+
+static void
+swap_only_restores_the_high_threshold(void **state)
+{
+	(void)state;
+	static struct sim_scenario sc;
+	char err[256];
+	int r = sim_scenario_parse(&sc,
+				   "[run]\nduration = 10m\ndecide = 1s\npolicies = swap-only\n"
+				   "[host]\ntotal = 4G\nreserved = 0\n"
+				   "[vm a]\nconfigured = 3G\ncache_rate = 64M\nws = 0 1G\n"
+				   "[vm b]\nconfigured = 2G\ncache_rate = 0\nws = 0 1G\n",
+				   ".", "t", err, sizeof(err));
+	assert_int_equal(r, 0);
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_SWAP};
+	assert_int_equal(sim_run(&m, &sc, &o), 0);
+	assert_true(m.swapped_out > 0);
+	assert_int_equal(m.balloon_peak, 0);
+	/* It reacts below 4 % (163 MiB) and never lets the host's own
+	 * emergency reclaim (0.5 %) run. */
+	assert_int_equal(m.forced_out, 0);
+	assert_true(m.min_free > 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(mom_shrinks_at_most_five_percent),
+		cmocka_unit_test(mom_critical_forces_the_guest_to_swap),
+		cmocka_unit_test(mom_grows_when_free),
+		cmocka_unit_test(squeezed_is_proportional_to_dynamic_range),
+		cmocka_unit_test(squeezed_stuck_domain_is_held),
+		cmocka_unit_test(fairness_against_shares),
+		cmocka_unit_test(swap_only_restores_the_high_threshold),
+	};
+	return cmocka_run_group_tests_name("sim_peers", tests, NULL, NULL);
+}

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scenario assertions: what the policy must achieve in the simulated world.
+ * A failure here is a finding about the policy (report it), not a reason to
+ * loosen the bound.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim.h"
+
+static struct sim_scenario *
+load(const char *name)
+{
+	static struct sim_scenario sc;
+	char path[1024], err[512];
+	const char *dir = getenv("SIM_SCENARIOS");
+	if (!dir)
+		fail_msg("SIM_SCENARIOS is not set");
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	sim_scenario_free(&sc);
+	if (sim_scenario_load(&sc, path, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	return &sc;
+}
+
+static size_t
+vm_index(const struct sim_world *w, const char *name)
+{
+	for (size_t i = 0; i < w->n_vms; i++)
+		if (!strcmp(w->vms[i].spec->name, name))
+			return i;
+	fail_msg("no VM %s", name);
+	return 0;
+}
+
+/* ---- Fig. 7 ------------------------------------------------------------- */
+
+struct fig7 {
+	double before[2], after[2];
+	unsigned n_before, n_after;
+};
+
+static void
+fig7_observe(void *ctx, const struct sim_world *w, const struct sim_driver *d)
+{
+	struct fig7 *f = ctx;
+	uint64_t t = w->now_ns / SIM_NS;
+	(void)d;
+	for (int v = 0; v < 2; v++) {
+		double mb = (double)sim_vm_consumed(&w->vms[v]) * SIM_PAGE / 1e6 * 1e6 / SIM_MIB;
+		if (t >= 20 * 60 && t < 31 * 60)
+			f->before[v] += mb;
+		if (t >= 45 * 60)
+			f->after[v] += mb;
+	}
+	if (t >= 20 * 60 && t < 31 * 60)
+		f->n_before++;
+	if (t >= 45 * 60)
+		f->n_after++;
+}
+
+static void
+fig7_idle_tax(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("fig7.conf");
+	struct fig7 f = {0};
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_RECLAIM, .observe = fig7_observe, .ctx = &f};
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	double b1 = f.before[0] / f.n_before, b2 = f.before[1] / f.n_before;
+	double a1 = f.after[0] / f.n_after, a2 = f.after[1] / f.n_after;
+	print_message("# fig7: tau 0: %.1f / %.1f MiB; tau 0.75: %.1f / %.1f MiB\n", b1, b2, a1, a2);
+	/* tau = 0: equal shares, equal allocations, 179 MB each. */
+	assert_in_range((uint64_t)b1, 175, 183);
+	assert_in_range((uint64_t)b2, 175, 183);
+	/* tau = 0.75: about 101 / 244 MB in the paper (345 MB in all); the
+	 * model's gap is (1 - 1/k)(A2 - A1) = 142.5 MB. */
+	assert_in_range((uint64_t)a1, 95, 115);
+	assert_in_range((uint64_t)a2, 238, 256);
+	assert_in_range((uint64_t)(a2 - a1), 130, 155);
+	assert_int_equal(m.oom_events, 0);
+}
+
+/* ---- Bitbrains replay --------------------------------------------------- */
+
+static void
+replay(double overcommit, struct sim_metrics *m, int policy)
+{
+	struct sim_scenario *sc = load("bitbrains.conf");
+	sc->overcommit = overcommit;
+	sim_scenario_size_host(sc);
+	struct sim_run_opts o = {.policy = policy};
+	assert_int_equal(sim_run(m, sc, &o), 0);
+	print_message("# bitbrains %.2fx %s: %llu OOM, %.2f GiB host-swapped, %.2f GiB forced\n",
+		      overcommit, sim_policy_name(policy), (unsigned long long)m->oom_events,
+		      (double)m->swapped_out / SIM_GIB, (double)m->forced_out / SIM_GIB);
+}
+
+static void
+bitbrains_125_no_oom(void **state)
+{
+	(void)state;
+	struct sim_metrics m;
+	replay(1.25, &m, SIM_POLICY_RECLAIM);
+	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.forced_out, 0);
+}
+
+static void
+bitbrains_150_no_oom_and_less_swap_than_paper(void **state)
+{
+	(void)state;
+	struct sim_metrics m, paper;
+	replay(1.5, &m, SIM_POLICY_RECLAIM);
+	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.forced_out, 0);
+	replay(1.5, &paper, SIM_POLICY_PAPER);
+	assert_true(m.swapped_out <= paper.swapped_out);
+}
+
+/* ---- A Linux guest without swap ----------------------------------------- */
+
+static void
+noswap_guest_never_ooms(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("noswap-linux.conf");
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_RECLAIM};
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	/* The host really was short: balloons were needed. */
+	assert_true(m.balloon_peak > SIM_GIB);
+	assert_int_equal(m.oom_events, 0);
+}
+
+/* ---- A VM above its limit on an idle host ------------------------------- */
+
+struct limit_obs {
+	uint64_t worst_after; /* pages consumed by the capped VM after 5 min */
+	uint32_t worst_state;
+	size_t capped;
+};
+
+static void
+limit_observe(void *ctx, const struct sim_world *w, const struct sim_driver *d)
+{
+	struct limit_obs *l = ctx;
+	uint64_t c = sim_vm_consumed(&w->vms[l->capped]);
+	if (w->now_ns >= 5 * 60 * SIM_NS && c > l->worst_after)
+		l->worst_after = c;
+	if (d->summary.state > l->worst_state)
+		l->worst_state = d->summary.state;
+}
+
+static void
+limit_vm_reclaimed_on_idle_host(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("limit-idle.conf");
+	struct sim_world probe;
+	struct reclaim_config cfg;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	assert_int_equal(sim_world_init(&probe, sc, 1, &cfg), 0);
+	struct limit_obs l = {.capped = vm_index(&probe, "capped")};
+	sim_world_free(&probe);
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_RECLAIM, .observe = limit_observe, .ctx = &l};
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	assert_int_equal(l.worst_state, RECLAIM_STATE_HIGH);
+	/* Without the limit it would fill 8 GiB with page cache. */
+	assert_true(l.worst_after * SIM_PAGE <= 2 * SIM_GIB + 64 * SIM_MIB);
+	assert_true(m.balloon_peak > 0);
+	assert_int_equal(m.oom_events, 0);
+}
+
+/* ---- A stalled balloon -------------------------------------------------- */
+
+struct stall_obs {
+	size_t stuck;
+	unsigned swaps, swaps_below_hard, unresponsive;
+	int first_state;
+};
+
+static void
+stall_observe(void *ctx, const struct sim_world *w, const struct sim_driver *d)
+{
+	struct stall_obs *s = ctx;
+	for (size_t j = 0; j < w->n_vms; j++) {
+		const struct reclaim_decision *dec = &d->dec[j];
+		if (dec->id != s->stuck + 1)
+			continue;
+		if (dec->reasons & RECLAIM_REASON_UNRESPONSIVE)
+			s->unresponsive++;
+		if (dec->swap_bytes > 0) {
+			if (s->swaps == 0)
+				s->first_state = (int)d->summary.state;
+			s->swaps++;
+			if (d->summary.state < RECLAIM_STATE_HARD)
+				s->swaps_below_hard++;
+		}
+		break;
+	}
+}
+
+static void
+stalled_balloon_escalates_to_swap_in_hard(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("stalled-balloon.conf");
+	struct sim_world probe;
+	struct reclaim_config cfg;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	assert_int_equal(sim_world_init(&probe, sc, 1, &cfg), 0);
+	struct stall_obs s = {.stuck = vm_index(&probe, "stuck"), .first_state = -1};
+	sim_world_free(&probe);
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_RECLAIM, .observe = stall_observe, .ctx = &s};
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	print_message("# stalled: %u swap decisions (first in state %d), %u unresponsive\n",
+		      s.swaps, s.first_state, s.unresponsive);
+	assert_true(s.unresponsive > 0);
+	assert_true(s.swaps > 0);
+	assert_true(s.first_state >= RECLAIM_STATE_HARD);
+	assert_int_equal(s.swaps_below_hard, 0); /* default: soft never swaps */
+	assert_int_equal(m.forced_out, 0);
+	assert_int_equal(m.oom_events, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fig7_idle_tax),
+		cmocka_unit_test(noswap_guest_never_ooms),
+		cmocka_unit_test(limit_vm_reclaimed_on_idle_host),
+		cmocka_unit_test(stalled_balloon_escalates_to_swap_in_hard),
+		cmocka_unit_test(bitbrains_125_no_oom),
+		cmocka_unit_test(bitbrains_150_no_oom_and_less_swap_than_paper),
+	};
+	int r = cmocka_run_group_tests_name("sim_scenarios", tests, NULL, NULL);
+	return r;
+}

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/* The simulated world's mechanics, the scenario parser and the trace. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim.h"
+
+#define PAGES(b) ((uint64_t)(b) / SIM_PAGE)
+
+static const char *one_vm =
+	"[run]\nduration = 10m\nstep = 1s\n"
+	"[host]\ntotal = 8G\nreserved = 0\nswap = 768M\n"
+	"[vm a]\nconfigured = 1G\nguest_swap = 256M\ncache_rate = 0\nws = 0 0\n";
+
+static struct sim_scenario *
+parse(const char *text)
+{
+	static struct sim_scenario sc;
+	char err[256];
+	int r = sim_scenario_parse(&sc, text, ".", "test", err, sizeof(err));
+	if (r)
+		fail_msg("%s", err);
+	return &sc;
+}
+
+static void
+world(struct sim_world *w, const struct sim_scenario *sc, uint64_t seed)
+{
+	struct reclaim_config cfg;
+	assert_int_equal(reclaim_config_init(&cfg, sizeof(cfg)), RECLAIM_OK);
+	assert_int_equal(sim_world_init(w, sc, seed, &cfg), 0);
+}
+
+static void
+balloon_takes_free_then_cache_then_anon(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = parse(one_vm);
+	struct sim_world w;
+	world(&w, sc, 1);
+	struct sim_vm *vm = &w.vms[0];
+	vm->running = 1;
+	vm->ws_res = PAGES(400 * SIM_MIB);
+	vm->cache_res = PAGES(300 * SIM_MIB);
+	vm->free_res = PAGES(100 * SIM_MIB); /* 324 MiB unused, 100 of it backed */
+
+	/* 200 MiB: all from unused memory; no cache, no anon touched. */
+	assert_int_equal(sim_vm_guest_take(&w, vm, PAGES(200 * SIM_MIB)), PAGES(200 * SIM_MIB));
+	assert_int_equal(sim_vm_cache(vm), PAGES(300 * SIM_MIB));
+	assert_int_equal(sim_vm_anon(vm), PAGES(400 * SIM_MIB));
+	assert_true(vm->free_res < PAGES(100 * SIM_MIB));
+	vm->balloon += PAGES(200 * SIM_MIB);
+
+	/* 424 MiB more: the last 124 MiB unused, then all 300 MiB of cache. */
+	assert_int_equal(sim_vm_guest_take(&w, vm, PAGES(424 * SIM_MIB)), PAGES(424 * SIM_MIB));
+	assert_int_equal(sim_vm_cache(vm), 0);
+	assert_int_equal(vm->free_res + vm->free_swp, 0);
+	assert_int_equal(sim_vm_anon(vm), PAGES(400 * SIM_MIB));
+	vm->balloon += PAGES(424 * SIM_MIB);
+
+	/* Then anon goes to guest swap, but never past it: 256 MiB of swap. */
+	assert_int_equal(sim_vm_guest_take(&w, vm, PAGES(300 * SIM_MIB)), PAGES(256 * SIM_MIB));
+	assert_int_equal(vm->gswap, PAGES(256 * SIM_MIB));
+	assert_int_equal(vm->guest_swapped, PAGES(256 * SIM_MIB));
+	vm->balloon += PAGES(256 * SIM_MIB);
+	assert_int_equal(sim_vm_guest_take(&w, vm, 1), 0);
+	sim_world_free(&w);
+}
+
+static void
+oom_when_working_set_exceeds_ram_and_swap(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = parse(
+		"[run]\nduration = 10m\n[host]\ntotal = 8G\n"
+		"[vm a]\nconfigured = 1G\nguest_swap = 256M\ncache_rate = 0\n"
+		"ws = 0 500M; 60s 900M; 120s 500M; 180s 900M\n");
+	struct sim_world w;
+	world(&w, sc, 1);
+	struct sim_vm *vm = &w.vms[0];
+	sim_vm_set_balloon(&w, vm, PAGES(400 * SIM_MIB));
+	for (int i = 0; i < 50; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->balloon, PAGES(400 * SIM_MIB));
+	assert_int_equal(vm->oom_events, 0);
+	/* 900 MiB of working set needs 624 MiB of RAM + 276 MiB of swap: OOM. */
+	for (int i = 0; i < 30; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->oom_events, 1);
+	assert_true(vm->oom);
+	/* One episode is one event, however long it lasts. */
+	for (int i = 0; i < 30; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->oom_events, 1);
+	for (int i = 0; i < 60; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_false(vm->oom);
+	for (int i = 0; i < 60; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->oom_events, 2);
+	/* With the balloon gone, 900 MiB fits in 1 GiB. */
+	sim_vm_set_balloon(&w, vm, 0);
+	for (int i = 0; i < 10; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_false(vm->oom);
+	assert_int_equal(vm->gswap, 0);
+	sim_world_free(&w);
+}
+
+static void
+host_swap_hits_working_set_and_faults(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = parse(one_vm);
+	struct sim_world w;
+	world(&w, sc, 7);
+	struct sim_vm *vm = &w.vms[0];
+	vm->running = 1;
+	vm->ws_res = PAGES(256 * SIM_MIB);
+	vm->cache_res = PAGES(512 * SIM_MIB);
+	vm->free_res = PAGES(256 * SIM_MIB);
+	uint64_t k = PAGES(512 * SIM_MIB);
+	assert_int_equal(sim_vm_swap_out(&w, vm, k), k);
+	/* Random pages: a quarter of them from the working set, within 5 %. */
+	assert_in_range(vm->ws_swp, k / 4 - k / 20, k / 4 + k / 20);
+	assert_int_equal(sim_vm_swapped(vm), k);
+	assert_int_equal(w.swap_used, k);
+	assert_int_equal(sim_vm_consumed(vm), PAGES(SIM_GIB) - k);
+	/* Each working-set page is touched at rate 1/touch (30 s): after 30 s
+	 * about 1 - 1/e of them have faulted back, after 10 min all. */
+	vm->spec = &sc->vms[0];
+	sc->vms[0].n_ws = 1;
+	sc->vms[0].ws[0].bytes = 256 * SIM_MIB;
+	uint64_t ws_swapped = vm->ws_swp;
+	for (int i = 0; i < 30; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_in_range(vm->ws_faults * 100 / ws_swapped, 60, 66);
+	for (int i = 0; i < 600; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->ws_faults, ws_swapped);
+	assert_int_equal(vm->ws_swp, 0);
+	/* Swapped cache and free pages stay out until touched. */
+	assert_int_equal(sim_vm_swapped(vm), k - ws_swapped);
+	/* Host swap is bounded. */
+	uint64_t room = w.swap_size - w.swap_used;
+	assert_true(room < sim_vm_consumed(vm));
+	assert_int_equal(sim_vm_swap_out(&w, vm, PAGES(8 * SIM_GIB)), room);
+	assert_int_equal(w.swap_used, w.swap_size);
+	assert_int_equal(sim_vm_swap_out(&w, vm, 1), 0);
+	sim_world_free(&w);
+}
+
+static void
+pick_count_is_hypergeometric(void **state)
+{
+	(void)state;
+	struct reclaim_rng rng;
+	reclaim_rng_seed(&rng, 42);
+	assert_int_equal(sim_pick_count(&rng, 100, 0, 50), 0);
+	assert_int_equal(sim_pick_count(&rng, 100, 100, 50), 50);
+	assert_int_equal(sim_pick_count(&rng, 100, 30, 100), 30);
+	assert_int_equal(sim_pick_count(&rng, 100, 30, 0), 0);
+	/* Mean of many draws: k m / n. Small (exact) and large (chunked). */
+	double sum = 0;
+	for (int i = 0; i < 2000; i++) {
+		uint64_t h = sim_pick_count(&rng, 1000, 300, 100);
+		assert_true(h <= 100);
+		sum += (double)h;
+	}
+	assert_in_range((uint64_t)(sum / 2000 * 10), 290, 310);
+	sum = 0;
+	for (int i = 0; i < 200; i++) {
+		uint64_t h = sim_pick_count(&rng, 10000000, 2500000, 3000000);
+		assert_true(h <= 2500000);
+		sum += (double)h;
+	}
+	assert_in_range((uint64_t)(sum / 200), 740000, 760000);
+	/* Never more hits than the complement allows. */
+	for (int i = 0; i < 100; i++)
+		assert_in_range(sim_pick_count(&rng, 1000, 900, 950), 850, 900);
+}
+
+static void
+page_cache_fills_free_guest_memory(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = parse(
+		"[run]\nduration = 10m\n[host]\ntotal = 8G\n"
+		"[vm a]\nconfigured = 1G\ncache_rate = 10M\nws = 0 100M\n");
+	struct sim_world w;
+	world(&w, sc, 1);
+	struct sim_vm *vm = &w.vms[0];
+	sim_world_step(&w, SIM_NS);
+	assert_int_equal(sim_vm_anon(vm), PAGES(100 * SIM_MIB));
+	for (int i = 0; i < 10; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(sim_vm_cache(vm), PAGES(100 * SIM_MIB) + PAGES(10 * SIM_MIB));
+	assert_int_equal((int64_t)w.usable - w.free, (int64_t)sim_vm_consumed(vm));
+	for (int i = 0; i < 200; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(sim_vm_cache(vm), PAGES(924 * SIM_MIB));
+	assert_int_equal(sim_vm_guest_unused(vm), 0);
+	sim_world_free(&w);
+}
+
+static void
+estimator_tracks_the_working_set(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = parse(
+		"[run]\nduration = 2h\n[host]\ntotal = 8G\n"
+		"[vm a]\nconfigured = 1G\ncache_rate = 0\nws = 0 100M\n");
+	struct sim_world w;
+	world(&w, sc, 3);
+	struct sim_vm *vm = &w.vms[0];
+	for (int i = 0; i < 300; i++)
+		sim_world_step(&w, SIM_NS);
+	/* Every mapped page is in the working set. */
+	assert_true(reclaim_estimator_fraction(&vm->est) > 0.9);
+	/* 400 MiB of idle mapped memory: the truth is 0.2, reached slowly. */
+	vm->free_res += PAGES(400 * SIM_MIB);
+	sim_world_account(&w);
+	for (int i = 0; i < 300; i++)
+		sim_world_step(&w, SIM_NS);
+	double f = reclaim_estimator_fraction(&vm->est);
+	assert_true(f > 0.3 && f < 0.9);
+	for (int i = 0; i < 1800; i++)
+		sim_world_step(&w, SIM_NS);
+	f = reclaim_estimator_fraction(&vm->est);
+	assert_true(f > 0.1 && f < 0.3);
+	sim_world_free(&w);
+}
+
+static void
+runs_are_deterministic(void **state)
+{
+	(void)state;
+	const char *text =
+		"[run]\nduration = 20m\ndecide = 5s\n[host]\ntotal = 3G\nreserved = 256M\n"
+		"[defaults]\ncache_rate = 8M\n"
+		"[vm a]\nconfigured = 2G\nws = 0 500M; 10m 1500M\n"
+		"[vm b]\nconfigured = 2G\nws = 0 1G\n";
+	struct sim_scenario *sc = parse(text);
+	struct sim_metrics m1, m2, m3;
+	struct sim_run_opts o = {.policy = SIM_POLICY_SWAP};
+	assert_int_equal(sim_run(&m1, sc, &o), 0);
+	assert_int_equal(sim_run(&m2, sc, &o), 0);
+	assert_true(m1.swapped_out > 0);
+	assert_int_equal(m1.swapped_out, m2.swapped_out);
+	assert_int_equal(m1.ws_faults, m2.ws_faults);
+	assert_int_equal(m1.min_free, m2.min_free);
+	sc->seed = 2;
+	assert_int_equal(sim_run(&m3, sc, &o), 0);
+	assert_true(m3.ws_faults != m1.ws_faults);
+}
+
+static void
+scenario_parser_reads_and_rejects(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = parse(
+		"# host\n[host]\ntotal = 16G\nreserved = 512M # hypervisor\n"
+		"[run]\nduration = 2h\nstep = 500ms\npolicies = reclaim, mom\ntau_change = 31m 0.75\n"
+		"[defaults]\nguest_swap = 0\n"
+		"[vm web]\nconfigured = 1.5G\nlimit = 1G\nshares = 2000\nballoon = no\n"
+		"ws = 0 10M; 1m 100M\nws_shape = linear\n"
+		"[vm db]\nconfigured = 4G\nguest_swap = rhel\nidle_tax = 0.5\nstart = 5m\n");
+	assert_int_equal(sc->total, 16 * SIM_GIB);
+	assert_int_equal(sc->reserved, 512 * SIM_MIB);
+	assert_int_equal(sc->duration_ns, 7200 * SIM_NS);
+	assert_int_equal(sc->step_ns, SIM_NS / 2);
+	assert_int_equal(sc->policies, (1u << SIM_POLICY_RECLAIM) | (1u << SIM_POLICY_MOM));
+	assert_int_equal(sc->n_tau_change, 1);
+	assert_int_equal(sc->tau_change[0].t_ns, 31 * 60 * SIM_NS);
+	assert_int_equal(sc->n_vms, 2);
+	assert_string_equal(sc->vms[0].name, "web");
+	assert_int_equal(sc->vms[0].configured, 1536 * SIM_MIB);
+	assert_int_equal(sc->vms[0].limit, SIM_GIB);
+	assert_int_equal(sc->vms[0].guest_swap, 0);
+	assert_false(sc->vms[0].balloon);
+	assert_int_equal(sc->vms[0].n_ws, 2);
+	assert_true(sc->vms[0].ws_linear);
+	assert_int_equal(sc->vms[1].guest_swap, 4 * SIM_GIB); /* RHEL: = RAM up to 8 GiB */
+	assert_true(sc->vms[1].has_idle_tax);
+	assert_int_equal(sc->vms[1].start_ns, 300 * SIM_NS);
+	assert_int_equal(sim_vm_shares(&sc->vms[1]), 40961);
+
+	static struct sim_scenario bad;
+	char err[256];
+	assert_int_equal(sim_scenario_parse(&bad, "[host]\ntotal = 1G\n[vm a]\nconfigured = 1Q\n",
+					    ".", "f.conf", err, sizeof(err)), -1);
+	assert_string_equal(err, "f.conf:4: bad value \"1Q\" for configured");
+	assert_int_equal(sim_scenario_parse(&bad, "[host]\nram = 1G\n", ".", "f.conf", err,
+					    sizeof(err)), -1);
+	assert_string_equal(err, "f.conf:2: unknown [host] key \"ram\"");
+	assert_int_equal(sim_scenario_parse(&bad, "[host]\ntotal = 1G\n[vm a]\nconfigured = 1G\n"
+					    "ws = 5m 1G; 1m 2G\n", ".", "f.conf", err, sizeof(err)), -1);
+	assert_string_equal(err, "f.conf:5: ws: times must not decrease");
+	assert_int_equal(sim_scenario_parse(&bad, "[host]\ntotal = 1G\n[vm a]\nreservation = 1G\n",
+					    ".", "f.conf", err, sizeof(err)), -1);
+	assert_string_equal(err, "f.conf:0: VM a: configured size missing");
+	assert_int_equal(sim_scenario_parse(&bad, "[host]\ntotal = 1G\n", ".", "f.conf", err,
+					    sizeof(err)), -1);
+	assert_int_equal(sim_scenario_parse(&bad, "[vm a]\nconfigured = 1G\n[vm a]\n", ".",
+					    "f.conf", err, sizeof(err)), -1);
+	assert_string_equal(err, "f.conf:3: duplicate VM \"a\"");
+}
+
+static void
+bitbrains_trace_loads(void **state)
+{
+	(void)state;
+	const char *dir = getenv("SIM_DATA");
+	struct sim_trace t;
+	char err[256];
+	assert_non_null(dir);
+	if (sim_trace_load(&t, dir, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(t.n_vms, 20);
+	assert_int_equal(t.n_rows, 8640);
+	assert_int_equal(t.ids[1], 77);
+	/* VM 77 goes between 18.7 and 32 GiB provisioned. */
+	assert_int_equal(t.max_provisioned[1], 32 * SIM_GIB);
+	uint64_t lo = UINT64_MAX;
+	for (size_t i = 0; i < t.n_rows; i++)
+		if (t.provisioned[i * t.n_vms + 1] < lo)
+			lo = t.provisioned[i * t.n_vms + 1];
+	assert_in_range(lo / SIM_MIB, 19100, 19200);
+	/* First row of VM 35: 2382362 KiB. */
+	assert_int_equal(t.used[0], 2382362ull * 1024);
+	sim_trace_free(&t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(balloon_takes_free_then_cache_then_anon),
+		cmocka_unit_test(oom_when_working_set_exceeds_ram_and_swap),
+		cmocka_unit_test(host_swap_hits_working_set_and_faults),
+		cmocka_unit_test(pick_count_is_hypergeometric),
+		cmocka_unit_test(page_cache_fills_free_guest_memory),
+		cmocka_unit_test(estimator_tracks_the_working_set),
+		cmocka_unit_test(runs_are_deterministic),
+		cmocka_unit_test(scenario_parser_reads_and_rejects),
+		cmocka_unit_test(bitbrains_trace_loads),
+	};
+	return cmocka_run_group_tests_name("sim_world", tests, NULL, NULL);
+}
