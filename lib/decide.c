@@ -329,21 +329,109 @@ rho_at(const struct vm_work *w, uint64_t target, uint64_t page)
 }
 
 static uint64_t
-round_up_page(uint64_t x, uint64_t page)
+key_bits(double key)
 {
-	uint64_t r = x & (page - 1);
+	uint64_t bits;
 
-	return r ? sat_add(x, page - r) : x;
+	memcpy(&bits, &key, sizeof(bits));
+	return bits;
 }
 
-/* Targets on the level, in whole pages, then topped up to meet the need. */
+/* A VM that may give one more page, and the price of that page. */
+static bool
+candidate(const struct vm_work *w, const struct reclaim_decision *d)
+{
+	return !(w->flags & VIEW_FIXED) && d->target_bytes > (uint64_t)w->lo;
+}
+
+/*
+ * The bit pattern of the want-th smallest key (1-based) among the
+ * candidates, whose keys are stashed in d->rho (non-negative doubles order
+ * like their bit patterns). Radix refinement: each pass counts the keys in
+ * 2048 buckets of the remaining range and keeps the bucket holding the
+ * want-th; at most six passes for 64 bits, usually two or three since the
+ * keys sit close to the common level. No memory beyond the stack.
+ */
+static uint64_t
+kth_key(const struct reclaim_policy *p, const struct reclaim_decision *out, size_t dsize,
+	size_t n, size_t want)
+{
+	uint32_t hist[2048];
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t below = 0, i, j;
+
+	for (i = 0; i < n; i++) {
+		const struct reclaim_decision *d = (const void *)((const char *)out + i * dsize);
+
+		if (candidate(&p->work[i], d)) {
+			lo = min_u64(lo, key_bits(d->rho));
+			hi = max_u64(hi, key_bits(d->rho));
+		}
+	}
+	for (;;) {
+		unsigned shift = 0;
+
+		while (((hi - lo) >> shift) >= 2048)
+			shift++;
+		if (hi == lo)
+			return lo;
+		memset(hist, 0, sizeof(hist));
+		for (i = 0; i < n; i++) {
+			const struct reclaim_decision *d =
+				(const void *)((const char *)out + i * dsize);
+			uint64_t k = key_bits(d->rho);
+
+			if (candidate(&p->work[i], d) && k >= lo && k <= hi)
+				hist[(k - lo) >> shift]++;
+		}
+		for (j = 0; j < 2047 && below + hist[j] < want; j++)
+			below += hist[j];
+		lo += (uint64_t)j << shift;
+		if (shift == 0)
+			return lo;
+		hi = min_u64(hi, lo + (((uint64_t)1 << shift) - 1));
+	}
+}
+
+/* Takes one page from @p d's VM; returns the bytes taken. */
+static uint64_t
+take_page(const struct vm_work *w, struct reclaim_decision *d, uint64_t page)
+{
+	uint64_t take = min_u64(page, d->target_bytes - (uint64_t)w->lo);
+
+	d->target_bytes -= take;
+	return take;
+}
+
+/* No VM on the level may grow: the level only revokes. */
+static bool
+revoke_only(const struct reclaim_policy *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct vm_work *w = &p->work[i];
+
+		if (!(w->flags & VIEW_FIXED) && (uint64_t)w->hi > w->base)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Targets on the level, moved in whole pages. Each VM first gives the whole
+ * pages below its continuous target; the pages still missing are then taken
+ * one each from the VMs whose next page is cheapest — as the paper's
+ * page-by-page rule would take them, ties to the lowest index — so targets
+ * stay within a page of that rule.
+ */
 static void
 place_targets(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *out,
 	      size_t dsize, size_t n, double lambda, uint64_t need_solver)
 {
-	uint64_t page = p->cfg.page_size, taken = 0, given = 0;
+	uint64_t page = p->cfg.page_size, taken = 0, given = 0, missing, kth;
 	bool rounded = reclaiming(t->mode) || t->mode == MODE_HOLD;
-	size_t i;
+	size_t i, want, count = 0;
 
 	for (i = 0; i < n; i++) {
 		const struct vm_work *w = &p->work[i];
@@ -354,9 +442,8 @@ place_targets(struct reclaim_policy *p, const struct tick *t, struct reclaim_dec
 			target = reclaiming(t->mode) ? lo : hi;
 		} else {
 			target = double_to_u64(wl_target(w, lambda));
-			/* Moves in whole pages, erring toward the host. */
 			if (rounded && target < w->base)
-				target = sat_sub(w->base, round_up_page(w->base - target, page));
+				target = w->base - ((w->base - target) & ~(page - 1));
 			else if (rounded)
 				target = w->base + ((target - w->base) & ~(page - 1));
 			target = max_u64(min_u64(target, hi), lo);
@@ -366,11 +453,39 @@ place_targets(struct reclaim_policy *p, const struct tick *t, struct reclaim_dec
 				given += target - w->base;
 		}
 		d->target_bytes = target;
+		d->rho = rho_at(w, target, page);
+		count += candidate(w, d);
 	}
+	if (reclaiming(t->mode) && need_solver > 0 && given == 0 && revoke_only(p, n)) {
+		pages_revoke(p->work, n, lambda, need_solver, page, out, dsize);
+		return;
+	}
+	if (!rounded || sat_sub(taken, given) >= need_solver || count == 0)
+		goto topup;
+	missing = need_solver - sat_sub(taken, given);
+	want = (size_t)min_u64((missing + page - 1) / page, count);
+	kth = kth_key(p, out, dsize, n, want);
+	for (i = 0; i < n && want; i++) {
+		struct reclaim_decision *d = (void *)((char *)out + i * dsize);
+
+		if (candidate(&p->work[i], d) && key_bits(d->rho) < kth) {
+			taken += take_page(&p->work[i], d, page);
+			want--;
+		}
+	}
+	for (i = 0; i < n && want; i++) {
+		struct reclaim_decision *d = (void *)((char *)out + i * dsize);
+
+		if (candidate(&p->work[i], d) && key_bits(d->rho) == kth) {
+			taken += take_page(&p->work[i], d, page);
+			want--;
+		}
+	}
+topup:
 	if (!reclaiming(t->mode))
 		return;
-	/* Rounding may leave the plan a few bytes short of the need: take
-	 * whole pages from the lowest-priced VMs until it is met. */
+	/* VMs near their floor gave less than a page: take what is still
+	 * missing from the cheapest, page by page (rare, and short). */
 	while (sat_sub(taken, given) < need_solver) {
 		size_t best = n;
 		double best_rho = 0.0;
@@ -380,7 +495,7 @@ place_targets(struct reclaim_policy *p, const struct tick *t, struct reclaim_dec
 			struct reclaim_decision *d = (void *)((char *)out + i * dsize);
 			double r;
 
-			if ((w->flags & VIEW_FIXED) || d->target_bytes <= (uint64_t)w->lo)
+			if (!candidate(w, d))
 				continue;
 			r = rho_at(w, d->target_bytes, page);
 			if (best == n || r < best_rho) {
@@ -390,13 +505,7 @@ place_targets(struct reclaim_policy *p, const struct tick *t, struct reclaim_dec
 		}
 		if (best == n)
 			break;
-		{
-			struct reclaim_decision *d = (void *)((char *)out + best * dsize);
-			uint64_t take = min_u64(page, d->target_bytes - (uint64_t)p->work[best].lo);
-
-			d->target_bytes -= take;
-			taken += take;
-		}
+		taken += take_page(&p->work[best], (void *)((char *)out + best * dsize), page);
 	}
 }
 

@@ -174,6 +174,13 @@ wl_cost(double alloc, double active, double inv_k)
 /* Finds lambda with sum clamp(inverse(lambda), lo, hi) == total; returns
  * lambda (0 if every VM sits at lo, INFINITY-like large if at hi). */
 double wl_solve(const struct vm_work *w, size_t n, double total);
+/* Sum of clamped allocations at lambda over the VMs on the level, and its slope. */
+void wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, double *slope);
+
+/* ---- pages.c: the level in whole pages ---- */
+/* Targets (bytes) for the page-by-page rule; see pages.c. */
+void pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need,
+		  uint64_t page, struct reclaim_decision *out, size_t dsize);
 double wl_target(const struct vm_work *w, double lambda);
 
 /* ---- policy ---- */

@@ -41,8 +41,8 @@ lambda_at_hi(const struct vm_work *w)
 	return (w->active + (w->hi - w->active) / w->inv_k) / w->shares;
 }
 
-static void
-evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, double *slope)
+void
+wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, double *slope)
 {
 	double g = 0.0, d = 0.0;
 	size_t i;
@@ -104,7 +104,7 @@ wl_solve(const struct vm_work *w, size_t n, double total)
 	for (iter = 0; iter < 200; iter++) {
 		double next;
 
-		evaluate(w, n, lambda, &g, &slope);
+		wl_evaluate(w, n, lambda, &g, &slope);
 		if (fabs(g - total) <= tol)
 			break;
 		if (g < total)

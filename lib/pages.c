@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The water level in whole pages: exactly what revoking one page at a time
+ * from the lowest-priced VM gives (the paper's rule), computed without
+ * walking the pages.
+ *
+ * Page j of VM i (counted from its allocation `base` down) is revoked at the
+ * price S / cost(base - (j-1) page). Write mu = cost / S, the inverse price:
+ * the rule revokes pages in decreasing mu (ties: lowest VM index) until the
+ * need is met. The continuous level lambda* (waterlevel.c) already revokes
+ * every page with mu > lambda*, which is at least the need; so the pages the
+ * rule takes are those with mu above some cutoff mu_d >= lambda*. A bracket
+ * [lambda*, hi] holds at most about one page per VM more than needed; radix
+ * refinement over the bit patterns of mu (non-negative doubles order like
+ * their bits) finds mu_d in a few passes, each over the pages inside the
+ * bracket only. Nothing is allocated; the histogram lives on the stack.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "reclaim-private.h"
+
+#define BUCKETS 2048
+
+static uint64_t
+bits_of(double x)
+{
+	uint64_t b;
+
+	memcpy(&b, &x, sizeof(b));
+	return b;
+}
+
+static double
+double_of(uint64_t b)
+{
+	double x;
+
+	memcpy(&x, &b, sizeof(x));
+	return x;
+}
+
+/* Pages the VM may give at all (the last one may be partial). */
+static uint64_t
+max_pages(const struct vm_work *w, uint64_t page)
+{
+	uint64_t span = w->base - (uint64_t)w->lo;
+
+	return span / page + (span % page != 0);
+}
+
+static double
+page_mu(const struct vm_work *w, uint64_t j, uint64_t page)
+{
+	double a = (double)(w->base - (j - 1) * page);
+
+	return wl_cost(a, w->active, w->inv_k) / w->shares;
+}
+
+/* Bytes given by the first j pages. */
+static uint64_t
+page_bytes(const struct vm_work *w, uint64_t j, uint64_t page)
+{
+	uint64_t span = w->base - (uint64_t)w->lo;
+
+	return j >= span / page + 1 ? span : j * page;
+}
+
+/* Number of pages with mu > x (strict) or mu >= x. mu falls with j, so the
+ * answer is a prefix; the closed form is checked against mu itself. */
+static uint64_t
+pages_above(const struct vm_work *w, double x, bool strict, uint64_t page)
+{
+	uint64_t m = max_pages(w, page), j;
+	double inv = wl_inverse(x, w->shares, w->active, w->inv_k);
+	double room = (double)w->base - inv;
+
+	if (room <= 0.0)
+		j = 0;
+	else
+		j = (uint64_t)ceil(room / (double)page);
+	if (j > m)
+		j = m;
+	while (j < m && (strict ? page_mu(w, j + 1, page) > x : page_mu(w, j + 1, page) >= x))
+		j++;
+	while (j > 0 && !(strict ? page_mu(w, j, page) > x : page_mu(w, j, page) >= x))
+		j--;
+	return j;
+}
+
+static bool
+on_level(const struct vm_work *w)
+{
+	return !(w->flags & VIEW_FIXED) && w->shares > 0.0 && w->base > (uint64_t)w->lo;
+}
+
+/* Bytes revoked by taking every page with mu > x. */
+static uint64_t
+bytes_above(const struct vm_work *w, size_t n, double x, uint64_t page)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (on_level(&w[i]))
+			sum += page_bytes(&w[i], pages_above(&w[i], x, true, page), page);
+	return sum;
+}
+
+void
+pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, uint64_t page,
+	     struct reclaim_decision *out, size_t dsize)
+{
+	uint64_t hist[BUCKETS], lb, hb, rem, sure, cut;
+	double x_lo = lambda, x_hi, step, g, slope;
+	size_t i, b;
+	int tries;
+
+	/* Bracket: x_hi revokes less than the need. Start one page per VM
+	 * past the level along its slope, widen until it holds. */
+	wl_evaluate(w, n, lambda, &g, &slope);
+	step = slope > 0.0 ? (double)(n + 1) * (double)page / slope : fabs(lambda) + 1.0;
+	x_hi = x_lo + step;
+	for (tries = 0; tries < 64 && bytes_above(w, n, x_hi, page) >= need; tries++) {
+		step *= 4.0;
+		x_hi = x_lo + step;
+	}
+	sure = bytes_above(w, n, x_hi, page);
+	rem = need - sure;
+
+	/* Radix refinement of the cutoff over mu in (x_lo, x_hi]. */
+	lb = bits_of(x_lo) + 1;
+	hb = bits_of(x_hi);
+	for (;;) {
+		unsigned shift = 0;
+		uint64_t acc = 0;
+
+		while (((hb - lb) >> shift) >= BUCKETS)
+			shift++;
+		memset(hist, 0, sizeof(hist));
+		for (i = 0; i < n; i++) {
+			const struct vm_work *v = &w[i];
+			uint64_t first, last, j;
+
+			if (!on_level(v))
+				continue;
+			first = pages_above(v, double_of(hb), true, page) + 1;
+			last = pages_above(v, double_of(lb), false, page);
+			for (j = first; j <= last; j++) {
+				uint64_t k = bits_of(page_mu(v, j, page));
+
+				hist[(k - lb) >> shift] +=
+					page_bytes(v, j, page) - page_bytes(v, j - 1, page);
+			}
+		}
+		/* From the top bucket down until the need is covered. */
+		for (b = ((hb - lb) >> shift) + 1; b-- > 0;) {
+			if (acc + hist[b] >= rem || b == 0)
+				break;
+			acc += hist[b];
+		}
+		rem -= acc;
+		lb += (uint64_t)b << shift;
+		hb = shift ? min_u64(hb, lb + (((uint64_t)1 << shift) - 1)) : lb;
+		if (shift == 0 || hb == lb)
+			break;
+	}
+	cut = lb;
+
+	/* Every page above the cutoff; pages exactly at it by VM index. */
+	for (i = 0; i < n; i++) {
+		const struct vm_work *v = &w[i];
+		struct reclaim_decision *d = (void *)((char *)out + i * dsize);
+		uint64_t j, given;
+
+		if (!on_level(v))
+			continue;
+		j = pages_above(v, double_of(cut), true, page);
+		given = page_bytes(v, j, page);
+		if (rem > 0 && j < max_pages(v, page) && bits_of(page_mu(v, j + 1, page)) == cut) {
+			uint64_t more = page_bytes(v, j + 1, page) - given;
+
+			given += more;
+			rem = more >= rem ? 0 : rem - more;
+		}
+		d->target_bytes = v->base - given;
+	}
+}
