@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hostile guests (issue 7). reclaim.h: "Values a guest reports (guest_*,
+ * balloon_bytes, active_bytes) are untrusted and clamped: active to consumed,
+ * balloon and guest free memory to the configured size, free swap to the
+ * configured size, a stats time in the future makes the stats stale."
+ *
+ * Each test decides once with the lie and once with the clamped truth, on
+ * fresh policies, and wants byte-identical outputs; the lies are chosen so
+ * that using them unclamped (or adding them without saturation) would change
+ * the decision. Every decide also goes through the invariant oracle. Values
+ * the host supplies that are out of range are rejected instead (per-VM idle
+ * tax), and byte counts near 2^64 must neither overflow nor trip UBSan.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "oracle.h"
+
+#define MIB (1024ull * 1024ull)
+#define GIB (1024ull * MIB)
+#define NOW (1000ull * 1000000000ull)
+
+struct out {
+	struct reclaim_summary sum;
+	struct reclaim_decision dec[4];
+};
+
+/* A 64 GiB host in the soft state (3 % free): balloons inflate. */
+static struct reclaim_host
+soft_host(void)
+{
+	struct reclaim_host h = RECLAIM_HOST_INIT;
+
+	h.total_bytes = 64 * GIB;
+	h.free_bytes = h.total_bytes * 3 / 100;
+	h.now_ns = NOW;
+	return h;
+}
+
+/* A balloonable VM with fresh guest stats, consuming most of its 16 GiB. */
+static struct reclaim_vm_stats
+guest(uint64_t id)
+{
+	struct reclaim_vm_stats v = RECLAIM_VM_STATS_INIT;
+
+	v.id = id;
+	v.flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+	v.configured_bytes = 16 * GIB;
+	v.consumed_bytes = 15 * GIB;
+	v.shares = 1000;
+	v.active_bytes = 2 * GIB;
+	v.guest_free_bytes = 1 * GIB;
+	v.guest_swap_free_bytes = 1 * GIB;
+	v.stats_time_ns = NOW - 1000000000ull;
+	return v;
+}
+
+/* The config in use: the defaults, or one where the clamps show (below). */
+static struct reclaim_config config;
+
+static int
+setup_defaults(void **state)
+{
+	(void)state;
+	return reclaim_config_init(&config, sizeof(config));
+}
+
+/* One real decide on a fresh policy, under the oracle. */
+static int
+decide(struct out *o, const struct reclaim_host *h, const struct reclaim_vm_stats *vms, size_t n)
+{
+	struct reclaim_config cfg = config;
+	struct reclaim_policy *p;
+	struct oracle orc;
+	int status = 0;
+
+	memset(o, 0, sizeof(*o));
+	assert_int_equal(reclaim_policy_new(&p, &cfg, 4), RECLAIM_OK);
+	oracle_init(&orc, &cfg, 4);
+	if (oracle_decide(&orc, &status, &o->sum, o->dec, p, h, vms, n))
+		fail_msg("oracle: %s", orc.why);
+	reclaim_policy_destroy(p);
+	return status;
+}
+
+/* Decides with @p lie and with @p truth (VM 0 differs) and wants the same bytes. */
+static void
+same_decision(const struct reclaim_vm_stats *lie, const struct reclaim_vm_stats *truth,
+	      const struct reclaim_vm_stats *other)
+{
+	struct reclaim_host h = soft_host();
+	struct reclaim_vm_stats a[2], b[2];
+	struct out x, y;
+	size_t n = other ? 2 : 1;
+
+	a[0] = *lie;
+	b[0] = *truth;
+	if (other)
+		a[1] = b[1] = *other;
+	assert_int_equal(decide(&x, &h, a, n), RECLAIM_OK);
+	assert_int_equal(decide(&y, &h, b, n), RECLAIM_OK);
+	assert_memory_equal(&x.sum, &y.sum, sizeof(x.sum));
+	assert_memory_equal(x.dec, y.dec, n * sizeof(x.dec[0]));
+}
+
+static void
+test_guest_free_above_configured(void **state)
+{
+	struct reclaim_vm_stats lie = guest(1), truth;
+
+	(void)state;
+	/* A margin as large as the VM: clamped, free memory adds nothing to
+	 * the guest term and the cap is the free swap; unclamped, the cap
+	 * would be the 65 % fraction. */
+	config.guest_margin_bytes = lie.configured_bytes;
+	lie.guest_free_bytes = 2 * lie.configured_bytes;
+	lie.guest_swap_free_bytes = 2 * GIB;
+	truth = lie;
+	truth.guest_free_bytes = truth.configured_bytes;
+	same_decision(&lie, &truth, NULL);
+	reclaim_config_init(&config, sizeof(config));
+	/* Unclamped, free + free swap + balloon would wrap to a tiny cap. */
+	lie.guest_free_bytes = UINT64_MAX - 3;
+	lie.guest_swap_free_bytes = 4 * GIB;
+	truth = lie;
+	truth.guest_free_bytes = truth.configured_bytes;
+	same_decision(&lie, &truth, NULL);
+	lie.guest_free_bytes = 3 * lie.configured_bytes;
+	same_decision(&lie, &truth, NULL);
+}
+
+static void
+test_guest_swap_above_configured(void **state)
+{
+	struct reclaim_vm_stats lie = guest(1), truth;
+
+	(void)state;
+	config.guest_margin_bytes = lie.configured_bytes;
+	lie.guest_free_bytes = 2 * GIB;
+	lie.guest_swap_free_bytes = 2 * lie.configured_bytes;
+	truth = lie;
+	truth.guest_swap_free_bytes = truth.configured_bytes;
+	same_decision(&lie, &truth, NULL);
+	reclaim_config_init(&config, sizeof(config));
+	lie.guest_free_bytes = 4 * GIB;
+	lie.guest_swap_free_bytes = UINT64_MAX - 3;
+	truth = lie;
+	truth.guest_swap_free_bytes = truth.configured_bytes;
+	same_decision(&lie, &truth, NULL);
+}
+
+static void
+test_active_above_consumed(void **state)
+{
+	struct reclaim_vm_stats lie = guest(1), truth, other = guest(2);
+	struct reclaim_host h = soft_host();
+	struct reclaim_vm_stats pair[2];
+	struct out x, y;
+
+	(void)state;
+	/* The idle tax prices memory with active bytes: an active figure
+	 * above consumption would make memory the VM does not hold look
+	 * active, and win it back first when balloons deflate. */
+	h.free_bytes = h.total_bytes / 4;
+	lie.consumed_bytes = other.consumed_bytes = 8 * GIB;
+	lie.balloon_bytes = other.balloon_bytes = 4 * GIB;
+	other.active_bytes = 1 * GIB;
+	lie.active_bytes = 10 * lie.consumed_bytes;
+	truth = lie;
+	truth.active_bytes = truth.consumed_bytes;
+	pair[0] = lie;
+	pair[1] = other;
+	assert_int_equal(decide(&x, &h, pair, 2), RECLAIM_OK);
+	pair[0] = truth;
+	assert_int_equal(decide(&y, &h, pair, 2), RECLAIM_OK);
+	assert_true(x.sum.deflate_bytes > 0);
+	assert_memory_equal(&x.sum, &y.sum, sizeof(x.sum));
+	assert_memory_equal(x.dec, y.dec, 2 * sizeof(x.dec[0]));
+	/* and under pressure (no balloons yet) */
+	lie.balloon_bytes = truth.balloon_bytes = other.balloon_bytes = 0;
+	same_decision(&lie, &truth, &other);
+	lie.active_bytes = UINT64_MAX;
+	same_decision(&lie, &truth, &other);
+}
+
+static void
+test_balloon_above_configured(void **state)
+{
+	struct reclaim_vm_stats lie = guest(1), truth;
+	struct reclaim_host h = soft_host();
+	struct out x;
+
+	(void)state;
+	lie.balloon_bytes = 2 * lie.configured_bytes;
+	truth = lie;
+	truth.balloon_bytes = truth.configured_bytes;
+	same_decision(&lie, &truth, NULL);
+	lie.balloon_bytes = UINT64_MAX;
+	same_decision(&lie, &truth, NULL);
+	/* and the target respects the cap: the balloon deflates */
+	assert_int_equal(decide(&x, &h, &lie, 1), RECLAIM_OK);
+	assert_true(x.dec[0].balloon_target_bytes <= x.dec[0].balloon_cap_bytes);
+	assert_true(x.dec[0].balloon_cap_bytes <= lie.configured_bytes * 65 / 100 + 1);
+}
+
+static void
+test_stats_from_the_future(void **state)
+{
+	struct reclaim_vm_stats lie = guest(1), truth;
+	struct reclaim_host h = soft_host();
+	struct out x;
+
+	(void)state;
+	lie.stats_time_ns = NOW + 1;
+	/* a guest in the future would otherwise look fresh for a long time */
+	assert_int_equal(decide(&x, &h, &lie, 1), RECLAIM_OK);
+	assert_true(x.dec[0].reasons & RECLAIM_REASON_STALE);
+	assert_int_equal(x.dec[0].balloon_limit, RECLAIM_BALLOON_LIMIT_STALE);
+	assert_true(x.dec[0].balloon_target_bytes <= lie.balloon_bytes);
+	/* the same as stats that are merely old, or absent */
+	truth = lie;
+	truth.stats_time_ns = NOW - 3600 * 1000000000ull;
+	same_decision(&lie, &truth, NULL);
+	truth.flags &= ~(uint32_t)RECLAIM_VM_GUEST_STATS;
+	same_decision(&lie, &truth, NULL);
+	lie.stats_time_ns = UINT64_MAX;
+	same_decision(&lie, &truth, NULL);
+	/* and a fresh guest does balloon: the test above means something */
+	assert_int_equal(decide(&x, &h, (const struct reclaim_vm_stats[]){guest(1)}, 1), RECLAIM_OK);
+	assert_true(x.dec[0].balloon_target_bytes > 0);
+	assert_false(x.dec[0].reasons & RECLAIM_REASON_STALE);
+}
+
+static void
+test_everything_at_once(void **state)
+{
+	struct reclaim_vm_stats lie = guest(1), truth;
+
+	(void)state;
+	lie.guest_free_bytes = UINT64_MAX;
+	lie.guest_swap_free_bytes = UINT64_MAX;
+	lie.active_bytes = UINT64_MAX;
+	lie.balloon_bytes = UINT64_MAX;
+	truth = lie;
+	truth.guest_free_bytes = truth.guest_swap_free_bytes = truth.configured_bytes;
+	truth.active_bytes = truth.consumed_bytes;
+	truth.balloon_bytes = truth.configured_bytes;
+	same_decision(&lie, &truth, NULL);
+}
+
+/* Per-VM idle tax comes from the host, not the guest: out of range is refused. */
+static void
+test_idle_tax_out_of_range(void **state)
+{
+	static const double bad[] = {-0.25, 1.0, 2.0, INFINITY, -INFINITY, NAN};
+	struct reclaim_host h = soft_host();
+	struct out x;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct reclaim_vm_stats v = guest(1);
+		v.flags |= RECLAIM_VM_IDLE_TAX;
+		v.idle_tax = bad[i];
+		/* the oracle checks outputs stay untouched */
+		assert_int_equal(decide(&x, &h, &v, 1), RECLAIM_E_INVAL);
+		v.flags &= ~(uint32_t)RECLAIM_VM_IDLE_TAX;
+		assert_int_equal(decide(&x, &h, &v, 1), RECLAIM_OK);
+	}
+}
+
+/* Byte counts near 2^64: a documented error or a decision within the
+ * invariants, never a wrapped sum or an undefined conversion (UBSan). */
+static void
+test_extreme_byte_counts(void **state)
+{
+	static const uint64_t tops[] = {UINT64_MAX, UINT64_MAX - 1, UINT64_MAX - 4096,
+					1ull << 63, (1ull << 53) + 1, (1ull << 54) - 1};
+	int ok = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++) {
+		for (int f = 0; f <= 100; f += 5) {
+			struct reclaim_host h = RECLAIM_HOST_INIT;
+			struct reclaim_vm_stats v = guest(1);
+			struct out x;
+			int rc;
+
+			h.total_bytes = tops[i];
+			h.free_bytes = tops[i] / 1000 * (uint64_t)f;
+			h.now_ns = NOW;
+			v.configured_bytes = tops[i] - 1;
+			v.consumed_bytes = tops[i] - h.free_bytes - 1;
+			v.limit_bytes = tops[i] / 3 * 2 + 1;
+			v.balloon_bytes = tops[i] / 2;
+			v.active_bytes = v.consumed_bytes / 3;
+			v.guest_free_bytes = v.guest_swap_free_bytes = tops[i];
+			rc = decide(&x, &h, &v, 1);
+			ok += rc == RECLAIM_OK;
+		}
+	}
+	/* most of these are valid input and must be decided */
+	assert_true(ok > 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_guest_free_above_configured),
+		cmocka_unit_test(test_guest_swap_above_configured),
+		cmocka_unit_test(test_active_above_consumed),
+		cmocka_unit_test(test_balloon_above_configured),
+		cmocka_unit_test(test_stats_from_the_future),
+		cmocka_unit_test(test_everything_at_once),
+		cmocka_unit_test(test_idle_tax_out_of_range),
+		cmocka_unit_test(test_extreme_byte_counts),
+	};
+
+	return cmocka_run_group_tests(tests, setup_defaults, NULL);
+}
