@@ -29,6 +29,9 @@
  *   swap_out beyond this tick's budget does what it can, and the policy sees
  *   the rest still resident at the next tick.
  * - A blocked guest does not grow and faults nothing back in.
+ * - A guest with cache_rate fills its free memory with page cache at that
+ *   pace (bytes/s), as far as the host has memory free: over time it touches
+ *   everything left to it, the usual reason ballooning is needed at all.
  */
 #ifndef FAKE_WORLD_H
 #define FAKE_WORLD_H
@@ -66,6 +69,7 @@ struct fw_vm {
 	double inflate_rate;        /* bytes/s; 0 = stalled driver */
 	double deflate_rate;        /* bytes/s */
 	double active_fraction;     /* of used memory */
+	double cache_rate;          /* bytes/s of page cache filling free memory */
 	uint64_t gswap_total;       /* guest swap device */
 
 	/* state */
@@ -487,6 +491,12 @@ fw_vm_advance(struct fw_world *w, struct fw_vm *v, double dt)
 			v->used = v->touched + grow;
 		}
 		v->touched += grow;
+	}
+
+	/* Page cache fills what is left, as far as the host allows. */
+	if (!v->blocked && v->cache_rate > 0.0 && v->touched < avail) {
+		grow = fw_min(fw_pages(v->cache_rate * dt), avail - v->touched);
+		v->touched += fw_min(grow, fw_free(w) & ~(FW_PAGE - 1));
 	}
 
 	/* Active pages that were swapped or compressed fault back in. */
