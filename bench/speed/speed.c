@@ -13,10 +13,12 @@
  * Inputs are deterministic from --seed. Each N is timed on two hosts built
  * from the same VMs: "busy" (free memory at 1.5 % of usable: hard state,
  * water level and balloon/swap split computed) and "idle" (10 % free: high
- * state, balloons deflating). The policy is warmed up with one committing
- * decide on the idle host, so that every VM has history; timed decides then
- * use RECLAIM_DECIDE_DRY_RUN, which runs the whole step but skips its final
- * commit (two stores), so every repetition does the same work.
+ * state, balloons deflating). Each host has its own policy, warmed up by a
+ * committing decide + apply of the tick before (the same VMs a second
+ * earlier, stats slightly different), so that every VM has history and the
+ * policy its last level; timed decides then use RECLAIM_DECIDE_DRY_RUN,
+ * which runs the whole step but skips its final commit, so every repetition
+ * does the same work.
  *
  * Allocations are counted by interposing malloc and friends in this
  * executable (glibc: forwarded to __libc_malloc); the count must be 0 during
@@ -272,7 +274,7 @@ static const struct reclaim_adapter noop_adapter = {
 struct fleet {
 	size_t n;
 	struct reclaim_config cfg;
-	struct reclaim_policy *policy;
+	struct reclaim_policy *busy_policy, *idle_policy;
 	struct reclaim_vm_stats *vms;
 	struct reclaim_decision *dec;
 	struct reclaim_apply_result *res;
@@ -322,16 +324,17 @@ run_op(struct fleet *f, int op)
 		one_pass(f->rho, f->vms, f->n, f->cfg.idle_tax);
 		break;
 	case OP_DECIDE:
-		rc = reclaim_decide(&f->sum_busy, f->dec, sizeof(*f->dec), f->policy, &f->busy,
+		rc = reclaim_decide(&f->sum_busy, f->dec, sizeof(*f->dec), f->busy_policy, &f->busy,
 				    f->vms, f->n, RECLAIM_DECIDE_DRY_RUN);
 		break;
 	case OP_DECIDE_IDLE:
-		rc = reclaim_decide(&f->sum_idle, f->dec, sizeof(*f->dec), f->policy, &f->idle,
+		rc = reclaim_decide(&f->sum_idle, f->dec, sizeof(*f->dec), f->idle_policy, &f->idle,
 				    f->vms, f->n, RECLAIM_DECIDE_DRY_RUN);
 		break;
 	case OP_APPLY:
 	case OP_APPLY_IDLE:
-		rc = reclaim_apply(f->res, sizeof(*f->res), f->policy, &noop_adapter,
+		rc = reclaim_apply(f->res, sizeof(*f->res),
+				   op == OP_APPLY ? f->busy_policy : f->idle_policy, &noop_adapter,
 				   &f->adapter_calls, f->dec, sizeof(*f->dec), f->n);
 		break;
 	default:
@@ -343,7 +346,8 @@ run_op(struct fleet *f, int op)
 static void
 fleet_free(struct fleet *f)
 {
-	reclaim_policy_destroy(f->policy);
+	reclaim_policy_destroy(f->busy_policy);
+	reclaim_policy_destroy(f->idle_policy);
 	free(f->vms);
 	free(f->dec);
 	free(f->res);
@@ -360,16 +364,71 @@ fail(const char *what, int rc)
 }
 
 /*
- * Builds N VMs, the busy and idle hosts, and a policy warmed up by one
- * committing decide + apply on the idle host; then checks that the busy
- * host really is in the hard state with both ballooning and swapping.
+ * The tick before: the same VMs one second earlier, consumption within 1 %
+ * and active memory within 5 % of now, as a hypervisor polling every second
+ * sees them.
+ */
+static uint64_t
+previous_tick(struct reclaim_vm_stats *prev, const struct reclaim_vm_stats *vms, size_t n,
+	      uint64_t seed)
+{
+	struct rng01 r;
+	uint64_t consumed = 0;
+	size_t i;
+
+	reclaim_rng_seed(&r.rng, ~seed);
+	for (i = 0; i < n; i++) {
+		struct reclaim_vm_stats *v = &prev[i];
+		uint64_t c;
+
+		*v = vms[i];
+		c = pages((double)v->consumed_bytes * uniform(&r, 0.99, 1.01));
+		v->consumed_bytes = c < v->configured_bytes ? c : v->configured_bytes;
+		v->active_bytes = pages((double)v->active_bytes * uniform(&r, 0.95, 1.05));
+		if (v->flags & RECLAIM_VM_GUEST_STATS)
+			v->stats_time_ns -= NS_PER_S;
+		consumed += v->consumed_bytes;
+	}
+	return consumed;
+}
+
+/*
+ * One policy per host, each with its previous tick decided (committed) and
+ * applied: timed decides then run the tick after, in the steady state of a
+ * hypervisor that polls every second.
+ */
+static int
+warm_up(struct reclaim_policy *policy, struct reclaim_decision *dec,
+	struct reclaim_apply_result *res, struct reclaim_host host,
+	const struct reclaim_vm_stats *prev, size_t n, uint64_t prev_consumed,
+	uint64_t *adapter_calls)
+{
+	struct reclaim_summary s = RECLAIM_SUMMARY_INIT;
+	double free_frac = (double)host.free_bytes / (double)(host.total_bytes - host.reserved_bytes);
+	struct reclaim_host h = make_host(prev_consumed, free_frac);
+	int rc;
+
+	h.now_ns = host.now_ns - NS_PER_S;
+	rc = reclaim_decide(&s, dec, sizeof(*dec), policy, &h, prev, n, 0);
+	if (rc)
+		return fail("warm-up decide", rc);
+	rc = reclaim_apply(res, sizeof(*res), policy, &noop_adapter, adapter_calls, dec,
+			   sizeof(*dec), n);
+	return rc ? fail("warm-up apply", rc) : 0;
+}
+
+/*
+ * Builds N VMs, the busy and idle hosts and their warmed-up policies; then
+ * checks that the busy host really is in the hard state with both
+ * ballooning and swapping, and the idle one in the high state.
  */
 static int
 fleet_init(struct fleet *f, size_t n, uint64_t seed)
 {
 	unsigned long long calls, bytes;
-	struct reclaim_summary s = RECLAIM_SUMMARY_INIT;
-	uint64_t consumed;
+	struct reclaim_vm_stats *prev;
+	uint64_t consumed, prev_consumed;
+	size_t i;
 	int rc;
 
 	memset(f, 0, sizeof(*f));
@@ -390,7 +449,7 @@ fleet_init(struct fleet *f, size_t n, uint64_t seed)
 		return fail("reclaim_policy_memory_size", rc);
 	calls = alloc_calls;
 	bytes = alloc_bytes;
-	rc = reclaim_policy_new(&f->policy, &f->cfg, n);
+	rc = reclaim_policy_new(&f->busy_policy, &f->cfg, n);
 	if (rc)
 		return fail("reclaim_policy_new", rc);
 	f->new_allocs = alloc_calls - calls;
@@ -398,17 +457,44 @@ fleet_init(struct fleet *f, size_t n, uint64_t seed)
 	if (COUNT_ALLOCS && f->new_allocs == 0)
 		return fail("allocation counter saw nothing in reclaim_policy_new: not interposed",
 			    1);
-
-	rc = reclaim_decide(&s, f->dec, sizeof(*f->dec), f->policy, &f->idle, f->vms, n, 0);
+	rc = reclaim_policy_new(&f->idle_policy, &f->cfg, n);
 	if (rc)
-		return fail("warm-up decide", rc);
-	rc = reclaim_apply(f->res, sizeof(*f->res), f->policy, &noop_adapter, &f->adapter_calls,
-			   f->dec, sizeof(*f->dec), n);
-	if (rc)
-		return fail("warm-up apply", rc);
+		return fail("reclaim_policy_new", rc);
 
-	f->sum_busy = s;
-	f->sum_idle = s;
+	prev = calloc(n, sizeof(*prev));
+	if (!prev)
+		return fail("out of memory", 1);
+	prev_consumed = previous_tick(prev, f->vms, n, seed);
+	rc = warm_up(f->idle_policy, f->dec, f->res, f->idle, prev, n, prev_consumed,
+		     &f->adapter_calls);
+	if (!rc)
+		rc = warm_up(f->busy_policy, f->dec, f->res, f->busy, prev, n, prev_consumed,
+			     &f->adapter_calls);
+	free(prev);
+	if (rc)
+		return rc;
+	/* In the second since, balloons the busy host asked for grew by up to
+	 * 16 MiB and gave those pages back to the host. */
+	consumed = 0;
+	for (i = 0; i < n; i++) {
+		struct reclaim_vm_stats *v = &f->vms[i];
+		uint64_t grow = f->dec[i].balloon_target_bytes > v->balloon_bytes
+					? f->dec[i].balloon_target_bytes - v->balloon_bytes
+					: 0;
+
+		grow = grow < 16 * MiB ? grow : 16 * MiB;
+		grow = grow < v->consumed_bytes ? grow : 0;
+		v->balloon_bytes += grow;
+		v->consumed_bytes -= grow;
+		if (v->active_bytes > v->consumed_bytes)
+			v->active_bytes = v->consumed_bytes;
+		consumed += v->consumed_bytes;
+	}
+	f->busy = make_host(consumed, 0.015);
+	f->idle = make_host(consumed, 0.10);
+
+	f->sum_busy.struct_size = sizeof(f->sum_busy);
+	f->sum_idle.struct_size = sizeof(f->sum_idle);
 	rc = run_op(f, OP_DECIDE_IDLE);
 	if (!rc)
 		rc = run_op(f, OP_DECIDE);
