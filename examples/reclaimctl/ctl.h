@@ -200,16 +200,33 @@ enum ctl_mode {
 
 struct ctl_session;
 
+/* One input line, parsed. */
+struct ctl_parsed {
+	struct ctl_request req; /* req.vms: set by the caller, capacity elements */
+	struct ctl_error err;   /* when failed */
+	int failed;
+};
+
 int
 ctl_session_new(struct ctl_session **out, const struct reclaim_config *cfg,
 		size_t capacity, int mode);
 void
 ctl_session_destroy(struct ctl_session *s);
+size_t
+ctl_session_capacity(const struct ctl_session *s);
+/* The half of a line that needs no policy: several threads may parse at
+ * once, each into its own struct ctl_parsed. */
+void
+ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len, size_t capacity);
 /*
- * Handles input line @p lineno (without its newline) and appends its output
- * to @p out: in JSON modes exactly one line. Returns 0, or 1 when the line
- * was reported as an error.
+ * The other half, in line order: decides (unless parsing failed) and
+ * appends the answer to @p out: in JSON modes exactly one line. Returns 0,
+ * or 1 when the line was answered with an error.
  */
+int
+ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
+		   struct ctl_parsed *p);
+/* Both halves, with the session's own VM array. */
 int
 ctl_session_line(struct ctl_session *s, struct ctl_buf *out, const char *line, size_t len,
 		 uint64_t lineno);
@@ -217,6 +234,19 @@ ctl_session_line(struct ctl_session *s, struct ctl_buf *out, const char *line, s
 void
 ctl_session_error(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 		  const struct ctl_error *err);
+
+/* ---- the whole stream (pipeline.c) ---- */
+
+/*
+ * Answers every line of @p in_fd on @p out_fd, one at a time and flushed.
+ * With @p workers > 0, that many threads parse lines ahead of the one
+ * deciding, which keeps line order. Returns 0 when every line got a result,
+ * 1 when some got an error, -1 on a read, write or memory failure (errno
+ * set; *what names the operation).
+ */
+int
+ctl_pipeline_run(struct ctl_session *s, int in_fd, int out_fd, size_t max_line,
+		 unsigned workers, const char **what);
 
 /* ---- input lines (reader.c) ---- */
 

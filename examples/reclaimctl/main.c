@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* reclaimctl: the reclaim policy as a JSON-lines filter (see reclaimctl.1). */
+#define _POSIX_C_SOURCE 200809L
+
 #include "ctl.h"
 
 #include <errno.h>
@@ -7,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum exit_code {
 	EXIT_LINES_OK = 0,
@@ -23,13 +26,14 @@ struct options {
 	size_t max_line;
 	int explain;
 	int defaults;
+	unsigned threads;
 };
 
 static const char usage_text[] =
 	"usage: reclaimctl decide  [--config FILE] [--profile NAME] [--capacity N] [--explain]\n"
-	"                          [--max-line-bytes N]\n"
+	"                          [--max-line-bytes N] [--threads N]\n"
 	"       reclaimctl explain [--config FILE] [--profile NAME] [--capacity N]\n"
-	"                          [--max-line-bytes N]\n"
+	"                          [--max-line-bytes N] [--threads N]\n"
 	"       reclaimctl config  (--defaults | --config FILE) [--profile NAME]\n"
 	"       reclaimctl --help | --version\n"
 	"Reads one JSON host snapshot per line on stdin and writes one JSON answer per\n"
@@ -108,6 +112,12 @@ parse_args(struct options *o, int argc, char **argv)
 			if (parse_size(&o->max_line, v) < 0)
 				return usage_error("--max-line-bytes needs a positive integer, not '%s'",
 						   v);
+		} else if ((v = option_value(argc, argv, &i, "--threads", &missing))) {
+			size_t n = 0;
+			if (strcmp(v, "0") != 0 && (parse_size(&n, v) < 0 || n > 64))
+				return usage_error("--threads needs an integer from 0 to 64, not '%s'",
+						   v);
+			o->threads = (unsigned)n;
 		} else if (missing) {
 			return usage_error("%s needs a value", argv[i]);
 		} else if (strcmp(argv[i], "--explain") == 0) {
@@ -243,10 +253,7 @@ run_lines(const struct options *o, int mode)
 {
 	struct reclaim_config cfg;
 	struct ctl_session *session;
-	struct ctl_reader reader;
-	struct ctl_buf out = {0};
-	uint64_t lineno = 0;
-	int rc = EXIT_LINES_OK;
+	const char *what;
 
 	if (o->defaults)
 		return usage_error("%s", "--defaults belongs to the config command");
@@ -258,38 +265,22 @@ run_lines(const struct options *o, int mode)
 			o->capacity, reclaim_strerror(status));
 		return status == RECLAIM_E_NOMEM ? EXIT_IO : EXIT_USAGE;
 	}
-	ctl_reader_init(&reader, 0, o->max_line);
-	for (;;) {
-		const char *line = NULL;
-		size_t len = 0;
-		int got = ctl_reader_next(&reader, &line, &len);
-		if (got == CTL_READ_EOF)
-			break;
-		if (got == CTL_READ_ERROR) {
-			fprintf(stderr, "reclaimctl: read: %s\n", strerror(errno));
-			rc = EXIT_IO;
-			break;
-		}
-		lineno++;
-		if (got == CTL_READ_LONG) {
-			struct ctl_error err;
-			ctl_error_set(&err, CTL_ERR_JSON, "",
-				      "line longer than %zu bytes (see --max-line-bytes)",
-				      o->max_line);
-			ctl_session_error(session, &out, lineno, &err);
-			rc = EXIT_LINE_FAILED;
-		} else if (ctl_session_line(session, &out, line, len, lineno) != 0) {
-			rc = EXIT_LINE_FAILED;
-		}
-		if (write_out(&out) < 0) {
-			rc = EXIT_IO;
-			break;
-		}
-	}
-	ctl_reader_free(&reader);
-	ctl_buf_free(&out);
+	int rc = ctl_pipeline_run(session, 0, 1, o->max_line, o->threads, &what);
+	if (rc < 0)
+		fprintf(stderr, "reclaimctl: %s: %s\n", what, strerror(errno));
 	ctl_session_destroy(session);
-	return rc;
+	return rc < 0 ? EXIT_IO : rc ? EXIT_LINE_FAILED : EXIT_LINES_OK;
+}
+
+/* Parser threads: one per online CPU beyond one, for the decider; none on
+ * one CPU. */
+static unsigned
+default_threads(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus <= 1)
+		return 0;
+	return cpus > 8 ? 8 : (unsigned)cpus;
 }
 
 int
@@ -299,6 +290,7 @@ main(int argc, char **argv)
 		.profile = RECLAIM_PROFILE_ESX,
 		.capacity = CTL_DEFAULT_CAPACITY,
 		.max_line = CTL_DEFAULT_MAX_LINE,
+		.threads = default_threads(),
 	};
 
 	if (argc < 2)

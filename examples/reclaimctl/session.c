@@ -282,52 +282,74 @@ put_text(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 	}
 }
 
+void
+ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len, size_t capacity)
+{
+	json_error_t jerr;
+	json_t *root;
+
+	p->failed = 1;
+	if (len == 0) {
+		ctl_error_set(&p->err, CTL_ERR_JSON, "", "empty line");
+		return;
+	}
+	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		ctl_error_set(&p->err, CTL_ERR_JSON, "", "%s", jerr.text);
+		p->err.column = jerr.column;
+		return;
+	}
+	if (ctl_request_read(&p->req, &p->err, root, capacity) == 0)
+		p->failed = 0;
+	json_decref(root);
+}
+
+int
+ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
+		   struct ctl_parsed *p)
+{
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	const struct ctl_request *req = &p->req;
+	int status;
+
+	if (p->failed)
+		goto fail;
+	if (req->admit)
+		status = reclaim_plan_admission(&sum, s->decisions, sizeof(*s->decisions),
+						s->policy, &req->host, req->vms, req->n_vms,
+						req->admit_bytes);
+	else
+		status = reclaim_decide(&sum, s->decisions, sizeof(*s->decisions), s->policy,
+					&req->host, req->vms, req->n_vms,
+					req->dry_run ? RECLAIM_DECIDE_DRY_RUN : 0);
+	if (status != RECLAIM_OK) {
+		ctl_error_set(&p->err, CTL_ERR_POLICY, "", "%s", reclaim_strerror(status));
+		p->err.status = status;
+		ctl_request_blame(&p->err, req, status);
+		goto fail;
+	}
+	if (s->mode == CTL_MODE_TEXT)
+		put_text(s, out, lineno, req, &sum);
+	else
+		put_json(s, out, lineno, req, &sum);
+	return 0;
+fail:
+	ctl_session_error(s, out, lineno, &p->err);
+	return 1;
+}
+
 int
 ctl_session_line(struct ctl_session *s, struct ctl_buf *out, const char *line, size_t len,
 		 uint64_t lineno)
 {
-	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
-	struct ctl_request req = {.vms = s->vms};
-	struct ctl_error err;
-	json_error_t jerr;
-	json_t *root;
-	int status;
+	struct ctl_parsed p = {.req = {.vms = s->vms}};
 
-	if (len == 0) {
-		ctl_error_set(&err, CTL_ERR_JSON, "", "empty line");
-		goto fail;
-	}
-	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		ctl_error_set(&err, CTL_ERR_JSON, "", "%s", jerr.text);
-		err.column = jerr.column;
-		goto fail;
-	}
-	status = ctl_request_read(&req, &err, root, s->capacity);
-	json_decref(root);
-	if (status < 0)
-		goto fail;
+	ctl_parse_line(&p, line, len, s->capacity);
+	return ctl_session_answer(s, out, lineno, &p);
+}
 
-	if (req.admit)
-		status = reclaim_plan_admission(&sum, s->decisions, sizeof(*s->decisions),
-						s->policy, &req.host, req.vms, req.n_vms,
-						req.admit_bytes);
-	else
-		status = reclaim_decide(&sum, s->decisions, sizeof(*s->decisions), s->policy,
-					&req.host, req.vms, req.n_vms,
-					req.dry_run ? RECLAIM_DECIDE_DRY_RUN : 0);
-	if (status != RECLAIM_OK) {
-		ctl_error_set(&err, CTL_ERR_POLICY, "", "%s", reclaim_strerror(status));
-		err.status = status;
-		ctl_request_blame(&err, &req, status);
-		goto fail;
-	}
-	if (s->mode == CTL_MODE_TEXT)
-		put_text(s, out, lineno, &req, &sum);
-	else
-		put_json(s, out, lineno, &req, &sum);
-	return 0;
-fail:
-	ctl_session_error(s, out, lineno, &err);
-	return 1;
+size_t
+ctl_session_capacity(const struct ctl_session *s)
+{
+	return s->capacity;
 }

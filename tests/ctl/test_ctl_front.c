@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: MIT */
+/* reclaimctl's front end: text output, line reader, config, snapshots and
+ * the session's history across lines. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ctl.h"
+
+#define GIB ((uint64_t)1 << 30)
+
+/* Output of one call, NUL-terminated for comparisons. */
+static const char *
+text(struct ctl_buf *b)
+{
+	ctl_putc(b, '\0');
+	b->len--;
+	assert_false(b->oom);
+	return b->data;
+}
+
+static void
+test_string_escapes(void **state)
+{
+	struct ctl_buf b = {0};
+	(void)state;
+
+	ctl_put_string(&b, "a\"b\\c\n\x01", 7);
+	assert_string_equal(text(&b), "\"a\\\"b\\\\c\\u000a\\u0001\"");
+	b.len = 0;
+	/* Valid UTF-8 passes: e-acute, euro sign, U+1F600. */
+	ctl_put_string(&b, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9);
+	assert_string_equal(text(&b), "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+	b.len = 0;
+	/* A stray byte, an overlong NUL, a surrogate, a cut sequence. */
+	ctl_put_string(&b, "\xff|\xc0\x80|\xed\xa0\x80|\xe2\x82", 11);
+	assert_string_equal(text(&b), "\"\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|"
+				      "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+				      "\xef\xbf\xbd\xef\xbf\xbd\"");
+	b.len = 0;
+	/* Text for a terminal keeps quotes but not control characters. */
+	ctl_put_text(&b, "say \"hi\"\x1b[2J", 12);
+	assert_string_equal(text(&b), "say \"hi\"\\u001b[2J");
+	ctl_buf_free(&b);
+}
+
+static void
+test_numbers(void **state)
+{
+	struct ctl_buf b = {0};
+	(void)state;
+
+	ctl_put_u64(&b, UINT64_MAX);
+	ctl_putc(&b, ' ');
+	ctl_put_u64(&b, 0);
+	ctl_putc(&b, ' ');
+	ctl_put_limit(&b, RECLAIM_UNLIMITED);
+	ctl_putc(&b, ' ');
+	ctl_put_limit(&b, RECLAIM_UNLIMITED - 1);
+	assert_string_equal(text(&b), "18446744073709551615 0 \"unlimited\" 18446744073709551614");
+	b.len = 0;
+	ctl_put_double_short(&b, 0.06);
+	ctl_putc(&b, ' ');
+	ctl_put_double_short(&b, 0.1 + 0.2);
+	ctl_putc(&b, ' ');
+	ctl_put_double_short(&b, 1e-300);
+	ctl_putc(&b, ' ');
+	ctl_put_double_short(&b, NAN);
+	ctl_putc(&b, ' ');
+	ctl_put_double(&b, INFINITY);
+	ctl_putc(&b, ' ');
+	ctl_put_double(&b, 0.25);
+	assert_string_equal(text(&b), "0.06 0.30000000000000004 1e-300 null null 0.25");
+	b.len = 0;
+	ctl_put_human_bytes(&b, 1023);
+	ctl_putc(&b, ' ');
+	ctl_put_human_bytes(&b, 1536);
+	ctl_putc(&b, ' ');
+	ctl_put_human_bytes(&b, 3 * GIB / 2);
+	ctl_putc(&b, ' ');
+	ctl_put_human_bytes(&b, UINT64_MAX);
+	assert_string_equal(text(&b), "1023 B 1.50 KiB 1.50 GiB 16.00 EiB");
+	ctl_buf_free(&b);
+}
+
+static void
+test_names(void **state)
+{
+	struct ctl_buf b = {0};
+	uint32_t v = 0;
+	(void)state;
+
+	ctl_put_flags(&b, ctl_reason_names,
+		      RECLAIM_REASON_PRESSURE | RECLAIM_REASON_HOLD | (1u << 31));
+	ctl_put_enum(&b, ctl_bound_names, RECLAIM_BOUND_CONSUMED);
+	ctl_put_enum(&b, ctl_bound_names, 99);
+	assert_string_equal(text(&b), "[\"pressure\",\"hold\",\"bit31\"]\"consumed\"\"unknown\"");
+	assert_int_equal(ctl_value_of(&v, ctl_vm_flag_names, "guest_stats"), 0);
+	assert_int_equal(v, RECLAIM_VM_GUEST_STATS);
+	assert_int_equal(ctl_value_of(&v, ctl_vm_flag_names, "Balloon"), -1);
+	assert_string_equal(ctl_status_name(RECLAIM_E_CAPACITY), "RECLAIM_E_CAPACITY");
+	assert_string_equal(ctl_status_name(RECLAIM_E_NOSPACE), "RECLAIM_E_NOSPACE");
+	assert_string_equal(ctl_status_name(-99), "RECLAIM_E_UNKNOWN");
+	assert_string_equal(ctl_status_name(3), "RECLAIM_E_UNKNOWN");
+	ctl_buf_free(&b);
+}
+
+static int
+next(struct ctl_reader *r, char *line, size_t size)
+{
+	const char *at;
+	size_t len;
+	int got = ctl_reader_next(r, &at, &len);
+	if (got == CTL_READ_LINE) {
+		assert_true(len < size);
+		memcpy(line, at, len);
+		line[len] = '\0';
+	}
+	return got;
+}
+
+/* An orchestrator writes one line and waits: the reader must hand it over
+ * without waiting for more input (a hang here fails by timeout). */
+static void
+test_reader_pipe(void **state)
+{
+	struct ctl_reader r;
+	char line[64];
+	int fds[2];
+	(void)state;
+
+	assert_int_equal(pipe(fds), 0);
+	ctl_reader_init(&r, fds[0], 1024);
+	assert_int_equal(write(fds[1], "abc\n", 4), 4);
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_LINE);
+	assert_string_equal(line, "abc");
+	assert_int_equal(write(fds[1], "\nde", 3), 3);
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_LINE);
+	assert_string_equal(line, "");
+	close(fds[1]);
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_LINE);
+	assert_string_equal(line, "de");
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_EOF);
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_EOF);
+	ctl_reader_free(&r);
+	close(fds[0]);
+}
+
+static void
+test_reader_long_lines(void **state)
+{
+	const size_t big = 300000; /* several reads */
+	struct ctl_reader r;
+	const char *at;
+	size_t len;
+	char line[64];
+	FILE *f = tmpfile();
+	(void)state;
+
+	assert_non_null(f);
+	fputs("short\n", f);
+	for (size_t i = 0; i < big; i++)
+		fputc('x', f);
+	fputs("\nok\n", f);
+	for (size_t i = 0; i < big; i++)
+		fputc('y', f);
+	fputs("\nlast", f);
+	for (size_t i = 0; i < big; i++)
+		fputc('z', f);
+	fflush(f);
+	rewind(f);
+
+	/* Room for the long lines: they come back whole. */
+	ctl_reader_init(&r, fileno(f), big);
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_LINE);
+	assert_int_equal(ctl_reader_next(&r, &at, &len), CTL_READ_LINE);
+	assert_int_equal(len, big);
+	assert_true(at[0] == 'x' && at[big - 1] == 'x');
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_LINE);
+	assert_string_equal(line, "ok");
+	assert_int_equal(ctl_reader_next(&r, &at, &len), CTL_READ_LINE);
+	assert_int_equal(len, big);
+	ctl_reader_free(&r);
+
+	/* No room: each is skipped, the lines around them survive, and so does
+	 * the end of input. */
+	rewind(f);
+	ctl_reader_init(&r, fileno(f), 100);
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_LINE);
+	assert_string_equal(line, "short");
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_LONG);
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_LINE);
+	assert_string_equal(line, "ok");
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_LONG);
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_LONG);
+	assert_int_equal(next(&r, line, sizeof(line)), CTL_READ_EOF);
+	/* The buffer never held a whole long line. */
+	assert_true(r.cap < big);
+	ctl_reader_free(&r);
+	fclose(f);
+}
+
+static int
+parse_config(struct reclaim_config *cfg, struct ctl_error *err, const char *json)
+{
+	return ctl_config_parse(cfg, err, json, strlen(json), RECLAIM_PROFILE_ESX);
+}
+
+static void
+test_config_round_trip(void **state)
+{
+	(void)state;
+	for (int profile = RECLAIM_PROFILE_ESX; profile <= RECLAIM_PROFILE_PAPER; profile++) {
+		struct reclaim_config cfg, back;
+		struct ctl_error err;
+		struct ctl_buf b = {0};
+
+		assert_int_equal(reclaim_config_init_profile(&cfg, sizeof(cfg), profile), 0);
+		ctl_config_print(&b, &cfg);
+		assert_false(b.oom);
+		assert_int_equal(ctl_config_parse(&back, &err, b.data, b.len, RECLAIM_PROFILE_ESX),
+				 0);
+		assert_memory_equal(&cfg, &back, sizeof(cfg));
+		ctl_buf_free(&b);
+	}
+}
+
+static void
+test_config_partial(void **state)
+{
+	struct reclaim_config cfg, paper;
+	struct ctl_error err;
+	(void)state;
+
+	/* The profile applies first wherever its key is; others override it. */
+	assert_int_equal(parse_config(&cfg, &err, "{\"idle_tax\": 0, \"profile\": \"paper\","
+						  " \"sample_pages\": 7}"),
+			 0);
+	assert_int_equal(reclaim_config_init_profile(&paper, sizeof(paper), RECLAIM_PROFILE_PAPER),
+			 0);
+	assert_true(cfg.idle_tax == 0.0);
+	assert_int_equal(cfg.sample_pages, 7);
+	assert_int_equal(cfg.flags, paper.flags);
+	assert_true(cfg.threshold_soft == paper.threshold_soft);
+	/* flags replaces the profile's flags. */
+	assert_int_equal(parse_config(&cfg, &err, "{\"profile\":\"paper\",\"flags\":[]}"), 0);
+	assert_int_equal(cfg.flags, 0);
+	/* --profile gives the starting point when the file has none. */
+	assert_int_equal(ctl_config_parse(&cfg, &err, "{}", 2, RECLAIM_PROFILE_ESXI5), 0);
+	assert_int_equal(cfg.threshold_base, RECLAIM_BASE_MINFREE);
+}
+
+static void
+test_config_errors(void **state)
+{
+	struct reclaim_config cfg;
+	struct ctl_error err;
+	(void)state;
+
+	memset(&cfg, 0xa5, sizeof(cfg));
+	assert_int_equal(parse_config(&cfg, &err, "{\"idle_tax\": 0.5, \"struct_size\": 8}"), -1);
+	assert_int_equal(err.kind, CTL_ERR_INPUT);
+	assert_string_equal(err.path, "struct_size");
+	assert_string_equal(err.message, "unknown key");
+	/* Nothing written on error. */
+	assert_int_equal(cfg.struct_size, 0xa5a5a5a5u);
+
+	assert_int_equal(parse_config(&cfg, &err, "{\"page_size\": -4096}"), -1);
+	assert_string_equal(err.path, "page_size");
+	assert_int_equal(parse_config(&cfg, &err, "{\"threshold_high\": true}"), -1);
+	assert_string_equal(err.path, "threshold_high");
+	assert_string_equal(err.message, "expected a number");
+	assert_int_equal(parse_config(&cfg, &err, "{\"threshold_base\": \"free\"}"), -1);
+	assert_string_equal(err.path, "threshold_base");
+	assert_int_equal(parse_config(&cfg, &err, "{\"flags\": \"soft_swap\"}"), -1);
+	assert_string_equal(err.path, "flags");
+
+	/* Range errors come from reclaim_config_check(), with its field. */
+	const char *field = NULL;
+	struct reclaim_config bad;
+	reclaim_config_init(&bad, sizeof(bad));
+	bad.threshold_hard = 0.05;
+	int status = reclaim_config_check(&field, &bad);
+	assert_int_not_equal(status, 0);
+	assert_int_equal(parse_config(&cfg, &err, "{\"threshold_hard\": 0.05}"), -1);
+	assert_int_equal(err.kind, CTL_ERR_POLICY);
+	assert_int_equal(err.status, status);
+	assert_string_equal(err.path, field);
+	assert_string_equal(err.message, reclaim_strerror(status));
+
+	assert_int_equal(parse_config(&cfg, &err, "{\"idle_tax\": 0.5"), -1);
+	assert_int_equal(err.kind, CTL_ERR_JSON);
+}
+
+static int
+read_request(struct ctl_request *req, struct ctl_error *err, const char *line,
+	     size_t capacity)
+{
+	json_error_t jerr;
+	json_t *root = json_loads(line, 0, &jerr);
+	assert_non_null(root);
+	int rc = ctl_request_read(req, err, root, capacity);
+	json_decref(root);
+	return rc;
+}
+
+static void
+test_request(void **state)
+{
+	struct reclaim_vm_stats vms[2];
+	struct ctl_request req = {.vms = vms};
+	struct ctl_error err;
+	(void)state;
+
+	assert_int_equal(read_request(&req, &err,
+				      "{\"vms\":[{\"id\":7,\"configured_bytes\":100,"
+				      "\"consumed_bytes\":90,\"shares\":5,\"active_bytes\":9,"
+				      "\"balloon_cap_bytes\":\"unlimited\",\"flags\":[\"balloon\","
+				      "\"compress\"]}],\"dry_run\":true,\"host\":{\"total_bytes\":1000,"
+				      "\"free_bytes\":10,\"now_ns\":5,\"flags\":[\"swap_bounded\"]}}",
+				      2),
+			 0);
+	assert_int_equal(req.n_vms, 1);
+	assert_true(req.dry_run);
+	assert_false(req.admit);
+	assert_int_equal(req.host.struct_size, sizeof(struct reclaim_host));
+	assert_int_equal(req.host.flags, RECLAIM_HOST_SWAP_BOUNDED);
+	assert_int_equal(req.host.total_bytes, 1000);
+	assert_int_equal(vms[0].struct_size, sizeof(struct reclaim_vm_stats));
+	assert_int_equal(vms[0].id, 7);
+	assert_int_equal(vms[0].flags, RECLAIM_VM_BALLOON | RECLAIM_VM_COMPRESS);
+	/* Left out: RECLAIM_VM_STATS_INIT's values. */
+	assert_true(vms[0].limit_bytes == RECLAIM_UNLIMITED);
+	assert_true(vms[0].balloon_cap_bytes == RECLAIM_UNLIMITED);
+	assert_int_equal(vms[0].reservation_bytes, 0);
+
+	assert_int_equal(read_request(&req, &err,
+				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1,\"now_ns\":1},"
+				      "\"vms\":[{},{},{}]}",
+				      2),
+			 -1);
+	assert_int_equal(err.kind, CTL_ERR_POLICY);
+	assert_int_equal(err.status, RECLAIM_E_CAPACITY);
+	assert_string_equal(err.path, "vms");
+
+	assert_int_equal(read_request(&req, &err,
+				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1,\"now_ns\":1},"
+				      "\"vms\":[{\"id\":1,\"configured_bytes\":1,\"consumed_bytes\":1,"
+				      "\"shares\":1,\"active_bytes\":1},{\"id\":2,\"flags\":[\"balloon\","
+				      "7]}]}",
+				      2),
+			 -1);
+	assert_int_equal(err.kind, CTL_ERR_INPUT);
+	assert_string_equal(err.path, "vms[1].flags[1]");
+
+	assert_int_equal(read_request(&req, &err,
+				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1},\"vms\":[]}", 2),
+			 -1);
+	assert_string_equal(err.path, "host.now_ns");
+	assert_string_equal(err.message, "missing required key");
+}
+
+static void
+test_blame_duplicate(void **state)
+{
+	static const struct reclaim_vm_stats init = RECLAIM_VM_STATS_INIT;
+	struct reclaim_vm_stats vms[4] = {init, init, init, init};
+	struct ctl_request req = {.vms = vms, .n_vms = 4};
+	struct ctl_error err;
+	(void)state;
+
+	vms[0].id = 9;
+	vms[1].id = 4;
+	vms[2].id = 5;
+	vms[3].id = 4;
+	ctl_error_set(&err, CTL_ERR_POLICY, "", "dup");
+	ctl_request_blame(&err, &req, RECLAIM_E_VM_DUPLICATE);
+	assert_string_equal(err.path, "vms[3].id");
+	vms[2].id = 9;
+	ctl_request_blame(&err, &req, RECLAIM_E_VM_DUPLICATE);
+	assert_string_equal(err.path, "vms[2].id");
+}
+
+/* Host under pressure with one ballooning VM, at time @p t seconds. */
+static void
+snapshot(char *line, size_t size, int t)
+{
+	snprintf(line, size,
+		 "{\"host\":{\"total_bytes\":%llu,\"free_bytes\":%llu,\"now_ns\":%d000000000},"
+		 "\"vms\":[{\"id\":1,\"flags\":[\"balloon\",\"guest_stats\"],"
+		 "\"configured_bytes\":%llu,\"consumed_bytes\":%llu,\"shares\":1000,"
+		 "\"active_bytes\":%llu,\"guest_free_bytes\":%llu,\"guest_swap_free_bytes\":%llu,"
+		 "\"stats_time_ns\":%d000000000}]}",
+		 (unsigned long long)(8 * GIB), (unsigned long long)(GIB / 4), t,
+		 (unsigned long long)(4 * GIB), (unsigned long long)(4 * GIB),
+		 (unsigned long long)GIB, (unsigned long long)(2 * GIB),
+		 (unsigned long long)GIB, t);
+}
+
+/* Output of the last of @p n lines fed to a fresh session. */
+static char *
+run_lines(const char *const *lines, size_t n)
+{
+	struct reclaim_config cfg;
+	struct ctl_session *s;
+	struct ctl_buf out = {0};
+
+	reclaim_config_init(&cfg, sizeof(cfg));
+	assert_int_equal(ctl_session_new(&s, &cfg, 4, CTL_MODE_JSON), 0);
+	for (size_t i = 0; i < n; i++) {
+		out.len = 0;
+		ctl_session_line(s, &out, lines[i], strlen(lines[i]), 1);
+	}
+	ctl_session_destroy(s);
+	char *last = strdup(text(&out));
+	ctl_buf_free(&out);
+	return last;
+}
+
+static void
+test_session_history(void **state)
+{
+	char t1[1024], t2[1024], dry[1100], bad[1024];
+	(void)state;
+
+	snapshot(t1, sizeof(t1), 1);
+	snapshot(t2, sizeof(t2), 2);
+	snprintf(dry, sizeof(dry), "{\"dry_run\":true,%s", t2 + 1);
+	snprintf(bad, sizeof(bad), "%s", t2);
+	memcpy(strstr(bad, "\"shares\":1000"), "\"shares\":-100", 13);
+
+	const char *fresh[] = {t2};
+	const char *kept[] = {t1, t2};
+	const char *with_dry[] = {t1, dry, t2};
+	const char *with_error[] = {t1, bad, t2};
+	char *a = run_lines(fresh, 1);
+	char *b = run_lines(kept, 2);
+	char *c = run_lines(with_dry, 3);
+	char *d = run_lines(with_error, 3);
+
+	/* The balloon asked for at t1 is in flight at t2 only if the policy
+	 * remembered it. */
+	assert_non_null(strstr(a, "\"in_flight_bytes\":0,"));
+	assert_null(strstr(b, "\"in_flight_bytes\":0,"));
+	/* Neither a dry run nor a rejected line changes the history. */
+	assert_string_equal(b, c);
+	assert_string_equal(b, d);
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+}
+
+/* Every line of @p input through a fresh session on the pipeline; the output
+ * in *out (malloc'ed, NUL-terminated). */
+static int
+pipeline_file(const char *input, unsigned workers, size_t max_line, char **out)
+{
+	struct reclaim_config cfg;
+	struct ctl_session *s;
+	const char *what;
+	FILE *in = tmpfile(), *res = tmpfile();
+
+	assert_non_null(in);
+	assert_non_null(res);
+	fputs(input, in);
+	fflush(in);
+	rewind(in);
+	reclaim_config_init(&cfg, sizeof(cfg));
+	assert_int_equal(ctl_session_new(&s, &cfg, 4, CTL_MODE_JSON_EXPLAIN), 0);
+	int rc = ctl_pipeline_run(s, fileno(in), fileno(res), max_line, workers, &what);
+	ctl_session_destroy(s);
+	long size = ftell(res);
+	assert_true(size >= 0);
+	*out = calloc(1, (size_t)size + 1);
+	rewind(res);
+	assert_int_equal(fread(*out, 1, (size_t)size, res), (size_t)size);
+	fclose(in);
+	fclose(res);
+	return rc;
+}
+
+static void
+test_pipeline_threads_keep_order(void **state)
+{
+	char line[1024], input[1 << 16] = "";
+	char *serial, *threaded;
+	(void)state;
+
+	/* Results, history and errors interleaved: 40 lines. */
+	for (int t = 1; t <= 10; t++) {
+		snapshot(line, sizeof(line), t);
+		strcat(input, line);
+		strcat(input, "\nnot json\n");
+		strcat(input, t % 2 ? "{\"host\":{},\"vms\":[]}\n" : "\n");
+		strcat(input, t % 3 ? "[1,2,3]\n" : "{\"host\":[],\"vms\":[], \"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}\n");
+	}
+	assert_int_equal(pipeline_file(input, 0, 100000, &serial), 1);
+	for (unsigned workers = 1; workers <= 4; workers++) {
+		assert_int_equal(pipeline_file(input, workers, 100000, &threaded), 1);
+		assert_string_equal(serial, threaded);
+		free(threaded);
+	}
+	/* 40 answers, numbered in order. */
+	const char *at = serial;
+	for (int n = 1; n <= 40; n++) {
+		char want[32];
+		snprintf(want, sizeof(want), "{\"line\":%d,", n);
+		assert_memory_equal(at, want, strlen(want));
+		at = strchr(at, '\n');
+		assert_non_null(at);
+		at++;
+	}
+	assert_int_equal(*at, '\0');
+	free(serial);
+
+	/* All good: 0; a line over the limit: 1, on both paths. */
+	snapshot(line, sizeof(line), 1);
+	strcat(line, "\n");
+	assert_int_equal(pipeline_file(line, 2, 100000, &threaded), 0);
+	free(threaded);
+	assert_int_equal(pipeline_file(line, 0, 100, &serial), 1);
+	assert_int_equal(pipeline_file(line, 2, 100, &threaded), 1);
+	assert_string_equal(serial, threaded);
+	assert_non_null(strstr(serial, "line longer than 100 bytes"));
+	free(serial);
+	free(threaded);
+}
+
+struct lockstep {
+	int in_fd;
+	int out_fd;
+	unsigned workers;
+	int rc;
+};
+
+static void *
+run_pipeline(void *arg)
+{
+	struct lockstep *l = arg;
+	struct reclaim_config cfg;
+	struct ctl_session *s;
+	const char *what;
+
+	reclaim_config_init(&cfg, sizeof(cfg));
+	if (ctl_session_new(&s, &cfg, 4, CTL_MODE_JSON) != 0) {
+		l->rc = -2;
+		return NULL;
+	}
+	l->rc = ctl_pipeline_run(s, l->in_fd, l->out_fd, 1 << 20, l->workers, &what);
+	close(l->out_fd);
+	ctl_session_destroy(s);
+	return NULL;
+}
+
+/* Write a line, wait for its answer, and only then write the next: each
+ * answer must come while its input pipe stays open. */
+static void
+test_pipeline_lockstep(void **state)
+{
+	(void)state;
+	for (unsigned workers = 0; workers <= 2; workers += 2) {
+		int to[2], from[2];
+		pthread_t thread;
+		char line[1024], answer[8192];
+
+		assert_int_equal(pipe(to), 0);
+		assert_int_equal(pipe(from), 0);
+		struct lockstep l = {to[0], from[1], workers, -3};
+		assert_int_equal(pthread_create(&thread, NULL, run_pipeline, &l), 0);
+		for (int t = 1; t <= 3; t++) {
+			struct pollfd pfd = {from[0], POLLIN, 0};
+			size_t got = 0;
+			snapshot(line, sizeof(line), t);
+			strcat(line, "\n");
+			assert_int_equal(write(to[1], line, strlen(line)), (ssize_t)strlen(line));
+			while (got == 0 || answer[got - 1] != '\n') {
+				assert_int_equal(poll(&pfd, 1, 20000), 1);
+				ssize_t n = read(from[0], answer + got, sizeof(answer) - 1 - got);
+				assert_true(n > 0);
+				got += (size_t)n;
+			}
+			answer[got] = '\0';
+			snprintf(line, sizeof(line), "{\"line\":%d,\"summary\"", t);
+			assert_memory_equal(answer, line, strlen(line));
+		}
+		close(to[1]);
+		pthread_join(thread, NULL);
+		assert_int_equal(l.rc, 0);
+		close(to[0]);
+		close(from[0]);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_string_escapes),
+		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_reader_pipe),
+		cmocka_unit_test(test_reader_long_lines),
+		cmocka_unit_test(test_config_round_trip),
+		cmocka_unit_test(test_config_partial),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_blame_duplicate),
+		cmocka_unit_test(test_session_history),
+		cmocka_unit_test(test_pipeline_threads_keep_order),
+		cmocka_unit_test(test_pipeline_lockstep),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
