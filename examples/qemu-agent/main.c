@@ -36,7 +36,13 @@ struct guest {
 	uint64_t configured;
 	char balloon_path[160]; /* QOM path of the virtio-balloon device */
 	int has_balloon;
+	int deflate_on_oom; /* the guest deflates by itself; MemTotal stays put */
 	int blocked;
+	/* Guest stats and the balloon size are read at different moments; see
+	 * read_guest_stats(). */
+	double balloon_changed_wall; /* when we last saw the balloon move */
+	uint64_t balloon_prev;
+	uint64_t empty_total; /* guest MemTotal with an empty balloon, or 0 */
 	struct reclaim_estimator est;
 	uint64_t period_start_ns;
 	struct reclaim_rng rng;
@@ -63,6 +69,7 @@ struct agent {
 	uint64_t reserved;
 	uint64_t tick_ns;
 	uint64_t duration_ns;
+	uint64_t warmup_ns;
 	uint64_t max_ticks;
 	uint64_t seed;
 	unsigned stats_interval_s;
@@ -210,6 +217,16 @@ guest_attach(struct agent *a, struct guest *g)
 			fprintf(stderr, "%s: %s\n", g->name, g->qmp.error);
 			return -1;
 		}
+		json_t *ret = NULL;
+		args = json_pack("{s:s, s:s}", "path", g->balloon_path, "property",
+				 "deflate-on-oom");
+		if (qmp_execute(&g->qmp, &ret, "qom-get", args) == 0)
+			g->deflate_on_oom = json_is_true(ret);
+		json_decref(args);
+		json_decref(ret);
+		/* Until seen otherwise, the balloon may have just moved. */
+		g->balloon_changed_wall = (double)clock_ns(CLOCK_REALTIME) / 1e9;
+		g->balloon_prev = UINT64_MAX;
 	}
 
 	err = reclaim_estimator_init(&g->est, sizeof(g->est), &a->cfg);
@@ -231,6 +248,19 @@ guest_attach(struct agent *a, struct guest *g)
 
 /* ---- sampling ---- */
 
+/*
+ * Guest stats are a snapshot the guest took up to one polling interval ago,
+ * while the balloon size is read now. The policy caps a balloon at
+ * balloon + guest free + free swap - margin, which is only right when both
+ * terms come from the same moment: mixing a balloon that just grew with free
+ * memory from before it grew counts that memory twice, and the cap flaps.
+ * Without deflate-on-oom the guest's total memory shrinks by exactly the
+ * balloon, so the stats tell the balloon size they were taken with:
+ * empty_total - stat-total-memory, where empty_total (total + balloon) is
+ * learnt from stats taken after the balloon had settled. Free memory is then
+ * moved to the balloon size of now. Until empty_total is known, the stats are
+ * withheld (the policy treats them as stale and does not inflate).
+ */
 static void
 read_guest_stats(struct agent *a, struct guest *g, uint64_t now_ns)
 {
@@ -245,28 +275,45 @@ read_guest_stats(struct agent *a, struct guest *g, uint64_t now_ns)
 	if (err)
 		return;
 
-	/* last-update is the host's wall clock in seconds; 0 until the
-	 * driver has ever reported. */
-	uint64_t updated, avail, swap_in = 0, swap_out = 0;
+	/* last-update is the host's wall clock in seconds when QEMU got the
+	 * stats; 0 until the driver has ever reported. */
+	uint64_t updated, avail, total, swap_in = 0, swap_out = 0;
 	json_t *stats = json_object_get(ret, "stats");
-	if (json_get_u64(&updated, json_object_get(ret, "last-update")) == 0 && updated > 0 &&
-	    (json_get_u64(&avail, json_object_get(stats, "stat-available-memory")) == 0 ||
-	     json_get_u64(&avail, json_object_get(stats, "stat-free-memory")) == 0)) {
-		uint64_t wall = clock_ns(CLOCK_REALTIME);
-		uint64_t age = wall > updated * NS_PER_S ? wall - updated * NS_PER_S : 0;
-		g->stats_time_ns = now_ns > age ? now_ns - age : 0;
-		/* Available, not free: page cache is memory the guest can
-		 * give the balloon without running out. */
-		g->guest_free = avail;
-		/* The guest reports swap traffic, not swap use; out - in
-		 * over-counts use (pages freed while swapped), so the free
-		 * swap derived from it errs on the safe side. */
-		json_get_u64(&swap_in, json_object_get(stats, "stat-swap-in"));
-		json_get_u64(&swap_out, json_object_get(stats, "stat-swap-out"));
-		uint64_t used = swap_out > swap_in ? swap_out - swap_in : 0;
-		g->guest_swap_free = g->guest_swap > used ? g->guest_swap - used : 0;
-		g->has_stats = 1;
+	if (json_get_u64(&updated, json_object_get(ret, "last-update")) != 0 || updated == 0 ||
+	    (json_get_u64(&avail, json_object_get(stats, "stat-available-memory")) != 0 &&
+	     json_get_u64(&avail, json_object_get(stats, "stat-free-memory")) != 0)) {
+		json_decref(ret);
+		return;
 	}
+	uint64_t wall = clock_ns(CLOCK_REALTIME);
+	uint64_t age = wall > updated * NS_PER_S ? wall - updated * NS_PER_S : 0;
+	g->stats_time_ns = now_ns > age ? now_ns - age : 0;
+
+	/* Available, not free: page cache is memory the guest can give the
+	 * balloon without running out. */
+	if (g->deflate_on_oom ||
+	    json_get_u64(&total, json_object_get(stats, "stat-total-memory")) != 0) {
+		g->guest_free = avail;
+	} else {
+		if ((double)updated > g->balloon_changed_wall)
+			g->empty_total = total + g->balloon_bytes; /* settled */
+		if (g->empty_total == 0) {
+			json_decref(ret);
+			return;
+		}
+		uint64_t then = g->empty_total > total ? g->empty_total - total : 0;
+		uint64_t free_then = avail + then;
+		g->guest_free = free_then > g->balloon_bytes ? free_then - g->balloon_bytes : 0;
+	}
+
+	/* The guest reports swap traffic, not swap use; out - in over-counts
+	 * use (pages freed while swapped out), so the free swap derived from
+	 * it errs on the safe side. */
+	json_get_u64(&swap_in, json_object_get(stats, "stat-swap-in"));
+	json_get_u64(&swap_out, json_object_get(stats, "stat-swap-out"));
+	uint64_t used = swap_out > swap_in ? swap_out - swap_in : 0;
+	g->guest_swap_free = g->guest_swap > used ? g->guest_swap - used : 0;
+	g->has_stats = 1;
 	json_decref(ret);
 }
 
@@ -275,7 +322,9 @@ sample_guest(struct agent *a, struct guest *g, uint64_t now_ns)
 {
 	int err = guest_mem_usage(&g->usage, &g->mem);
 	if (err) {
-		guest_gone(a, g, err == -ESRCH ? "QEMU process exited" : strerror(-err));
+		/* A zombie QEMU still has /proc/<pid>, with no mappings. */
+		guest_gone(a, g, err == -ESRCH || err == -ENOENT ? "QEMU process exited"
+								 : strerror(-err));
 		return;
 	}
 
@@ -290,6 +339,9 @@ sample_guest(struct agent *a, struct guest *g, uint64_t now_ns)
 		    actual < g->configured)
 			g->balloon_bytes = g->configured - actual;
 		json_decref(ret);
+		if (g->balloon_bytes != g->balloon_prev)
+			g->balloon_changed_wall = (double)clock_ns(CLOCK_REALTIME) / 1e9;
+		g->balloon_prev = g->balloon_bytes;
 	}
 	read_guest_stats(a, g, now_ns);
 	if (!g->alive)
@@ -420,7 +472,7 @@ explain_tick(const struct agent *a, const struct reclaim_summary *sum,
 			if (a->guests[j].id == vms[i].id)
 				g = &a->guests[j];
 		char c[32], act[32];
-		printf("t=%.2f   %s: %s [consumed %s active %s]\n", a->t, g ? g->name : "?", line,
+		printf("t=%.2f   [%s] %s [consumed %s active %s]\n", a->t, g ? g->name : "?", line,
 		       format_size(c, sizeof(c), vms[i].consumed_bytes),
 		       format_size(act, sizeof(act), vms[i].active_bytes));
 	}
@@ -494,15 +546,18 @@ host_swap_free(void)
 	return (uint64_t)kb << 10;
 }
 
-/* Returns 0, or -1 when the policy rejected its inputs. */
+/* Samples every guest; then, unless only @p observing, decides and acts.
+ * Returns 0, or -1 when the policy rejected its inputs. */
 static int
-tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec)
+tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec, int observing)
 {
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
-	a->t = (double)(now - a->start_ns) / 1e9;
+	a->t = (double)(int64_t)(now - a->start_ns) / 1e9; /* < 0 while warming up */
 	for (size_t i = 0; i < a->n_guests; i++)
 		if (a->guests[i].alive)
 			sample_guest(a, &a->guests[i], now);
+	if (observing)
+		return 0;
 
 	/* The budget is this agent's host: a few small guests can put it
 	 * under real pressure on a large machine. */
@@ -586,6 +641,8 @@ usage(FILE *out)
 		"  --tick DURATION       decision interval (1s)\n"
 		"  --ticks N             stop after N ticks\n"
 		"  --duration DURATION   stop after this long\n"
+		"  --warmup DURATION     only measure (active memory) this long before the\n"
+		"                        first decision (0)\n"
 		"  --stats-interval SEC  guest stats polling interval (1)\n"
 		"  --seed N              seed of the random page picker (1)\n"
 		"  --explain             print every decision\n"
@@ -656,7 +713,7 @@ bad:
 static int
 parse_args(struct agent *a, int argc, char **argv)
 {
-	enum { O_BUDGET = 256, O_RESERVED, O_CONFIG, O_TICK, O_TICKS, O_DURATION,
+	enum { O_BUDGET = 256, O_RESERVED, O_CONFIG, O_TICK, O_TICKS, O_DURATION, O_WARMUP,
 	       O_STATS, O_SEED, O_EXPLAIN, O_TRACE, O_VM, O_HELP };
 	static const struct option opts[] = {
 		{"budget", required_argument, NULL, O_BUDGET},
@@ -665,6 +722,7 @@ parse_args(struct agent *a, int argc, char **argv)
 		{"tick", required_argument, NULL, O_TICK},
 		{"ticks", required_argument, NULL, O_TICKS},
 		{"duration", required_argument, NULL, O_DURATION},
+		{"warmup", required_argument, NULL, O_WARMUP},
 		{"stats-interval", required_argument, NULL, O_STATS},
 		{"seed", required_argument, NULL, O_SEED},
 		{"explain", no_argument, NULL, O_EXPLAIN},
@@ -704,6 +762,9 @@ parse_args(struct agent *a, int argc, char **argv)
 			break;
 		case O_DURATION:
 			ok = parse_duration(&a->duration_ns, optarg) == 0;
+			break;
+		case O_WARMUP:
+			ok = parse_duration(&a->warmup_ns, optarg) == 0;
 			break;
 		case O_STATS: {
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -790,11 +851,18 @@ main(int argc, char **argv)
 	if (vms == NULL || dec == NULL)
 		return 1;
 
-	a.start_ns = clock_ns(CLOCK_MONOTONIC);
+	/* Ticks k < warmup only measure; decisions start after them and the
+	 * tick count and duration are counted from the first decision. */
+	uint64_t warmup = (a.warmup_ns + a.tick_ns - 1) / a.tick_ns;
+	uint64_t base = clock_ns(CLOCK_MONOTONIC);
+	a.start_ns = base + warmup * a.tick_ns;
 	for (uint64_t k = 0; !stop_requested; k++) {
-		if (a.max_ticks && k >= a.max_ticks)
+		int observing = k < warmup;
+		uint64_t decided = k - warmup;
+		if (!observing && a.max_ticks && decided >= a.max_ticks)
 			break;
-		if (a.duration_ns && clock_ns(CLOCK_MONOTONIC) - a.start_ns >= a.duration_ns)
+		if (!observing && a.duration_ns &&
+		    clock_ns(CLOCK_MONOTONIC) - a.start_ns >= a.duration_ns)
 			break;
 		size_t alive = 0;
 		for (size_t i = 0; i < a.n_guests; i++)
@@ -803,11 +871,11 @@ main(int argc, char **argv)
 			printf("no guests left\n");
 			break;
 		}
-		if (tick(&a, vms, dec) != 0) {
+		if (tick(&a, vms, dec, observing) != 0) {
 			rc = 1;
 			break;
 		}
-		uint64_t next = a.start_ns + (k + 1) * a.tick_ns;
+		uint64_t next = base + (k + 1) * a.tick_ns;
 		struct timespec ts = {(time_t)(next / NS_PER_S), (long)(next % NS_PER_S)};
 		while (!stop_requested &&
 		       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)

@@ -3,12 +3,15 @@
  * Guest workload for the end-to-end tests, linked statically into the guest's
  * initramfs.
  *
- *   memhog [-t] [-s SECONDS] MIB
+ *   memhog [-t] [-c CHURN_MIB] [-s SECONDS] MIB
  *
  * Allocates MIB MiB, writes a distinct word into every page (so no page is
  * zero-filled and the host really has to store it), prints
  * "MEMHOG-READY pid=N mib=M" and then either holds the memory (default) or,
  * with -t, keeps touching every page, which makes all of it active memory.
+ * With -c it also allocates, touches and frees CHURN_MIB more every 100 ms,
+ * as real programs keep allocating: a guest with no memory left then has to
+ * reclaim or OOM-kill at once instead of sitting still.
  * With -s it frees everything and exits after SECONDS. It prints
  * "MEMHOG-ALIVE pid=N pass=P" every few seconds so the host can tell it is
  * still running, and "MEMHOG-EXIT pid=N" when it leaves normally.
@@ -46,7 +49,7 @@ nap_ms(long ms)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: memhog [-t] [-s SECONDS] MIB\n");
+	fprintf(stderr, "usage: memhog [-t] [-c CHURN_MIB] [-s SECONDS] MIB\n");
 	exit(2);
 }
 
@@ -54,13 +57,17 @@ int
 main(int argc, char **argv)
 {
 	int touch = 0;
+	unsigned long churn = 0;
 	double seconds = -1.0;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "ts:")) != -1) {
+	while ((opt = getopt(argc, argv, "tc:s:")) != -1) {
 		switch (opt) {
 		case 't':
 			touch = 1;
+			break;
+		case 'c':
+			churn = strtoul(optarg, NULL, 10);
 			break;
 		case 's':
 			seconds = strtod(optarg, NULL);
@@ -102,7 +109,17 @@ main(int argc, char **argv)
 			pass++;
 			nap_ms(50);
 		} else {
-			nap_ms(200);
+			nap_ms(churn ? 100 : 200);
+		}
+		if (churn) {
+			size_t cbytes = (size_t)churn << 20;
+			char *c = mmap(NULL, cbytes, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (c != MAP_FAILED) {
+				for (size_t off = 0; off < cbytes; off += PAGE)
+					c[off] = 1;
+				munmap(c, cbytes);
+			}
 		}
 		if (now_s() - last_report >= 2.0) {
 			printf("MEMHOG-ALIVE pid=%d pass=%lu\n", (int)pid, pass);
