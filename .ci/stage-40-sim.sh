@@ -25,8 +25,8 @@ cat "$tmp/a.txt"
 for f in "$tmp"/a/*.csv; do
 	cmp -s "$f" "$tmp/b/$(basename "$f")" || { echo "stage-40: $f differs between runs" >&2; exit 1; }
 done
-grep -v -e '^run time' -e '^wall time' "$tmp/a/summary.txt" > "$tmp/a.sum"
-grep -v -e '^run time' -e '^wall time' "$tmp/b/summary.txt" > "$tmp/b.sum"
+grep -v -e '^run time (CPU s)' -e '^wall time' "$tmp/a/summary.txt" > "$tmp/a.sum"
+grep -v -e '^run time (CPU s)' -e '^wall time' "$tmp/b/summary.txt" > "$tmp/b.sum"
 cmp -s "$tmp/a.sum" "$tmp/b.sum" || { echo "stage-40: summaries differ between runs" >&2; exit 1; }
 grep -q '^guest OOM events  *0 ' "$tmp/a/summary.txt" ||
 	{ echo "stage-40: reclaim had guest OOM events in the 1-day replay" >&2; exit 1; }

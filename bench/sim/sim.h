@@ -320,7 +320,7 @@ struct sim_metrics {
 	double fairness;         /* time-average, 1 = shares-weighted ideal */
 	uint64_t blocked_ns;
 	uint64_t host_oom_ns;
-	double seconds;          /* CPU time of this run */
+	double seconds;          /* CPU time of this run (its thread) */
 	int error;
 };
 

@@ -233,6 +233,46 @@ stalled_balloon_escalates_to_swap_in_hard(void **state)
 	assert_int_equal(m.oom_events, 0);
 }
 
+/* ---- A VM without a balloon driver -------------------------------------- */
+
+struct nodriver_obs {
+	size_t vm;
+	unsigned swaps[4];
+};
+
+static void
+nodriver_observe(void *ctx, const struct sim_world *w, const struct sim_driver *d)
+{
+	struct nodriver_obs *s = ctx;
+	for (size_t j = 0; j < w->n_vms; j++)
+		if (d->dec[j].id == s->vm + 1 && d->dec[j].swap_bytes > 0)
+			s->swaps[d->summary.state & 3]++;
+}
+
+static void
+no_balloon_vm_swapped_in_hard_not_soft(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("no-balloon.conf");
+	struct sim_world probe;
+	struct reclaim_config cfg;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	assert_int_equal(sim_world_init(&probe, sc, 1, &cfg), 0);
+	size_t idx = vm_index(&probe, "nodriver");
+	sim_world_free(&probe);
+	struct nodriver_obs def = {.vm = idx}, paper = {.vm = idx};
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_RECLAIM, .observe = nodriver_observe, .ctx = &def};
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	assert_int_equal(def.swaps[RECLAIM_STATE_SOFT], 0);
+	assert_int_equal(def.swaps[RECLAIM_STATE_HIGH], 0);
+	assert_true(def.swaps[RECLAIM_STATE_HARD] + def.swaps[RECLAIM_STATE_LOW] > 0);
+	/* The paper's profile swaps it already in soft. */
+	o = (struct sim_run_opts){.policy = SIM_POLICY_PAPER, .observe = nodriver_observe, .ctx = &paper};
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	assert_true(paper.swaps[RECLAIM_STATE_SOFT] > 0);
+}
+
 int
 main(void)
 {
@@ -241,6 +281,7 @@ main(void)
 		cmocka_unit_test(noswap_guest_never_ooms),
 		cmocka_unit_test(limit_vm_reclaimed_on_idle_host),
 		cmocka_unit_test(stalled_balloon_escalates_to_swap_in_hard),
+		cmocka_unit_test(no_balloon_vm_swapped_in_hard_not_soft),
 		cmocka_unit_test(bitbrains_125_no_oom),
 		cmocka_unit_test(bitbrains_150_no_oom_and_less_swap_than_paper),
 	};
