@@ -44,8 +44,9 @@ view_balloon(struct vm_work *w, const struct reclaim_config *cfg,
 		kind = RECLAIM_BALLOON_LIMIT_VM_CAP;
 	}
 	if (!(vm->flags & RECLAIM_VM_BALLOON)) {
+		/* Whatever a driverless balloon holds stays where it is. */
 		w->cap = 0;
-		w->held = 0;
+		w->held = b;
 		w->cap_kind = RECLAIM_BALLOON_LIMIT_NO_DRIVER;
 		w->flags = 0;
 		return;
@@ -175,7 +176,8 @@ split_excess(struct reclaim_decision *d, const struct vm_work *w, const struct v
 			swap -= compress;
 		}
 	}
-	d->balloon_target_bytes = w->held + balloon;
+	/* A driverless balloon keeps what it holds, but nothing is asked of it. */
+	d->balloon_target_bytes = (w->flags & VIEW_DRIVER) ? w->held + balloon : 0;
 	d->swap_bytes = swap;
 	d->compress_bytes = compress;
 }

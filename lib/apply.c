@@ -38,11 +38,17 @@ call2(int (*op)(void *, uint64_t, uint64_t), void *user_data, uint64_t id, uint6
 	return rc < 0 ? rc : 0;
 }
 
-/* Remember failures so that the next decide asks again. */
+/*
+ * Remember failures so that the next decide asks again. An op the adapter
+ * does not have (NULL) is reported but not retried: asking again each tick
+ * would change nothing.
+ */
 static void
-record(struct reclaim_policy *policy, const struct reclaim_decision *d,
-       const struct reclaim_apply_result *r)
+record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
+       const struct reclaim_decision *d, const struct reclaim_apply_result *r)
 {
+	bool block_op = (d->actions & RECLAIM_ACTION_BLOCK) ? adapter->block != NULL
+							    : adapter->unblock != NULL;
 	struct vm_hist *h;
 
 	if (!policy)
@@ -50,9 +56,9 @@ record(struct reclaim_policy *policy, const struct reclaim_decision *d,
 	h = hist_find(&policy->hist[policy->cur], policy->mask, d->id);
 	if (!h)
 		return;
-	if (r->balloon_status < 0)
+	if (r->balloon_status < 0 && adapter->set_balloon)
 		h->flags |= HIST_RESEND;
-	if (r->block_status < 0) {
+	if (r->block_status < 0 && block_op) {
 		/* The VM is still in the state it was in before. */
 		if (d->actions & RECLAIM_ACTION_BLOCK)
 			h->flags &= (uint16_t)~HIST_BLOCKED;
@@ -119,12 +125,14 @@ reclaim_apply(struct reclaim_apply_result *results, size_t result_size,
 		}
 		if (swap && (d->actions & (RECLAIM_ACTION_SWAP | RECLAIM_ACTION_COMPRESS)))
 			r.swap_status = call2(adapter->swap_out, user_data, d->id, swap, &r.flags);
+		if (r.flags & RECLAIM_APPLY_COMPRESS_FALLBACK)
+			r.compress_status = r.swap_status; /* those bytes went to swap */
 		if (d->actions & RECLAIM_ACTION_BLOCK)
 			r.block_status = call1(adapter->block, user_data, d->id, &r.flags);
 		else if (d->actions & RECLAIM_ACTION_UNBLOCK)
 			r.block_status = call1(adapter->unblock, user_data, d->id, &r.flags);
 
-		record(policy, d, &r);
+		record(policy, adapter, d, &r);
 		if (r.balloon_status < 0 || r.swap_status < 0 || r.compress_status < 0 ||
 		    r.block_status < 0)
 			failed = true;

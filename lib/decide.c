@@ -224,6 +224,7 @@ vm_max(const struct reclaim_vm_stats *vm)
 /* Per-VM view: history carried to this tick, balloon cap, bounds. */
 struct sums {
 	uint64_t pending, limit, reclaimable, fixed_reclaim;
+	uint64_t release; /* balloons deflating to their cap */
 	uint64_t u_free; /* sum of min(projected, max) over VMs on the level */
 	double lo_free;
 };
@@ -243,7 +244,7 @@ prepare(struct reclaim_policy *p, const struct tick *t, const struct reclaim_vm_
 		struct vm_work *w = &p->work[i];
 		struct vm_hist *h = &next[i];
 		uint64_t c = vm->configured_bytes, b = min_u64(vm->balloon_bytes, c);
-		uint64_t pending, projected, max = vm_max(vm), u, lo, limit_excess;
+		uint64_t pending, projected, max = vm_max(vm), u, lo, limit_excess, release;
 		double tau = (vm->flags & RECLAIM_VM_IDLE_TAX) ? vm->idle_tax : cfg->idle_tax;
 
 		h->id = vm->id;
@@ -260,8 +261,13 @@ prepare(struct reclaim_policy *p, const struct tick *t, const struct reclaim_vm_
 						 : sat_sub(vm->consumed_bytes, pending);
 		if (t->mode != MODE_SWAP)
 			s->pending += min_u64(pending, vm->consumed_bytes);
-		/* A balloon above its cap deflates: that memory comes back. */
-		projected = sat_add(projected, sat_sub(b, w->held));
+		/* A balloon above its cap (the guest ran short of memory and
+		 * swap) deflates to it, in every state: the guest must not meet
+		 * its OOM killer. That memory comes back, and the need grows by
+		 * it, so the host takes it from elsewhere. */
+		release = sat_sub(b, w->held);
+		s->release += release;
+		projected = sat_add(projected, release);
 		w->projected = projected;
 		limit_excess = sat_sub(projected, max);
 		s->limit += limit_excess;
@@ -287,33 +293,43 @@ prepare(struct reclaim_policy *p, const struct tick *t, const struct reclaim_vm_
 					w->flags |= VIEW_BALLOON_BOUND;
 				}
 			}
+			/* Swap can take only pages the VM holds now, the balloon
+			 * only its room: what a balloon deflating to its cap gives
+			 * back cannot be taken again in the same tick. */
+			{
+				uint64_t can = sat_add(vm->consumed_bytes,
+						       view_can_balloon(w) ? sat_sub(w->cap, w->held) : 0);
+
+				/* ...and the limit excess goes first. */
+				lo = max_u64(lo, sat_sub(u, sat_sub(can, limit_excess)));
+			}
 			/* Rebalancing (ESX moves memory from low to high prices): in
 			 * balloon-only modes a VM may grow back into its balloon. */
 			if (balloon_only && limit_excess == 0 && (w->flags & VIEW_DRIVER) &&
 			    (w->flags & VIEW_RESPONSIVE))
 				hi = min_u64(max, sat_add(u, w->held));
-			w->lo = (double)lo;
-			w->hi = (double)hi;
+			w->lo = lo;
+			w->hi = hi;
 			w->base = u;
 			if (reclaiming(t->mode))
 				s->reclaimable += u - lo;
 			if (vm->shares == 0 || lo == hi) {
 				w->flags |= VIEW_FIXED;
 				if (t->mode == MODE_HOLD)
-					w->lo = w->hi = (double)u;
+					w->lo = w->hi = u;
 				else
 					s->fixed_reclaim += u - lo;
 			} else {
 				s->u_free += u;
 			}
 		} else if (t->mode == MODE_DEFLATE && limit_excess == 0 && w->held > 0 &&
-			   vm->shares > 0 && u < max) {
-			w->lo = (double)u;
-			w->hi = (double)min_u64(max, sat_add(u, w->held));
+			   vm->shares > 0 && u < max && (w->flags & VIEW_DRIVER)) {
+			w->lo = u;
+			w->hi = min_u64(max, sat_add(u, w->held));
 			w->base = u;
-			s->lo_free += w->lo;
+			s->lo_free += (double)w->lo;
 		} else {
-			w->lo = w->hi = (double)u;
+			w->lo = w->hi = u;
 			w->base = u;
 			w->flags |= VIEW_FIXED;
 		}
@@ -341,7 +357,7 @@ key_bits(double key)
 static bool
 candidate(const struct vm_work *w, const struct reclaim_decision *d)
 {
-	return !(w->flags & VIEW_FIXED) && d->target_bytes > (uint64_t)w->lo;
+	return !(w->flags & VIEW_FIXED) && d->target_bytes > w->lo;
 }
 
 /*
@@ -397,7 +413,7 @@ kth_key(const struct reclaim_policy *p, const struct reclaim_decision *out, size
 static uint64_t
 take_page(const struct vm_work *w, struct reclaim_decision *d, uint64_t page)
 {
-	uint64_t take = min_u64(page, d->target_bytes - (uint64_t)w->lo);
+	uint64_t take = min_u64(page, d->target_bytes - w->lo);
 
 	d->target_bytes -= take;
 	return take;
@@ -412,7 +428,7 @@ revoke_only(const struct reclaim_policy *p, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct vm_work *w = &p->work[i];
 
-		if (!(w->flags & VIEW_FIXED) && (uint64_t)w->hi > w->base)
+		if (!(w->flags & VIEW_FIXED) && w->hi > w->base)
 			return false;
 	}
 	return true;
@@ -436,7 +452,7 @@ place_targets(struct reclaim_policy *p, const struct tick *t, struct reclaim_dec
 	for (i = 0; i < n; i++) {
 		const struct vm_work *w = &p->work[i];
 		struct reclaim_decision *d = (void *)((char *)out + i * dsize);
-		uint64_t lo = (uint64_t)w->lo, hi = (uint64_t)w->hi, target;
+		uint64_t lo = w->lo, hi = w->hi, target;
 
 		if (w->flags & VIEW_FIXED) {
 			target = reclaiming(t->mode) ? lo : hi;
@@ -516,10 +532,10 @@ target_bound(const struct vm_work *w, const struct reclaim_vm_stats *vm, uint64_
 
 	if (w->projected > max && target >= max)
 		return RECLAIM_BOUND_MAX;
-	if (target <= (uint64_t)w->lo && target < w->base)
+	if (target <= w->lo && target < w->base)
 		return (w->flags & VIEW_BALLOON_BOUND) ? RECLAIM_BOUND_BALLOON
 						       : RECLAIM_BOUND_RESERVATION;
-	if (target <= (uint64_t)w->lo && vm->reservation_bytes >= w->base)
+	if (target <= w->lo && vm->reservation_bytes >= w->base)
 		return RECLAIM_BOUND_RESERVATION;
 	if (target >= w->base)
 		return target >= max ? RECLAIM_BOUND_MAX : RECLAIM_BOUND_CONSUMED;
@@ -550,6 +566,7 @@ finish(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *
 		struct reclaim_decision *d = (void *)((char *)out + i * dsize);
 		uint64_t target = d->target_bytes;
 		uint64_t limit_excess = sat_sub(w->projected, vm_max(vm));
+		uint64_t current = min_u64(vm->balloon_bytes, vm->configured_bytes);
 		uint64_t excess, asked_before;
 		bool block = false;
 
@@ -562,26 +579,18 @@ finish(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *
 		d->balloon_limit = w->cap_kind;
 
 		if (t->mode == MODE_DEFLATE && !(w->flags & VIEW_FIXED)) {
-			uint64_t give = (target - (uint64_t)w->lo) & ~(cfg->page_size - 1);
+			uint64_t give = (target - w->lo) & ~(cfg->page_size - 1);
 
 			give = min_u64(give, w->held);
 			d->balloon_target_bytes = w->held - give;
-			d->target_bytes = (uint64_t)w->lo + give;
+			d->target_bytes = w->lo + give;
 			excess = 0;
-			if (give) {
-				d->reasons |= RECLAIM_REASON_DEFLATE;
-				tot->deflate += give;
-			}
 		} else if (target > w->projected) {
 			/* Rebalanced upward: the balloon gives the difference back. */
 			uint64_t give = min_u64(target - w->projected, w->held);
 
 			excess = 0;
 			d->balloon_target_bytes = w->held - give;
-			if (give) {
-				d->reasons |= RECLAIM_REASON_DEFLATE;
-				tot->deflate += give;
-			}
 		} else {
 			excess = sat_sub(w->projected, target);
 			split_excess(d, w, h, cfg, vm, reclaiming(t->mode) ? t->mode : MODE_HOLD,
@@ -636,6 +645,14 @@ finish(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *
 
 		if (d->balloon_target_bytes > w->held)
 			tot->balloon += d->balloon_target_bytes - w->held;
+		if ((w->flags & VIEW_DRIVER) && d->balloon_target_bytes < current) {
+			tot->deflate += current - d->balloon_target_bytes;
+			/* The reason names a choice, not what the cap forces. */
+			if (d->balloon_target_bytes < min_u64(current, w->cap))
+				d->reasons |= RECLAIM_REASON_DEFLATE;
+		}
+		/* Never below the reservation: the VM may always use that much. */
+		d->target_bytes = max_u64(d->target_bytes, vm->reservation_bytes);
 		tot->swap += d->swap_bytes;
 		tot->compress += d->compress_bytes;
 
@@ -745,16 +762,17 @@ step(struct reclaim_summary *summary, struct reclaim_decision *decisions, size_t
 	prepare(p, &t, vms, n, &s);
 	if (reclaiming(t.mode) || t.mode == MODE_HOLD) {
 		if (reclaiming(t.mode)) {
-			need_rem = sat_sub(sat_sub(t.need, s.pending), s.limit);
+			need_rem = sat_sub(sat_sub(sat_add(t.need, s.release), s.pending), s.limit);
 			need_solver = sat_sub(need_rem, s.fixed_reclaim);
-			shortfall = sat_add(sat_add(s.reclaimable, s.limit), s.pending) < t.need;
+			shortfall = sat_sub(sat_add(sat_add(s.reclaimable, s.limit), s.pending),
+					    s.release) < t.need;
 		}
-		lambda = wl_solve(p->work, n, (double)s.u_free - (double)need_solver);
+		lambda = wl_solve(p->work, n, (double)s.u_free - (double)need_solver, p->lambda);
 	} else if (t.mode == MODE_DEFLATE) {
 		uint64_t give = min_u64(sat_sub(t.free, sat_add(t.thr[RECLAIM_STATE_HIGH], t.margin)),
 					cfg->deflate_budget_bytes);
 
-		lambda = wl_solve(p->work, n, s.lo_free + (double)give);
+		lambda = wl_solve(p->work, n, s.lo_free + (double)give, p->lambda);
 	}
 	place_targets(p, &t, decisions, decision_size, n, lambda, need_solver);
 
@@ -776,7 +794,8 @@ step(struct reclaim_summary *summary, struct reclaim_decision *decisions, size_t
 	memcpy(sum.threshold_bytes, t.thr, sizeof(t.thr));
 	sum.need_bytes = reclaiming(t.mode) ? t.need : 0;
 	sum.in_flight_bytes = s.pending;
-	sum.reclaimable_bytes = sat_add(sat_add(s.reclaimable, s.limit), s.pending);
+	/* Net of balloons deflating to their caps. */
+	sum.reclaimable_bytes = sat_sub(sat_add(sat_add(s.reclaimable, s.limit), s.pending), s.release);
 	sum.balloon_bytes = tot.balloon;
 	sum.swap_bytes = tot.swap;
 	sum.compress_bytes = tot.compress;
@@ -794,6 +813,7 @@ step(struct reclaim_summary *summary, struct reclaim_decision *decisions, size_t
 		}
 		p->cur = !p->cur;
 		p->state = t.state;
+		p->lambda = lambda;
 	}
 	return RECLAIM_OK;
 }

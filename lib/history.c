@@ -66,11 +66,14 @@ hist_find(const struct hist_table *t, uint32_t mask, uint64_t id)
 }
 
 /*
- * Balloon progress by rate: a balloon whose target is unmet and which grew
- * slower than balloon_min_rate over a whole balloon_window_ns is
- * unresponsive. Its target is then reset to its actual size and it is left
- * alone until balloon_backoff_ns has passed. A rate, not "any progress": a
- * driver creeping one page per window is still unresponsive.
+ * Balloon progress by rate: the progress window starts whenever the balloon
+ * has kept pace (grown at balloon_min_rate or better since the window
+ * started); a balloon whose target is unmet and which falls behind that pace
+ * for a whole balloon_window_ns is unresponsive. Its target is then reset
+ * to its actual size and it is left alone until balloon_backoff_ns has
+ * passed. A rate, not "any progress": a driver creeping one page per window
+ * is still unresponsive, and one that stalls half-way is caught one window
+ * after it stalled.
  */
 void
 hist_advance(struct vm_hist *out, const struct vm_hist *old, const struct reclaim_config *cfg,
@@ -118,18 +121,19 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, const struct reclai
 
 	if (!(out->flags & HIST_UNRESPONSIVE) && out->asked > sat_add(balloon, cfg->page_size)) {
 		uint64_t span = sat_sub(now, out->window_start_ns);
+		double grown = (double)sat_sub(balloon, out->window_balloon);
+		double pace = (double)cfg->balloon_min_rate * (double)span / (double)NS_PER_S;
 
-		if (span >= cfg->balloon_window_ns) {
-			double grown = (double)sat_sub(balloon, out->window_balloon);
-			double wanted = (double)cfg->balloon_min_rate * (double)span / (double)NS_PER_S;
-
-			if (grown < wanted) {
-				out->flags |= HIST_UNRESPONSIVE;
-				out->retry_ns = sat_add(now, cfg->balloon_backoff_ns);
-				out->asked = balloon;
-				out->rate = (float)(grown * (double)NS_PER_S / (double)span);
-				out->flags |= HIST_RATE_KNOWN;
-			}
+		if (grown >= pace) {
+			/* Keeping pace: the window starts again now. */
+			out->window_start_ns = now;
+			out->window_balloon = balloon;
+		} else if (span >= cfg->balloon_window_ns) {
+			out->flags |= HIST_UNRESPONSIVE;
+			out->retry_ns = sat_add(now, cfg->balloon_backoff_ns);
+			out->asked = balloon;
+			out->rate = (float)(grown * (double)NS_PER_S / (double)span);
+			out->flags |= HIST_RATE_KNOWN;
 			out->window_start_ns = now;
 			out->window_balloon = balloon;
 		}

@@ -31,20 +31,11 @@ bits_of(double x)
 	return b;
 }
 
-static double
-double_of(uint64_t b)
-{
-	double x;
-
-	memcpy(&x, &b, sizeof(x));
-	return x;
-}
-
 /* Pages the VM may give at all (the last one may be partial). */
 static uint64_t
 max_pages(const struct vm_work *w, uint64_t page)
 {
-	uint64_t span = w->base - (uint64_t)w->lo;
+	uint64_t span = w->base - w->lo;
 
 	return span / page + (span % page != 0);
 }
@@ -61,7 +52,7 @@ page_mu(const struct vm_work *w, uint64_t j, uint64_t page)
 static uint64_t
 page_bytes(const struct vm_work *w, uint64_t j, uint64_t page)
 {
-	uint64_t span = w->base - (uint64_t)w->lo;
+	uint64_t span = w->base - w->lo;
 
 	return j >= span / page + 1 ? span : j * page;
 }
@@ -91,7 +82,7 @@ pages_above(const struct vm_work *w, double x, bool strict, uint64_t page)
 static bool
 on_level(const struct vm_work *w)
 {
-	return !(w->flags & VIEW_FIXED) && w->shares > 0.0 && w->base > (uint64_t)w->lo;
+	return !(w->flags & VIEW_FIXED) && w->shares > 0.0 && w->base > w->lo;
 }
 
 /* Bytes revoked by taking every page with mu > x. */
@@ -107,11 +98,22 @@ bytes_above(const struct vm_work *w, size_t n, double x, uint64_t page)
 	return sum;
 }
 
+/*
+ * The decisions array doubles as scratch while the cutoff is refined: for
+ * each VM, excess_bytes and balloon_cap_bytes hold the first and last of its
+ * pages still inside the window (finish() overwrites both afterwards).
+ */
+static struct reclaim_decision *
+at(struct reclaim_decision *out, size_t dsize, size_t i)
+{
+	return (void *)((char *)out + i * dsize);
+}
+
 void
 pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, uint64_t page,
 	     struct reclaim_decision *out, size_t dsize)
 {
-	uint64_t hist[BUCKETS], lb, hb, rem, sure, cut;
+	uint64_t hist[BUCKETS], lb, hb, rem, sure;
 	double x_lo = lambda, x_hi, step, g, slope;
 	size_t i, b;
 	int tries;
@@ -121,17 +123,28 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 	wl_evaluate(w, n, lambda, &g, &slope);
 	step = slope > 0.0 ? (double)(n + 1) * (double)page / slope : fabs(lambda) + 1.0;
 	x_hi = x_lo + step;
-	for (tries = 0; tries < 64 && bytes_above(w, n, x_hi, page) >= need; tries++) {
+	sure = bytes_above(w, n, x_hi, page);
+	for (tries = 0; tries < 64 && sure >= need; tries++) {
 		step *= 4.0;
 		x_hi = x_lo + step;
+		sure = bytes_above(w, n, x_hi, page);
 	}
-	sure = bytes_above(w, n, x_hi, page);
 	rem = need - sure;
 
-	/* Radix refinement of the cutoff over mu in (x_lo, x_hi]. */
+	/* Each VM's pages with mu in (x_lo, x_hi]: a run of page numbers. */
+	for (i = 0; i < n; i++) {
+		struct reclaim_decision *d = at(out, dsize, i);
+
+		if (!on_level(&w[i]))
+			continue;
+		d->excess_bytes = pages_above(&w[i], x_hi, true, page) + 1;
+		d->balloon_cap_bytes = pages_above(&w[i], x_lo, true, page);
+	}
+
+	/* Radix refinement of the cutoff over the bits of mu. */
 	lb = bits_of(x_lo) + 1;
 	hb = bits_of(x_hi);
-	for (;;) {
+	while (hb > lb) {
 		unsigned shift = 0;
 		uint64_t acc = 0;
 
@@ -140,45 +153,46 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 		memset(hist, 0, sizeof(hist));
 		for (i = 0; i < n; i++) {
 			const struct vm_work *v = &w[i];
-			uint64_t first, last, j;
+			struct reclaim_decision *d = at(out, dsize, i);
+			uint64_t first = d->excess_bytes, last = d->balloon_cap_bytes, j;
 
 			if (!on_level(v))
 				continue;
-			first = pages_above(v, double_of(hb), true, page) + 1;
-			last = pages_above(v, double_of(lb), false, page);
-			for (j = first; j <= last; j++) {
-				uint64_t k = bits_of(page_mu(v, j, page));
-
-				hist[(k - lb) >> shift] +=
+			/* mu falls with j: trim the run to [lb, hb]. */
+			while (first <= last && bits_of(page_mu(v, first, page)) > hb)
+				first++;
+			while (last >= first && bits_of(page_mu(v, last, page)) < lb)
+				last--;
+			d->excess_bytes = first;
+			d->balloon_cap_bytes = last;
+			for (j = first; j <= last; j++)
+				hist[(bits_of(page_mu(v, j, page)) - lb) >> shift] +=
 					page_bytes(v, j, page) - page_bytes(v, j - 1, page);
-			}
 		}
 		/* From the top bucket down until the need is covered. */
-		for (b = ((hb - lb) >> shift) + 1; b-- > 0;) {
+		for (b = (size_t)((hb - lb) >> shift) + 1; b-- > 0;) {
 			if (acc + hist[b] >= rem || b == 0)
 				break;
 			acc += hist[b];
 		}
 		rem -= acc;
 		lb += (uint64_t)b << shift;
-		hb = shift ? min_u64(hb, lb + (((uint64_t)1 << shift) - 1)) : lb;
-		if (shift == 0 || hb == lb)
-			break;
+		hb = min_u64(hb, lb + (((uint64_t)1 << shift) - 1));
 	}
-	cut = lb;
 
-	/* Every page above the cutoff; pages exactly at it by VM index. */
+	/* Every page above the cutoff lb; the page exactly at it by VM index. */
 	for (i = 0; i < n; i++) {
 		const struct vm_work *v = &w[i];
-		struct reclaim_decision *d = (void *)((char *)out + i * dsize);
-		uint64_t j, given;
+		struct reclaim_decision *d = at(out, dsize, i);
+		uint64_t first = d->excess_bytes, last = d->balloon_cap_bytes, given;
 
 		if (!on_level(v))
 			continue;
-		j = pages_above(v, double_of(cut), true, page);
-		given = page_bytes(v, j, page);
-		if (rem > 0 && j < max_pages(v, page) && bits_of(page_mu(v, j + 1, page)) == cut) {
-			uint64_t more = page_bytes(v, j + 1, page) - given;
+		while (first <= last && bits_of(page_mu(v, first, page)) > lb)
+			first++;
+		given = page_bytes(v, first - 1, page);
+		if (rem > 0 && first <= last && bits_of(page_mu(v, first, page)) == lb) {
+			uint64_t more = page_bytes(v, first, page) - given;
 
 			given += more;
 			rem = more >= rem ? 0 : rem - more;

@@ -122,8 +122,8 @@ enum view_flag {
 };
 
 struct vm_work {
-	/* water level inputs, bytes (doubles for the solver) */
-	double lo, hi;     /* bounds on the target */
+	/* water level inputs, bytes */
+	uint64_t lo, hi;   /* bounds on the target */
 	double shares;
 	double active;
 	double inv_k;      /* 1/k = 1 - tau */
@@ -173,7 +173,7 @@ wl_cost(double alloc, double active, double inv_k)
 
 /* Finds lambda with sum clamp(inverse(lambda), lo, hi) == total; returns
  * lambda (0 if every VM sits at lo, INFINITY-like large if at hi). */
-double wl_solve(const struct vm_work *w, size_t n, double total);
+double wl_solve(const struct vm_work *w, size_t n, double total, double guess);
 /* Sum of clamped allocations at lambda over the VMs on the level, and its slope. */
 void wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, double *slope);
 
@@ -191,6 +191,7 @@ struct reclaim_policy {
 	int state;              /* enum reclaim_state, or -1 before the first decide */
 	bool owned;             /* allocated by reclaim_policy_new */
 	int cur;                /* which of hist[] holds the current history */
+	double lambda;          /* level of the last decide: the solver's first guess */
 	struct hist_table hist[2];
 	struct vm_work *work;
 };

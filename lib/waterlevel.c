@@ -12,9 +12,11 @@
  *
  * The sum of clamped allocations G(lambda) is continuous, piecewise linear
  * and non-decreasing, so the level where G equals the memory to hand out is
- * found with Newton steps on G, safeguarded by bisection on a bracket: each
- * step is one pass over the VMs, and once the step lands on the right linear
- * piece it is exact. Typical hosts take a handful of passes.
+ * found with Newton steps on G inside a shrinking bracket, falling back to
+ * regula falsi (with the Illinois fix against a stuck end) and then
+ * bisection when a step leaves the bracket: each step is one pass over the
+ * VMs, and once a step lands on the right linear piece it is exact. Typical
+ * hosts take five to ten passes.
  */
 #include <math.h>
 
@@ -25,10 +27,10 @@ wl_target(const struct vm_work *w, double lambda)
 {
 	double t = wl_inverse(lambda, w->shares, w->active, w->inv_k);
 
-	if (t < w->lo)
-		return w->lo;
-	if (t > w->hi)
-		return w->hi;
+	if (t < (double)w->lo)
+		return (double)w->lo;
+	if (t > (double)w->hi)
+		return (double)w->hi;
 	return t;
 }
 
@@ -36,9 +38,11 @@ wl_target(const struct vm_work *w, double lambda)
 static double
 lambda_at_hi(const struct vm_work *w)
 {
-	if (w->hi <= w->active)
-		return w->hi / w->shares;
-	return (w->active + (w->hi - w->active) / w->inv_k) / w->shares;
+	double hi = (double)w->hi;
+
+	if (hi <= w->active)
+		return hi / w->shares;
+	return (w->active + (hi - w->active) / w->inv_k) / w->shares;
 }
 
 void
@@ -61,11 +65,11 @@ wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, doubl
 			t = v->active + (c - v->active) * v->inv_k;
 			dt = v->shares * v->inv_k;
 		}
-		if (t <= v->lo) {
-			t = v->lo;
+		if (t <= (double)v->lo) {
+			t = (double)v->lo;
 			dt = 0.0;
-		} else if (t >= v->hi) {
-			t = v->hi;
+		} else if (t >= (double)v->hi) {
+			t = (double)v->hi;
 			dt = 0.0;
 		}
 		g += t;
@@ -76,10 +80,10 @@ wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, doubl
 }
 
 double
-wl_solve(const struct vm_work *w, size_t n, double total)
+wl_solve(const struct vm_work *w, size_t n, double total, double guess)
 {
-	double sum_lo = 0.0, sum_hi = 0.0, a = 0.0, b = 0.0, lambda, g, slope, tol;
-	int iter, side = 0, streak = 0;
+	double sum_lo = 0.0, sum_hi = 0.0, a = 0.0, b = 0.0, lambda, g, slope, tol, ga, gb;
+	int iter, side = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -88,8 +92,8 @@ wl_solve(const struct vm_work *w, size_t n, double total)
 
 		if (v->flags & VIEW_FIXED)
 			continue;
-		sum_lo += v->lo;
-		sum_hi += v->hi;
+		sum_lo += (double)v->lo;
+		sum_hi += (double)v->hi;
 		l = lambda_at_hi(v);
 		if (l > b)
 			b = l;
@@ -100,22 +104,34 @@ wl_solve(const struct vm_work *w, size_t n, double total)
 		return b;
 
 	tol = 0.25 + total * 1e-15;
-	lambda = b * (total - sum_lo) / (sum_hi - sum_lo);
+	ga = sum_lo;
+	gb = sum_hi;
+	/* Start from the last tick's level when it is inside the bracket: the
+	 * level moves little between ticks. */
+	lambda = guess > a && guess < b ? guess : a + (total - ga) * (b - a) / (gb - ga);
 	for (iter = 0; iter < 200; iter++) {
 		double next;
 
 		wl_evaluate(w, n, lambda, &g, &slope);
 		if (fabs(g - total) <= tol)
 			break;
-		if (g < total)
+		if (g < total) {
 			a = lambda;
-		else
+			ga = g;
+			if (side > 0)
+				gb = total + 0.5 * (gb - total); /* Illinois */
+			side = 1;
+		} else {
 			b = lambda;
-		/* Newton stuck on one side of the root means a kink: bisect. */
-		streak = (g < total) == (side > 0) ? streak + 1 : 0;
-		side = g < total ? 1 : -1;
-		next = slope > 0.0 ? lambda + (total - g) / slope : 0.5 * (a + b);
-		if (streak >= 3 || !(next > a && next < b))
+			gb = g;
+			if (side < 0)
+				ga = total - 0.5 * (total - ga);
+			side = -1;
+		}
+		next = slope > 0.0 ? lambda + (total - g) / slope : a;
+		if (!(next > a && next < b))
+			next = a + (total - ga) * (b - a) / (gb - ga);
+		if (!(next > a && next < b))
 			next = 0.5 * (a + b);
 		if (next == lambda || !(b > a))
 			break;

@@ -347,9 +347,13 @@ reservation_and_max_hold_in_every_state(void **state)
 			/* Over its limit in every state, and told so. */
 			assert_true(d[2].reasons & RECLAIM_REASON_LIMIT);
 			assert_true(d[2].excess_bytes >= 600 * MiB);
-			/* A VM below its reservation is never reclaimed. */
-			if (all[k] != COMFORTABLE)
-				assert_true(d[1].target_bytes == 300 * MiB);
+			/* A VM below its reservation is never reclaimed: its
+			 * target is the reservation, and it gives nothing. */
+			if (all[k] != COMFORTABLE) {
+				assert_true(d[1].target_bytes == 500 * MiB);
+				assert_true(d[1].excess_bytes == 0 && d[1].swap_bytes == 0);
+				assert_true(d[1].balloon_target_bytes <= vms[1].balloon_bytes);
+			}
 			/* Deep enough that VM1 stops at its reservation. */
 			if (all[k] == HARD || all[k] == LOW) {
 				assert_true(d[0].target_bytes == 1200 * MiB);

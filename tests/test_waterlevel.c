@@ -58,7 +58,7 @@ equal_shares_split_equally(void **state)
 	double lambda;
 
 	(void)state;
-	lambda = wl_solve(w, 2, 120.0);
+	lambda = wl_solve(w, 2, 120.0, 0.0);
 	/* tau = 0: allocation = lambda x shares, so 60 each at lambda 0.6. */
 	assert_close(lambda, 0.6, 1e-9);
 	assert_close(wl_target(&w[0], lambda), 60.0, 0.5);
@@ -74,7 +74,7 @@ shares_in_proportion_at_tau_zero(void **state)
 	double lambda;
 
 	(void)state;
-	lambda = wl_solve(w, 3, 800.0);
+	lambda = wl_solve(w, 3, 800.0, 0.0);
 	assert_close(lambda, 100.0, 1e-9);
 	assert_close(wl_target(&w[0], lambda), 100.0, 0.5);
 	assert_close(wl_target(&w[1], lambda), 200.0, 0.5);
@@ -92,7 +92,7 @@ idle_tax_moves_memory_to_the_active(void **state)
 	double lambda;
 
 	(void)state;
-	lambda = wl_solve(w, 2, 358.0);
+	lambda = wl_solve(w, 2, 358.0, 0.0);
 	/* 2 x (lambda / 4) + (10 + 200) x 3/4 = 358 */
 	assert_close(lambda, 401.0, 1e-6);
 	assert_close(wl_target(&w[0], lambda), 107.75, 0.5);
@@ -100,7 +100,7 @@ idle_tax_moves_memory_to_the_active(void **state)
 
 	/* tau = 0.5 (k = 2) halves the gap's tax: (1 - 1/2) x 190 = 95. */
 	w[0].inv_k = w[1].inv_k = 0.5;
-	lambda = wl_solve(w, 2, 358.0);
+	lambda = wl_solve(w, 2, 358.0, 0.0);
 	assert_close(wl_target(&w[1], lambda) - wl_target(&w[0], lambda), 95.0, 1.0);
 }
 
@@ -114,14 +114,14 @@ active_and_idle_pieces(void **state)
 	double lambda;
 
 	(void)state;
-	lambda = wl_solve(w, 2, 100.0);
+	lambda = wl_solve(w, 2, 100.0, 0.0);
 	assert_close(lambda, 45.0, 1e-6);
 	assert_close(wl_target(&w[0], lambda), 32.5, 0.5);
 	assert_close(wl_target(&w[1], lambda), 67.5, 0.5);
 
 	/* A total small enough that VM0 stays within its active memory:
 	 * P0 = lambda, P1 = 1.5 lambda, 2.5 lambda = 25 gives lambda 10. */
-	lambda = wl_solve(w, 2, 25.0);
+	lambda = wl_solve(w, 2, 25.0, 0.0);
 	assert_close(lambda, 10.0, 1e-6);
 	assert_close(wl_target(&w[0], lambda), 10.0, 0.5);
 	assert_close(wl_target(&w[1], lambda), 15.0, 0.5);
@@ -138,7 +138,7 @@ bounds_hold_and_the_rest_share(void **state)
 	double lambda;
 
 	(void)state;
-	lambda = wl_solve(w, 4, 400.0);
+	lambda = wl_solve(w, 4, 400.0, 0.0);
 	assert_close(wl_target(&w[0], lambda), 150.0, 1e-9);
 	assert_close(wl_target(&w[1], lambda), 40.0, 1e-9);
 	assert_close(wl_target(&w[2], lambda), 105.0, 0.5);
@@ -158,16 +158,16 @@ totals_outside_the_bounds(void **state)
 
 	(void)state;
 	/* At or below the sum of reservations: level 0, everyone at lo. */
-	assert_true(wl_solve(w, 3, 50.0) == 0.0);
-	assert_true(wl_solve(w, 3, 0.0) == 0.0);
+	assert_true(wl_solve(w, 3, 50.0, 0.0) == 0.0);
+	assert_true(wl_solve(w, 3, 0.0, 0.0) == 0.0);
 	for (int i = 0; i < 3; i++)
 		assert_true(wl_target(&w[i], 0.0) == w[i].lo);
 
 	/* At or above the sum of upper bounds: a level that puts all at hi. */
-	lambda = wl_solve(w, 3, 550.0);
+	lambda = wl_solve(w, 3, 550.0, 0.0);
 	for (int i = 0; i < 3; i++)
 		assert_true(wl_target(&w[i], lambda) == w[i].hi);
-	lambda = wl_solve(w, 3, 1e12);
+	lambda = wl_solve(w, 3, 1e12, 0.0);
 	for (int i = 0; i < 3; i++)
 		assert_true(wl_target(&w[i], lambda) == w[i].hi);
 }
@@ -181,14 +181,14 @@ fixed_vms_are_left_out(void **state)
 
 	(void)state;
 	w[1].flags |= VIEW_FIXED;
-	lambda = wl_solve(w, 3, 100.0);
+	lambda = wl_solve(w, 3, 100.0, 0.0);
 	assert_close(wl_target(&w[0], lambda), 50.0, 0.5);
 	assert_close(wl_target(&w[2], lambda), 50.0, 0.5);
 	/* Everything fixed: nothing to solve, so everything sits at lo. */
 	w[0].flags |= VIEW_FIXED;
 	w[2].flags |= VIEW_FIXED;
-	assert_true(wl_solve(w, 3, 100.0) == 0.0);
-	assert_true(wl_solve(w, 0, 100.0) == 0.0);
+	assert_true(wl_solve(w, 3, 100.0, 0.0) == 0.0);
+	assert_true(wl_solve(w, 0, 100.0, 0.0) == 0.0);
 }
 
 /* Tiny deterministic generator, independent of the library. */
@@ -246,7 +246,7 @@ level_meets_the_total(void **state)
 		if (!(sum_hi > sum_lo))
 			continue;
 		total = uniform(&s, sum_lo, sum_hi);
-		lambda = wl_solve(w, n, total);
+		lambda = wl_solve(w, n, total, 0.0);
 		/* The solver's own tolerance is a quarter byte plus 1e-15 of
 		 * the total; allow one byte. */
 		assert_close(sum_targets(w, n, lambda), total, 1.0);
@@ -270,7 +270,7 @@ level_grows_with_total(void **state)
 			prev_target[i] = -1.0;
 		for (int step = 0; step <= 64; step++) {
 			double total = sum_lo + (sum_hi - sum_lo) * step / 64.0;
-			double lambda = wl_solve(w, n, total);
+			double lambda = wl_solve(w, n, total, 0.0);
 
 			assert_true(lambda >= prev_lambda);
 			prev_lambda = lambda;
