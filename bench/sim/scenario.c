@@ -169,6 +169,12 @@ struct parser {
 	size_t n_trace_ids;
 };
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int
+fail(struct parser *p, const char *fmt, ...);
+
 static int
 fail(struct parser *p, const char *fmt, ...)
 {
