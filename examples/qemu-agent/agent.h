@@ -86,6 +86,8 @@ int guest_mem_page_out(uint64_t *advised, struct guest_mem *m, uint64_t bytes,
  * after printing "path:line: message" to @p err.
  */
 int policy_config_load(struct reclaim_config *cfg, const char *path, FILE *err);
+/* Writes @p cfg as a policy file that loads back to the same config. */
+void policy_config_print(FILE *out, const struct reclaim_config *cfg);
 
 /* ---- units.c: sizes and durations on the command line and in files ---- */
 

@@ -646,6 +646,7 @@ usage(FILE *out)
 		"  --stats-interval SEC  guest stats polling interval (1)\n"
 		"  --seed N              seed of the random page picker (1)\n"
 		"  --explain             print every decision\n"
+		"  --print-config        print the policy config in force and exit\n"
 		"  --trace FILE          write one JSON object per tick to FILE\n");
 }
 
@@ -714,7 +715,7 @@ static int
 parse_args(struct agent *a, int argc, char **argv)
 {
 	enum { O_BUDGET = 256, O_RESERVED, O_CONFIG, O_TICK, O_TICKS, O_DURATION, O_WARMUP,
-	       O_STATS, O_SEED, O_EXPLAIN, O_TRACE, O_VM, O_HELP };
+	       O_STATS, O_SEED, O_EXPLAIN, O_TRACE, O_VM, O_PRINT_CONFIG, O_HELP };
 	static const struct option opts[] = {
 		{"budget", required_argument, NULL, O_BUDGET},
 		{"reserved", required_argument, NULL, O_RESERVED},
@@ -728,10 +729,12 @@ parse_args(struct agent *a, int argc, char **argv)
 		{"explain", no_argument, NULL, O_EXPLAIN},
 		{"trace", required_argument, NULL, O_TRACE},
 		{"vm", required_argument, NULL, O_VM},
+		{"print-config", no_argument, NULL, O_PRINT_CONFIG},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
+	int print_config = 0;
 	int opt;
 	char *end;
 
@@ -791,6 +794,9 @@ parse_args(struct agent *a, int argc, char **argv)
 				return -1;
 			a->n_guests++;
 			break;
+		case O_PRINT_CONFIG:
+			print_config = 1;
+			break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);
@@ -803,6 +809,20 @@ parse_args(struct agent *a, int argc, char **argv)
 			return -1;
 		}
 	}
+	if (config != NULL) {
+		if (policy_config_load(&a->cfg, config, stderr) != 0)
+			return -1;
+	} else {
+		int status = RECLAIM_CONFIG_INIT_DEFAULT(&a->cfg);
+		if (status != RECLAIM_OK) {
+			fprintf(stderr, "reclaim_config_init: %s\n", reclaim_strerror(status));
+			return -1;
+		}
+	}
+	if (print_config) {
+		policy_config_print(stdout, &a->cfg);
+		exit(0);
+	}
 	if (optind != argc || a->budget == 0 || a->n_guests == 0) {
 		usage(stderr);
 		return -1;
@@ -814,13 +834,6 @@ parse_args(struct agent *a, int argc, char **argv)
 					a->guests[j].name, a->guests[i].name, a->guests[i].id);
 				return -1;
 			}
-	if (config != NULL)
-		return policy_config_load(&a->cfg, config, stderr);
-	int status = RECLAIM_CONFIG_INIT_DEFAULT(&a->cfg);
-	if (status != RECLAIM_OK) {
-		fprintf(stderr, "reclaim_config_init: %s\n", reclaim_strerror(status));
-		return -1;
-	}
 	return 0;
 }
 

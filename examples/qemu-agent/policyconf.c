@@ -238,3 +238,43 @@ policy_config_load(struct reclaim_config *cfg, const char *path, FILE *err)
 	*cfg = c;
 	return 0;
 }
+
+void
+policy_config_print(FILE *out, const struct reclaim_config *cfg)
+{
+	fprintf(out, "threshold_base = %s\n",
+		cfg->threshold_base == RECLAIM_BASE_MINFREE ? "minfree" : "usable");
+	for (size_t i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++)
+		fprintf(out, "%s = %s\n", flag_keys[i].name,
+			(cfg->flags & flag_keys[i].flag) ? "yes" : "no");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *field = (const char *)cfg + keys[i].offset;
+		double d;
+		uint64_t u;
+		uint32_t u32;
+		switch (keys[i].kind) {
+		case K_DOUBLE: {
+			memcpy(&d, field, sizeof(d));
+			/* The shortest text that reads back as the same double. */
+			char text[40];
+			for (int digits = 6; digits <= 17; digits++) {
+				snprintf(text, sizeof(text), "%.*g", digits, d);
+				if (strtod(text, NULL) == d)
+					break;
+			}
+			fprintf(out, "%s = %s\n", keys[i].name, text);
+			break;
+		}
+		case K_SIZE:
+		case K_TIME:
+			memcpy(&u, field, sizeof(u));
+			fprintf(out, "%s = %llu%s\n", keys[i].name, (unsigned long long)u,
+				keys[i].kind == K_TIME ? "ns" : "");
+			break;
+		case K_U32:
+			memcpy(&u32, field, sizeof(u32));
+			fprintf(out, "%s = %u\n", keys[i].name, (unsigned)u32);
+			break;
+		}
+	}
+}

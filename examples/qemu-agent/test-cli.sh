@@ -1,0 +1,69 @@
+#!/bin/sh
+# qemu-agent's command line and policy files, without any guest:
+#   test-cli.sh QEMU_AGENT
+# Round trip of --print-config, profile and override order, units, and the
+# errors a bad file or argument gets.
+set -u
+agent=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+
+fail() {
+	echo "FAIL: $*"
+	failed=1
+}
+
+# expect_line FILE LINE: FILE has exactly LINE.
+expect_line() {
+	grep -qx -- "$2" "$1" || fail "expected '$2' in $(basename "$1"): $(tr '\n' ';' < "$1")"
+}
+
+# expect_error CONFIG_TEXT MESSAGE: loading it fails (status 2) saying MESSAGE.
+expect_error() {
+	printf '%b' "$1" > "$tmp/bad.conf"
+	"$agent" --print-config --config "$tmp/bad.conf" > "$tmp/out" 2> "$tmp/err"
+	status=$?
+	[ "$status" = 2 ] || fail "'$1' gave status $status, not 2"
+	grep -qF -- "$2" "$tmp/err" || fail "'$1' did not say '$2': $(cat "$tmp/err")"
+}
+
+"$agent" --print-config > "$tmp/defaults" || fail "--print-config without a file"
+expect_line "$tmp/defaults" "threshold_high = 0.06"
+expect_line "$tmp/defaults" "no_guest_cap = no"
+expect_line "$tmp/defaults" "balloon_window_ns = 10000000000ns"
+"$agent" --print-config --config "$tmp/defaults" > "$tmp/again" || fail "reading the printout"
+cmp -s "$tmp/defaults" "$tmp/again" || fail "--print-config does not read back to itself"
+
+# The profile applies first wherever it is; later keys win over earlier ones.
+printf 'idle_tax = 0.5\nprofile = paper # literal\n\nidle_tax = 0.25\nguest_margin_bytes = 32M\n' \
+	> "$tmp/paper.conf"
+printf 'balloon_window_ns = 1.5s\nstats_max_age_ns = 250ms\nno_early_balloon = no\n' \
+	>> "$tmp/paper.conf"
+"$agent" --print-config --config "$tmp/paper.conf" > "$tmp/paper" || fail "paper.conf"
+expect_line "$tmp/paper" "no_guest_cap = yes"
+expect_line "$tmp/paper" "hard_swap_only = yes"
+expect_line "$tmp/paper" "no_early_balloon = no"
+expect_line "$tmp/paper" "idle_tax = 0.25"
+expect_line "$tmp/paper" "guest_margin_bytes = 33554432"
+expect_line "$tmp/paper" "balloon_window_ns = 1500000000ns"
+expect_line "$tmp/paper" "stats_max_age_ns = 250000000ns"
+
+expect_error 'bogus = 1\n' "bad.conf:1: bogus: unknown key"
+expect_error '# fine\nidle_tax\n' "bad.conf:2: expected key = value"
+expect_error 'no_guest_cap = maybe\n' "no_guest_cap: expected yes or no"
+expect_error 'guest_margin_bytes = 12Q\n' "guest_margin_bytes: expected a size"
+expect_error 'balloon_window_ns = -1s\n' "balloon_window_ns: expected a duration"
+expect_error 'profile = vmware\n' "profile must be esx, esxi5 or paper"
+expect_error 'threshold_soft = 0.07\n' "threshold_soft"
+expect_error 'idle_tax = 1.0\n' "idle_tax"
+
+"$agent" --budget 12Q --vm qmp=/x > /dev/null 2> "$tmp/err"
+[ $? = 2 ] && grep -q "bad value for --budget" "$tmp/err" || fail "--budget 12Q"
+"$agent" --budget 1G --vm name=a,qmp=/x --vm name=b,qmp=/y,id=1 > /dev/null 2> "$tmp/err"
+[ $? = 2 ] && grep -q "share id 1" "$tmp/err" || fail "duplicate ids: $(cat "$tmp/err")"
+"$agent" --budget 1G --vm name=a,qmp="$tmp/none.sock" > /dev/null 2> "$tmp/err"
+[ $? = 1 ] && grep -q "none.sock" "$tmp/err" || fail "missing QMP socket: $(cat "$tmp/err")"
+
+[ "$failed" = 0 ] && echo "qemu-agent command line: ok"
+exit "$failed"
