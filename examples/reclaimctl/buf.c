@@ -98,6 +98,11 @@ ctl_put_double(struct ctl_buf *b, double v)
 		ctl_puts(b, "null");
 		return;
 	}
+	if (v == 0 && signbit(v)) {
+		/* "-0" would read back as the integer 0. */
+		ctl_puts(b, "-0.0");
+		return;
+	}
 	int n = snprintf(tmp, sizeof(tmp), "%.17g", v);
 	ctl_put(b, tmp, (size_t)n);
 }
@@ -107,8 +112,8 @@ ctl_put_double_short(struct ctl_buf *b, double v)
 {
 	char tmp[40];
 	int n = 0;
-	if (!isfinite(v)) {
-		ctl_puts(b, "null");
+	if (!isfinite(v) || v == 0) {
+		ctl_put_double(b, v);
 		return;
 	}
 	for (int prec = 1; prec <= 17; prec++) {

@@ -81,7 +81,15 @@ test_numbers(void **state)
 	ctl_put_double(&b, INFINITY);
 	ctl_putc(&b, ' ');
 	ctl_put_double(&b, 0.25);
-	assert_string_equal(text(&b), "0.06 0.30000000000000004 1e-300 null null 0.25");
+	ctl_putc(&b, ' ');
+	/* Found by fuzz_ctl_config: "-0" reads back as the integer 0. */
+	ctl_put_double_short(&b, -0.0);
+	ctl_putc(&b, ' ');
+	ctl_put_double(&b, -0.0);
+	ctl_putc(&b, ' ');
+	ctl_put_double_short(&b, 0.0);
+	assert_string_equal(text(&b),
+			    "0.06 0.30000000000000004 1e-300 null null 0.25 -0.0 -0.0 0");
 	b.len = 0;
 	ctl_put_human_bytes(&b, 1023);
 	ctl_putc(&b, ' ');
