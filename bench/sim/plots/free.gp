@@ -8,6 +8,7 @@ stats first using 1 nooutput
 span = STATS_max
 unit = span > 6 * 3600 ? 3600.0 : 60.0
 set xlabel (unit == 3600.0 ? "time (h)" : "time (min)")
+set xrange [0:span / unit]
 set ylabel "MiB"
 set key outside right top
 set multiplot layout words(policies), 1
