@@ -275,7 +275,7 @@ struct fleet {
 	size_t n;
 	struct reclaim_config cfg;
 	struct reclaim_policy *busy_policy, *idle_policy;
-	struct reclaim_vm_stats *vms;
+	struct reclaim_vm_stats *vms, *idle_vms; /* the same VMs under each host */
 	struct reclaim_decision *dec;
 	struct reclaim_apply_result *res;
 	double *rho;
@@ -329,7 +329,7 @@ run_op(struct fleet *f, int op)
 		break;
 	case OP_DECIDE_IDLE:
 		rc = reclaim_decide(&f->sum_idle, f->dec, sizeof(*f->dec), f->idle_policy, &f->idle,
-				    f->vms, f->n, RECLAIM_DECIDE_DRY_RUN);
+				    f->idle_vms, f->n, RECLAIM_DECIDE_DRY_RUN);
 		break;
 	case OP_APPLY:
 	case OP_APPLY_IDLE:
@@ -349,6 +349,7 @@ fleet_free(struct fleet *f)
 	reclaim_policy_destroy(f->busy_policy);
 	reclaim_policy_destroy(f->idle_policy);
 	free(f->vms);
+	free(f->idle_vms);
 	free(f->dec);
 	free(f->res);
 	free(f->rho);
@@ -395,26 +396,49 @@ previous_tick(struct reclaim_vm_stats *prev, const struct reclaim_vm_stats *vms,
 /*
  * One policy per host, each with its previous tick decided (committed) and
  * applied: timed decides then run the tick after, in the steady state of a
- * hypervisor that polls every second.
+ * hypervisor that polls every second. In that second each balloon moved by
+ * up to 16 MiB toward what was asked, and the host got those pages (or gave
+ * them back). Returns the VMs' consumption now, or UINT64_MAX on error.
  */
-static int
-warm_up(struct reclaim_policy *policy, struct reclaim_decision *dec,
-	struct reclaim_apply_result *res, struct reclaim_host host,
-	const struct reclaim_vm_stats *prev, size_t n, uint64_t prev_consumed,
-	uint64_t *adapter_calls)
+static uint64_t
+warm_up(struct reclaim_policy *policy, struct fleet *f, struct reclaim_vm_stats *now,
+	const struct reclaim_vm_stats *prev, uint64_t prev_consumed, double free_frac)
 {
 	struct reclaim_summary s = RECLAIM_SUMMARY_INIT;
-	double free_frac = (double)host.free_bytes / (double)(host.total_bytes - host.reserved_bytes);
 	struct reclaim_host h = make_host(prev_consumed, free_frac);
+	uint64_t consumed = 0;
+	size_t i;
 	int rc;
 
-	h.now_ns = host.now_ns - NS_PER_S;
-	rc = reclaim_decide(&s, dec, sizeof(*dec), policy, &h, prev, n, 0);
-	if (rc)
-		return fail("warm-up decide", rc);
-	rc = reclaim_apply(res, sizeof(*res), policy, &noop_adapter, adapter_calls, dec,
-			   sizeof(*dec), n);
-	return rc ? fail("warm-up apply", rc) : 0;
+	h.now_ns = NOW_NS - NS_PER_S;
+	rc = reclaim_decide(&s, f->dec, sizeof(*f->dec), policy, &h, prev, f->n, 0);
+	if (!rc)
+		rc = reclaim_apply(f->res, sizeof(*f->res), policy, &noop_adapter,
+				   &f->adapter_calls, f->dec, sizeof(*f->dec), f->n);
+	if (rc) {
+		fail("warm-up", rc);
+		return UINT64_MAX;
+	}
+	for (i = 0; i < f->n; i++) {
+		struct reclaim_vm_stats *v = &now[i];
+		uint64_t ask = f->dec[i].balloon_target_bytes, b = v->balloon_bytes, move;
+
+		if (ask > b) {
+			move = ask - b < 16 * MiB ? ask - b : 16 * MiB;
+			move = move < v->consumed_bytes ? move : 0;
+			v->balloon_bytes += move;
+			v->consumed_bytes -= move;
+		} else {
+			move = b - ask < 16 * MiB ? b - ask : 16 * MiB;
+			move = move < v->configured_bytes - v->consumed_bytes ? move : 0;
+			v->balloon_bytes -= move;
+			v->consumed_bytes += move;
+		}
+		if (v->active_bytes > v->consumed_bytes)
+			v->active_bytes = v->consumed_bytes;
+		consumed += v->consumed_bytes;
+	}
+	return consumed;
 }
 
 /*
@@ -427,71 +451,53 @@ fleet_init(struct fleet *f, size_t n, uint64_t seed)
 {
 	unsigned long long calls, bytes;
 	struct reclaim_vm_stats *prev;
-	uint64_t consumed, prev_consumed;
-	size_t i;
+	uint64_t busy, idle, prev_consumed;
 	int rc;
 
 	memset(f, 0, sizeof(*f));
 	f->n = n;
 	f->vms = calloc(n, sizeof(*f->vms));
+	f->idle_vms = calloc(n, sizeof(*f->idle_vms));
 	f->dec = calloc(n, sizeof(*f->dec));
 	f->res = calloc(n, sizeof(*f->res));
 	f->rho = calloc(n, sizeof(*f->rho));
-	if (!f->vms || !f->dec || !f->res || !f->rho)
+	prev = calloc(n, sizeof(*prev));
+	if (!f->vms || !f->idle_vms || !f->dec || !f->res || !f->rho || !prev) {
+		free(prev);
 		return fail("out of memory", 1);
-	consumed = make_vms(f->vms, n, seed, 256 * MiB, false);
-	f->busy = make_host(consumed, 0.015);
-	f->idle = make_host(consumed, 0.10);
+	}
+	make_vms(f->vms, n, seed, 256 * MiB, false);
+	memcpy(f->idle_vms, f->vms, n * sizeof(*f->vms));
+	prev_consumed = previous_tick(prev, f->vms, n, seed);
 
 	RECLAIM_CONFIG_INIT_DEFAULT(&f->cfg);
 	rc = reclaim_policy_memory_size(&f->policy_bytes, n);
-	if (rc)
+	if (rc) {
+		free(prev);
 		return fail("reclaim_policy_memory_size", rc);
+	}
 	calls = alloc_calls;
 	bytes = alloc_bytes;
 	rc = reclaim_policy_new(&f->busy_policy, &f->cfg, n);
-	if (rc)
-		return fail("reclaim_policy_new", rc);
 	f->new_allocs = alloc_calls - calls;
 	f->new_bytes = alloc_bytes - bytes;
+	if (!rc)
+		rc = reclaim_policy_new(&f->idle_policy, &f->cfg, n);
+	if (rc) {
+		free(prev);
+		return fail("reclaim_policy_new", rc);
+	}
+	busy = warm_up(f->busy_policy, f, f->vms, prev, prev_consumed, 0.015);
+	idle = busy == UINT64_MAX ? UINT64_MAX
+				  : warm_up(f->idle_policy, f, f->idle_vms, prev, prev_consumed, 0.10);
+	free(prev);
+	if (idle == UINT64_MAX)
+		return -1;
+	f->busy = make_host(busy, 0.015);
+	f->idle = make_host(idle, 0.10);
 	if (COUNT_ALLOCS && f->new_allocs == 0)
 		return fail("allocation counter saw nothing in reclaim_policy_new: not interposed",
 			    1);
-	rc = reclaim_policy_new(&f->idle_policy, &f->cfg, n);
-	if (rc)
-		return fail("reclaim_policy_new", rc);
-
-	prev = calloc(n, sizeof(*prev));
-	if (!prev)
-		return fail("out of memory", 1);
-	prev_consumed = previous_tick(prev, f->vms, n, seed);
-	rc = warm_up(f->idle_policy, f->dec, f->res, f->idle, prev, n, prev_consumed,
-		     &f->adapter_calls);
-	if (!rc)
-		rc = warm_up(f->busy_policy, f->dec, f->res, f->busy, prev, n, prev_consumed,
-			     &f->adapter_calls);
-	free(prev);
-	if (rc)
-		return rc;
-	/* In the second since, balloons the busy host asked for grew by up to
-	 * 16 MiB and gave those pages back to the host. */
-	consumed = 0;
-	for (i = 0; i < n; i++) {
-		struct reclaim_vm_stats *v = &f->vms[i];
-		uint64_t grow = f->dec[i].balloon_target_bytes > v->balloon_bytes
-					? f->dec[i].balloon_target_bytes - v->balloon_bytes
-					: 0;
-
-		grow = grow < 16 * MiB ? grow : 16 * MiB;
-		grow = grow < v->consumed_bytes ? grow : 0;
-		v->balloon_bytes += grow;
-		v->consumed_bytes -= grow;
-		if (v->active_bytes > v->consumed_bytes)
-			v->active_bytes = v->consumed_bytes;
-		consumed += v->consumed_bytes;
-	}
-	f->busy = make_host(consumed, 0.015);
-	f->idle = make_host(consumed, 0.10);
 
 	f->sum_busy.struct_size = sizeof(f->sum_busy);
 	f->sum_idle.struct_size = sizeof(f->sum_idle);
