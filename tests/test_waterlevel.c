@@ -4,7 +4,8 @@
  * cases worked out by hand, its edges (everything at lo, everything at hi,
  * fixed VMs left out), and two properties over random VM sets: the clamped
  * allocations at the level it returns add up to the total asked for, and
- * the level and every VM's allocation only grow as the total grows.
+ * the level and every VM's allocation only grow as the total grows, and
+ * the warm start (a guess at the level) never changes the answer.
  *
  * Units: the solver works on doubles; "bytes" below may be any unit.
  */
@@ -286,6 +287,42 @@ level_grows_with_total(void **state)
 	}
 }
 
+/* The warm start (last tick's level) changes the path, never the answer:
+ * whatever the guess, even a nonsensical one, the same targets. */
+static void
+any_guess_same_level(void **state)
+{
+	uint64_t s = 29;
+
+	(void)state;
+	for (int trial = 0; trial < 500; trial++) {
+		struct vm_work w[RANDOM_VMS];
+		size_t n = 1 + next(&s) % RANDOM_VMS;
+		double sum_lo, sum_hi, total, cold;
+
+		random_set(w, n, &s, &sum_lo, &sum_hi);
+		if (!(sum_hi > sum_lo))
+			continue;
+		total = uniform(&s, sum_lo, sum_hi);
+		cold = wl_solve(w, n, total, 0.0);
+		{
+			const double guesses[] = {-1.0, NAN, INFINITY, -INFINITY, 1e300, 1e-300,
+						  cold, cold * (1.0 + 1e-9), cold * 0.5,
+						  cold * 2.0, cold * 1e6};
+
+			for (size_t g = 0; g < sizeof(guesses) / sizeof(guesses[0]); g++) {
+				double warm = wl_solve(w, n, total, guesses[g]);
+
+				assert_close(sum_targets(w, n, warm), total, 1.0);
+				for (size_t i = 0; i < n; i++)
+					if (!(w[i].flags & VIEW_FIXED))
+						assert_close(wl_target(&w[i], warm),
+							     wl_target(&w[i], cold), 1.0);
+			}
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -299,6 +336,7 @@ main(void)
 		cmocka_unit_test(fixed_vms_are_left_out),
 		cmocka_unit_test(level_meets_the_total),
 		cmocka_unit_test(level_grows_with_total),
+		cmocka_unit_test(any_guess_same_level),
 	};
 
 	return cmocka_run_group_tests_name("waterlevel", tests, NULL, NULL);
