@@ -193,14 +193,21 @@ guest_attach(struct agent *a, struct guest *g)
 			break;
 	}
 	json_decref(memdevs);
-	if (mapped != 0) {
+	if (mapped == -ENOENT) {
 		fprintf(stderr,
 			"%s: no memfd mapping holding all %" PRIu64 " bytes of guest RAM in "
-			"QEMU pid %d (%s); start QEMU with -object memory-backend-memfd,"
+			"QEMU pid %d; start QEMU with -object memory-backend-memfd,"
 			"id=mem,size=...,share=on -machine memory-backend=mem\n",
-			g->name, base, (int)pid, strerror(-mapped));
+			g->name, base, (int)pid);
 		return -1;
 	}
+	if (mapped != 0) {
+		fprintf(stderr, "%s: guest RAM of QEMU pid %d: %s\n", g->name, (int)pid,
+			strerror(-mapped));
+		return -1;
+	}
+	if (g->mem.pidfd < 0)
+		fprintf(stderr, "%s: no pidfd_open here: host swap is unavailable\n", g->name);
 	g->configured = base;
 
 	if (find_balloon(g) != 0) {
@@ -837,19 +844,58 @@ parse_args(struct agent *a, int argc, char **argv)
 	return 0;
 }
 
+/* The tick loop. Returns 0, or 1 when the policy rejected its inputs. */
+static int
+run(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec)
+{
+	/* Ticks k < warmup only measure; decisions start after them and the
+	 * tick count and duration are counted from the first decision. */
+	uint64_t warmup = (a->warmup_ns + a->tick_ns - 1) / a->tick_ns;
+	uint64_t base = clock_ns(CLOCK_MONOTONIC);
+	a->start_ns = base + warmup * a->tick_ns;
+	for (uint64_t k = 0; !stop_requested; k++) {
+		int observing = k < warmup;
+		uint64_t decided = k - warmup;
+		if (!observing && a->max_ticks && decided >= a->max_ticks)
+			break;
+		if (!observing && a->duration_ns &&
+		    clock_ns(CLOCK_MONOTONIC) - a->start_ns >= a->duration_ns)
+			break;
+		size_t alive = 0;
+		for (size_t i = 0; i < a->n_guests; i++)
+			alive += a->guests[i].alive;
+		if (alive == 0) {
+			printf("no guests left\n");
+			break;
+		}
+		if (tick(a, vms, dec, observing) != 0)
+			return 1;
+		uint64_t next = base + (k + 1) * a->tick_ns;
+		struct timespec ts = {(time_t)(next / NS_PER_S), (long)(next % NS_PER_S)};
+		while (!stop_requested &&
+		       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct agent a = {0};
-	int rc = 0;
+	struct reclaim_vm_stats *vms = NULL;
+	struct reclaim_decision *dec = NULL;
+	int rc = 1;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (parse_args(&a, argc, argv) != 0)
-		return 2;
+	if (parse_args(&a, argc, argv) != 0) {
+		rc = 2;
+		goto out;
+	}
 	int status = reclaim_policy_new(&a.policy, &a.cfg, a.n_guests);
 	if (status != RECLAIM_OK) {
 		fprintf(stderr, "reclaim_policy_new: %s\n", reclaim_strerror(status));
-		return 1;
+		goto out;
 	}
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
@@ -857,44 +903,13 @@ main(int argc, char **argv)
 
 	for (size_t i = 0; i < a.n_guests; i++)
 		if (guest_attach(&a, &a.guests[i]) != 0)
-			return 1;
+			goto out;
+	vms = calloc(a.n_guests, sizeof(*vms));
+	dec = calloc(a.n_guests, sizeof(*dec));
+	if (vms != NULL && dec != NULL)
+		rc = run(&a, vms, dec);
 
-	struct reclaim_vm_stats *vms = calloc(a.n_guests, sizeof(*vms));
-	struct reclaim_decision *dec = calloc(a.n_guests, sizeof(*dec));
-	if (vms == NULL || dec == NULL)
-		return 1;
-
-	/* Ticks k < warmup only measure; decisions start after them and the
-	 * tick count and duration are counted from the first decision. */
-	uint64_t warmup = (a.warmup_ns + a.tick_ns - 1) / a.tick_ns;
-	uint64_t base = clock_ns(CLOCK_MONOTONIC);
-	a.start_ns = base + warmup * a.tick_ns;
-	for (uint64_t k = 0; !stop_requested; k++) {
-		int observing = k < warmup;
-		uint64_t decided = k - warmup;
-		if (!observing && a.max_ticks && decided >= a.max_ticks)
-			break;
-		if (!observing && a.duration_ns &&
-		    clock_ns(CLOCK_MONOTONIC) - a.start_ns >= a.duration_ns)
-			break;
-		size_t alive = 0;
-		for (size_t i = 0; i < a.n_guests; i++)
-			alive += a.guests[i].alive;
-		if (alive == 0) {
-			printf("no guests left\n");
-			break;
-		}
-		if (tick(&a, vms, dec, observing) != 0) {
-			rc = 1;
-			break;
-		}
-		uint64_t next = base + (k + 1) * a.tick_ns;
-		struct timespec ts = {(time_t)(next / NS_PER_S), (long)(next % NS_PER_S)};
-		while (!stop_requested &&
-		       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-			;
-	}
-
+out:
 	/* Never leave a guest stopped behind us. */
 	for (size_t i = 0; i < a.n_guests; i++) {
 		struct guest *g = &a.guests[i];

@@ -28,11 +28,9 @@ MiB = 1 << 20
 GUEST_MIB = 512
 
 # enum reclaim_reason bits (include/reclaim.h)
-R_PRESSURE = 1 << 0
 R_LIMIT = 1 << 2
 R_UNRESPONSIVE = 1 << 5
 R_STALE = 1 << 6
-R_BALLOON_CAPPED = 1 << 7
 # enum reclaim_bound
 BOUND_BALLOON = 4
 # enum reclaim_balloon_limit
@@ -412,8 +410,18 @@ def budget_for(consumed, free_fraction):
     return int(consumed / (1.0 - free_fraction))
 
 
-# Policy thresholds of policy.conf, as fractions of the budget.
-HIGH, SOFT, HARD, LOW = 0.30, 0.20, 0.10, 0.05
+def policy_thresholds():
+    """threshold_high/soft/hard/low of policy.conf: fractions of the budget."""
+    found = {}
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "policy.conf")) as f:
+        for line in f:
+            m = re.match(r"\s*threshold_(high|soft|hard|low)\s*=\s*([0-9.]+)", line)
+            if m:
+                found[m.group(1)] = float(m.group(2))
+    return found["high"], found["soft"], found["hard"], found["low"]
+
+
+HIGH, SOFT, HARD, LOW = policy_thresholds()
 IN_SOFT = (SOFT + HARD) / 2
 IN_HARD = (HARD + LOW) / 2
 
