@@ -272,8 +272,8 @@ run_lines(const struct options *o, int mode)
 	return rc < 0 ? EXIT_IO : rc ? EXIT_LINE_FAILED : EXIT_LINES_OK;
 }
 
-/* Parser threads: one per online CPU beyond one, for the decider; none on
- * one CPU. */
+/* Parser threads: one per online CPU, since parsing is nearly all the work
+ * and the deciding thread needs little; none on a single CPU. */
 static unsigned
 default_threads(void)
 {

@@ -256,8 +256,14 @@ put_text(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 	ctl_puts(out, ", need ");
 	ctl_put_human_bytes(out, sum->need_bytes);
 	if (sum->flags) {
-		ctl_puts(out, ", flags ");
-		ctl_put_flags(out, ctl_summary_flag_names, sum->flags);
+		const char *sep = ", flags ";
+		for (const struct ctl_name *n = ctl_summary_flag_names; n->name; n++) {
+			if (sum->flags & n->value) {
+				ctl_puts(out, sep);
+				ctl_puts(out, n->name);
+				sep = ",";
+			}
+		}
 	}
 	if (req->dry_run)
 		ctl_puts(out, ", dry run");
