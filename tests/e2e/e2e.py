@@ -531,6 +531,37 @@ def test_hard_swap(h):
     c(g.alive(pid) and not g.oom(), "the workload survived, no guest OOM")
 
 
+def test_low_block(h):
+    """Low state: the whole excess is host-swapped at once and the VM is
+    blocked (QMP stop) until it is back under its target."""
+    c = h.check
+    g = Guest(h, "vm")
+    h.boot(g)
+    pid = g.memhog(300)
+    time.sleep(1)
+    rss0, swap0 = g.usage()
+    host_swap0 = host_swap_used()[0]
+    budget = budget_for(rss0, LOW / 2)
+    agent = Agent(h, "low", [g], budget, duration=8).start()
+    seen = set()
+    while agent.proc.poll() is None:
+        seen.add(g.qmp.cmd("query-status")["status"])
+        time.sleep(0.05)
+    agent.wait()
+    log("--explain excerpt:\n" + agent.excerpt(6))
+    vt = agent.vm_ticks("vm")
+    c(agent.rc == 0, "agent exited cleanly")
+    c(vt and vt[0][0]["state"] == "low", "the host starts in the low state")
+    c(vt and vt[0][1]["block"] == 1 and vt[0][1]["swap"] >= vt[0][1]["excess"],
+      "first decision: block, and host-swap the whole excess (%s)" %
+      (mib(vt[0][1]["swap"]) if vt else "-"))
+    c("paused" in seen, "QEMU reported the guest paused while blocked")
+    c(any(v["block"] == 0 for _, v in vt[1:]), "a later decision unblocked it")
+    c(g.qmp.cmd("query-status")["status"] == "running", "the guest runs again")
+    swap_checks(h, g, agent, rss0, swap0, host_swap0)
+    c(g.alive(pid) and not g.oom(), "the workload survived, no guest OOM")
+
+
 def start_cap_guest(h):
     """A guest without swap with most of its memory in use, by a program
     that also keeps allocating a little (8 MiB every 100 ms)."""
@@ -696,6 +727,7 @@ def test_no_driver_unresponsive(h):
 TESTS = {
     "idle-tax": test_idle_tax,
     "hard-swap": test_hard_swap,
+    "low-block": test_low_block,
     "guest-cap": test_guest_cap,
     "no-cap-oom": test_no_cap_oom,
     "paper-oom": test_paper_oom,
@@ -703,7 +735,7 @@ TESTS = {
     "no-driver": test_no_driver,
     "no-driver-unresponsive": test_no_driver_unresponsive,
 }
-NEEDS_HOST_SWAP = {"hard-swap", "guest-cap", "limit", "no-driver", "no-driver-unresponsive"}
+NEEDS_HOST_SWAP = {"hard-swap", "low-block", "guest-cap", "limit", "no-driver", "no-driver-unresponsive"}
 
 
 def main():
