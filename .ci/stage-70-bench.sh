@@ -6,7 +6,7 @@
 # About 15 s on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exe=build-ci-gcc/bench/speed/reclaim-speed
+exe=${SPEED_BUILD:-build-ci-gcc}/bench/speed/reclaim-speed
 "$exe" --quick
 if command -v valgrind >/dev/null; then
 	sh bench/speed/callgrind.sh "$exe" 1000
