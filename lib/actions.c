@@ -60,10 +60,15 @@ view_balloon(struct vm_work *w, const struct reclaim_config *cfg,
 				kind = RECLAIM_BALLOON_LIMIT_STALE;
 			}
 		} else {
-			uint64_t guest = sat_add(sat_add(b, guest_value(vm->guest_free_bytes, c)),
+			uint64_t spare = sat_add(guest_value(vm->guest_free_bytes, c),
 						 guest_value(vm->guest_swap_free_bytes, c));
+			uint64_t guest = sat_sub(sat_add(b, spare), cfg->guest_margin_bytes);
 
-			guest = sat_sub(guest, cfg->guest_margin_bytes);
+			/* A guest down to less than half its margin of free memory
+			 * and swap is in distress: give back a quarter of its
+			 * balloon per decision, not just the margin's shortfall. */
+			if (spare < cfg->guest_margin_bytes / 2)
+				guest = min_u64(guest, b - b / 4);
 			if (guest < cap) {
 				cap = guest;
 				kind = RECLAIM_BALLOON_LIMIT_GUEST;

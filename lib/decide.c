@@ -304,9 +304,13 @@ prepare(struct reclaim_policy *p, const struct tick *t, const struct reclaim_vm_
 				lo = max_u64(lo, sat_sub(u, sat_sub(can, limit_excess)));
 			}
 			/* Rebalancing (ESX moves memory from low to high prices): in
-			 * balloon-only modes a VM may grow back into its balloon. */
-			if (balloon_only && limit_excess == 0 && (w->flags & VIEW_DRIVER) &&
-			    (w->flags & VIEW_RESPONSIVE))
+			 * balloon-only modes a VM short of memory may grow back
+			 * into its balloon. Only a VM whose fresh guest stats show
+			 * it short (free memory within the guest margin): one that
+			 * does not use what it has would leave the memory idle while
+			 * others are ballooned for it. */
+			if (balloon_only && limit_excess == 0 && view_can_balloon(w) &&
+			    vm->guest_free_bytes <= cfg->guest_margin_bytes)
 				hi = min_u64(max, sat_add(u, w->held));
 			w->lo = lo;
 			w->hi = hi;

@@ -229,11 +229,15 @@ deflation_is_budgeted(void **state)
 	reclaim_policy_destroy(p);
 
 	/* between high and high + margin: no host-wide deflation, but memory
-	 * moves from the idlest to the busiest (rebalancing), balloon for balloon */
+	 * moves from the idlest to the busiest when that one is short of it
+	 * (rebalancing), balloon for balloon */
 	p = tu_policy(NULL, NVM);
 	setup(&r, 6.2);
-	for (int i = 0; i < NVM; i++)
+	for (int i = 0; i < NVM; i++) {
 		r.vm[i].balloon_bytes = 2 * GiB;
+		r.vm[i].guest_free_bytes = 4 * GiB;
+	}
+	r.vm[3].guest_free_bytes = 0; /* the busiest is short of memory */
 	h = tu_host(TOTAL, RESERVED, tu_pct(USABLE, 6.2), 0);
 	r.sum = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
 	assert_int_equal(reclaim_decide(&r.sum, r.d, sizeof(r.d[0]), p, &h, r.vm, NVM, 0), 0);
@@ -242,6 +246,9 @@ deflation_is_budgeted(void **state)
 	assert_int_equal(r.sum.swap_bytes, 0);
 	assert_true(r.d[3].balloon_target_bytes < 2 * GiB);
 	assert_true(r.d[0].balloon_target_bytes > 2 * GiB);
+	/* a VM with plenty free is not given more */
+	assert_true(r.d[1].balloon_target_bytes >= 2 * GiB);
+	assert_true(r.d[2].balloon_target_bytes >= 2 * GiB);
 	{
 		uint64_t after = tu_sum_balloon(r.d, NVM), before = NVM * 2 * GiB;
 		uint64_t diff = after > before ? after - before : before - after;
