@@ -21,9 +21,10 @@
 size_t
 policy_slots(size_t capacity)
 {
-	size_t s = 16;
+	size_t s = 8;
 
-	while (s < 2 * capacity)
+	/* Load factor at most 2/3: short probe runs, and a small table. */
+	while (s < capacity + capacity / 2)
 		s <<= 1;
 	return s;
 }
