@@ -45,7 +45,7 @@ call2(int (*op)(void *, uint64_t, uint64_t), void *user_data, uint64_t id, uint6
  */
 static void
 record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
-       const struct reclaim_decision *d, const struct reclaim_apply_result *r)
+       const struct reclaim_decision *d, size_t index, const struct reclaim_apply_result *r)
 {
 	bool block_op = (d->actions & RECLAIM_ACTION_BLOCK) ? adapter->block != NULL
 							    : adapter->unblock != NULL;
@@ -53,7 +53,10 @@ record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
 
 	if (!policy)
 		return;
-	h = hist_find(&policy->hist[policy->cur], policy->mask, d->id);
+	/* Decisions usually come in the order decide wrote them. */
+	h = index < policy->hist[policy->cur].n && policy->hist[policy->cur].entries[index].id == d->id
+		    ? &policy->hist[policy->cur].entries[index]
+		    : hist_find(&policy->hist[policy->cur], policy->mask, d->id);
 	if (!h)
 		return;
 	if (r->balloon_status < 0 && adapter->set_balloon)
@@ -132,7 +135,7 @@ reclaim_apply(struct reclaim_apply_result *results, size_t result_size,
 		else if (d->actions & RECLAIM_ACTION_UNBLOCK)
 			r.block_status = call1(adapter->unblock, user_data, d->id, &r.flags);
 
-		record(policy, adapter, d, &r);
+		record(policy, adapter, d, i, &r);
 		if (r.balloon_status < 0 || r.swap_status < 0 || r.compress_status < 0 ||
 		    r.block_status < 0)
 			failed = true;

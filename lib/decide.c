@@ -30,7 +30,7 @@ policy_slots(size_t capacity)
 }
 
 struct layout {
-	size_t hist[2], slots[2], work, total;
+	size_t hist[2], slots[2], work, active, total;
 };
 
 static void
@@ -50,6 +50,8 @@ policy_layout(struct layout *l, size_t capacity)
 	}
 	l->work = off;
 	off = ALIGN_UP(off + capacity * sizeof(struct vm_work), 16);
+	l->active = off;
+	off = ALIGN_UP(off + capacity * sizeof(uint32_t), 16);
 	l->total = off;
 }
 
@@ -100,6 +102,7 @@ policy_place(void *memory, const struct reclaim_config *cfg, size_t capacity, bo
 		hist_clear_index(&p->hist[i], p->mask);
 	}
 	p->work = (struct vm_work *)(void *)(base + l.work);
+	p->active = (uint32_t *)(void *)(base + l.active);
 	return p;
 }
 
@@ -575,7 +578,7 @@ finish(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *
 		uint64_t excess, asked_before;
 		bool block = false;
 
-		memset(d, 0, dsize);
+		*d = (struct reclaim_decision){0}; /* dsize == sizeof, checked */
 		d->struct_size = (uint32_t)dsize;
 		d->id = vm->id;
 		d->state = (uint32_t)t->state;
@@ -772,12 +775,13 @@ step(struct reclaim_summary *summary, struct reclaim_decision *decisions, size_t
 			shortfall = sat_sub(sat_add(sat_add(s.reclaimable, s.limit), s.pending),
 					    s.release) < t.need;
 		}
-		lambda = wl_solve(p->work, n, (double)s.u_free - (double)need_solver, p->lambda);
+		lambda = wl_solve_scratch(p->work, n, (double)s.u_free - (double)need_solver, p->lambda,
+					  p->active);
 	} else if (t.mode == MODE_DEFLATE) {
 		uint64_t give = min_u64(sat_sub(t.free, sat_add(t.thr[RECLAIM_STATE_HIGH], t.margin)),
 					cfg->deflate_budget_bytes);
 
-		lambda = wl_solve(p->work, n, s.lo_free + (double)give, p->lambda);
+		lambda = wl_solve_scratch(p->work, n, s.lo_free + (double)give, p->lambda, p->active);
 	}
 	place_targets(p, &t, decisions, decision_size, n, lambda, need_solver);
 

@@ -115,7 +115,7 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 {
 	uint64_t hist[BUCKETS], lb, hb, rem, sure;
 	double x_lo = lambda, x_hi, step, g, slope;
-	size_t i, b;
+	size_t i, b, used, nb;
 	int tries;
 
 	/* Bracket: x_hi revokes less than the need. Start one page per VM
@@ -141,16 +141,20 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 		d->balloon_cap_bytes = pages_above(&w[i], x_lo, true, page);
 	}
 
-	/* Radix refinement of the cutoff over the bits of mu. */
+	/* Radix refinement of the cutoff over the bits of mu, with about as
+	 * many buckets as VMs (a small host need not scan 2048). */
+	for (nb = 16; nb < BUCKETS && nb < n; nb <<= 1)
+		;
 	lb = bits_of(x_lo) + 1;
 	hb = bits_of(x_hi);
 	while (hb > lb) {
 		unsigned shift = 0;
 		uint64_t acc = 0;
 
-		while (((hb - lb) >> shift) >= BUCKETS)
+		while (((hb - lb) >> shift) >= nb)
 			shift++;
-		memset(hist, 0, sizeof(hist));
+		used = (size_t)((hb - lb) >> shift) + 1;
+		memset(hist, 0, used * sizeof(hist[0]));
 		for (i = 0; i < n; i++) {
 			const struct vm_work *v = &w[i];
 			struct reclaim_decision *d = at(out, dsize, i);
@@ -170,7 +174,7 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 					page_bytes(v, j, page) - page_bytes(v, j - 1, page);
 		}
 		/* From the top bucket down until the need is covered. */
-		for (b = (size_t)((hb - lb) >> shift) + 1; b-- > 0;) {
+		for (b = used; b-- > 0;) {
 			if (acc + hist[b] >= rem || b == 0)
 				break;
 			acc += hist[b];

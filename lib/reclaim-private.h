@@ -174,6 +174,8 @@ wl_cost(double alloc, double active, double inv_k)
 /* Finds lambda with sum clamp(inverse(lambda), lo, hi) == total; returns
  * lambda (0 if every VM sits at lo, INFINITY-like large if at hi). */
 double wl_solve(const struct vm_work *w, size_t n, double total, double guess);
+double wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
+			uint32_t *scratch);
 /* Sum of clamped allocations at lambda over the VMs on the level, and its slope. */
 void wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, double *slope);
 
@@ -194,6 +196,7 @@ struct reclaim_policy {
 	double lambda;          /* level of the last decide: the solver's first guess */
 	struct hist_table hist[2];
 	struct vm_work *work;
+	uint32_t *active;       /* solver scratch: VMs still changing piece */
 };
 
 size_t policy_slots(size_t capacity);

@@ -79,12 +79,141 @@ wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, doubl
 	*slope = d;
 }
 
+/* Which linear piece of its allocation curve a VM is on at lambda:
+ * 0 held at lo, 1 all active, 2 idle taxed, 3 held at hi. Non-decreasing
+ * in lambda. */
+static int
+piece(const struct vm_work *v, double lambda)
+{
+	double c = lambda * v->shares;
+	double t = c <= v->active ? c : v->active + (c - v->active) * v->inv_k;
+
+	if (t <= (double)v->lo)
+		return 0;
+	if (t >= (double)v->hi)
+		return 3;
+	return c <= v->active ? 1 : 2;
+}
+
+/* Adds a VM that stays on piece @p p to the line c0 + c1 lambda. */
+static void
+fold_one(const struct vm_work *v, int p, double *c0, double *c1)
+{
+	switch (p) {
+	case 0:
+		*c0 += (double)v->lo;
+		break;
+	case 3:
+		*c0 += (double)v->hi;
+		break;
+	case 1:
+		*c1 += v->shares;
+		break;
+	default:
+		*c0 += v->active * (1.0 - v->inv_k);
+		*c1 += v->shares * v->inv_k;
+		break;
+	}
+}
+
+/*
+ * Folds every VM whose piece is the same at both ends of [a, b] into one
+ * line (it stays linear inside the bracket) and lists the others in
+ * @p active. Later steps only walk that list, which is folded again as the
+ * bracket narrows.
+ */
+static size_t
+fold(const struct vm_work *w, size_t n, double a, double b, uint32_t *active, double *c0,
+     double *c1)
+{
+	size_t i, m = 0;
+
+	*c0 = *c1 = 0.0;
+	for (i = 0; i < n; i++) {
+		const struct vm_work *v = &w[i];
+		int p;
+
+		if (v->flags & VIEW_FIXED)
+			continue;
+		p = piece(v, a);
+		if (p != piece(v, b))
+			active[m++] = (uint32_t)i;
+		else
+			fold_one(v, p, c0, c1);
+	}
+	return m;
+}
+
+static size_t
+refold(const struct vm_work *w, double a, double b, uint32_t *active, size_t m, double *c0,
+       double *c1)
+{
+	size_t j, k = 0;
+
+	for (j = 0; j < m; j++) {
+		const struct vm_work *v = &w[active[j]];
+		int p = piece(v, a);
+
+		if (p != piece(v, b))
+			active[k++] = active[j];
+		else
+			fold_one(v, p, c0, c1);
+	}
+	return k;
+}
+
+static void
+evaluate_list(const struct vm_work *w, const uint32_t *list, size_t m, double c0, double c1,
+	      double lambda, double *sum, double *slope)
+{
+	double g = c0 + c1 * lambda, d = c1;
+	size_t j;
+
+	for (j = 0; j < m; j++) {
+		const struct vm_work *v = &w[list[j]];
+		double c = lambda * v->shares, t, dt;
+
+		if (c <= v->active) {
+			t = c;
+			dt = v->shares;
+		} else {
+			t = v->active + (c - v->active) * v->inv_k;
+			dt = v->shares * v->inv_k;
+		}
+		if (t <= (double)v->lo) {
+			t = (double)v->lo;
+			dt = 0.0;
+		} else if (t >= (double)v->hi) {
+			t = (double)v->hi;
+			dt = 0.0;
+		}
+		g += t;
+		d += dt;
+	}
+	*sum = g;
+	*slope = d;
+}
+
 double
 wl_solve(const struct vm_work *w, size_t n, double total, double guess)
 {
+	return wl_solve_scratch(w, n, total, guess, NULL);
+}
+
+/*
+ * With @p scratch (n entries), once the bracket has narrowed the VMs that
+ * stay on one piece inside it are folded into a line and only the rest are
+ * walked: a full pass or two, then steps over a handful of VMs.
+ */
+double
+wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
+		 uint32_t *scratch)
+{
 	double sum_lo = 0.0, sum_hi = 0.0, a = 0.0, b = 0.0, lambda, g, slope, tol, ga, gb;
-	int iter, side = 0;
-	size_t i;
+	double c0 = 0.0, c1 = 0.0;
+	size_t i, m = 0;
+	bool folded = false;
+	int iter, side = 0, same = 0;
 
 	for (i = 0; i < n; i++) {
 		const struct vm_work *v = &w[i];
@@ -112,23 +241,32 @@ wl_solve(const struct vm_work *w, size_t n, double total, double guess)
 	for (iter = 0; iter < 200; iter++) {
 		double next;
 
-		wl_evaluate(w, n, lambda, &g, &slope);
+		if (folded)
+			evaluate_list(w, scratch, m, c0, c1, lambda, &g, &slope);
+		else
+			wl_evaluate(w, n, lambda, &g, &slope);
 		if (fabs(g - total) <= tol)
 			break;
 		if (g < total) {
 			a = lambda;
 			ga = g;
+			same = side > 0 ? same + 1 : 0;
 			if (side > 0)
 				gb = total + 0.5 * (gb - total); /* Illinois */
 			side = 1;
 		} else {
 			b = lambda;
 			gb = g;
+			same = side < 0 ? same + 1 : 0;
 			if (side < 0)
 				ga = total - 0.5 * (total - ga);
 			side = -1;
 		}
-		next = slope > 0.0 ? lambda + (total - g) / slope : a;
+		/* Newton; when it keeps landing on one side (kinks ahead bend
+		 * G away), lengthen the step geometrically; outside the bracket,
+		 * regula falsi with the stale end's value halved (Illinois). */
+		next = slope > 0.0 ? lambda + (total - g) / slope * (double)(1u << (same < 16 ? same : 16))
+				   : a;
 		if (!(next > a && next < b))
 			next = a + (total - ga) * (b - a) / (gb - ga);
 		if (!(next > a && next < b))
@@ -136,6 +274,12 @@ wl_solve(const struct vm_work *w, size_t n, double total, double guess)
 		if (next == lambda || !(b > a))
 			break;
 		lambda = next;
+		if (scratch && !folded && iter >= 1) {
+			m = fold(w, n, a, b, scratch, &c0, &c1);
+			folded = true;
+		} else if (folded) {
+			m = refold(w, a, b, scratch, m, &c0, &c1);
+		}
 	}
 	return lambda;
 }
