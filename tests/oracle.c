@@ -1100,8 +1100,9 @@ oracle_apply(struct oracle *o, int *status, struct reclaim_policy *policy,
 		any_skip |= skipped;
 
 		/* What the policy learns: an op that failed or was skipped is a
-		 * failure; a block or unblock that did not happen leaves the VM
-		 * as it was, so it is issued again. Without the policy, nothing. */
+		 * failure (reason ADAPTER_FAILED next time); a block or unblock
+		 * that failed leaves the VM as it was, so it is issued again; a
+		 * skipped one (no op) is not retried. Without the policy, nothing. */
 		if (!m)
 			continue;
 		if (!policy) {
@@ -1109,9 +1110,9 @@ oracle_apply(struct oracle *o, int *status, struct reclaim_policy *policy,
 			continue;
 		}
 		m->apply = failed || skipped;
-		if ((act & RECLAIM_ACTION_BLOCK) && rs->block_status < 0)
+		if ((act & RECLAIM_ACTION_BLOCK) && ops->block && rs->block_status < 0)
 			m->blocked = 0;
-		if ((act & RECLAIM_ACTION_UNBLOCK) && rs->block_status < 0)
+		if ((act & RECLAIM_ACTION_UNBLOCK) && ops->unblock && rs->block_status < 0)
 			m->blocked = 1;
 	}
 	if (k != a->n_calls)
