@@ -1240,6 +1240,33 @@ oracle_config(char *why, size_t len, const struct reclaim_config *cfg,
 	if ((r2 = reclaim_config_check(NULL, cfg)) != r)
 		return fail_to(why, len, "config_check with NULL field: %d, with a field: %d", r2, r);
 
+	/* "a required pointer is NULL": E_NULL, whatever the config */
+	{
+		uint64_t out[4];
+		size_t bytes;
+		struct reclaim_policy *q = NULL;
+		struct reclaim_config got;
+
+		field = "canary";
+		if (reclaim_config_check(&field, NULL) != RECLAIM_E_NULL || field != NULL ||
+		    reclaim_config_thresholds(NULL, cfg, total, reserved) != RECLAIM_E_NULL ||
+		    reclaim_config_thresholds(out, NULL, total, reserved) != RECLAIM_E_NULL ||
+		    reclaim_policy_new(NULL, cfg, 4) != RECLAIM_E_NULL ||
+		    reclaim_policy_new(&q, NULL, 4) != RECLAIM_E_NULL ||
+		    reclaim_policy_init(NULL, out, sizeof(out), cfg, 4) != RECLAIM_E_NULL ||
+		    reclaim_policy_init(&q, NULL, 4096, cfg, 4) != RECLAIM_E_NULL ||
+		    reclaim_policy_memory_size(NULL, 4) != RECLAIM_E_NULL ||
+		    reclaim_policy_memory_size(&bytes, 0) != RECLAIM_E_INVAL ||
+		    reclaim_policy_set_config(NULL, cfg) != RECLAIM_E_NULL ||
+		    reclaim_policy_get_config(&got, NULL) != RECLAIM_E_NULL ||
+		    reclaim_estimator_init(NULL, sizeof(struct reclaim_estimator), cfg) !=
+			    RECLAIM_E_NULL || q != NULL)
+			return fail_to(why, len, "a NULL argument was not refused with E_NULL");
+		if (existing && (reclaim_policy_set_config(existing, NULL) != RECLAIM_E_NULL ||
+				 reclaim_policy_get_config(NULL, existing) != RECLAIM_E_NULL))
+			return fail_to(why, len, "a NULL config was not refused with E_NULL");
+	}
+
 	/* policy_new validates "as reclaim_policy_new() would" */
 	r2 = reclaim_policy_new(&p, cfg, 4);
 	if (r2 != r)
