@@ -199,7 +199,7 @@ class Guest:
                                      stderr=subprocess.STDOUT)
         self.h.guests.append(self)
 
-    def wait_ready(self, timeout=90):
+    def wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -237,15 +237,6 @@ class Guest:
             if not chunk:
                 raise ConnectionError("%s: command channel closed" % self.name)
             buf += chunk
-
-    def wait_console(self, pattern, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = re.search(pattern, self.console())
-            if m:
-                return m
-            time.sleep(0.1)
-        raise RuntimeError("%s: no %r on the console in %ds" % (self.name, pattern, timeout))
 
     def memhog(self, mib_, args=""):
         """Starts memhog in the background; returns its guest pid once it
@@ -426,13 +417,13 @@ IN_SOFT = (SOFT + HARD) / 2
 IN_HARD = (HARD + LOW) / 2
 
 
-def swap_checks(h, g, agent, rss0, swap0, host_swap0, decided_from=0.0):
+def swap_checks(h, g, agent, rss0, swap0, host_swap0):
     """Host swap really happened and matched what the policy decided."""
     c = h.check
     rss1, swap1 = g.usage()
     host_swap1 = host_swap_used()[0]
-    decided = sum(v["swap"] for t, v in agent.vm_ticks(g.name) if t["t"] >= decided_from)
-    paged = sum(v["paged_out"] for t, v in agent.vm_ticks(g.name) if t["t"] >= decided_from)
+    decided = sum(v["swap"] for _, v in agent.vm_ticks(g.name))
+    paged = sum(v["paged_out"] for _, v in agent.vm_ticks(g.name))
     log("%s: rss %s -> %s, guest RAM in host swap %s -> %s, host swap used %s -> %s; "
         "decided swap %s, paged out %s" % (
             g.name, mib(rss0), mib(rss1), mib(swap0), mib(swap1),
@@ -736,7 +727,8 @@ TESTS = {
     "no-driver": test_no_driver,
     "no-driver-unresponsive": test_no_driver_unresponsive,
 }
-NEEDS_HOST_SWAP = {"hard-swap", "low-block", "guest-cap", "limit", "no-driver", "no-driver-unresponsive"}
+NEEDS_HOST_SWAP = {"hard-swap", "low-block", "guest-cap", "limit", "no-driver",
+                   "no-driver-unresponsive"}
 
 
 def main():
