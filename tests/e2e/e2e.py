@@ -594,6 +594,36 @@ def test_guest_cap(h):
     c(soft.rc == 0 and hard.rc == 0, "agent exited cleanly")
 
 
+def test_guest_swap(h):
+    """The same workload in a guest with 256 MiB of swap: the cap counts the
+    guest's free swap, so its balloon goes deeper than free memory alone
+    allows and the guest pages out to its own disk, still without OOM."""
+    c = h.check
+    g = Guest(h, "vm", swap_mib=256)
+    h.boot(g)
+    pid = g.memhog(340, "-c 8")
+    time.sleep(1)
+    rss0 = g.usage()[0]
+    budget = budget_for(rss0, HARD + 0.02)
+    agent = Agent(h, "swap", [g], budget, duration=10).run()
+    log("--explain excerpt:\n" + agent.excerpt(4))
+    vt = agent.vm_ticks("vm")
+    c(agent.rc == 0, "agent exited cleanly")
+    c(vt and vt[0][0]["state"] == "soft", "soft state")
+    first = vt[0][1] if vt else {"guest_free": 0, "guest_swap_free": 0}
+    c(first["guest_swap_free"] >= 200 * MiB,
+      "the policy saw the guest's free swap (%s)" % mib(first["guest_swap_free"]))
+    without_swap = first["guest_free"] - 64 * MiB  # the cap a swapless guest gets
+    peak = max(v["balloon"] for _, v in vt) if vt else 0
+    c(peak > without_swap + 16 * MiB,
+      "the balloon reached %s, beyond free memory minus margin (%s)" %
+      (mib(peak), mib(without_swap)))
+    rc, out = g.run("awk '/^pswpout/ {print $2}' /proc/vmstat")
+    c(rc == 0 and int(out.split()[0]) > 0, "the guest swapped to its own disk (%s pages)" %
+      out.strip())
+    c(not g.oom() and g.alive(pid), "no guest OOM, workload alive")
+
+
 def oom_run(h, tag, config):
     c = h.check
     g, pid = start_cap_guest(h)
@@ -721,6 +751,7 @@ TESTS = {
     "hard-swap": test_hard_swap,
     "low-block": test_low_block,
     "guest-cap": test_guest_cap,
+    "guest-swap": test_guest_swap,
     "no-cap-oom": test_no_cap_oom,
     "paper-oom": test_paper_oom,
     "limit": test_limit,
