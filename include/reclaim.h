@@ -291,7 +291,14 @@ enum reclaim_vm_flag {
  * Values a guest reports (guest_*, balloon_bytes, active_bytes) are
  * untrusted and clamped: active to consumed, balloon and guest free memory to
  * the configured size, free swap to the configured size, a stats time in the
- * future makes the stats stale.
+ * future makes the stats stale. balloon_bytes and the guest stats should
+ * describe the same moment: free memory read a second before the balloon
+ * grew makes the balloon cap (balloon + free + free swap) swing.
+ *
+ * Without RECLAIM_VM_GUEST_STATS the guest's free memory is unknown and the
+ * VM is treated like one with stale stats: its balloon keeps what it holds
+ * but is not inflated further (set RECLAIM_CONFIG_NO_GUEST_CAP to balloon
+ * such guests up to the other caps).
  * @since 0.1
  */
 struct reclaim_vm_stats {
