@@ -168,10 +168,12 @@ struct reclaim_config {
 	double threshold_soft; /**< soft entered below this (0.04) */
 	double threshold_hard; /**< hard entered below this (0.02) */
 	double threshold_low;  /**< low entered below this (0.01) */
-	/** A better state is entered only once free memory exceeds its entry
-	 *  threshold by this fraction of the base (0.005 of usable memory; 0.08
-	 *  of minFree). Also the band above the high threshold inside which
-	 *  balloons neither inflate nor deflate. In [0, 1). */
+	/** A better state is entered only once free memory exceeds, by this
+	 *  fraction of the base, the threshold below which the current state
+	 *  was entered (leaving soft for high needs soft + margin; 0.005 of
+	 *  usable memory, 0.08 of minFree). Also the band above the high
+	 *  threshold inside which there is no host-wide inflation or
+	 *  deflation (only RECLAIM_REASON_REBALANCE moves). In [0, 1). */
 	double hysteresis;
 
 	double idle_tax;       /**< tau, 0 <= tau < 1 (0.75: an idle page costs 4 active) */
@@ -196,7 +198,7 @@ struct reclaim_config {
 	uint32_t reserved1;        /**< must be 0 */
 	double estimator_fast_gain; /**< EWMA gain of the fast average per period (0.7) */
 	double estimator_slow_gain; /**< EWMA gain of the slow average per period (0.1) */
-	double active_floor;       /**< lowest reported active fraction (0.01) */
+	double active_floor;       /**< lowest reported active fraction, in [0, 1) (0.01) */
 
 	/** Compression cache size as a fraction of configured size, for VMs that
 	 *  report a cache without its size (0.10). */
@@ -342,7 +344,7 @@ enum reclaim_reason {
 	RECLAIM_REASON_PRESSURE = 1u << 0,     /**< host below the high threshold: water level */
 	RECLAIM_REASON_EARLY = 1u << 1,        /**< early ballooning (high state, below high threshold) */
 	RECLAIM_REASON_LIMIT = 1u << 2,        /**< consumption above the VM's limit */
-	RECLAIM_REASON_DEFLATE = 1u << 3,      /**< host comfortably free: balloon deflates */
+	RECLAIM_REASON_DEFLATE = 1u << 3,      /**< host comfortably free: balloon deflates (budgeted) */
 	RECLAIM_REASON_NO_BALLOON = 1u << 4,   /**< no balloon driver */
 	RECLAIM_REASON_UNRESPONSIVE = 1u << 5, /**< balloon too slow: target reset, retried later */
 	RECLAIM_REASON_STALE = 1u << 6,        /**< guest stats stale: no new inflation */
@@ -353,7 +355,14 @@ enum reclaim_reason {
 	RECLAIM_REASON_SHORTFALL = 1u << 11,   /**< not enough reclaimable memory on the host */
 	RECLAIM_REASON_SWAP_BOUNDED = 1u << 12, /**< host swap space cut the swap amount */
 	RECLAIM_REASON_ADAPTER_FAILED = 1u << 13, /**< the last apply for this VM failed */
-	RECLAIM_REASON_HOLD = 1u << 14         /**< host within the hysteresis band: hold */
+	RECLAIM_REASON_HOLD = 1u << 14,        /**< host within the hysteresis band: hold */
+	/** Memory moved between VMs at the same total (ESX reallocation): a VM
+	 *  short of memory (fresh guest stats, free memory within
+	 *  guest_margin_bytes) and priced above the level grows back into its
+	 *  balloon while lower-priced VMs balloon as much. Happens in the
+	 *  balloon states and inside the hysteresis band; not counted against
+	 *  deflate_budget_bytes, since it frees as much as it gives. */
+	RECLAIM_REASON_REBALANCE = 1u << 15
 };
 
 /** Which bound fixed the target (struct reclaim_decision.bound). @since 0.1 */
@@ -387,7 +396,8 @@ struct reclaim_decision {
 	uint64_t balloon_target_bytes; /**< balloon size to ask for */
 	uint64_t swap_bytes;      /**< bytes to host-swap now */
 	uint64_t compress_bytes;  /**< bytes to compress now (before swap_bytes) */
-	uint64_t excess_bytes;    /**< consumption (less balloon in flight) above target */
+	uint64_t excess_bytes;    /**< consumption (less balloon in flight, plus what a balloon
+				       above its cap gives back) above target */
 	uint64_t balloon_cap_bytes; /**< the balloon cap that applied */
 	uint32_t block;           /**< 1 if the VM should be blocked now */
 	uint32_t state;           /**< enum reclaim_state of the host */
@@ -415,7 +425,7 @@ enum reclaim_summary_flag {
 struct reclaim_summary {
 	uint32_t struct_size;   /**< sizeof(struct reclaim_summary), set by the caller */
 	uint32_t state;         /**< enum reclaim_state after this decision */
-	uint32_t previous_state; /**< state before it */
+	uint32_t previous_state; /**< state before it (the same on a policy's first decide) */
 	uint32_t flags;         /**< enum reclaim_summary_flag bits */
 	uint64_t usable_bytes;  /**< total - reserved */
 	uint64_t free_bytes;    /**< free memory used for the decision */

@@ -128,8 +128,11 @@ reclaim_apply(struct reclaim_apply_result *results, size_t result_size,
 		}
 		if (swap && (d->actions & (RECLAIM_ACTION_SWAP | RECLAIM_ACTION_COMPRESS)))
 			r.swap_status = call2(adapter->swap_out, user_data, d->id, swap, &r.flags);
-		if (r.flags & RECLAIM_APPLY_COMPRESS_FALLBACK)
+		if (r.flags & RECLAIM_APPLY_COMPRESS_FALLBACK) {
 			r.compress_status = r.swap_status; /* those bytes went to swap */
+			if (!(d->actions & RECLAIM_ACTION_SWAP))
+				r.swap_status = NOT_ASKED;
+		}
 		if (d->actions & RECLAIM_ACTION_BLOCK)
 			r.block_status = call1(adapter->block, user_data, d->id, &r.flags);
 		else if (d->actions & RECLAIM_ACTION_UNBLOCK)

@@ -288,7 +288,7 @@ prepare(struct reclaim_policy *p, const struct tick *t, const struct reclaim_vm_
 			lo = min_u64(vm->reservation_bytes, u);
 			if (balloon_only &&
 			    !((cfg->flags & RECLAIM_CONFIG_SOFT_SWAP) && !view_can_balloon(w) &&
-			      t->mode == MODE_BALLOON)) {
+			      t->mode == MODE_BALLOON && t->state == RECLAIM_STATE_SOFT)) {
 				uint64_t room = sat_sub(sat_sub(w->cap, w->held), limit_excess);
 				uint64_t floor = sat_sub(u, view_can_balloon(w) ? room : 0);
 
@@ -480,9 +480,18 @@ place_targets(struct reclaim_policy *p, const struct tick *t, struct reclaim_dec
 		d->rho = rho_at(w, target, page);
 		count += candidate(w, d);
 	}
-	if (reclaiming(t->mode) && need_solver > 0 && given == 0 && revoke_only(p, n)) {
-		pages_revoke(p->work, n, lambda, need_solver, page, out, dsize);
-		return;
+	if (reclaiming(t->mode) && need_solver > 0 && given == 0 && lambda > 0.0 &&
+	    revoke_only(p, n)) {
+		if (pages_revoke(p->work, n, lambda, need_solver, page, out, dsize))
+			return;
+		/* It gave up (or fell short): carry on from what it wrote. */
+		taken = 0;
+		for (i = 0; i < n; i++) {
+			const struct reclaim_decision *d = (const void *)((const char *)out + i * dsize);
+
+			if (!(p->work[i].flags & VIEW_FIXED))
+				taken += sat_sub(p->work[i].base, d->target_bytes);
+		}
 	}
 	if (!rounded || sat_sub(taken, given) >= need_solver || count == 0)
 		goto topup;
@@ -541,8 +550,9 @@ target_bound(const struct vm_work *w, const struct reclaim_vm_stats *vm, uint64_
 	if (w->projected > max && target >= max)
 		return RECLAIM_BOUND_MAX;
 	if (target <= w->lo && target < w->base)
-		return (w->flags & VIEW_BALLOON_BOUND) ? RECLAIM_BOUND_BALLOON
-						       : RECLAIM_BOUND_RESERVATION;
+		return target <= vm->reservation_bytes ? RECLAIM_BOUND_RESERVATION
+		       : (w->flags & VIEW_BALLOON_BOUND) ? RECLAIM_BOUND_BALLOON
+							  : RECLAIM_BOUND_NONE;
 	if (target <= w->lo && vm->reservation_bytes >= w->base)
 		return RECLAIM_BOUND_RESERVATION;
 	if (target >= w->base)
@@ -599,19 +609,21 @@ finish(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *
 
 			excess = 0;
 			d->balloon_target_bytes = w->held - give;
+			d->reasons |= RECLAIM_REASON_REBALANCE;
 		} else {
 			excess = sat_sub(w->projected, target);
 			split_excess(d, w, h, cfg, vm, reclaiming(t->mode) ? t->mode : MODE_HOLD,
 				     excess, limit_excess);
 			if (!reclaiming(t->mode) && !limit_excess && w->held == 0)
 				d->target_bytes = vm_max(vm); /* nothing held back */
+			/* In hold, only rebalancing takes memory from a VM. */
+			if (t->mode == MODE_HOLD && excess > limit_excess)
+				d->reasons |= RECLAIM_REASON_REBALANCE;
 		}
 		d->excess_bytes = excess;
 		if (t->mode == MODE_SWAP && vm->consumed_bytes > target)
 			block = true;
 		d->block = block;
-		d->bound = reclaiming(t->mode) ? target_bound(w, vm, target)
-					       : (limit_excess ? RECLAIM_BOUND_MAX : RECLAIM_BOUND_NONE);
 		d->rho = rho_at(w, d->target_bytes, cfg->page_size);
 
 		if (reclaiming(t->mode) && excess > limit_excess)
@@ -655,12 +667,17 @@ finish(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *
 			tot->balloon += d->balloon_target_bytes - w->held;
 		if ((w->flags & VIEW_DRIVER) && d->balloon_target_bytes < current) {
 			tot->deflate += current - d->balloon_target_bytes;
-			/* The reason names a choice, not what the cap forces. */
-			if (d->balloon_target_bytes < min_u64(current, w->cap))
+			/* The reason names a choice, not what the cap forces, and
+			 * deflation of the comfortable host, not rebalancing. */
+			if (d->balloon_target_bytes < min_u64(current, w->cap) &&
+			    !(d->reasons & RECLAIM_REASON_REBALANCE))
 				d->reasons |= RECLAIM_REASON_DEFLATE;
 		}
 		/* Never below the reservation: the VM may always use that much. */
 		d->target_bytes = max_u64(d->target_bytes, vm->reservation_bytes);
+		d->bound = reclaiming(t->mode) || t->mode == MODE_HOLD
+				   ? target_bound(w, vm, d->target_bytes)
+				   : (limit_excess ? RECLAIM_BOUND_MAX : RECLAIM_BOUND_NONE);
 		tot->swap += d->swap_bytes;
 		tot->compress += d->compress_bytes;
 
@@ -729,23 +746,22 @@ step(struct reclaim_summary *summary, struct reclaim_decision *decisions, size_t
      const struct reclaim_vm_stats *vms, size_t n, uint32_t flags, bool admission,
      uint64_t new_vm_bytes)
 {
-	const struct reclaim_config *cfg = &p->cfg;
+	const struct reclaim_config *cfg;
 	struct tick t;
 	struct sums s;
 	struct totals tot;
 	struct reclaim_summary sum;
 	uint64_t need_rem = 0, need_solver = 0;
 	double lambda = 0.0;
-	bool shortfall = false;
+	bool shortfall = false, same_order = false;
 	int rc;
 
-	bool same_order = false;
-
-	if (flags & ~(uint32_t)RECLAIM_DECIDE_DRY_RUN)
-		return RECLAIM_E_INVAL;
 	rc = check_call(summary, decisions, decision_size, p, host, vms, n, &same_order);
 	if (rc)
 		return rc;
+	if (flags & ~(uint32_t)RECLAIM_DECIDE_DRY_RUN)
+		return RECLAIM_E_INVAL;
+	cfg = &p->cfg; /* only now: p was checked for NULL */
 
 	memset(&t, 0, sizeof(t));
 	t.same_order = same_order;

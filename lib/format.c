@@ -24,7 +24,7 @@ human(char *buf, size_t len, uint64_t bytes)
 static const char *const reason_names[] = {
 	"pressure", "early", "limit", "deflate", "no-balloon", "unresponsive", "stale",
 	"balloon-capped", "slow-balloon", "blocked", "zero-shares", "shortfall",
-	"swap-bounded", "adapter-failed", "hold",
+	"swap-bounded", "adapter-failed", "hold", "rebalance",
 };
 
 static const char *const bound_names[] = {"level", "reservation", "max", "consumed", "balloon"};

@@ -72,9 +72,14 @@ pages_above(const struct vm_work *w, double x, bool strict, uint64_t page)
 		j = (uint64_t)ceil(room / (double)page);
 	if (j > m)
 		j = m;
-	while (j < m && (strict ? page_mu(w, j + 1, page) > x : page_mu(w, j + 1, page) >= x))
+	/* A step or two corrects rounding; more would mean doubles cannot
+	 * tell the pages apart, and the bounded window check catches that. */
+	for (int k = 0; k < 8 && j < m &&
+			(strict ? page_mu(w, j + 1, page) > x : page_mu(w, j + 1, page) >= x);
+	     k++)
 		j++;
-	while (j > 0 && !(strict ? page_mu(w, j, page) > x : page_mu(w, j, page) >= x))
+	for (int k = 0; k < 8 && j > 0 && !(strict ? page_mu(w, j, page) > x : page_mu(w, j, page) >= x);
+	     k++)
 		j--;
 	return j;
 }
@@ -109,10 +114,11 @@ at(struct reclaim_decision *out, size_t dsize, size_t i)
 	return (void *)((char *)out + i * dsize);
 }
 
-void
+bool
 pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, uint64_t page,
 	     struct reclaim_decision *out, size_t dsize)
 {
+	uint64_t window = 0, total;
 	uint64_t hist[BUCKETS], lb, hb, rem, sure;
 	double x_lo = lambda, x_hi, step, g, slope;
 	size_t i, b, used, nb;
@@ -139,7 +145,12 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 			continue;
 		d->excess_bytes = pages_above(&w[i], x_hi, true, page) + 1;
 		d->balloon_cap_bytes = pages_above(&w[i], x_lo, true, page);
+		window += sat_sub(d->balloon_cap_bytes + 1, d->excess_bytes);
 	}
+	/* About a page per VM is in doubt. Far more means byte counts so large
+	 * that doubles no longer resolve a page: the caller rounds instead. */
+	if (sure >= need || window > 8 * (uint64_t)n + 4096)
+		return false;
 
 	/* Radix refinement of the cutoff over the bits of mu, with about as
 	 * many buckets as VMs (a small host need not scan 2048). */
@@ -185,6 +196,7 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 	}
 
 	/* Every page above the cutoff lb; the page exactly at it by VM index. */
+	total = 0;
 	for (i = 0; i < n; i++) {
 		const struct vm_work *v = &w[i];
 		struct reclaim_decision *d = at(out, dsize, i);
@@ -202,5 +214,9 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 			rem = more >= rem ? 0 : rem - more;
 		}
 		d->target_bytes = v->base - given;
+		total += given;
 	}
+	/* Doubles that no longer resolve bytes (hosts near 2^64) can leave the
+	 * plan short: then the caller's rounding, which tops up, decides. */
+	return total >= need;
 }

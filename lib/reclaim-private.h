@@ -181,7 +181,7 @@ void wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, 
 
 /* ---- pages.c: the level in whole pages ---- */
 /* Targets (bytes) for the page-by-page rule; see pages.c. */
-void pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need,
+bool pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need,
 		  uint64_t page, struct reclaim_decision *out, size_t dsize);
 double wl_target(const struct vm_work *w, double lambda);
 

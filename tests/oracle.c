@@ -19,7 +19,7 @@
 #define GIB 1073741824.0
 
 #define KNOWN_ACTIONS 0x1Fu
-#define KNOWN_REASONS 0x7FFFu
+#define KNOWN_REASONS 0xFFFFu
 #define KNOWN_SUMMARY 0x0Fu
 #define KNOWN_VM_FLAGS 0x0Fu
 #define KNOWN_CONFIG_FLAGS 0x0Fu
@@ -386,7 +386,7 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 	    !known("bound"))
 		return FAIL(o, "vm %" PRIu64 ": bound reservation but target %" PRIu64, id,
 			    d->target_bytes);
-	if (d->bound == RECLAIM_BOUND_MAX && d->target_bytes + tol < max && !known("bound"))
+	if (d->bound == RECLAIM_BOUND_MAX && add_sat(d->target_bytes, tol) < max && !known("bound"))
 		return FAIL(o, "vm %" PRIu64 ": bound max but target %" PRIu64 " != %" PRIu64, id,
 			    d->target_bytes, max);
 
@@ -425,8 +425,8 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 			    bt);
 	/* High state: no reclamation but early ballooning below the high
 	 * threshold, and the limit rule. */
-	if (st == RECLAIM_STATE_HIGH && bt > base && !(d->reasons & RECLAIM_REASON_LIMIT) &&
-	    !known("hold")) {
+	if (st == RECLAIM_STATE_HIGH && bt > base &&
+	    !(d->reasons & (RECLAIM_REASON_LIMIT | RECLAIM_REASON_REBALANCE)) && !known("hold")) {
 		if (c->flags & RECLAIM_CONFIG_NO_EARLY_BALLOON)
 			return FAIL(o, "vm %" PRIu64 ": inflates %" PRIu64 " -> %" PRIu64 " in high with "
 				    "NO_EARLY_BALLOON", id, base, bt);
@@ -437,7 +437,9 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 	}
 	/* "the band above the high threshold inside which balloons neither
 	 * inflate nor deflate" (the limit rule and the cap still apply) */
-	if (f >= t[0] && (double)f + (double)tol < (double)t[0] + h && !known("rebalance")) {
+	/* RECLAIM_REASON_REBALANCE moves memory between VMs at the same total. */
+	if (f >= t[0] && (double)f + (double)tol < (double)t[0] + h &&
+	    !(d->reasons & RECLAIM_REASON_REBALANCE) && !known("rebalance")) {
 		if (bt > base && !(d->reasons & RECLAIM_REASON_LIMIT))
 			return FAIL(o, "vm %" PRIu64 ": inflates %" PRIu64 " -> %" PRIu64 " inside the "
 				    "hysteresis band", id, base, bt);
@@ -449,7 +451,8 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 	/* Deflation (below the current balloon, beyond what the cap forces)
 	 * only when comfortably free: above the band. */
 	if (bt < min64(cur, d->balloon_cap_bytes) &&
-	    !(d->reasons & (RECLAIM_REASON_DEFLATE | RECLAIM_REASON_UNRESPONSIVE)))
+	    !(d->reasons & (RECLAIM_REASON_DEFLATE | RECLAIM_REASON_UNRESPONSIVE |
+			    RECLAIM_REASON_REBALANCE)))
 		return FAIL(o, "vm %" PRIu64 ": balloon %" PRIu64 " -> %" PRIu64 " without reason "
 			    "deflate (reasons %#x)", id, cur, bt, d->reasons);
 	if ((d->reasons & RECLAIM_REASON_DEFLATE) && (double)f + (double)tol < (double)t[0] + h &&
@@ -677,9 +680,10 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 	{
 		uint64_t real = 0;
 		for (size_t i = 0; i < n; i++)
-			real = add_sat(real, sub_sat(min64(vms[i].balloon_bytes,
-							   vms[i].configured_bytes),
-						     dec[i].balloon_target_bytes));
+			if (!(dec[i].reasons & RECLAIM_REASON_REBALANCE)) /* not budgeted */
+				real = add_sat(real, sub_sat(min64(vms[i].balloon_bytes,
+								   vms[i].configured_bytes),
+							     dec[i].balloon_target_bytes));
 		if (real > add_sat(add_sat(c->deflate_budget_bytes, forced), tol) && !known("rebalance"))
 			return FAIL(o, "deflation %" PRIu64 " > budget %" PRIu64 " + forced %" PRIu64,
 				    real, c->deflate_budget_bytes, forced);
