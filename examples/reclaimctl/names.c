@@ -72,6 +72,7 @@ const struct ctl_name ctl_reason_names[] = {
 	{"swap_bounded", RECLAIM_REASON_SWAP_BOUNDED},
 	{"adapter_failed", RECLAIM_REASON_ADAPTER_FAILED},
 	{"hold", RECLAIM_REASON_HOLD},
+	{"rebalance", RECLAIM_REASON_REBALANCE},
 	{NULL, 0},
 };
 
