@@ -45,6 +45,28 @@ lambda_at_hi(const struct vm_work *w)
 	return (w->active + (hi - w->active) / w->inv_k) / w->shares;
 }
 
+/* A VM's clamped allocation at lambda, and its slope there. */
+static inline void
+point(const struct vm_work *v, double lambda, double *t, double *dt)
+{
+	double c = lambda * v->shares;
+
+	if (c <= v->active) {
+		*t = c;
+		*dt = v->shares;
+	} else {
+		*t = v->active + (c - v->active) * v->inv_k;
+		*dt = v->shares * v->inv_k;
+	}
+	if (*t <= (double)v->lo) {
+		*t = (double)v->lo;
+		*dt = 0.0;
+	} else if (*t >= (double)v->hi) {
+		*t = (double)v->hi;
+		*dt = 0.0;
+	}
+}
+
 void
 wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, double *slope)
 {
@@ -52,26 +74,11 @@ wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, doubl
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		const struct vm_work *v = &w[i];
-		double c, t, dt;
+		double t, dt;
 
-		if (v->flags & VIEW_FIXED)
+		if (w[i].flags & VIEW_FIXED)
 			continue;
-		c = lambda * v->shares;
-		if (c <= v->active) {
-			t = c;
-			dt = v->shares;
-		} else {
-			t = v->active + (c - v->active) * v->inv_k;
-			dt = v->shares * v->inv_k;
-		}
-		if (t <= (double)v->lo) {
-			t = (double)v->lo;
-			dt = 0.0;
-		} else if (t >= (double)v->hi) {
-			t = (double)v->hi;
-			dt = 0.0;
-		}
+		point(&w[i], lambda, &t, &dt);
 		g += t;
 		d += dt;
 	}
@@ -170,23 +177,9 @@ evaluate_list(const struct vm_work *w, const uint32_t *list, size_t m, double c0
 	size_t j;
 
 	for (j = 0; j < m; j++) {
-		const struct vm_work *v = &w[list[j]];
-		double c = lambda * v->shares, t, dt;
+		double t, dt;
 
-		if (c <= v->active) {
-			t = c;
-			dt = v->shares;
-		} else {
-			t = v->active + (c - v->active) * v->inv_k;
-			dt = v->shares * v->inv_k;
-		}
-		if (t <= (double)v->lo) {
-			t = (double)v->lo;
-			dt = 0.0;
-		} else if (t >= (double)v->hi) {
-			t = (double)v->hi;
-			dt = 0.0;
-		}
+		point(&w[list[j]], lambda, &t, &dt);
 		g += t;
 		d += dt;
 	}
