@@ -460,6 +460,31 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 		return FAIL(o, "vm %" PRIu64 ": reason deflate with free %" PRIu64 " < high %" PRIu64
 			    " + band %.0f", id, f, t[0], h);
 
+	/* RECLAIM_REASON_REBALANCE: "Happens in the balloon states and inside
+	 * the hysteresis band"; the VM that grows back into its balloon is "a
+	 * VM short of memory (fresh guest stats, free memory within
+	 * guest_margin_bytes) and priced above the level". */
+	if (d->reasons & RECLAIM_REASON_REBALANCE) {
+		int balloon_state = st == RECLAIM_STATE_SOFT ||
+				    (st == RECLAIM_STATE_HIGH && f < t[0] &&
+				     !(c->flags & RECLAIM_CONFIG_NO_EARLY_BALLOON));
+		int in_band = f >= t[0] && (double)f < (double)t[0] + h + (double)tol;
+
+		if (!balloon_state && !in_band && !known("rebalance"))
+			return FAIL(o, "vm %" PRIu64 ": reason rebalance in %s with free %" PRIu64
+				    " (high %" PRIu64 ", band %.0f)", id, state_name(st), f, t[0], h);
+		if (bt < min64(cur, d->balloon_cap_bytes) && !known("rebalance") &&
+		    (!fresh || min64(v->guest_free_bytes, cfg) > c->guest_margin_bytes))
+			return FAIL(o, "vm %" PRIu64 ": rebalanced back into its balloon (%" PRIu64
+				    " -> %" PRIu64 ") without fresh stats showing it short (free %"
+				    PRIu64 ", margin %" PRIu64 ")", id, cur, bt, v->guest_free_bytes,
+				    c->guest_margin_bytes);
+		if (bt < min64(cur, d->balloon_cap_bytes) && !known("rebalance") &&
+		    d->rho < sum->level * (1 - 1e-9))
+			return FAIL(o, "vm %" PRIu64 ": rebalanced back at rho %g below the level %g",
+				    id, d->rho, sum->level);
+	}
+
 	/* Host swap: none in high or soft (by default) except the limit rule;
 	 * with SOFT_SWAP, soft swaps only VMs that cannot balloon. */
 	if (hs && (st == RECLAIM_STATE_HIGH || st == RECLAIM_STATE_SOFT)) {
@@ -688,17 +713,47 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 			return FAIL(o, "deflation %" PRIu64 " > budget %" PRIu64 " + forced %" PRIu64,
 				    real, c->deflate_budget_bytes, forced);
 	}
+	/* Rebalancing moves memory "at the same total": what rebalanced VMs get
+	 * back, others give as much (by balloon, or by host swap where the
+	 * state swaps); inside the band, where there is "no host-wide inflation
+	 * or deflation", they balloon no more than that either. */
+	{
+		uint64_t back = 0, in = 0, in_free = 0;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t cur = min64(vms[i].balloon_bytes, vms[i].configured_bytes);
+			const struct oracle_vm *m = find_vm(o, vms[i].id);
+			uint64_t base = m ? max64(cur, m->balloon_target) : cur;
+			uint64_t bt = dec[i].balloon_target_bytes;
+
+			if (dec[i].reasons & RECLAIM_REASON_REBALANCE)
+				back = add_sat(back, sub_sat(min64(cur, dec[i].balloon_cap_bytes), bt));
+			if (!(dec[i].reasons & RECLAIM_REASON_LIMIT))
+				in_free = add_sat(in_free, sub_sat(bt, base));
+			in = add_sat(in, sub_sat(bt, cur));
+		}
+		if (back > add_sat(add_sat(in, add_sat(swap, compress)), tol * (uint64_t)(n ? n : 1)) &&
+		    !known("rebalance"))
+			return FAIL(o, "rebalancing gives back %" PRIu64 " but others give only %" PRIu64
+				    " (balloon) + %" PRIu64 " (swap, compression)", back, in,
+				    add_sat(swap, compress));
+		if (f >= lt[0] && (double)f + (double)tol < (double)lt[0] + h &&
+		    in_free > add_sat(back, tol * (uint64_t)(n ? n : 1)) && !known("rebalance"))
+			return FAIL(o, "inside the hysteresis band balloons inflate %" PRIu64 " but only %"
+				    PRIu64 " was rebalanced back", in_free, back);
+	}
 	if ((host->flags & RECLAIM_HOST_SWAP_BOUNDED) && swap > host->swap_free_bytes)
 		return FAIL(o, "swap %" PRIu64 " > host swap room %" PRIu64, swap,
 			    host->swap_free_bytes);
 	/* total planned reclamation >= need when there is enough reclaimable memory */
-	planned = add_sat(add_sat(sum->balloon_bytes, swap), add_sat(compress, sum->in_flight_bytes));
+	/* net of balloon deflation: rebalancing must not eat into the need */
+	planned = sub_sat(add_sat(add_sat(sum->balloon_bytes, swap),
+				  add_sat(compress, sum->in_flight_bytes)), sum->deflate_bytes);
 	if (!(sum->flags & (RECLAIM_SUMMARY_SHORTFALL | RECLAIM_SUMMARY_SWAP_BOUNDED)) &&
 	    add_sat(planned, tol * (uint64_t)(n ? n : 1)) < sum->need_bytes && !known("swap-cap"))
 		return FAIL(o, "planned %" PRIu64 " (balloon %" PRIu64 " swap %" PRIu64 " compress %"
-			    PRIu64 " in flight %" PRIu64 ") < need %" PRIu64 " without shortfall",
-			    planned, sum->balloon_bytes, swap, compress, sum->in_flight_bytes,
-			    sum->need_bytes);
+			    PRIu64 " in flight %" PRIu64 " deflate %" PRIu64 ") < need %" PRIu64
+			    " without shortfall", planned, sum->balloon_bytes, swap, compress,
+			    sum->in_flight_bytes, sum->deflate_bytes, sum->need_bytes);
 	return 0;
 }
 
