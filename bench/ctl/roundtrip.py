@@ -9,7 +9,9 @@ drifts at random so that free memory wanders through every state, with the
 members an orchestrator would send (balloon and guest stats included; about
 290 bytes per VM). Then times, wall clock:
 
-  stream    `TOOL decide < input > output`: parse, decide, print every line;
+  stream    `TOOL decide < input > output`: parse, decide, print every line
+            (CPU time too: wall time depends on free cores, as parsing
+            runs on one thread per CPU);
   lockstep  the orchestrator's way: write one line, wait for its answer
             (Python over a pipe, so Python's own cost is included).
 
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -67,10 +70,13 @@ def generate(path, lines, vms, seed=1):
 
 def stream(tool, path, lines):
     out_path = path + ".out"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(path, "rb") as fin, open(out_path, "wb") as fout:
         start = time.perf_counter()
         proc = subprocess.run([tool, "decide"], stdin=fin, stdout=fout)
         elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     answers = 0
     states = {}
     with open(out_path, "rb") as f:
@@ -85,7 +91,7 @@ def stream(tool, path, lines):
     os.remove(out_path)
     if proc.returncode != 0 or answers != lines:
         sys.exit(f"exit status {proc.returncode}, {answers} answers for {lines} lines")
-    return elapsed, size_out, states
+    return elapsed, cpu, size_out, states
 
 
 def lockstep(tool, path, lines):
@@ -119,10 +125,10 @@ def main():
         generate(path, args.lines, args.vms)
         gen = time.perf_counter() - start
         size_in = os.path.getsize(path)
-        elapsed, size_out, states = stream(tool, path, args.lines)
+        elapsed, cpu, size_out, states = stream(tool, path, args.lines)
         print(f"input: {args.lines} lines x {args.vms} VMs, {size_in / 1e6:.0f} MB "
               f"(generated in {gen:.1f} s); states {states}")
-        print(f"stream:   {elapsed:.2f} s for {args.lines} lines "
+        print(f"stream:   {elapsed:.2f} s wall, {cpu:.2f} s CPU for {args.lines} lines "
               f"({args.lines / elapsed:.0f} lines/s, {args.lines * args.vms / elapsed / 1e6:.2f} "
               f"M VM decisions/s, {size_in / elapsed / 1e6:.0f} MB/s in, "
               f"{size_out / 1e6:.0f} MB out)")
