@@ -13,7 +13,7 @@ guest_value(uint64_t v, uint64_t configured)
 	return min_u64(v, configured);
 }
 
-static bool
+bool
 stats_stale(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, uint64_t now)
 {
 	if (!(vm->flags & RECLAIM_VM_GUEST_STATS))

@@ -248,7 +248,7 @@ prepare(struct reclaim_policy *p, const struct tick *t, const struct reclaim_vm_
 		struct vm_work *w = &p->work[i];
 		struct vm_hist *h = &next[i];
 		uint64_t c = vm->configured_bytes, b = min_u64(vm->balloon_bytes, c);
-		uint64_t pending, projected, max = vm_max(vm), u, lo, limit_excess, release;
+		uint64_t pending, projected, max = vm_max(vm), u, lo, limit_excess, release, can;
 		double tau = (vm->flags & RECLAIM_VM_IDLE_TAX) ? vm->idle_tax : cfg->idle_tax;
 
 		h->id = vm->id;
@@ -274,8 +274,12 @@ prepare(struct reclaim_policy *p, const struct tick *t, const struct reclaim_vm_
 		projected = sat_add(projected, release);
 		w->projected = projected;
 		limit_excess = sat_sub(projected, max);
-		s->limit += limit_excess;
 		u = min_u64(projected, max);
+		/* What can leave the VM this tick: the pages it holds now, and
+		 * its balloon's room. The limit excess is taken from that first;
+		 * beyond it, even the limit rule must wait for the next tick. */
+		can = sat_add(vm->consumed_bytes, view_can_balloon(w) ? sat_sub(w->cap, w->held) : 0);
+		s->limit += min_u64(limit_excess, can);
 
 		w->shares = (double)vm->shares;
 		w->active = (double)min_u64(vm->active_bytes, vm->consumed_bytes);
@@ -300,13 +304,7 @@ prepare(struct reclaim_policy *p, const struct tick *t, const struct reclaim_vm_
 			/* Swap can take only pages the VM holds now, the balloon
 			 * only its room: what a balloon deflating to its cap gives
 			 * back cannot be taken again in the same tick. */
-			{
-				uint64_t can = sat_add(vm->consumed_bytes,
-						       view_can_balloon(w) ? sat_sub(w->cap, w->held) : 0);
-
-				/* ...and the limit excess goes first. */
-				lo = max_u64(lo, sat_sub(u, sat_sub(can, limit_excess)));
-			}
+			lo = max_u64(lo, sat_sub(u, sat_sub(can, limit_excess)));
 			/* Rebalancing (ESX moves memory from low to high prices): in
 			 * balloon-only modes a VM short of memory may grow back
 			 * into its balloon. Only a VM whose fresh guest stats show
@@ -314,7 +312,9 @@ prepare(struct reclaim_policy *p, const struct tick *t, const struct reclaim_vm_
 			 * does not use what it has would leave the memory idle while
 			 * others are ballooned for it. */
 			if (balloon_only && limit_excess == 0 && view_can_balloon(w) &&
-			    vm->guest_free_bytes <= cfg->guest_margin_bytes)
+			    !stats_stale(cfg, vm, t->now) &&
+			    vm->guest_free_bytes <= cfg->guest_margin_bytes &&
+			    (t->mode != MODE_HOLD || t->free >= t->thr[RECLAIM_STATE_HIGH]))
 				hi = min_u64(max, sat_add(u, w->held));
 			w->lo = lo;
 			w->hi = hi;
@@ -614,7 +614,7 @@ finish(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *
 			excess = sat_sub(w->projected, target);
 			split_excess(d, w, h, cfg, vm, reclaiming(t->mode) ? t->mode : MODE_HOLD,
 				     excess, limit_excess);
-			if (!reclaiming(t->mode) && !limit_excess && w->held == 0)
+			if (!reclaiming(t->mode) && excess == 0 && w->held == 0)
 				d->target_bytes = vm_max(vm); /* nothing held back */
 			/* In hold, only rebalancing takes memory from a VM. */
 			if (t->mode == MODE_HOLD && excess > limit_excess)

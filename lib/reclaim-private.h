@@ -148,6 +148,7 @@ enum mode {
 void view_balloon(struct vm_work *w, const struct reclaim_config *cfg,
 		  const struct reclaim_vm_stats *vm, const struct vm_hist *h, uint64_t now);
 bool view_can_balloon(const struct vm_work *w);
+bool stats_stale(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, uint64_t now);
 uint64_t balloon_deliverable(const struct vm_hist *h, const struct reclaim_config *cfg);
 void view_horizon(struct vm_work *w, const struct vm_hist *h, const struct reclaim_config *cfg,
 		  uint64_t balloon);
