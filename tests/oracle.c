@@ -1744,6 +1744,39 @@ evolve(struct world *w)
 	}
 }
 
+/*
+ * reclaim_decision_format(): "Like snprintf: writes at most len bytes
+ * including the NUL and returns the length the full line needs", one line.
+ */
+static int
+check_format(char *why, size_t len, const struct reclaim_decision *d, size_t k)
+{
+	char buf[1024];
+	int need = reclaim_decision_format(NULL, 0, d), got;
+	size_t end;
+
+	if (d->struct_size != sizeof(*d))
+		return need == RECLAIM_E_VERSION ? 0
+			: fail_to(why, len, "format of a decision of size %u: %d", d->struct_size,
+				  need);
+	if (need < 0 || (size_t)need >= sizeof(buf) - 64)
+		return fail_to(why, len, "format needs %d bytes", need);
+	k %= (size_t)need + 2;
+	memset(buf, CANARY, sizeof(buf));
+	got = reclaim_decision_format(k ? buf : NULL, k, d);
+	if (got != need)
+		return fail_to(why, len, "format into %zu bytes returned %d, not %d", k, got, need);
+	if (k == 0)
+		return all_canary(buf, sizeof(buf), 0) ? 0
+			: fail_to(why, len, "format with len 0 wrote");
+	end = (size_t)need < k - 1 ? (size_t)need : k - 1;
+	if (buf[end] != 0 || strlen(buf) != end || memchr(buf, '\n', end) ||
+	    !all_canary(buf + k, sizeof(buf) - k, 0))
+		return fail_to(why, len, "format into %zu bytes: not one NUL-terminated line of %zu",
+			       k, end);
+	return 0;
+}
+
 static int
 twin_decide(struct world *w, char *why, size_t len)
 {
@@ -1881,6 +1914,18 @@ oracle_run_bytes(char *why, size_t len, struct oracle_stats *st, const uint8_t *
 		st->state_count[w->sum.state]++;
 		if ((rc = twin_decide(w, why, len)))
 			goto out;
+		for (size_t i = 0; i < w->n; i++)
+			if ((rc = check_format(why, len, &w->dec[i], u8(r))))
+				goto out;
+		if (w->hostile && (u8(r) & 3) == 0) {
+			/* any bytes at all, with a valid size */
+			struct reclaim_decision junk;
+			for (size_t i = 0; i < sizeof(junk); i++)
+				((unsigned char *)&junk)[i] = u8(r);
+			junk.struct_size = u8(r) & 1 ? (uint32_t)sizeof(junk) : junk.struct_size;
+			if ((rc = check_format(why, len, &junk, u8(r))))
+				goto out;
+		}
 		if (w->hdr & 0x20) {
 			if ((rc = run_apply(w, why, len, st)))
 				goto out;
