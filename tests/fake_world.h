@@ -583,4 +583,23 @@ fw_threshold(const struct fw_tick *t, int state)
 	return t->summary.threshold_bytes[state];
 }
 
+/* The tests' usual config and policy (cmocka asserts: include cmocka.h first). */
+static inline struct reclaim_config
+default_config(void)
+{
+	struct reclaim_config cfg;
+
+	assert_int_equal(RECLAIM_CONFIG_INIT_DEFAULT(&cfg), RECLAIM_OK);
+	return cfg;
+}
+
+static inline struct reclaim_policy *
+policy_with(const struct reclaim_config *cfg, size_t capacity)
+{
+	struct reclaim_policy *p = NULL;
+
+	assert_int_equal(reclaim_policy_new(&p, cfg, capacity), RECLAIM_OK);
+	return p;
+}
+
 #endif /* FAKE_WORLD_H */

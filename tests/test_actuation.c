@@ -19,24 +19,6 @@
 #define ID_A 1
 #define ID_B 2
 
-static struct reclaim_config
-default_config(void)
-{
-	struct reclaim_config cfg;
-
-	assert_int_equal(RECLAIM_CONFIG_INIT_DEFAULT(&cfg), RECLAIM_OK);
-	return cfg;
-}
-
-static struct reclaim_policy *
-policy_with(const struct reclaim_config *cfg, size_t capacity)
-{
-	struct reclaim_policy *p = NULL;
-
-	assert_int_equal(reclaim_policy_new(&p, cfg, capacity), RECLAIM_OK);
-	return p;
-}
-
 static uint64_t
 round_page(uint64_t x)
 {

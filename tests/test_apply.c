@@ -21,24 +21,6 @@
 #define ID_B 2
 #define ID_C 3
 
-static struct reclaim_config
-default_config(void)
-{
-	struct reclaim_config cfg;
-
-	assert_int_equal(RECLAIM_CONFIG_INIT_DEFAULT(&cfg), RECLAIM_OK);
-	return cfg;
-}
-
-static struct reclaim_policy *
-policy_with(const struct reclaim_config *cfg, size_t capacity)
-{
-	struct reclaim_policy *p = NULL;
-
-	assert_int_equal(reclaim_policy_new(&p, cfg, capacity), RECLAIM_OK);
-	return p;
-}
-
 /*
  * 16 GiB usable, three 4 GiB guests that touched nearly all their memory but
  * use 1.5 GiB, @p free bytes free and host swap at @p swap_bw bytes/s.
