@@ -682,8 +682,7 @@ finish(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *
 		tot->compress += d->compress_bytes;
 
 		/* What the next tick remembers (committed unless dry run). */
-		if (w->flags & VIEW_DRIVER)
-			h->asked = d->balloon_target_bytes;
+		h->asked = (w->flags & VIEW_DRIVER) ? d->balloon_target_bytes : 0;
 		h->flags &= (uint16_t)~(HIST_RESEND | HIST_FAILED | HIST_BLOCKED);
 		if (block)
 			h->flags |= HIST_BLOCKED;

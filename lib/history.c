@@ -84,7 +84,9 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, const struct reclai
 	if (!old) {
 		memset(out, 0, sizeof(*out));
 		out->id = id;
-		out->asked = balloon;
+		/* Without a driver nothing was asked: a driver that comes back
+		 * later must not find an old request in flight. */
+		out->asked = (vm->flags & RECLAIM_VM_BALLOON) ? balloon : 0;
 		out->window_start_ns = now;
 		out->window_balloon = balloon;
 		out->last_balloon = balloon;

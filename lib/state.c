@@ -30,7 +30,9 @@ state_next(int previous, const uint64_t thr[4], uint64_t margin, uint64_t free_b
 	if (previous < RECLAIM_STATE_HIGH || previous > RECLAIM_STATE_LOW || raw >= previous)
 		return raw;
 	s = previous;
-	while (s > raw && free_bytes >= sat_add(thr[s], margin))
+	/* free - threshold >= margin: a saturated threshold + margin would let
+	 * any free amount through. */
+	while (s > raw && free_bytes >= thr[s] && free_bytes - thr[s] >= margin)
 		s--;
 	return s;
 }
