@@ -443,11 +443,13 @@ revoke_only(const struct reclaim_policy *p, size_t n)
 }
 
 /*
- * Targets on the level, moved in whole pages. Each VM first gives the whole
- * pages below its continuous target; the pages still missing are then taken
- * one each from the VMs whose next page is cheapest — as the paper's
- * page-by-page rule would take them, ties to the lowest index — so targets
- * stay within a page of that rule.
+ * Targets on the level, moved in whole pages. When the level only revokes,
+ * pages.c places them exactly where the paper's page-by-page rule would.
+ * Otherwise (rebalancing, or when pages.c gives up on byte counts doubles
+ * cannot resolve) each VM gives the whole pages below its continuous
+ * target, and the pages still missing are taken one each from the VMs
+ * whose next page is cheapest, ties to the lowest index; a last top-up
+ * covers VMs that had less than a page left above their floor.
  */
 static void
 place_targets(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *out,
