@@ -726,8 +726,10 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 			uint64_t base = m ? max64(cur, m->balloon_target) : cur;
 			uint64_t bt = dec[i].balloon_target_bytes;
 
+			/* Measured from what was asked (base), as inflation is: a
+			 * cancelled request in flight is memory given back too. */
 			if (dec[i].reasons & RECLAIM_REASON_REBALANCE)
-				back = add_sat(back, sub_sat(min64(cur, dec[i].balloon_cap_bytes), bt));
+				back = add_sat(back, sub_sat(min64(base, dec[i].balloon_cap_bytes), bt));
 			if (!(dec[i].reasons & RECLAIM_REASON_LIMIT))
 				in_free = add_sat(in_free, sub_sat(bt, base));
 			in = add_sat(in, sub_sat(bt, cur));
