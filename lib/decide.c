@@ -187,6 +187,7 @@ struct tick {
 	int previous, state, mode;
 	bool admission;
 	bool same_order; /* VMs in the order of the last decide: no lookups */
+	uint64_t deflate_left; /* deflation budget still to hand out */
 };
 
 static bool
@@ -567,7 +568,7 @@ struct totals {
 };
 
 static void
-finish(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *out,
+finish(struct reclaim_policy *p, struct tick *t, struct reclaim_decision *out,
        size_t dsize, const struct reclaim_vm_stats *vms, size_t n, bool shortfall,
        struct totals *tot)
 {
@@ -601,7 +602,10 @@ finish(struct reclaim_policy *p, const struct tick *t, struct reclaim_decision *
 		if (t->mode == MODE_DEFLATE && !(w->flags & VIEW_FIXED)) {
 			uint64_t give = (target - w->lo) & ~(cfg->page_size - 1);
 
-			give = min_u64(give, w->held);
+			/* The level hands out the budget in doubles; the budget
+			 * itself is kept to the byte. */
+			give = min_u64(min_u64(give, w->held), t->deflate_left);
+			t->deflate_left -= give;
 			d->balloon_target_bytes = w->held - give;
 			d->target_bytes = w->lo + give;
 			excess = 0;
@@ -798,6 +802,7 @@ step(struct reclaim_summary *summary, struct reclaim_decision *decisions, size_t
 		uint64_t give = min_u64(sat_sub(t.free, sat_add(t.thr[RECLAIM_STATE_HIGH], t.margin)),
 					cfg->deflate_budget_bytes);
 
+		t.deflate_left = give;
 		lambda = wl_solve_scratch(p->work, n, s.lo_free + (double)give, p->lambda, p->active);
 	}
 	place_targets(p, &t, decisions, decision_size, n, lambda, need_solver);
