@@ -1586,7 +1586,20 @@ decode_config(struct rd *r, struct reclaim_config *c, int hostile)
 		case 8: c->page_size = hostile_u64(r, c->page_size); break;
 		case 9: c->reserved0 = u8(r); break;
 		case 10: c->threshold_base = u8(r); break;
-		default: c->struct_size = (uint32_t)hostile_u64(r, c->struct_size); break;
+		default:
+			if (which < 192) {
+				c->struct_size = (uint32_t)hostile_u64(r, c->struct_size);
+				break;
+			}
+			switch (which % 6) {
+			case 0: c->reserved1 = u8(r); break;
+			case 1: c->balloon_default_rate = hostile_u64(r, 0); break;
+			case 2: c->sample_period_ns = hostile_u64(r, 0); break;
+			case 3: c->estimator_slow_gain = hostile_double(r); break;
+			case 4: c->compress_max_fraction = hostile_double(r); break;
+			default: c->sample_pages = (uint32_t)hostile_u64(r, 0); break;
+			}
+			break;
 		}
 	}
 }
@@ -1829,6 +1842,19 @@ run_apply(struct world *w, char *why, size_t len, struct oracle_stats *st)
 		a->ops.version = 0;
 	*b = *a;
 	st->applies++;
+	if (w->hostile && mode == 0x80) {
+		/* decisions for VMs the policy never decided: carried out, not
+		 * remembered (the oracle knows none of these ids either) */
+		struct reclaim_decision foreign[ORACLE_MAX_VMS];
+		memcpy(foreign, w->dec, w->n * sizeof(foreign[0]));
+		for (size_t i = 0; i < w->n; i++)
+			foreign[i].id = ~foreign[i].id;
+		rc = oracle_apply(&w->o, &status, w->p, a, foreign, w->n)
+			? fail_to(why, len, "%s", w->o.why) : 0;
+		free(a);
+		free(b);
+		return rc;
+	}
 	if (oracle_apply(&w->o, &status, mode & 0x40 ? NULL : w->p, a, w->dec, w->n)) {
 		rc = fail_to(why, len, "%s", w->o.why);
 	} else {
