@@ -1591,7 +1591,7 @@ decode_config(struct rd *r, struct reclaim_config *c, int hostile)
 				c->struct_size = (uint32_t)hostile_u64(r, c->struct_size);
 				break;
 			}
-			switch (which % 6) {
+			switch (u8(r) % 6) {
 			case 0: c->reserved1 = u8(r); break;
 			case 1: c->balloon_default_rate = hostile_u64(r, 0); break;
 			case 2: c->sample_period_ns = hostile_u64(r, 0); break;
