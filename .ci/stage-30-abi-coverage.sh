@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# ABI, coverage and other build types (issue 7):
-# 1. abidiff of the shared library against the committed abidw baseline
-#    (tests/abi/libreclaim.abi); ANY non-zero exit fails (libabigail 2.2 exits
-#    4 for both appended and widened members). After an intended change,
-#    regenerate the baseline in the same reviewed commit:
+# ABI, coverage and other build types:
+# 1. abidiff of the shared library against the committed abidw baselines,
+#    one per release (tests/abi/libreclaim-<version>.abi). The newest must
+#    match exactly: ANY non-zero exit fails. Every older one must still be
+#    compatible: abidiff may report additions (exit bit 4, ABI change; it
+#    reports appended struct members so) but never an incompatible change
+#    (bit 8) or an error (bits 1, 2). A release that appends members or
+#    symbols adds its own baseline in the reviewed commit that bumps the
+#    version:
 #      abidw --no-corpus-path --no-show-locs --drop-private-types \
-#        --headers-dir include --out-file tests/abi/libreclaim.abi \
-#        build/lib/libreclaim.so.0.1.0
+#        --headers-dir include --out-file tests/abi/libreclaim-X.Y.abi \
+#        build/lib/libreclaim.so.1.*.*
 # 2. gcovr line and branch coverage of lib/ from the unit, fuzz-replay and
 #    abi suites on a -O0 build, printed.
 # 3. A release build (-Db_ndebug=true) and a static build, unit tests on each.
@@ -32,13 +36,25 @@ trap 'rm -rf "$tmp"' EXIT
 # policy (its private definition shows as a filtered "harmless" change).
 abidw --no-corpus-path --no-show-locs --drop-private-types --headers-dir include \
 	--out-file "$tmp/current.abi" "$so"
-echo "abidiff tests/abi/libreclaim.abi <abidw of $so>"
-if abidiff tests/abi/libreclaim.abi "$tmp/current.abi"; then
-	echo "abi: no change against the baseline"
-else
-	echo "abi: abidiff exit $? (see above): the ABI changed" >&2
-	status=1
-fi
+newest=$(ls tests/abi/libreclaim-*.abi | sort -V | tail -n 1)
+for base in $(ls tests/abi/libreclaim-*.abi | sort -V); do
+	echo "abidiff $base <abidw of $so>"
+	rc=0
+	abidiff "$base" "$tmp/current.abi" || rc=$?
+	if [ "$base" = "$newest" ]; then
+		if [ "$rc" = 0 ]; then
+			echo "abi: no change against the newest baseline"
+		else
+			echo "abi: abidiff exit $rc against $base (see above): the ABI changed" >&2
+			status=1
+		fi
+	elif [ $((rc & ~4)) = 0 ]; then
+		echo "abi: compatible with $base (exit $rc)"
+	else
+		echo "abi: abidiff exit $rc: incompatible with $base" >&2
+		status=1
+	fi
+done
 
 # 2. coverage
 c=build-ci-cov

@@ -107,7 +107,7 @@ main(void)
 		host.reserved_bytes = w.reserved;
 		host.free_bytes = w.total - w.reserved - used;
 		host.now_ns = (uint64_t)tick * 1000000000ull;
-		rc = reclaim_decide(&sum, d, sizeof(d[0]), policy, &host, w.vm, 3, 0);
+		rc = reclaim_decide(policy, &host, w.vm, 3, 0, &sum, d);
 		if (rc) {
 			fprintf(stderr, "decide: %s\n", reclaim_strerror(rc));
 			break;
@@ -119,7 +119,7 @@ main(void)
 			reclaim_decision_format(line, sizeof(line), &d[i]);
 			printf("  %s\n", line);
 		}
-		reclaim_apply(NULL, 0, policy, &adapter, &w, d, sizeof(d[0]), 3);
+		reclaim_apply(policy, &adapter, &w, d, 3, NULL, 0);
 	}
 	reclaim_policy_destroy(policy);
 	return rc ? 1 : 0;

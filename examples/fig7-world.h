@@ -114,10 +114,10 @@ fig7_step(struct fig7_world *w)
 	host.total_bytes = w->usable;
 	host.free_bytes = w->usable - used;
 	host.now_ns = w->tick++ * 1000000000ull;
-	rc = reclaim_decide(&sum, d, sizeof(d[0]), w->policy, &host, w->vm, 2, 0);
+	rc = reclaim_decide(w->policy, &host, w->vm, 2, 0, &sum, d);
 	if (rc)
 		return rc;
-	rc = reclaim_apply(NULL, 0, w->policy, &adapter, w, d, sizeof(d[0]), 2);
+	rc = reclaim_apply(w->policy, &adapter, w, d, 2, NULL, 0);
 	return rc;
 }
 
@@ -128,7 +128,7 @@ fig7_set_tax(struct fig7_world *w, double tau)
 	int rc;
 
 	cfg.struct_size = sizeof(cfg);
-	if ((rc = reclaim_policy_get_config(&cfg, w->policy)))
+	if ((rc = reclaim_policy_get_config(w->policy, &cfg)))
 		return rc;
 	cfg.idle_tax = tau;
 	return reclaim_policy_set_config(w->policy, &cfg);

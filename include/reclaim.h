@@ -9,16 +9,31 @@
  * per VM: a target allocation, a balloon target, bytes to host-swap (and
  * optionally compress) now, whether to block the VM, and why. reclaim_apply()
  * then carries the decisions out through an adapter of callbacks
- * (struct reclaim_adapter) that the embedder implements.
+ * (struct reclaim_adapter) that the embedder implements. DESIGN.md, beside
+ * this project's README, explains the policy and why it is so.
  *
  * Conventions, everywhere in this header:
  * - memory is in bytes and time in nanoseconds, as uint64_t; the library never
  *   reads a clock, the caller supplies monotonic time;
  * - functions return 0 (RECLAIM_OK) or a negative enum reclaim_status and
- *   leave every output untouched on error; out-parameters come first;
- * - structs the caller fills start with a struct_size member; the library
- *   rejects sizes it does not know (RECLAIM_E_VERSION) and structs only ever
- *   grow at the end;
+ *   leave every output untouched on error; a failed call on a policy records
+ *   where it found the fault (reclaim_policy_last_error());
+ * - arguments: the object a function works on first (the policy, a config,
+ *   an estimator, a generator), then inputs, then outputs; constructors
+ *   (reclaim_policy_new(), _init(), _copy()) take the new handle's
+ *   out-pointer first, and reclaim_decision_format() takes its buffer first
+ *   like snprintf();
+ * - structs start with their size (struct_size, set by the _INIT macro or
+ *   the _init function) and only ever grow at the end. The library accepts
+ *   every size it has shipped: an older, smaller struct reads as if its
+ *   missing members held their documented defaults, and output structs are
+ *   written only up to the caller's size. A size the library never shipped
+ *   (from a newer header, or garbage) is RECLAIM_E_VERSION;
+ * - every enum and flag set has a name function returning the enumerator in
+ *   lower case without its prefix (RECLAIM_REASON_NO_BALLOON: "no_balloon"),
+ *   or NULL for a value the library does not know; statuses keep their
+ *   C names (reclaim_status_name()). Every tool of the project spells
+ *   values so;
  * - nothing on the decision path allocates, blocks, prints or touches global
  *   state: distinct policies may be used from distinct threads at once, one
  *   policy from one thread at a time.
@@ -33,7 +48,7 @@
 extern "C" {
 #endif
 
-/** Marks an exported symbol. @since 0.1 */
+/** Marks an exported symbol. @since 0.2 */
 #if defined(_WIN32) && defined(RECLAIM_BUILDING_DLL)
 #define RECLAIM_API __declspec(dllexport)
 #elif defined(__GNUC__) && __GNUC__ >= 4
@@ -42,23 +57,23 @@ extern "C" {
 #define RECLAIM_API
 #endif
 
-/** Compile-time version of this header. @since 0.1 */
+/** Compile-time version of this header. @since 0.2 */
 #define RECLAIM_VERSION_MAJOR 0
-/** @since 0.1 */
-#define RECLAIM_VERSION_MINOR 1
-/** @since 0.1 */
+/** @since 0.2 */
+#define RECLAIM_VERSION_MINOR 2
+/** @since 0.2 */
 #define RECLAIM_VERSION_PATCH 0
-/** (major << 16) | (minor << 8) | patch. @since 0.1 */
+/** (major << 16) | (minor << 8) | patch. @since 0.2 */
 #define RECLAIM_VERSION_HEX                                                    \
 	((RECLAIM_VERSION_MAJOR << 16) | (RECLAIM_VERSION_MINOR << 8) |        \
 	 RECLAIM_VERSION_PATCH)
 
-/** "No limit" for byte-valued bounds (limit_bytes, balloon_cap_bytes). @since 0.1 */
+/** "No limit" for byte-valued bounds (limit_bytes, balloon_cap_bytes). @since 0.2 */
 #define RECLAIM_UNLIMITED UINT64_MAX
 
 /**
  * Version of the loaded library, encoded as RECLAIM_VERSION_HEX.
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API uint32_t
 reclaim_version(void);
@@ -66,7 +81,7 @@ reclaim_version(void);
 /**
  * Status codes. Values are ABI: never renumbered, only appended.
  * Each class of bad input has its own code.
- * @since 0.1
+ * @since 0.2
  */
 enum reclaim_status {
 	RECLAIM_OK = 0,
@@ -81,7 +96,7 @@ enum reclaim_status {
 	RECLAIM_E_VM_DUPLICATE = -9,  /**< two VMs with the same id */
 	RECLAIM_E_OVERFLOW = -10,     /**< a sum of byte counts overflows 64 bits */
 	RECLAIM_E_CAPACITY = -11,     /**< more VMs than the policy was sized for */
-	RECLAIM_E_NOMEM = -12,        /**< allocation failed (reclaim_policy_new only) */
+	RECLAIM_E_NOMEM = -12,        /**< allocation failed (reclaim_policy_new, _resize) */
 	RECLAIM_E_ADAPTER = -13,      /**< an adapter callback returned an error */
 	RECLAIM_E_INVAL = -14,        /**< another invalid argument (size, flag, ...) */
 	RECLAIM_E_NOSPACE = -15       /**< caller-supplied memory too small */
@@ -90,14 +105,23 @@ enum reclaim_status {
 /**
  * Static, human-readable text for a status; never NULL (unknown codes get a
  * generic text).
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API const char *
 reclaim_strerror(int status);
 
 /**
+ * The name of a status as in this header ("RECLAIM_E_VM_BOUNDS"), like
+ * libuv's uv_err_name(): status names are what people search code for, so
+ * they keep their prefix. NULL for an unknown code.
+ * @since 0.2
+ */
+RECLAIM_API const char *
+reclaim_status_name(int status);
+
+/**
  * Host free-memory states, best to worst. Values are ABI.
- * @since 0.1
+ * @since 0.2
  */
 enum reclaim_state {
 	RECLAIM_STATE_HIGH = 0, /**< no reclamation (early ballooning below the high threshold) */
@@ -106,13 +130,13 @@ enum reclaim_state {
 	RECLAIM_STATE_LOW = 3   /**< host swapping, and blocking VMs above target */
 };
 
-/** Lower-case name of a state ("high", ...); "invalid" for others. @since 0.1 */
+/** Name of an enum reclaim_state ("high", ...), or NULL. @since 0.2 */
 RECLAIM_API const char *
-reclaim_state_name(int state);
+reclaim_state_name(uint32_t state);
 
 /**
  * Threshold profiles for reclaim_config_init_profile().
- * @since 0.1
+ * @since 0.2
  */
 enum reclaim_profile {
 	/** ESX up to 4.0: high/soft/hard/low at 6/4/2/1 % of usable memory,
@@ -128,7 +152,11 @@ enum reclaim_profile {
 	RECLAIM_PROFILE_PAPER = 2
 };
 
-/** Config flags (struct reclaim_config.flags). Values are ABI. @since 0.1 */
+/** Name of an enum reclaim_profile ("esx", "esxi5", "paper"), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_profile_name(uint32_t profile);
+
+/** Config flags (struct reclaim_config.flags). Values are ABI. @since 0.2 */
 enum reclaim_config_flag {
 	/** Do not balloon between the high and soft thresholds. */
 	RECLAIM_CONFIG_NO_EARLY_BALLOON = 1u << 0,
@@ -141,7 +169,11 @@ enum reclaim_config_flag {
 	RECLAIM_CONFIG_NO_GUEST_CAP = 1u << 3
 };
 
-/** How thresholds are read. Values are ABI. @since 0.1 */
+/** Name of one enum reclaim_config_flag bit ("no_early_balloon", ...), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_config_flag_name(uint32_t flag);
+
+/** How thresholds are read. Values are ABI. @since 0.2 */
 enum reclaim_threshold_base {
 	/** Thresholds are fractions of usable memory (total - reserved). */
 	RECLAIM_BASE_USABLE = 0,
@@ -149,22 +181,27 @@ enum reclaim_threshold_base {
 	RECLAIM_BASE_MINFREE = 1
 };
 
+/** Name of an enum reclaim_threshold_base ("usable", "minfree"), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_threshold_base_name(uint32_t base);
+
 /**
  * Policy configuration. Fill it with reclaim_config_init() or
  * reclaim_config_init_profile(), then change what you need; the policy keeps a
- * copy. Fractions are doubles in [0, 1] unless said otherwise.
- * @since 0.1
+ * copy. Fractions are doubles in [0, 1] unless said otherwise; the default of
+ * each member, in parentheses, is the ESX profile's.
+ * @since 0.2
  */
 struct reclaim_config {
 	uint32_t struct_size;  /**< sizeof(struct reclaim_config), set by _init */
-	uint32_t flags;        /**< enum reclaim_config_flag bits */
-	uint32_t threshold_base; /**< enum reclaim_threshold_base */
+	uint32_t flags;        /**< enum reclaim_config_flag bits (none) */
+	uint32_t threshold_base; /**< enum reclaim_threshold_base (usable) */
 	uint32_t reserved0;    /**< must be 0 */
 
 	/* Free-memory thresholds as fractions of the base; strictly ordered
 	 * high > soft > hard > low > 0, each in (0, 1) (the high threshold may
 	 * be 1 with RECLAIM_BASE_MINFREE). */
-	double threshold_high; /**< level every decision aims back to (ESX: 0.06) */
+	double threshold_high; /**< level every decision aims back to (0.06) */
 	double threshold_soft; /**< soft entered below this (0.04) */
 	double threshold_hard; /**< hard entered below this (0.02) */
 	double threshold_low;  /**< low entered below this (0.01) */
@@ -203,15 +240,23 @@ struct reclaim_config {
 	/** Compression cache size as a fraction of configured size, for VMs that
 	 *  report a cache without its size (0.10). */
 	double compress_max_fraction;
+
+	/** A VM missing from a snapshot keeps its history (balloon progress,
+	 *  what it was asked, whether it is blocked) for this long, so that a
+	 *  missed poll or a short outage of the embedder's view of one VM does
+	 *  not restart it from nothing; 0 forgets it at once (60 s). Absent
+	 *  VMs count against the policy's capacity while they are kept. */
+	uint64_t absent_grace_ns;
 	/* append only */
 };
 
 /**
  * Fills @p cfg with the RECLAIM_PROFILE_ESX defaults. @p size is
- * sizeof(*cfg) as the caller compiled it (use RECLAIM_CONFIG_INIT_DEFAULT).
+ * sizeof(*cfg) as the caller compiled it (use RECLAIM_CONFIG_INIT_DEFAULT);
+ * only that many bytes are written.
  * @return RECLAIM_OK, RECLAIM_E_NULL, or RECLAIM_E_VERSION for a size this
- * library does not know.
- * @since 0.1
+ * library never shipped.
+ * @since 0.2
  */
 RECLAIM_API int
 reclaim_config_init(struct reclaim_config *cfg, size_t size);
@@ -220,12 +265,12 @@ reclaim_config_init(struct reclaim_config *cfg, size_t size);
  * Like reclaim_config_init() for a given enum reclaim_profile.
  * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_VERSION or RECLAIM_E_INVAL
  * (unknown profile).
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API int
-reclaim_config_init_profile(struct reclaim_config *cfg, size_t size, int profile);
+reclaim_config_init_profile(struct reclaim_config *cfg, size_t size, uint32_t profile);
 
-/** reclaim_config_init() with the caller's struct size. @since 0.1 */
+/** reclaim_config_init() with the caller's struct size. @since 0.2 */
 #define RECLAIM_CONFIG_INIT_DEFAULT(cfg) reclaim_config_init((cfg), sizeof(*(cfg)))
 
 /**
@@ -233,31 +278,35 @@ reclaim_config_init_profile(struct reclaim_config *cfg, size_t size, int profile
  * @param[out] field if not NULL, set to the name of the offending member
  *             (e.g. "threshold_soft"), or NULL when the config is valid.
  * @return RECLAIM_OK or the error the policy would report.
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API int
-reclaim_config_check(const char **field, const struct reclaim_config *cfg);
+reclaim_config_check(const struct reclaim_config *cfg, const char **field);
 
 /**
  * Free-memory thresholds in bytes for a host, as the policy computes them:
  * out[0..3] = high, soft, hard, low.
  * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_HOST_RESERVED, or the
  * config's own error.
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API int
-reclaim_config_thresholds(uint64_t out[4], const struct reclaim_config *cfg,
-			  uint64_t total_bytes, uint64_t reserved_bytes);
+reclaim_config_thresholds(const struct reclaim_config *cfg, uint64_t total_bytes,
+			  uint64_t reserved_bytes, uint64_t out[4]);
 
-/** Host snapshot flags. @since 0.1 */
+/** Host snapshot flags. @since 0.2 */
 enum reclaim_host_flag {
 	/** swap_free_bytes bounds the bytes host-swapped in one decision. */
 	RECLAIM_HOST_SWAP_BOUNDED = 1u << 0
 };
 
+/** Name of one enum reclaim_host_flag bit ("swap_bounded"), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_host_flag_name(uint32_t flag);
+
 /**
  * What the host looks like now. Initialise with RECLAIM_HOST_INIT.
- * @since 0.1
+ * @since 0.2
  */
 struct reclaim_host {
 	uint32_t struct_size;    /**< sizeof(struct reclaim_host) */
@@ -270,10 +319,10 @@ struct reclaim_host {
 	/* append only */
 };
 
-/** Zero-filled host snapshot of the right size. @since 0.1 */
+/** Zero-filled host snapshot of the right size. @since 0.2 */
 #define RECLAIM_HOST_INIT {sizeof(struct reclaim_host), 0, 0, 0, 0, 0, 0}
 
-/** Per-VM flags (struct reclaim_vm_stats.flags). Values are ABI. @since 0.1 */
+/** Per-VM flags (struct reclaim_vm_stats.flags). Values are ABI. @since 0.2 */
 enum reclaim_vm_flag {
 	/** A balloon driver is present in the guest. */
 	RECLAIM_VM_BALLOON = 1u << 0,
@@ -286,9 +335,22 @@ enum reclaim_vm_flag {
 	RECLAIM_VM_COMPRESS = 1u << 3
 };
 
+/** Name of one enum reclaim_vm_flag bit ("balloon", ...), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_vm_flag_name(uint32_t flag);
+
 /**
  * One VM as the hypervisor sees it now. Initialise with RECLAIM_VM_STATS_INIT,
- * which sets limit and balloon cap to RECLAIM_UNLIMITED.
+ * which sets limit and balloon cap to RECLAIM_UNLIMITED. In an array, every
+ * element has the same struct_size.
+ *
+ * consumed_bytes is the guest's memory that host memory backs now: the
+ * guest RAM resident on the host (on Linux, the resident size of the guest
+ * RAM mappings of the VMM process), not the VMM process's whole resident
+ * size, which adds the VMM's own heap, device buffers and code. The policy
+ * cannot reclaim that overhead: consumption above configured_bytes is read
+ * as configured_bytes, and only limit_bytes (not the configured size) makes
+ * the limit rule reclaim a VM on a host with plenty of free memory.
  *
  * Values a guest reports (guest_*, balloon_bytes, active_bytes) are
  * untrusted and clamped: active to consumed, balloon and guest free memory to
@@ -301,14 +363,14 @@ enum reclaim_vm_flag {
  * VM is treated like one with stale stats: its balloon keeps what it holds
  * but is not inflated further (set RECLAIM_CONFIG_NO_GUEST_CAP to balloon
  * such guests up to the other caps).
- * @since 0.1
+ * @since 0.2
  */
 struct reclaim_vm_stats {
 	uint32_t struct_size;      /**< sizeof(struct reclaim_vm_stats) */
 	uint32_t flags;            /**< enum reclaim_vm_flag bits */
 	uint64_t id;               /**< caller's id, unique within one call */
 	uint64_t configured_bytes; /**< guest-visible memory size, > 0 */
-	uint64_t consumed_bytes;   /**< machine memory backing the VM now */
+	uint64_t consumed_bytes;   /**< guest memory backed by host memory now (see above) */
 	uint64_t reservation_bytes; /**< min: never reclaimed below this */
 	uint64_t limit_bytes;      /**< upper bound on consumption, or RECLAIM_UNLIMITED */
 	uint64_t shares;           /**< relative entitlement; 0 holds the VM at its reservation */
@@ -325,12 +387,12 @@ struct reclaim_vm_stats {
 	/* append only */
 };
 
-/** VM stats of the right size with no limit and no balloon cap. @since 0.1 */
+/** VM stats of the right size with no limit and no balloon cap. @since 0.2 */
 #define RECLAIM_VM_STATS_INIT                                                   \
 	{sizeof(struct reclaim_vm_stats), 0, 0, 0, 0, 0, RECLAIM_UNLIMITED, 0, 0, 0, \
 	 RECLAIM_UNLIMITED, 0, 0, 0, 0, 0, 0, 0.0}
 
-/** What reclaim_apply() must do for a VM (struct reclaim_decision.actions). @since 0.1 */
+/** What reclaim_apply() must do for a VM (struct reclaim_decision.actions). @since 0.2 */
 enum reclaim_action {
 	RECLAIM_ACTION_BALLOON = 1u << 0,  /**< set the balloon to balloon_target_bytes */
 	RECLAIM_ACTION_SWAP = 1u << 1,     /**< host-swap swap_bytes now */
@@ -339,7 +401,11 @@ enum reclaim_action {
 	RECLAIM_ACTION_UNBLOCK = 1u << 4   /**< unblock the VM (it was blocked) */
 };
 
-/** Why a decision is what it is (struct reclaim_decision.reasons). @since 0.1 */
+/** Name of one enum reclaim_action bit ("balloon", ...), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_action_name(uint32_t action);
+
+/** Why a decision is what it is (struct reclaim_decision.reasons). @since 0.2 */
 enum reclaim_reason {
 	RECLAIM_REASON_PRESSURE = 1u << 0,     /**< host below the high threshold: water level */
 	RECLAIM_REASON_EARLY = 1u << 1,        /**< early ballooning (high state, below high threshold) */
@@ -365,16 +431,24 @@ enum reclaim_reason {
 	RECLAIM_REASON_REBALANCE = 1u << 15
 };
 
-/** Which bound fixed the target (struct reclaim_decision.bound). @since 0.1 */
+/** Name of one enum reclaim_reason bit ("pressure", "no_balloon", ...), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_reason_name(uint32_t reason);
+
+/** Which bound fixed the target (struct reclaim_decision.bound). @since 0.2 */
 enum reclaim_bound {
-	RECLAIM_BOUND_NONE = 0,        /**< target is on the common water level */
+	RECLAIM_BOUND_NONE = 0,        /**< no bound: the target is on the common water level */
 	RECLAIM_BOUND_RESERVATION = 1, /**< held at the reservation */
 	RECLAIM_BOUND_MAX = 2,         /**< at min(configured size, limit) */
 	RECLAIM_BOUND_CONSUMED = 3,    /**< not reclaimed: current consumption is below the level */
 	RECLAIM_BOUND_BALLOON = 4      /**< limited by what its balloon can take (balloon-only states) */
 };
 
-/** Which term of the balloon cap was smallest (struct reclaim_decision.balloon_limit). @since 0.1 */
+/** Name of an enum reclaim_bound ("none", "reservation", ...), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_bound_name(uint32_t bound);
+
+/** Which term of the balloon cap was smallest (struct reclaim_decision.balloon_limit). @since 0.2 */
 enum reclaim_balloon_limit {
 	RECLAIM_BALLOON_LIMIT_FRACTION = 0, /**< balloon_max_fraction of configured size */
 	RECLAIM_BALLOON_LIMIT_VM_CAP = 1,   /**< the VM's own balloon_cap_bytes */
@@ -384,12 +458,16 @@ enum reclaim_balloon_limit {
 	RECLAIM_BALLOON_LIMIT_STALE = 5
 };
 
+/** Name of an enum reclaim_balloon_limit ("fraction", "vm_cap", ...), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_balloon_limit_name(uint32_t limit);
+
 /**
  * The policy's decision for one VM, in the order of the input array.
- * @since 0.1
+ * @since 0.2
  */
 struct reclaim_decision {
-	uint32_t struct_size;     /**< the decision_size the caller passed */
+	uint32_t struct_size;     /**< the caller's decision size (struct reclaim_summary.decision_size) */
 	uint32_t actions;         /**< enum reclaim_action bits for reclaim_apply() */
 	uint64_t id;              /**< the VM's id */
 	uint64_t target_bytes;    /**< target allocation: memory the VM may consume */
@@ -404,12 +482,12 @@ struct reclaim_decision {
 	uint32_t reasons;         /**< enum reclaim_reason bits */
 	uint32_t bound;           /**< enum reclaim_bound */
 	uint32_t balloon_limit;   /**< enum reclaim_balloon_limit */
-	uint32_t reserved0;
+	uint32_t reserved0;       /**< 0 */
 	double rho;               /**< shares per page at the target (idle tax applied) */
 	/* append only */
 };
 
-/** Host-wide results of a decide (struct reclaim_summary.flags). @since 0.1 */
+/** Host-wide results of a decide (struct reclaim_summary.flags). @since 0.2 */
 enum reclaim_summary_flag {
 	RECLAIM_SUMMARY_SHORTFALL = 1u << 0, /**< reclaimable memory < need */
 	RECLAIM_SUMMARY_EARLY = 1u << 1,     /**< early ballooning */
@@ -417,16 +495,24 @@ enum reclaim_summary_flag {
 	RECLAIM_SUMMARY_SWAP_BOUNDED = 1u << 3 /**< host swap space cut the plan */
 };
 
+/** Name of one enum reclaim_summary_flag bit ("shortfall", ...), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_summary_flag_name(uint32_t flag);
+
 /**
- * Host-wide outcome of reclaim_decide(). The caller sets struct_size
+ * Host-wide outcome of reclaim_decide(), and the sizes of the caller's
+ * outputs. The caller sets struct_size and decision_size
  * (RECLAIM_SUMMARY_INIT); the library fills the rest.
- * @since 0.1
+ * @since 0.2
  */
 struct reclaim_summary {
 	uint32_t struct_size;   /**< sizeof(struct reclaim_summary), set by the caller */
+	uint32_t decision_size; /**< sizeof(struct reclaim_decision), set by the caller:
+				     the stride of the decisions array */
 	uint32_t state;         /**< enum reclaim_state after this decision */
 	uint32_t previous_state; /**< state before it (the same on a policy's first decide) */
 	uint32_t flags;         /**< enum reclaim_summary_flag bits */
+	uint32_t reserved0;     /**< 0 */
 	uint64_t usable_bytes;  /**< total - reserved */
 	uint64_t free_bytes;    /**< free memory used for the decision */
 	uint64_t threshold_bytes[4]; /**< high, soft, hard, low in bytes */
@@ -441,32 +527,35 @@ struct reclaim_summary {
 	/* append only */
 };
 
-/** Summary with struct_size set. @since 0.1 */
-#define RECLAIM_SUMMARY_INIT {sizeof(struct reclaim_summary), 0, 0, 0, 0, 0, {0, 0, 0, 0}, 0, 0, 0, 0, 0, 0, 0, 0.0}
+/** Summary with struct_size and decision_size set. @since 0.2 */
+#define RECLAIM_SUMMARY_INIT                                                    \
+	{sizeof(struct reclaim_summary), sizeof(struct reclaim_decision), 0, 0, 0, 0, 0, 0, \
+	 {0, 0, 0, 0}, 0, 0, 0, 0, 0, 0, 0, 0.0}
 
-/** Opaque policy: config, host state and per-VM history. @since 0.1 */
+/** Opaque policy: config, host state and per-VM history. @since 0.2 */
 struct reclaim_policy;
 
 /**
- * Creates a policy for at most @p capacity VMs per decision. All memory is
- * allocated here; nothing later allocates.
+ * Creates a policy for at most @p capacity VMs (present in a decision, or
+ * absent and still remembered). All memory is allocated here; nothing later
+ * allocates but reclaim_policy_resize().
  * @param[out] out the new policy, untouched on error
  * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_VERSION, RECLAIM_E_CONFIG,
  *         RECLAIM_E_THRESHOLDS, RECLAIM_E_INVAL (capacity 0 or too large),
  *         RECLAIM_E_NOMEM.
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API int
 reclaim_policy_new(struct reclaim_policy **out, const struct reclaim_config *cfg,
 		   size_t capacity);
 
 /**
- * Bytes of memory reclaim_policy_init() needs for @p capacity VMs.
- * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_INVAL.
- * @since 0.1
+ * Bytes of memory reclaim_policy_init() and reclaim_policy_copy() need for
+ * @p capacity VMs; 0 for a capacity of 0 or one too large.
+ * @since 0.2
  */
-RECLAIM_API int
-reclaim_policy_memory_size(size_t *bytes, size_t capacity);
+RECLAIM_API size_t
+reclaim_policy_memory_size(size_t capacity);
 
 /**
  * Creates a policy inside caller-supplied memory (at least
@@ -474,63 +563,152 @@ reclaim_policy_memory_size(size_t *bytes, size_t capacity);
  * the caller's; reclaim_policy_destroy() does not free it.
  * @return as reclaim_policy_new(), or RECLAIM_E_NOSPACE, RECLAIM_E_INVAL
  *         (misaligned memory).
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API int
 reclaim_policy_init(struct reclaim_policy **out, void *memory, size_t bytes,
 		    const struct reclaim_config *cfg, size_t capacity);
 
-/** Frees a policy from reclaim_policy_new(); NULL-safe. @since 0.1 */
+/**
+ * Places, in caller-supplied memory (as for reclaim_policy_init()), a copy
+ * of @p from with room for @p capacity VMs: same configuration, state and
+ * history of every VM it remembers. @p from is not changed; the caller then
+ * uses the copy and may reuse or free @p from's memory (reclaim_policy_destroy()
+ * for one from reclaim_policy_new()). This is how a policy in caller memory
+ * grows.
+ * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_INVAL (capacity 0 or too
+ *         large, misaligned memory, or memory overlapping @p from),
+ *         RECLAIM_E_NOSPACE, RECLAIM_E_CAPACITY (@p capacity is less than the
+ *         VMs of @p from's last decision).
+ * @since 0.2
+ */
+RECLAIM_API int
+reclaim_policy_copy(struct reclaim_policy **out, void *memory, size_t bytes,
+		    const struct reclaim_policy *from, size_t capacity);
+
+/**
+ * Gives a policy from reclaim_policy_new() room for @p capacity VMs, keeping
+ * its configuration, state and the history of every VM it remembers. The
+ * policy may move: *@p policy is updated. On error *@p policy is unchanged
+ * and still valid. Absent VMs that no longer fit are forgotten.
+ * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_INVAL (capacity 0 or too
+ *         large, or a policy in caller memory: use reclaim_policy_copy()),
+ *         RECLAIM_E_CAPACITY (fewer than the VMs of its last decision),
+ *         RECLAIM_E_NOMEM.
+ * @since 0.2
+ */
+RECLAIM_API int
+reclaim_policy_resize(struct reclaim_policy **policy, size_t capacity);
+
+/** The number of VMs @p policy has room for; 0 for NULL. @since 0.2 */
+RECLAIM_API size_t
+reclaim_policy_capacity(const struct reclaim_policy *policy);
+
+/** Frees a policy from reclaim_policy_new(); NULL-safe. @since 0.2 */
 RECLAIM_API void
 reclaim_policy_destroy(struct reclaim_policy *policy);
 
 /**
  * Replaces the configuration, keeping the per-VM history and the host state.
  * An invalid config is rejected and the old one stays in force.
- * @return RECLAIM_OK or the config's error.
- * @since 0.1
+ * @return RECLAIM_OK, RECLAIM_E_NULL, or the config's error (the offending
+ *         member in reclaim_policy_last_error()).
+ * @since 0.2
  */
 RECLAIM_API int
 reclaim_policy_set_config(struct reclaim_policy *policy, const struct reclaim_config *cfg);
 
 /**
- * Copies the configuration in force into @p cfg (whose struct_size the caller
- * sets).
- * @since 0.1
+ * Copies the configuration in force into @p cfg, whose struct_size the
+ * caller sets (a caller with an older, smaller struct gets its members only).
+ * @return RECLAIM_OK, RECLAIM_E_NULL (either pointer NULL) or
+ *         RECLAIM_E_VERSION (a struct_size this library never shipped; @p cfg
+ *         is then untouched).
+ * @since 0.2
  */
 RECLAIM_API int
-reclaim_policy_get_config(struct reclaim_config *cfg, const struct reclaim_policy *policy);
+reclaim_policy_get_config(const struct reclaim_policy *policy, struct reclaim_config *cfg);
 
-/** Flags for reclaim_decide(). @since 0.1 */
+/** Where a failed call found the fault (struct reclaim_error.where). Values are ABI. @since 0.2 */
+enum reclaim_where {
+	RECLAIM_WHERE_NONE = 0,     /**< no call on this policy has failed */
+	RECLAIM_WHERE_ARGUMENT = 1, /**< an argument of the call; field names it ("n_vms", "summary") */
+	RECLAIM_WHERE_CONFIG = 2,   /**< the member field of struct reclaim_config */
+	RECLAIM_WHERE_HOST = 3,     /**< the member field of struct reclaim_host */
+	RECLAIM_WHERE_VM = 4,       /**< the member field of vms[index] */
+	RECLAIM_WHERE_DECISION = 5  /**< the member field of decisions[index] (reclaim_apply) */
+};
+
+/** Name of an enum reclaim_where ("none", "argument", ...), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_where_name(uint32_t where);
+
+/**
+ * What the last failed call on a policy rejected, and where, so that a
+ * caller need not re-derive the culprit. Initialise with RECLAIM_ERROR_INIT.
+ * @since 0.2
+ */
+struct reclaim_error {
+	uint32_t struct_size; /**< sizeof(struct reclaim_error), set by the caller */
+	int32_t status;       /**< what the call returned; RECLAIM_OK if none failed */
+	uint32_t where;       /**< enum reclaim_where */
+	uint32_t reserved0;   /**< 0 */
+	uint64_t index;       /**< index into vms[] or decisions[] (RECLAIM_WHERE_VM, _DECISION) */
+	uint64_t other_index; /**< RECLAIM_E_VM_DUPLICATE: the earlier VM with the same id */
+	uint64_t id;          /**< the VM's id (RECLAIM_WHERE_VM, _DECISION) */
+	const char *field;    /**< static name of the member or argument ("reservation_bytes"), or NULL */
+	/* append only */
+};
+
+/** Error record of the right size. @since 0.2 */
+#define RECLAIM_ERROR_INIT {sizeof(struct reclaim_error), 0, 0, 0, 0, 0, 0, NULL}
+
+/**
+ * Describes the most recent call on @p policy that failed with a fault in
+ * its input (reclaim_decide(), reclaim_plan_admission(), reclaim_apply(),
+ * reclaim_policy_set_config()); successful calls leave it as it is. A failed
+ * call changes nothing else in the policy.
+ * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_VERSION.
+ * @since 0.2
+ */
+RECLAIM_API int
+reclaim_policy_last_error(const struct reclaim_policy *policy, struct reclaim_error *error);
+
+/** Flags for reclaim_decide(). @since 0.2 */
 enum reclaim_decide_flag {
 	/** Compute decisions without updating the policy's state or history. */
 	RECLAIM_DECIDE_DRY_RUN = 1u << 0
 };
+
+/** Name of one enum reclaim_decide_flag bit ("dry_run"), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_decide_flag_name(uint32_t flag);
 
 /**
  * One policy step: the host's state and one decision per VM.
  *
  * Pure over (config, history, inputs): allocates nothing, reads no clock,
  * does no I/O. Updates the host state and the per-VM history (unless
- * RECLAIM_DECIDE_DRY_RUN); VMs absent from @p vms are forgotten.
+ * RECLAIM_DECIDE_DRY_RUN). A VM absent from @p vms keeps its history for
+ * absent_grace_ns while the policy has room for it, and is then forgotten.
  *
- * @param[out] summary    host-wide outcome; its struct_size set by the caller
- * @param[out] decisions  @p n_vms elements of @p decision_size bytes each
- * @param decision_size   sizeof(struct reclaim_decision) as the caller compiled it
- * @param policy          the policy
- * @param host            host snapshot
- * @param vms             @p n_vms VM stats (NULL allowed when n_vms is 0)
- * @param n_vms           at most the policy's capacity
- * @param flags           enum reclaim_decide_flag bits
- * @return RECLAIM_OK or an error; on error nothing is written and the policy
- *         is unchanged.
- * @since 0.1
+ * @param policy     the policy
+ * @param host       host snapshot
+ * @param vms        @p n_vms VM stats, all of one struct_size (NULL allowed
+ *                   when n_vms is 0)
+ * @param n_vms      at most the policy's capacity (reclaim_policy_resize())
+ * @param flags      enum reclaim_decide_flag bits
+ * @param[out] summary   host-wide outcome; the caller sets its struct_size
+ *                       and decision_size (RECLAIM_SUMMARY_INIT)
+ * @param[out] decisions @p n_vms elements of summary->decision_size bytes
+ * @return RECLAIM_OK or an error; on error nothing is written, the policy
+ *         is unchanged, and reclaim_policy_last_error() says where.
+ * @since 0.2
  */
 RECLAIM_API int
-reclaim_decide(struct reclaim_summary *summary, struct reclaim_decision *decisions,
-	       size_t decision_size, struct reclaim_policy *policy,
-	       const struct reclaim_host *host, const struct reclaim_vm_stats *vms,
-	       size_t n_vms, uint32_t flags);
+reclaim_decide(struct reclaim_policy *policy, const struct reclaim_host *host,
+	       const struct reclaim_vm_stats *vms, size_t n_vms, uint32_t flags,
+	       struct reclaim_summary *summary, struct reclaim_decision *decisions);
 
 /**
  * Admission planning (like Xen squeezed's reserve_memory): what must be
@@ -539,23 +717,24 @@ reclaim_decide(struct reclaim_summary *summary, struct reclaim_decision *decisio
  * ballooning and host swap as the hard state would, acts on nothing and
  * changes nothing in the policy's state or history (it uses the policy's
  * scratch memory, so like reclaim_decide() it needs the policy to itself).
- * summary->flags has RECLAIM_SUMMARY_SHORTFALL
- * when the VM cannot be admitted.
+ * summary->flags has RECLAIM_SUMMARY_SHORTFALL when the VM cannot be
+ * admitted.
  * @return as reclaim_decide().
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API int
-reclaim_plan_admission(struct reclaim_summary *summary, struct reclaim_decision *decisions,
-		       size_t decision_size, struct reclaim_policy *policy,
-		       const struct reclaim_host *host, const struct reclaim_vm_stats *vms,
-		       size_t n_vms, uint64_t new_vm_bytes);
+reclaim_plan_admission(struct reclaim_policy *policy, const struct reclaim_host *host,
+		       const struct reclaim_vm_stats *vms, size_t n_vms, uint64_t new_vm_bytes,
+		       struct reclaim_summary *summary, struct reclaim_decision *decisions);
 
 /**
  * Formats one decision as a single human-readable line (no newline), e.g.
- * "vm 7: soft target 1.50 GiB balloon 512.00 MiB (+256.00 MiB) swap 0 B rho 3.1 ...".
- * Like snprintf: writes at most @p len bytes including the NUL and returns the
- * length the full line needs, or a negative status.
- * @since 0.1
+ * "vm 7: soft target 1.50 GiB balloon 512.00 MiB (cap 1.20 GiB, guest) swap 0 B
+ * compress 0 B rho 3.1e-05 bound none reasons pressure,balloon_capped".
+ * Names are those of the name functions. Like snprintf: writes at most
+ * @p len bytes including the NUL and returns the length the full line
+ * needs, or a negative status.
+ * @since 0.2
  */
 RECLAIM_API int
 reclaim_decision_format(char *buf, size_t len, const struct reclaim_decision *decision);
@@ -563,12 +742,13 @@ reclaim_decision_format(char *buf, size_t len, const struct reclaim_decision *de
 /**
  * Adapter: callbacks the embedder implements to carry decisions out. Each
  * receives the user_data given to reclaim_apply() first and returns 0 or a
- * negative errno. Slots marked optional may be NULL.
- * @since 0.1
+ * negative errno. Slots marked optional may be NULL. Fill it with designated
+ * initializers: { .version = RECLAIM_ADAPTER_VERSION, .set_balloon = ... }.
+ * @since 0.2
  */
 struct reclaim_adapter {
-	uint32_t version; /**< RECLAIM_ADAPTER_VERSION */
-	uint32_t reserved0;
+	uint32_t version; /**< RECLAIM_ADAPTER_VERSION as the caller compiled it */
+	uint32_t reserved0; /**< 0 */
 	/* -- version 1 -- */
 	/** Ask the guest's balloon for @p balloon_bytes (absolute size). */
 	int (*set_balloon)(void *user_data, uint64_t vm_id, uint64_t balloon_bytes);
@@ -581,23 +761,28 @@ struct reclaim_adapter {
 	/** Optional: compress @p bytes of the VM's memory; when NULL, those bytes
 	 *  are host-swapped instead. */
 	int (*compress)(void *user_data, uint64_t vm_id, uint64_t bytes);
-	/* later versions append here */
+	/* later versions append here; an older adapter reads as if their
+	 * slots were NULL */
 };
 
-/** Current adapter version. @since 0.1 */
+/** Current adapter version. @since 0.2 */
 #define RECLAIM_ADAPTER_VERSION 1
 
-/** Per-VM outcome of reclaim_apply(). @since 0.1 */
+/** Per-VM outcome of reclaim_apply(). @since 0.2 */
 enum reclaim_apply_flag {
 	RECLAIM_APPLY_COMPRESS_FALLBACK = 1u << 0, /**< no compress op: swapped instead */
 	RECLAIM_APPLY_SKIPPED = 1u << 1            /**< an action's op is NULL: not done */
 };
 
+/** Name of one enum reclaim_apply_flag bit ("compress_fallback", "skipped"), or NULL. @since 0.2 */
+RECLAIM_API const char *
+reclaim_apply_flag_name(uint32_t flag);
+
 /**
  * What reclaim_apply() did for one VM. Each status is 0 (done), the op's
  * negative errno, -ENOSYS when the op is NULL (with RECLAIM_APPLY_SKIPPED),
  * or 1 when the decision did not ask for that action.
- * @since 0.1
+ * @since 0.2
  */
 struct reclaim_apply_result {
 	uint32_t struct_size;  /**< the result_size the caller passed */
@@ -615,25 +800,28 @@ struct reclaim_apply_result {
  * A failing op is recorded and the other ops and VMs still run. When
  * @p policy is given, failures are remembered so that the next decide
  * retries them (a failed balloon counts as no progress, a failed block is
- * issued again).
- * @param[out] results     NULL, or @p n elements of @p result_size bytes
+ * issued again). Decisions are read at the stride of their struct_size
+ * (all the same, as reclaim_decide() writes them), in any order and any
+ * subset.
+ * @param policy       NULL, or the policy that made the decisions
+ * @param[out] results NULL, or @p n elements of @p result_size bytes
+ *                     (sizeof(struct reclaim_apply_result) as compiled)
  * @return RECLAIM_OK, RECLAIM_E_ADAPTER if any op failed, or an argument
  *         error (nothing called).
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API int
-reclaim_apply(struct reclaim_apply_result *results, size_t result_size,
-	      struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
-	      void *user_data, const struct reclaim_decision *decisions,
-	      size_t decision_size, size_t n);
+reclaim_apply(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
+	      void *user_data, const struct reclaim_decision *decisions, size_t n,
+	      struct reclaim_apply_result *results, size_t result_size);
 
 /**
- * Active-memory estimator for one VM (ESX's sampling, design.md section 5):
- * each period the embedder samples n pages and counts t touched. Keeps a slow
- * and a fast EWMA of t/n and a fast average that includes the current,
- * unfinished period; reports the largest, clamped to [active_floor, 1].
+ * Active-memory estimator for one VM (ESX's sampling): each period the
+ * embedder samples n pages and counts t touched. Keeps a slow and a fast
+ * EWMA of t/n and a fast average that includes the current, unfinished
+ * period; reports the largest, clamped to [active_floor, 1].
  * Plain data: copy it, store it anywhere. Fields are read-only to the caller.
- * @since 0.1
+ * @since 0.2
  */
 struct reclaim_estimator {
 	uint32_t struct_size; /**< set by reclaim_estimator_init */
@@ -648,11 +836,12 @@ struct reclaim_estimator {
 };
 
 /**
- * Initialises an estimator with @p cfg's gains and floor (NULL: defaults).
- * Only estimator_fast_gain, estimator_slow_gain and active_floor are read.
+ * Initialises an estimator of @p size bytes (sizeof as compiled) with
+ * @p cfg's gains and floor (NULL: defaults). Only estimator_fast_gain,
+ * estimator_slow_gain and active_floor are read.
  * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_VERSION, or RECLAIM_E_CONFIG
  * for a gain outside (0, 1] or a floor outside [0, 1).
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API int
 reclaim_estimator_init(struct reclaim_estimator *est, size_t size,
@@ -660,9 +849,9 @@ reclaim_estimator_init(struct reclaim_estimator *est, size_t size,
 
 /**
  * Reports progress in the current period: @p touched of @p sampled pages
- * touched so far. @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_INVAL
- * (touched > sampled).
- * @since 0.1
+ * touched so far. @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_VERSION,
+ * RECLAIM_E_INVAL (touched > sampled).
+ * @since 0.2
  */
 RECLAIM_API int
 reclaim_estimator_progress(struct reclaim_estimator *est, uint32_t sampled, uint32_t touched);
@@ -670,33 +859,34 @@ reclaim_estimator_progress(struct reclaim_estimator *est, uint32_t sampled, uint
 /**
  * Ends a period in which @p touched of @p sampled pages were touched.
  * sampled == 0 ends an empty period (no information; averages kept).
- * @since 0.1
+ * @return as reclaim_estimator_progress().
+ * @since 0.2
  */
 RECLAIM_API int
 reclaim_estimator_period(struct reclaim_estimator *est, uint32_t sampled, uint32_t touched);
 
-/** The estimate: max(slow, fast, current) in [floor, 1]; 0 for NULL. @since 0.1 */
+/** The estimate: max(slow, fast, current) in [floor, 1]; 0 for NULL. @since 0.2 */
 RECLAIM_API double
 reclaim_estimator_fraction(const struct reclaim_estimator *est);
 
-/** Active bytes for a VM consuming @p consumed_bytes. @since 0.1 */
+/** Active bytes for a VM consuming @p consumed_bytes. @since 0.2 */
 RECLAIM_API uint64_t
 reclaim_estimator_active_bytes(const struct reclaim_estimator *est, uint64_t consumed_bytes);
 
 /**
  * Small deterministic generator (xoshiro256**) owned by the caller. Plain
  * data, fixed layout.
- * @since 0.1
+ * @since 0.2
  */
 struct reclaim_rng {
 	uint64_t s[4];
 };
 
-/** Seeds @p rng (splitmix64 of @p seed); NULL-safe. @since 0.1 */
+/** Seeds @p rng (splitmix64 of @p seed); NULL-safe. @since 0.2 */
 RECLAIM_API void
 reclaim_rng_seed(struct reclaim_rng *rng, uint64_t seed);
 
-/** Next 64 random bits; 0 for NULL. @since 0.1 */
+/** Next 64 random bits; 0 for NULL. @since 0.2 */
 RECLAIM_API uint64_t
 reclaim_rng_next(struct reclaim_rng *rng);
 
@@ -704,7 +894,7 @@ reclaim_rng_next(struct reclaim_rng *rng);
  * Sequential random sampling (Vitter's method D): draws k distinct indices
  * of [0, n) uniformly, in increasing order, in O(k) expected time and O(1)
  * memory. Plain data, fixed layout; fields are private.
- * @since 0.1
+ * @since 0.2
  */
 struct reclaim_pick {
 	uint64_t n;      /**< candidates left */
@@ -717,7 +907,7 @@ struct reclaim_pick {
  * Prepares to pick @p k of @p n indices using @p rng (kept by pointer; it must
  * outlive the picker).
  * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_INVAL (k > n).
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API int
 reclaim_pick_init(struct reclaim_pick *pick, uint64_t n, uint64_t k, struct reclaim_rng *rng);
@@ -725,18 +915,19 @@ reclaim_pick_init(struct reclaim_pick *pick, uint64_t n, uint64_t k, struct recl
 /**
  * Next index, in increasing order.
  * @return 1 with *index set, 0 when all k were drawn, or a negative status.
- * @since 0.1
+ * @since 0.2
  */
 RECLAIM_API int
 reclaim_pick_next(struct reclaim_pick *pick, uint64_t *index);
 
 /**
- * Draws @p k distinct indices of [0, n) into @p out (k elements), increasing.
- * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_INVAL.
- * @since 0.1
+ * Draws @p k distinct indices of [0, n) with @p rng into @p out (k
+ * elements), increasing.
+ * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_INVAL (k > n).
+ * @since 0.2
  */
 RECLAIM_API int
-reclaim_pick_pages(uint64_t *out, uint64_t k, uint64_t n, struct reclaim_rng *rng);
+reclaim_pick_pages(struct reclaim_rng *rng, uint64_t n, uint64_t k, uint64_t *out);
 
 #ifdef __cplusplus
 }

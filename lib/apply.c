@@ -5,7 +5,6 @@
  * history so the next decide retries or escalates) and never stop the rest.
  */
 #include <errno.h>
-#include <string.h>
 
 #include "reclaim-private.h"
 
@@ -54,7 +53,8 @@ record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
 	if (!policy)
 		return;
 	/* Decisions usually come in the order decide wrote them. */
-	h = index < policy->hist[policy->cur].n && policy->hist[policy->cur].entries[index].id == d->id
+	h = index < policy->hist[policy->cur].present &&
+			    policy->hist[policy->cur].entries[index].id == d->id
 		    ? &policy->hist[policy->cur].entries[index]
 		    : hist_find(&policy->hist[policy->cur], policy->mask, d->id);
 	if (!h)
@@ -78,38 +78,71 @@ record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
 	}
 }
 
-int
-reclaim_apply(struct reclaim_apply_result *results, size_t result_size,
-	      struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
-	      void *user_data, const struct reclaim_decision *decisions, size_t decision_size,
-	      size_t n)
+static int
+check_apply(struct reclaim_adapter *ops, struct fault *f, const struct reclaim_adapter *adapter,
+	    const struct reclaim_decision *decisions, size_t n,
+	    const struct reclaim_apply_result *results, size_t result_size)
 {
-	bool failed = false;
-	size_t i;
+	size_t size, dsize, i;
 
-	if (!adapter || (n && !decisions))
-		return RECLAIM_E_NULL;
-	if (adapter->version < 1 || adapter->version > RECLAIM_ADAPTER_VERSION)
-		return RECLAIM_E_VERSION;
-	if (decision_size != sizeof(struct reclaim_decision) ||
-	    (results && result_size != sizeof(struct reclaim_apply_result)))
-		return RECLAIM_E_VERSION;
-	for (i = 0; i < n; i++) {
-		const struct reclaim_decision *d =
-			(const void *)((const char *)decisions + i * decision_size);
-
-		if (d->struct_size != decision_size)
-			return RECLAIM_E_VERSION;
+	f->where = RECLAIM_WHERE_ARGUMENT;
+	if (!adapter) {
+		f->field = "adapter";
+		return f->status = RECLAIM_E_NULL;
 	}
-
+	if (n && !decisions) {
+		f->field = "decisions";
+		return f->status = RECLAIM_E_NULL;
+	}
+	size = abi_adapter_size(adapter->version);
+	if (!size) {
+		f->field = "adapter.version";
+		return f->status = RECLAIM_E_VERSION;
+	}
+	if (results && !abi_known(ABI_APPLY_RESULT, result_size)) {
+		f->field = "result_size";
+		return f->status = RECLAIM_E_VERSION;
+	}
+	dsize = n ? decisions->struct_size : 0;
 	for (i = 0; i < n; i++) {
 		const struct reclaim_decision *d =
-			(const void *)((const char *)decisions + i * decision_size);
+			(const void *)((const char *)decisions + i * dsize);
+
+		if (!abi_known(ABI_DECISION, d->struct_size) || d->struct_size != dsize) {
+			f->where = RECLAIM_WHERE_DECISION;
+			f->index = i;
+			f->field = "struct_size";
+			return f->status = RECLAIM_E_VERSION;
+		}
+	}
+	/* An older adapter reads as if the slots it lacks were NULL. */
+	memset(ops, 0, sizeof(*ops));
+	abi_read(ops, adapter, size);
+	return RECLAIM_OK;
+}
+
+int
+reclaim_apply(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
+	      void *user_data, const struct reclaim_decision *decisions, size_t n,
+	      struct reclaim_apply_result *results, size_t result_size)
+{
+	struct reclaim_adapter ops;
+	struct fault f = {0};
+	size_t i, dsize;
+	bool failed = false;
+
+	if (check_apply(&ops, &f, adapter, decisions, n, results, result_size))
+		return policy ? policy_fail(policy, &f) : f.status;
+	adapter = &ops;
+	dsize = n ? decisions->struct_size : 0;
+	for (i = 0; i < n; i++) {
+		const struct reclaim_decision *d =
+			(const void *)((const char *)decisions + i * dsize);
 		struct reclaim_apply_result r;
 		uint64_t swap = d->swap_bytes;
 
 		memset(&r, 0, sizeof(r));
-		r.struct_size = sizeof(r);
+		r.struct_size = (uint32_t)result_size;
 		r.id = d->id;
 		r.balloon_status = r.swap_status = r.compress_status = r.block_status = NOT_ASKED;
 
@@ -143,7 +176,7 @@ reclaim_apply(struct reclaim_apply_result *results, size_t result_size,
 		    r.block_status < 0)
 			failed = true;
 		if (results)
-			memcpy((char *)results + i * result_size, &r, sizeof(r));
+			memcpy((char *)results + i * result_size, &r, result_size);
 	}
 	return failed ? RECLAIM_E_ADAPTER : RECLAIM_OK;
 }

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Configuration: profiles, defaults, validation and thresholds in bytes. */
-#include <string.h>
-
 #include "reclaim-private.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
 
-static void
+void
 config_defaults(struct reclaim_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -35,18 +33,20 @@ config_defaults(struct reclaim_config *c)
 	c->estimator_slow_gain = 0.1;
 	c->active_floor = 0.01;
 	c->compress_max_fraction = 0.10;
+	c->absent_grace_ns = 60 * NS_PER_S;
 }
 
 int
-reclaim_config_init_profile(struct reclaim_config *cfg, size_t size, int profile)
+reclaim_config_init_profile(struct reclaim_config *cfg, size_t size, uint32_t profile)
 {
 	struct reclaim_config c;
 
 	if (!cfg)
 		return RECLAIM_E_NULL;
-	if (size != sizeof(c))
+	if (!abi_known(ABI_CONFIG, size))
 		return RECLAIM_E_VERSION;
 	config_defaults(&c);
+	c.struct_size = (uint32_t)size;
 	switch (profile) {
 	case RECLAIM_PROFILE_ESX:
 		break;
@@ -65,7 +65,7 @@ reclaim_config_init_profile(struct reclaim_config *cfg, size_t size, int profile
 	default:
 		return RECLAIM_E_INVAL;
 	}
-	memcpy(cfg, &c, sizeof(c));
+	memcpy(cfg, &c, size);
 	return RECLAIM_OK;
 }
 
@@ -110,8 +110,6 @@ config_validate(const struct reclaim_config *c, const char **field)
 	bool high_ok;
 
 	*field = NULL;
-	if (c->struct_size != sizeof(*c))
-		FAIL(RECLAIM_E_VERSION, "struct_size");
 	if (c->flags & ~(uint32_t)KNOWN_FLAGS)
 		FAIL(RECLAIM_E_CONFIG, "flags");
 	if (c->threshold_base > RECLAIM_BASE_MINFREE)
@@ -162,8 +160,22 @@ config_validate(const struct reclaim_config *c, const char **field)
 }
 
 int
-reclaim_config_check(const char **field, const struct reclaim_config *cfg)
+config_read(struct reclaim_config *full, const struct reclaim_config *cfg, const char **field)
 {
+	if (!abi_known(ABI_CONFIG, cfg->struct_size)) {
+		*field = "struct_size";
+		return RECLAIM_E_VERSION;
+	}
+	config_defaults(full);
+	abi_read(full, cfg, cfg->struct_size);
+	full->struct_size = sizeof(*full);
+	return config_validate(full, field);
+}
+
+int
+reclaim_config_check(const struct reclaim_config *cfg, const char **field)
+{
+	struct reclaim_config full;
 	const char *name = NULL;
 	int rc;
 
@@ -172,7 +184,7 @@ reclaim_config_check(const char **field, const struct reclaim_config *cfg)
 			*field = NULL;
 		return RECLAIM_E_NULL;
 	}
-	rc = config_validate(cfg, &name);
+	rc = config_read(&full, cfg, &name);
 	if (field)
 		*field = name;
 	return rc;
@@ -216,21 +228,22 @@ config_threshold_bytes(const struct reclaim_config *cfg, uint64_t usable, uint64
 }
 
 int
-reclaim_config_thresholds(uint64_t out[4], const struct reclaim_config *cfg,
-			  uint64_t total_bytes, uint64_t reserved_bytes)
+reclaim_config_thresholds(const struct reclaim_config *cfg, uint64_t total_bytes,
+			  uint64_t reserved_bytes, uint64_t out[4])
 {
+	struct reclaim_config full;
 	const char *field;
 	uint64_t thr[4], margin;
 	int rc;
 
 	if (!out || !cfg)
 		return RECLAIM_E_NULL;
-	rc = config_validate(cfg, &field);
+	rc = config_read(&full, cfg, &field);
 	if (rc)
 		return rc;
 	if (reserved_bytes > total_bytes)
 		return RECLAIM_E_HOST_RESERVED;
-	config_threshold_bytes(cfg, total_bytes - reserved_bytes, thr, &margin);
+	config_threshold_bytes(&full, total_bytes - reserved_bytes, thr, &margin);
 	memcpy(out, thr, sizeof(thr));
 	return RECLAIM_OK;
 }

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Active-memory estimator (design.md section 5, after ESX's sampling in
- * Waldspurger, OSDI 2002, section 5.3): each period the embedder samples
- * pages and counts those touched. A slow EWMA lets idle memory go slowly, a
+ * Active-memory estimator, after ESX's sampling (Waldspurger, "Memory
+ * Resource Management in VMware ESX Server", OSDI 2002, section 5.3): each
+ * period the embedder samples pages and counts those touched. A slow EWMA lets idle memory go slowly, a
  * fast one follows a VM that becomes busy, and a copy of the fast one fed
  * with the unfinished period reacts within the period. The estimate is the
  * largest of the three, so it rises quickly and decays slowly.
  */
 #include <math.h>
 
-#include <reclaim.h>
+#include "reclaim-private.h"
 
 static int
 gain_valid(double gain)
@@ -24,30 +24,31 @@ reclaim_estimator_init(struct reclaim_estimator *est, size_t size,
 {
 	struct reclaim_config defaults;
 
+	struct reclaim_estimator e;
+
 	if (est == NULL)
 		return RECLAIM_E_NULL;
-	if (size != sizeof(*est))
+	if (!abi_known(ABI_ESTIMATOR, size))
 		return RECLAIM_E_VERSION;
-	if (cfg == NULL) {
-		(void)reclaim_config_init(&defaults, sizeof(defaults));
-		cfg = &defaults;
+	config_defaults(&defaults);
+	if (cfg != NULL) {
+		/* Only the estimator's own fields matter here: a config built
+		 * just to tune estimators need not be a valid policy config. */
+		if (!abi_known(ABI_CONFIG, cfg->struct_size))
+			return RECLAIM_E_VERSION;
+		abi_read(&defaults, cfg, cfg->struct_size);
 	}
-	/* Only the estimator's own fields matter here: a config built just
-	 * to tune estimators need not be a valid policy config. */
-	if (cfg->struct_size != sizeof(*cfg))
-		return RECLAIM_E_VERSION;
+	cfg = &defaults;
 	if (!gain_valid(cfg->estimator_fast_gain) || !gain_valid(cfg->estimator_slow_gain) ||
 	    !(cfg->active_floor >= 0.0 && cfg->active_floor < 1.0))
 		return RECLAIM_E_CONFIG;
 
-	est->struct_size = (uint32_t)sizeof(*est);
-	est->periods = 0;
-	est->fast_gain = cfg->estimator_fast_gain;
-	est->slow_gain = cfg->estimator_slow_gain;
-	est->floor = cfg->active_floor;
-	est->slow = 0.0;
-	est->fast = 0.0;
-	est->current = 0.0;
+	memset(&e, 0, sizeof(e));
+	e.struct_size = (uint32_t)size;
+	e.fast_gain = cfg->estimator_fast_gain;
+	e.slow_gain = cfg->estimator_slow_gain;
+	e.floor = cfg->active_floor;
+	memcpy(est, &e, size);
 	return RECLAIM_OK;
 }
 
@@ -56,6 +57,8 @@ check_counts(const struct reclaim_estimator *est, uint32_t sampled, uint32_t tou
 {
 	if (est == NULL)
 		return RECLAIM_E_NULL;
+	if (!abi_known(ABI_ESTIMATOR, est->struct_size))
+		return RECLAIM_E_VERSION;
 	if (touched > sampled)
 		return RECLAIM_E_INVAL;
 	return RECLAIM_OK;

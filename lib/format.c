@@ -21,16 +21,11 @@ human(char *buf, size_t len, uint64_t bytes)
 		snprintf(buf, len, "%.2f %s", v, unit[u]);
 }
 
-static const char *const reason_names[] = {
-	"pressure", "early", "limit", "deflate", "no-balloon", "unresponsive", "stale",
-	"balloon-capped", "slow-balloon", "blocked", "zero-shares", "shortfall",
-	"swap-bounded", "adapter-failed", "hold", "rebalance",
-};
-
-static const char *const bound_names[] = {"level", "reservation", "max", "consumed", "balloon"};
-
-static const char *const cap_names[] = {"fraction", "vm-cap", "guest", "no-driver",
-					"unresponsive", "stale"};
+static const char *
+or_unknown(const char *name)
+{
+	return name ? name : "unknown";
+}
 
 int
 reclaim_decision_format(char *buf, size_t len, const struct reclaim_decision *d)
@@ -41,7 +36,7 @@ reclaim_decision_format(char *buf, size_t len, const struct reclaim_decision *d)
 
 	if (!d || (!buf && len))
 		return RECLAIM_E_NULL;
-	if (d->struct_size != sizeof(*d))
+	if (!abi_known(ABI_DECISION, d->struct_size))
 		return RECLAIM_E_VERSION;
 	human(target, sizeof(target), d->target_bytes);
 	human(balloon, sizeof(balloon), d->balloon_target_bytes);
@@ -49,11 +44,11 @@ reclaim_decision_format(char *buf, size_t len, const struct reclaim_decision *d)
 	human(swap, sizeof(swap), d->swap_bytes);
 	human(comp, sizeof(comp), d->compress_bytes);
 	reasons[0] = '\0';
-	for (i = 0; i < sizeof(reason_names) / sizeof(reason_names[0]); i++) {
+	for (i = 0; i < 32; i++) {
 		if (!(d->reasons & (1u << i)))
 			continue;
 		n = snprintf(reasons + used, sizeof(reasons) - used, "%s%s", used ? "," : "",
-			     reason_names[i]);
+			     or_unknown(reclaim_reason_name(1u << i)));
 		if (n < 0 || (size_t)n >= sizeof(reasons) - used)
 			break;
 		used += (size_t)n;
@@ -61,9 +56,9 @@ reclaim_decision_format(char *buf, size_t len, const struct reclaim_decision *d)
 	n = snprintf(buf, len,
 		     "vm %llu: %s target %s balloon %s (cap %s, %s) swap %s compress %s%s "
 		     "rho %.4g bound %s reasons %s",
-		     (unsigned long long)d->id, reclaim_state_name((int)d->state), target, balloon,
-		     cap, d->balloon_limit < 6 ? cap_names[d->balloon_limit] : "?", swap, comp,
-		     d->block ? " BLOCK" : "", d->rho,
-		     d->bound < 5 ? bound_names[d->bound] : "?", used ? reasons : "none");
+		     (unsigned long long)d->id, or_unknown(reclaim_state_name(d->state)), target,
+		     balloon, cap, or_unknown(reclaim_balloon_limit_name(d->balloon_limit)), swap,
+		     comp, d->block ? " BLOCK" : "", d->rho, or_unknown(reclaim_bound_name(d->bound)),
+		     used ? reasons : "none");
 	return n < 0 ? RECLAIM_E_INVAL : n;
 }

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-VM history across ticks (design.md section 5): an open-addressing index
- * from the caller's VM id to its entry, and balloon progress by rate.
+ * Per-VM history across ticks: an open-addressing index from the caller's
+ * VM id to its entry, and balloon progress by rate.
  *
  * The policy keeps two tables. Each decide builds the next one in the order
  * of its input (which also detects duplicate ids), carrying over what the
- * current one knows about each id; ids absent from the input are simply not
- * carried over, so vanished VMs are forgotten and ids may be reused.
+ * current one knows about each id. Ids absent from the input follow, for
+ * as long as their grace period lasts and the table has room: a missed
+ * poll does not cost a VM its history. After that they are forgotten, and
+ * their ids may be reused.
  */
 #include <string.h>
 
@@ -20,28 +22,42 @@ hash_id(uint64_t id, uint32_t mask)
 	return (uint32_t)(h ^ (h >> 32)) & mask;
 }
 
+size_t
+hist_slots(size_t capacity)
+{
+	size_t s = 8;
+
+	/* Load factor at most 2/3: short probe runs, and a small table. */
+	while (s < capacity + capacity / 2)
+		s <<= 1;
+	return s;
+}
+
 void
 hist_clear_index(struct hist_table *t, uint32_t mask)
 {
 	memset(t->slots, 0, ((size_t)mask + 1) * sizeof(*t->slots));
 	t->n = 0;
+	t->present = 0;
 }
 
-bool
-hist_insert(struct hist_table *t, uint32_t mask, uint64_t id, uint32_t idx,
-	    const uint64_t *ids, size_t id_stride)
+size_t
+hist_insert(struct hist_table *t, uint32_t mask, uint64_t id, uint32_t idx, const void *base,
+	    size_t stride)
 {
 	uint32_t s = hash_id(id, mask);
 
 	for (;;) {
 		uint32_t v = t->slots[s];
+		uint64_t other;
 
 		if (v == 0) {
 			t->slots[s] = idx + 1;
-			return true;
+			return 0;
 		}
-		if (*(const uint64_t *)(const void *)((const char *)ids + (size_t)(v - 1) * id_stride) == id)
-			return false;
+		memcpy(&other, (const char *)base + (size_t)(v - 1) * stride, sizeof(other));
+		if (other == id)
+			return v;
 		s = (s + 1) & mask;
 	}
 }
@@ -76,8 +92,9 @@ hist_find(const struct hist_table *t, uint32_t mask, uint64_t id)
  * after it stalled.
  */
 void
-hist_advance(struct vm_hist *out, const struct vm_hist *old, const struct reclaim_config *cfg,
-	     const struct reclaim_vm_stats *vm, uint64_t balloon, uint64_t now)
+hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
+	     const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, uint64_t balloon,
+	     uint64_t now)
 {
 	uint64_t id = out->id;
 
@@ -94,6 +111,12 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, const struct reclai
 		return;
 	}
 	*out = *old;
+	if (returning) {
+		/* Back after an absence: what the balloon did while nobody
+		 * watched says nothing about its pace. */
+		out->window_start_ns = now;
+		out->window_balloon = balloon;
+	}
 	if (!(vm->flags & RECLAIM_VM_BALLOON)) {
 		out->flags &= (uint16_t)~(HIST_UNRESPONSIVE | HIST_RATE_KNOWN);
 		out->asked = 0;
@@ -146,4 +169,45 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, const struct reclai
 	}
 	out->last_balloon = balloon;
 	out->last_ns = now;
+}
+
+bool
+hist_carry_absent(struct hist_table *next, const struct hist_table *cur, uint32_t mask,
+		  size_t capacity, uint64_t grace_ns, uint64_t now, bool same_order)
+{
+	size_t i, n = next->present;
+	bool moved = false;
+
+
+	/* In input order, every VM of the last tick is present again: only
+	 * the absent tail can carry over, and when all of it does, at the
+	 * same indices, the index built for it still holds. */
+	for (i = same_order ? cur->present : 0; i < cur->n && n < capacity; i++) {
+		const struct vm_hist *h = &cur->entries[i];
+
+		if (grace_ns == 0 || sat_sub(now, h->last_ns) > grace_ns)
+			continue;
+		if (!same_order && hist_find(next, mask, h->id))
+			continue; /* present this tick */
+		if (n != i)
+			moved = true;
+		next->entries[n++] = *h;
+	}
+	if (same_order && !moved && n == cur->n) {
+		next->n = n;
+		return false; /* cur's index holds: the commit hands it over */
+	}
+	if (same_order) {
+		/* Some expired: index the whole table again. */
+		hist_clear_index(next, mask);
+		next->present = cur->present;
+		for (i = 0; i < cur->present; i++)
+			hist_insert(next, mask, next->entries[i].id, (uint32_t)i, &next->entries[0].id,
+				    sizeof(next->entries[0]));
+	}
+	for (i = next->present; i < n; i++)
+		hist_insert(next, mask, next->entries[i].id, (uint32_t)i, &next->entries[0].id,
+			    sizeof(next->entries[0]));
+	next->n = n;
+	return true;
 }

@@ -2,7 +2,9 @@
 /*
  * The water level in whole pages: exactly what revoking one page at a time
  * from the lowest-priced VM gives (the paper's rule), computed without
- * walking the pages.
+ * walking the pages; and, where the level also gives (rebalancing), or
+ * where doubles cannot resolve single pages, targets rounded to whole pages
+ * with the missing pages taken from the cheapest VMs.
  *
  * Page j of VM i (counted from its allocation `base` down) is revoked at the
  * price S / cost(base - (j-1) page). Write mu = cost / S, the inverse price:
@@ -22,13 +24,48 @@
 
 #define BUCKETS 2048
 
-static uint64_t
-bits_of(double x)
+/* About as many buckets as keys: a small host need not scan 2048. */
+static size_t
+buckets_for(size_t n)
 {
-	uint64_t b;
+	size_t nb;
 
-	memcpy(&b, &x, sizeof(b));
-	return b;
+	for (nb = 16; nb < BUCKETS && nb < n; nb <<= 1)
+		;
+	return nb;
+}
+
+bool
+radix_round(struct radix *r, size_t buckets)
+{
+	if (r->hi <= r->lo)
+		return false;
+	r->shift = 0;
+	while (((r->hi - r->lo) >> r->shift) >= buckets)
+		r->shift++;
+	r->used = (size_t)((r->hi - r->lo) >> r->shift) + 1;
+	return true;
+}
+
+uint64_t
+radix_narrow(struct radix *r, const uint64_t *hist, uint64_t want, bool from_top)
+{
+	uint64_t acc = 0;
+	size_t b;
+
+	if (from_top) {
+		for (b = r->used; b-- > 0;) {
+			if (acc + hist[b] >= want || b == 0)
+				break;
+			acc += hist[b];
+		}
+	} else {
+		for (b = 0; b + 1 < r->used && acc + hist[b] < want; b++)
+			acc += hist[b];
+	}
+	r->lo += (uint64_t)b << r->shift;
+	r->hi = min_u64(r->hi, r->lo + (((uint64_t)1 << r->shift) - 1));
+	return acc;
 }
 
 /* Pages the VM may give at all (the last one may be partial). */
@@ -114,14 +151,15 @@ at(struct reclaim_decision *out, size_t dsize, size_t i)
 	return (void *)((char *)out + i * dsize);
 }
 
-bool
+static bool
 pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, uint64_t page,
 	     struct reclaim_decision *out, size_t dsize)
 {
 	uint64_t window = 0, total;
-	uint64_t hist[BUCKETS], lb, hb, rem, sure;
+	uint64_t hist[BUCKETS], rem, sure;
 	double x_lo = lambda, x_hi, step, g, slope;
-	size_t i, b, used, nb;
+	struct radix r;
+	size_t i, nb = buckets_for(n);
 	int tries;
 
 	/* Bracket: x_hi revokes less than the need. Start one page per VM
@@ -152,20 +190,11 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 	if (sure >= need || window > 8 * (uint64_t)n + 4096)
 		return false;
 
-	/* Radix refinement of the cutoff over the bits of mu, with about as
-	 * many buckets as VMs (a small host need not scan 2048). */
-	for (nb = 16; nb < BUCKETS && nb < n; nb <<= 1)
-		;
-	lb = bits_of(x_lo) + 1;
-	hb = bits_of(x_hi);
-	while (hb > lb) {
-		unsigned shift = 0;
-		uint64_t acc = 0;
-
-		while (((hb - lb) >> shift) >= nb)
-			shift++;
-		used = (size_t)((hb - lb) >> shift) + 1;
-		memset(hist, 0, used * sizeof(hist[0]));
+	/* Radix refinement of the cutoff over the bits of mu. */
+	r.lo = double_bits(x_lo) + 1;
+	r.hi = double_bits(x_hi);
+	while (radix_round(&r, nb)) {
+		memset(hist, 0, r.used * sizeof(hist[0]));
 		for (i = 0; i < n; i++) {
 			const struct vm_work *v = &w[i];
 			struct reclaim_decision *d = at(out, dsize, i);
@@ -173,29 +202,22 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 
 			if (!on_level(v))
 				continue;
-			/* mu falls with j: trim the run to [lb, hb]. */
-			while (first <= last && bits_of(page_mu(v, first, page)) > hb)
+			/* mu falls with j: trim the run to [r.lo, r.hi]. */
+			while (first <= last && double_bits(page_mu(v, first, page)) > r.hi)
 				first++;
-			while (last >= first && bits_of(page_mu(v, last, page)) < lb)
+			while (last >= first && double_bits(page_mu(v, last, page)) < r.lo)
 				last--;
 			d->excess_bytes = first;
 			d->balloon_cap_bytes = last;
 			for (j = first; j <= last; j++)
-				hist[(bits_of(page_mu(v, j, page)) - lb) >> shift] +=
+				hist[radix_bucket(&r, double_bits(page_mu(v, j, page)))] +=
 					page_bytes(v, j, page) - page_bytes(v, j - 1, page);
 		}
 		/* From the top bucket down until the need is covered. */
-		for (b = used; b-- > 0;) {
-			if (acc + hist[b] >= rem || b == 0)
-				break;
-			acc += hist[b];
-		}
-		rem -= acc;
-		lb += (uint64_t)b << shift;
-		hb = min_u64(hb, lb + (((uint64_t)1 << shift) - 1));
+		rem -= radix_narrow(&r, hist, rem, true);
 	}
 
-	/* Every page above the cutoff lb; the page exactly at it by VM index. */
+	/* Every page above the cutoff r.lo; the page exactly at it by VM index. */
 	total = 0;
 	for (i = 0; i < n; i++) {
 		const struct vm_work *v = &w[i];
@@ -204,10 +226,10 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 
 		if (!on_level(v))
 			continue;
-		while (first <= last && bits_of(page_mu(v, first, page)) > lb)
+		while (first <= last && double_bits(page_mu(v, first, page)) > r.lo)
 			first++;
 		given = page_bytes(v, first - 1, page);
-		if (rem > 0 && first <= last && bits_of(page_mu(v, first, page)) == lb) {
+		if (rem > 0 && first <= last && double_bits(page_mu(v, first, page)) == r.lo) {
 			uint64_t more = page_bytes(v, first, page) - given;
 
 			given += more;
@@ -219,4 +241,165 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 	/* Doubles that no longer resolve bytes (hosts near 2^64) can leave the
 	 * plan short: then the caller's rounding, which tops up, decides. */
 	return total >= need;
+}
+
+/* A VM that may give one more page. */
+static bool
+candidate(const struct vm_work *w, const struct reclaim_decision *d)
+{
+	return !(w->flags & VIEW_FIXED) && d->target_bytes > w->lo;
+}
+
+/*
+ * The bit pattern of the want-th smallest key (1-based) among the
+ * candidates, whose keys are stashed in d->rho.
+ */
+static uint64_t
+kth_key(const struct vm_work *w, struct reclaim_decision *out, size_t dsize, size_t n,
+	size_t want)
+{
+	uint64_t hist[BUCKETS];
+	struct radix r = {UINT64_MAX, 0, 0, 0};
+	size_t i, nb = buckets_for(n);
+
+	for (i = 0; i < n; i++) {
+		const struct reclaim_decision *d = at(out, dsize, i);
+
+		if (candidate(&w[i], d)) {
+			r.lo = min_u64(r.lo, double_bits(d->rho));
+			r.hi = max_u64(r.hi, double_bits(d->rho));
+		}
+	}
+	while (radix_round(&r, nb)) {
+		memset(hist, 0, r.used * sizeof(hist[0]));
+		for (i = 0; i < n; i++) {
+			const struct reclaim_decision *d = at(out, dsize, i);
+			uint64_t k = double_bits(d->rho);
+
+			if (candidate(&w[i], d) && k >= r.lo && k <= r.hi)
+				hist[radix_bucket(&r, k)]++;
+		}
+		want -= (size_t)radix_narrow(&r, hist, want, false);
+	}
+	return r.lo;
+}
+
+/* Takes one page from @p d's VM; returns the bytes taken. */
+static uint64_t
+take_page(const struct vm_work *w, struct reclaim_decision *d, uint64_t page)
+{
+	uint64_t take = min_u64(page, d->target_bytes - w->lo);
+
+	d->target_bytes -= take;
+	return take;
+}
+
+/* No VM on the level may grow: the level only revokes. */
+static bool
+revoke_only(const struct vm_work *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!(w[i].flags & VIEW_FIXED) && w[i].hi > w[i].base)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Targets on the level, moved in whole pages. When the level only revokes,
+ * pages_revoke() places them exactly where the paper's page-by-page rule
+ * would. Otherwise (rebalancing, or when it gives up on byte counts doubles
+ * cannot resolve) each VM gives the whole pages below its continuous
+ * target, and the pages still missing are taken one each from the VMs
+ * whose next page is cheapest, ties to the lowest index; a last top-up
+ * covers VMs that had less than a page left above their floor.
+ */
+void
+pages_place(const struct vm_work *w, size_t n, const struct tick *t, uint64_t page, double lambda,
+	    uint64_t need, struct reclaim_decision *out, size_t dsize)
+{
+	uint64_t taken = 0, given = 0, missing, kth;
+	bool reclaims = mode_reclaims(t->mode), rounded = reclaims || t->mode == MODE_HOLD;
+	size_t i, want, count = 0;
+
+	for (i = 0; i < n; i++) {
+		struct reclaim_decision *d = at(out, dsize, i);
+		uint64_t lo = w[i].lo, hi = w[i].hi, base = w[i].base, target;
+
+		if (w[i].flags & VIEW_FIXED) {
+			target = reclaims ? lo : hi;
+		} else {
+			target = double_to_u64(wl_target(&w[i], lambda));
+			if (rounded && target < base)
+				target = base - ((base - target) & ~(page - 1));
+			else if (rounded)
+				target = base + ((target - base) & ~(page - 1));
+			target = max_u64(min_u64(target, hi), lo);
+			if (target < base)
+				taken += base - target;
+			else
+				given += target - base;
+		}
+		d->target_bytes = target;
+		d->rho = wl_rho(&w[i], target, page);
+		count += candidate(&w[i], d);
+	}
+	if (reclaims && need > 0 && given == 0 && lambda > 0.0 && revoke_only(w, n)) {
+		if (pages_revoke(w, n, lambda, need, page, out, dsize))
+			return;
+		/* It gave up (or fell short): carry on from what it wrote. */
+		taken = 0;
+		for (i = 0; i < n; i++) {
+			if (!(w[i].flags & VIEW_FIXED))
+				taken += sat_sub(w[i].base, at(out, dsize, i)->target_bytes);
+		}
+	}
+	if (!rounded || sat_sub(taken, given) >= need || count == 0)
+		goto topup;
+	missing = need - sat_sub(taken, given);
+	want = (size_t)min_u64((missing + page - 1) / page, count);
+	kth = kth_key(w, out, dsize, n, want);
+	for (i = 0; i < n && want; i++) {
+		struct reclaim_decision *d = at(out, dsize, i);
+
+		if (candidate(&w[i], d) && double_bits(d->rho) < kth) {
+			taken += take_page(&w[i], d, page);
+			want--;
+		}
+	}
+	for (i = 0; i < n && want; i++) {
+		struct reclaim_decision *d = at(out, dsize, i);
+
+		if (candidate(&w[i], d) && double_bits(d->rho) == kth) {
+			taken += take_page(&w[i], d, page);
+			want--;
+		}
+	}
+topup:
+	if (!reclaims)
+		return;
+	/* VMs near their floor gave less than a page: take what is still
+	 * missing from the cheapest, page by page (rare, and short). */
+	while (sat_sub(taken, given) < need) {
+		size_t best = n;
+		double best_rho = 0.0;
+
+		for (i = 0; i < n; i++) {
+			struct reclaim_decision *d = at(out, dsize, i);
+			double r;
+
+			if (!candidate(&w[i], d))
+				continue;
+			r = wl_rho(&w[i], d->target_bytes, page);
+			if (best == n || r < best_rho) {
+				best = i;
+				best_rho = r;
+			}
+		}
+		if (best == n)
+			break;
+		taken += take_page(&w[best], at(out, dsize, best), page);
+	}
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Random page picker for host swap (design.md section 4): a small seeded
- * generator and sequential random sampling after J. S. Vitter, "An efficient
- * algorithm for sequential random sampling", ACM TOMS 13(1), 1987.
+ * Random page picker for host swap (ESX picks the pages it swaps at random):
+ * a small seeded generator and sequential random sampling after J. S.
+ * Vitter, "An efficient algorithm for sequential random sampling", ACM TOMS
+ * 13(1), 1987.
  *
  * Picking k of n indices in increasing order amounts to drawing, k times, how
  * many candidates S to skip before the next pick. With k picks left among n
@@ -222,7 +223,7 @@ reclaim_pick_next(struct reclaim_pick *pick, uint64_t *index)
 }
 
 int
-reclaim_pick_pages(uint64_t *out, uint64_t k, uint64_t n, struct reclaim_rng *rng)
+reclaim_pick_pages(struct reclaim_rng *rng, uint64_t n, uint64_t k, uint64_t *out)
 {
 	struct reclaim_pick pick;
 	int rc;

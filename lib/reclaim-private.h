@@ -2,9 +2,24 @@
 /*
  * Private to lib/ (and white-box tests through reclaim_internal_dep).
  *
- * A snapshot walks: validate.c -> state.c -> history.c (balloon progress)
- * -> actions.c (caps, bounds, split) -> waterlevel.c (idle tax, level)
- * -> decide.c (orchestration, commit) -> apply.c (adapter calls).
+ * One reclaim_decide() walks these files in order (DESIGN.md, "How a
+ * decision is made"):
+ *
+ *   decide.c      the step itself: calls the stages below, then commits
+ *   validate.c    every fault in the call, found before anything is written
+ *   state.c       free-memory state, hysteresis, the mode it implies
+ *   history.c     per-VM memory across ticks: id index, balloon progress
+ *   view.c        per-VM view: balloon cap, what the VM holds and can give
+ *   waterlevel.c  the idle tax, each VM's bounds, the common level
+ *   pages.c       the level in whole pages
+ *   actions.c     per-state actions: balloon / compress / swap split,
+ *                 deflation, rebalancing, blocking
+ *   decision.c    the decision record: reasons, action bits, bound, and
+ *                 what the next tick remembers
+ *   apply.c       carrying decisions out through the adapter
+ *
+ * beside policy.c (the object and its memory), config.c, abi.c (struct
+ * sizes), names.c, format.c, estimator.c and pick.c.
  */
 #ifndef RECLAIM_PRIVATE_H
 #define RECLAIM_PRIVATE_H
@@ -12,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "reclaim.h"
 
@@ -54,23 +70,62 @@ double_to_u64(double x)
 	return (uint64_t)x;
 }
 
+/* Non-negative doubles order like their bit patterns: radix selection works
+ * on the bits. */
+static inline uint64_t
+double_bits(double x)
+{
+	uint64_t b;
+
+	memcpy(&b, &x, sizeof(b));
+	return b;
+}
+
+/* ---- abi.c: every size of every public struct the library has shipped ---- */
+enum abi_struct {
+	ABI_CONFIG,
+	ABI_HOST,
+	ABI_VM_STATS,
+	ABI_DECISION,
+	ABI_SUMMARY,
+	ABI_APPLY_RESULT,
+	ABI_ESTIMATOR,
+	ABI_ERROR,
+	ABI_ADAPTER, /* by version, not size: see abi_adapter_size() */
+	ABI_STRUCTS
+};
+
+struct abi_sizes {
+	const char *name;     /* "struct reclaim_config" */
+	const uint32_t *sizes; /* shipped sizes, oldest first; the last is the current one */
+	size_t n;
+};
+
+extern const struct abi_sizes abi_table[ABI_STRUCTS];
+
+/* True if @p size is one the library shipped for @p kind. */
+bool abi_known(enum abi_struct kind, size_t size);
+/*
+ * Reads a caller's struct of @p size bytes (a shipped size) into @p full,
+ * the library's current layout, whose later members already hold their
+ * defaults: only the caller's prefix is copied over them.
+ */
+void abi_read(void *full, const void *in, size_t size);
+/* Size of the adapter struct of a given version, 0 if unknown. */
+size_t abi_adapter_size(uint32_t version);
+
 /* ---- config.c ---- */
+void config_defaults(struct reclaim_config *cfg);
+/* Validates a full-size config; *field names the offending member. */
 int config_validate(const struct reclaim_config *cfg, const char **field);
+/* Reads a caller's config of any shipped size into @p full (defaults for
+ * what it lacks) and validates it. */
+int config_read(struct reclaim_config *full, const struct reclaim_config *cfg,
+		const char **field);
 /* Thresholds in bytes (high, soft, hard, low) and the hysteresis margin. */
 void config_threshold_bytes(const struct reclaim_config *cfg, uint64_t usable,
 			    uint64_t thr[4], uint64_t *margin);
 uint64_t minfree_bytes(uint64_t usable);
-
-/* ---- validate.c ---- */
-struct hist_table;
-int validate_host(const struct reclaim_host *host);
-int validate_vms(struct hist_table *next, const struct hist_table *cur, uint32_t mask,
-		 const struct reclaim_vm_stats *vms, size_t n, uint64_t free_bytes,
-		 bool *same_order);
-
-/* ---- state.c ---- */
-int state_raw(const uint64_t thr[4], uint64_t free_bytes);
-int state_next(int previous, const uint64_t thr[4], uint64_t margin, uint64_t free_bytes);
 
 /* ---- history.c: per-VM memory across ticks ---- */
 enum hist_flag {
@@ -88,31 +143,115 @@ struct vm_hist {
 	uint64_t window_balloon;     /* balloon size at window start */
 	uint64_t retry_ns;           /* unresponsive until this time */
 	uint64_t last_balloon;       /* balloon size at the last decide */
-	uint64_t last_ns;            /* time of the last decide */
+	uint64_t last_ns;            /* time of the last decide that saw the VM */
 	float rate;                  /* observed inflation rate, bytes/s */
 	uint16_t flags;              /* enum hist_flag */
 	uint16_t failures;           /* consecutive apply failures (saturating) */
 };
 
+/*
+ * entries[0, present) are the VMs of the last decide, in its input order;
+ * entries[present, n) are VMs absent from it and still within their grace
+ * period, oldest absence last.
+ */
 struct hist_table {
-	struct vm_hist *entries; /* capacity entries, in the order of the last input */
+	struct vm_hist *entries;
 	uint32_t *slots;         /* open addressing: entry index + 1, 0 = empty */
 	size_t n;                /* entries in use */
+	size_t present;
 };
 
+size_t hist_slots(size_t capacity);
 void hist_clear_index(struct hist_table *t, uint32_t mask);
-/* Inserts id -> idx; returns false if id is already present. */
-bool hist_insert(struct hist_table *t, uint32_t mask, uint64_t id, uint32_t idx,
-		 const uint64_t *ids, size_t id_stride);
+/* Inserts id -> idx; returns the index + 1 of the entry already holding
+ * the id, or 0 when it was inserted. */
+size_t hist_insert(struct hist_table *t, uint32_t mask, uint64_t id, uint32_t idx,
+		   const void *base, size_t stride);
 struct vm_hist *hist_find(const struct hist_table *t, uint32_t mask, uint64_t id);
-
-struct vm_view; /* actions.c */
-/* Carries one VM's history to this tick and updates balloon progress. */
-void hist_advance(struct vm_hist *out, const struct vm_hist *old,
+/* Carries one VM's history to this tick (@p returning: after an absence)
+ * and updates balloon progress. */
+void hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 		  const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
 		  uint64_t balloon, uint64_t now_ns);
+/*
+ * Appends to @p next the absent VMs of @p cur still within their grace
+ * period, after the @p next->present VMs of this tick. Returns true when
+ * @p next has its own complete index; false when (VMs in the same order,
+ * nothing expired) @p cur's index is still right and must be handed over.
+ */
+bool hist_carry_absent(struct hist_table *next, const struct hist_table *cur, uint32_t mask,
+		       size_t capacity, uint64_t grace_ns, uint64_t now_ns, bool same_order);
 
-/* ---- actions.c: what each VM can give ---- */
+/* ---- validate.c ---- */
+/* Where a fault was found; the policy keeps the last one (reclaim_policy_last_error). */
+struct fault {
+	int status;
+	uint32_t where;      /* enum reclaim_where */
+	size_t index, other_index;
+	uint64_t id;
+	const char *field;
+};
+
+/* A view of the caller's VM array at its own stride. */
+struct vm_array {
+	const struct reclaim_vm_stats *base;
+	size_t stride;
+	size_t n;
+};
+
+static inline const struct reclaim_vm_stats *
+vm_at(const struct vm_array *a, size_t i)
+{
+	return (const void *)((const char *)a->base + i * a->stride);
+}
+
+int validate_host(struct reclaim_host *full, const struct reclaim_host *host, struct fault *f);
+/* Checks the array's stride, every VM, and the sums; struct_size must be
+ * the current one (older sizes are read through vm_read()). */
+int validate_vms(struct vm_array *out, const struct reclaim_vm_stats *vms, size_t n,
+		 uint64_t free_bytes, struct fault *f);
+/*
+ * Builds @p next's index of the ids (which finds duplicates). When the ids
+ * are exactly those of @p cur's present VMs in their order, no index is
+ * built: *same_order says so.
+ */
+int validate_ids(struct hist_table *next, const struct hist_table *cur, uint32_t mask,
+		 const struct vm_array *vms, bool *same_order, struct fault *f);
+/* VM i at the library's layout: the caller's own struct, or (for an older
+ * struct_size) a copy in @p tmp with the later members at their defaults. */
+const struct reclaim_vm_stats *vm_read(struct reclaim_vm_stats *tmp, const struct vm_array *a,
+				       size_t i);
+
+/* ---- state.c: host-wide facts of one step ---- */
+enum mode {
+	MODE_HOLD,    /* between the high threshold and the band above it */
+	MODE_DEFLATE, /* comfortably above: balloons deflate, budgeted */
+	MODE_BALLOON, /* early ballooning and soft: balloon only */
+	MODE_SPLIT,   /* hard (and admission): balloon what arrives in time, swap the rest */
+	MODE_SWAP     /* low: swap the whole excess now, block */
+};
+
+struct tick {
+	uint64_t usable, free, now, thr[4], margin, need;
+	int previous, state, mode;
+	bool admission;
+	bool same_order;       /* VMs in the order of the last decide: no lookups */
+	uint64_t deflate_left; /* deflation budget still to hand out */
+};
+
+int state_raw(const uint64_t thr[4], uint64_t free_bytes);
+int state_next(int previous, const uint64_t thr[4], uint64_t margin, uint64_t free_bytes);
+/* Fills @p t from the host snapshot, the previous state and the config. */
+void tick_begin(struct tick *t, const struct reclaim_config *cfg, const struct reclaim_host *host,
+		int previous, bool admission, uint64_t new_vm_bytes);
+
+static inline bool
+mode_reclaims(int mode)
+{
+	return mode == MODE_BALLOON || mode == MODE_SPLIT || mode == MODE_SWAP;
+}
+
+/* ---- view.c: what each VM holds and can give ---- */
 enum view_flag {
 	VIEW_DRIVER = 1u << 0,       /* a balloon driver is there */
 	VIEW_RESPONSIVE = 1u << 1,   /* and answering */
@@ -132,29 +271,34 @@ struct vm_work {
 	uint64_t base;      /* min(projected, max): the target before any move */
 	uint64_t held;      /* balloon size held (actual or asked, within cap) */
 	uint64_t cap;       /* balloon cap */
+	uint64_t limit_excess; /* projected above min(configured, limit) */
+	uint64_t can;       /* what can leave the VM this tick: held pages and balloon room */
+	uint64_t asked_before; /* balloon size asked last tick (the adapter's view) */
 	uint32_t flags;     /* enum view_flag */
 	uint16_t cap_kind;  /* enum reclaim_balloon_limit */
 	uint16_t pad;
 };
 
-enum mode {
-	MODE_HOLD,    /* between the high threshold and the band above it */
-	MODE_DEFLATE, /* comfortably above: balloons deflate, budgeted */
-	MODE_BALLOON, /* early ballooning and soft: balloon only */
-	MODE_SPLIT,   /* hard (and admission): balloon what arrives in time, swap the rest */
-	MODE_SWAP     /* low: swap the whole excess now, block */
+/* Sums over the VMs that the step needs. */
+struct sums {
+	uint64_t pending, limit, reclaimable, fixed_reclaim;
+	uint64_t release; /* balloons deflating to their cap */
+	uint64_t u_free;  /* sum of min(projected, max) over VMs on the level */
+	double lo_free;
 };
 
-void view_balloon(struct vm_work *w, const struct reclaim_config *cfg,
-		  const struct reclaim_vm_stats *vm, const struct vm_hist *h, uint64_t now);
-bool view_can_balloon(const struct vm_work *w);
+static inline uint64_t
+vm_max(const struct reclaim_vm_stats *vm)
+{
+	return min_u64(vm->configured_bytes, vm->limit_bytes);
+}
+
 bool stats_stale(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, uint64_t now);
+bool view_can_balloon(const struct vm_work *w);
 uint64_t balloon_deliverable(const struct vm_hist *h, const struct reclaim_config *cfg);
-void view_horizon(struct vm_work *w, const struct vm_hist *h, const struct reclaim_config *cfg,
-		  uint64_t balloon);
-void split_excess(struct reclaim_decision *d, const struct vm_work *w, const struct vm_hist *h,
-		  const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, int mode,
-		  uint64_t excess, uint64_t limit_excess);
+/* The VM's balloon cap, what it holds, and what it can give this tick. */
+void view_vm(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
+	     const struct tick *t, const struct reclaim_vm_stats *vm, const struct vm_hist *h);
 
 /* ---- waterlevel.c: the idle memory tax and the common level ---- */
 /* Allocation at price level lambda (bytes per share), before clamping. */
@@ -172,6 +316,11 @@ wl_cost(double alloc, double active, double inv_k)
 	return alloc <= active ? alloc : active + (alloc - active) / inv_k;
 }
 
+/* The VM's price (shares per page, idle tax applied) at a target. */
+double wl_rho(const struct vm_work *w, uint64_t target, uint64_t page);
+/* The VM's bounds on the level in this step's mode. */
+void wl_bounds(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
+	       const struct tick *t, const struct reclaim_vm_stats *vm);
 /* Finds lambda with sum clamp(inverse(lambda), lo, hi) == total; returns
  * lambda (0 if every VM sits at lo, INFINITY-like large if at hi). */
 double wl_solve(const struct vm_work *w, size_t n, double total, double guess);
@@ -179,14 +328,61 @@ double wl_solve_scratch(const struct vm_work *w, size_t n, double total, double 
 			uint32_t *scratch);
 /* Sum of clamped allocations at lambda over the VMs on the level, and its slope. */
 void wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, double *slope);
-
-/* ---- pages.c: the level in whole pages ---- */
-/* Targets (bytes) for the page-by-page rule; see pages.c. */
-bool pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need,
-		  uint64_t page, struct reclaim_decision *out, size_t dsize);
 double wl_target(const struct vm_work *w, double lambda);
 
-/* ---- policy ---- */
+/* ---- pages.c: the level in whole pages ---- */
+/* A radix selection over 64-bit keys: narrows [lo, hi] one histogram at a
+ * time to the bucket holding a wanted rank. */
+struct radix {
+	uint64_t lo, hi;
+	unsigned shift;
+	size_t used; /* buckets in use this round */
+};
+
+/* Starts a round with at most @p buckets buckets; false when lo == hi. */
+bool radix_round(struct radix *r, size_t buckets);
+static inline size_t
+radix_bucket(const struct radix *r, uint64_t key)
+{
+	return (size_t)((key - r->lo) >> r->shift);
+}
+/* Keeps the bucket where the running sum of @p hist, from the bottom
+ * (@p from_top false) or the top, reaches @p want; returns the sum of the
+ * buckets passed over. */
+uint64_t radix_narrow(struct radix *r, const uint64_t *hist, uint64_t want, bool from_top);
+
+/* Places every VM's target on the level in whole pages (d->target_bytes,
+ * d->rho); @p need is what the level must revoke. */
+void pages_place(const struct vm_work *w, size_t n, const struct tick *t, uint64_t page,
+		 double lambda, uint64_t need, struct reclaim_decision *out, size_t dsize);
+
+/* ---- actions.c: from targets to actions ---- */
+struct totals {
+	uint64_t balloon, swap, compress, deflate;
+};
+
+/* Fills the decision's balloon target, swap and compress amounts, block
+ * and the reasons they carry; returns the excess over the target. */
+uint64_t actions_vm(struct reclaim_decision *d, const struct vm_work *w,
+		    const struct vm_hist *h, const struct reclaim_config *cfg,
+		    const struct reclaim_vm_stats *vm, struct tick *t);
+/* Host swap is finite: scales every VM's swap down to what the host has. */
+void actions_bound_swap(const struct reclaim_config *cfg, const struct reclaim_host *host,
+			struct reclaim_decision *out, size_t dsize, size_t n,
+			struct totals *tot, uint32_t *flags);
+
+/* ---- decision.c: the decision record ---- */
+/* Completes decision @p d (reasons, action bits, bound) and the history the
+ * next tick keeps in @p h. */
+void decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
+		    const struct vm_work *w, const struct reclaim_config *cfg,
+		    const struct reclaim_vm_stats *vm, struct tick *t, bool shortfall,
+		    struct totals *tot);
+void decision_summary(struct reclaim_summary *sum, const struct tick *t, const struct sums *s,
+		      const struct totals *tot, const struct reclaim_config *cfg, double lambda,
+		      bool shortfall, uint32_t flags);
+
+/* ---- policy.c ---- */
 struct reclaim_policy {
 	struct reclaim_config cfg;
 	size_t capacity;
@@ -195,11 +391,13 @@ struct reclaim_policy {
 	bool owned;             /* allocated by reclaim_policy_new */
 	int cur;                /* which of hist[] holds the current history */
 	double lambda;          /* level of the last decide: the solver's first guess */
+	struct fault error;     /* the last failed call (reclaim_policy_last_error) */
 	struct hist_table hist[2];
 	struct vm_work *work;
 	uint32_t *active;       /* solver scratch: VMs still changing piece */
 };
 
-size_t policy_slots(size_t capacity);
+/* Records a failed call's fault in the policy; returns its status. */
+int policy_fail(struct reclaim_policy *p, const struct fault *f);
 
 #endif /* RECLAIM_PRIVATE_H */

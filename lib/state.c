@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Free-memory states with hysteresis (design.md section 2). */
+/* Free-memory states with hysteresis, and what each state asks of a step. */
 #include "reclaim-private.h"
 
 int
@@ -35,4 +35,58 @@ state_next(int previous, const uint64_t thr[4], uint64_t margin, uint64_t free_b
 	while (s > raw && free_bytes >= thr[s] && free_bytes - thr[s] >= margin)
 		s--;
 	return s;
+}
+
+/*
+ * Which kind of step the state asks for. Below the high threshold every
+ * state reclaims toward it, each with its own techniques; above it the
+ * host holds inside the hysteresis band, and deflates balloons beyond it.
+ */
+static int
+choose_mode(const struct reclaim_config *cfg, const struct tick *t)
+{
+	if (t->admission)
+		return MODE_SPLIT;
+	if (t->free < t->thr[RECLAIM_STATE_HIGH]) {
+		switch (t->state) {
+		case RECLAIM_STATE_LOW:
+			return MODE_SWAP;
+		case RECLAIM_STATE_HARD:
+			return MODE_SPLIT;
+		case RECLAIM_STATE_SOFT:
+			return MODE_BALLOON;
+		default:
+			return (cfg->flags & RECLAIM_CONFIG_NO_EARLY_BALLOON) ? MODE_HOLD
+									      : MODE_BALLOON;
+		}
+	}
+	if (t->state == RECLAIM_STATE_HIGH &&
+	    t->free >= sat_add(t->thr[RECLAIM_STATE_HIGH], t->margin))
+		return MODE_DEFLATE;
+	return MODE_HOLD;
+}
+
+void
+tick_begin(struct tick *t, const struct reclaim_config *cfg, const struct reclaim_host *host,
+	   int previous, bool admission, uint64_t new_vm_bytes)
+{
+	memset(t, 0, sizeof(*t));
+	t->admission = admission;
+	t->usable = host->total_bytes - host->reserved_bytes;
+	t->free = min_u64(host->free_bytes, t->usable);
+	t->now = host->now_ns;
+	config_threshold_bytes(cfg, t->usable, t->thr, &t->margin);
+	t->previous = previous;
+	if (admission) {
+		/* Plan as if the new VM had taken its memory already. */
+		uint64_t shortage = sat_sub(new_vm_bytes, t->free);
+
+		t->free = sat_sub(t->free, new_vm_bytes);
+		t->state = state_raw(t->thr, t->free);
+		t->need = sat_add(sat_sub(t->thr[RECLAIM_STATE_HIGH], t->free), shortage);
+	} else {
+		t->state = state_next(previous, t->thr, t->margin, t->free);
+		t->need = sat_sub(t->thr[RECLAIM_STATE_HIGH], t->free);
+	}
+	t->mode = choose_mode(cfg, t);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The idle memory tax and the water level (design.md section 3).
+ * The idle memory tax, each VM's bounds, and the water level.
  *
  * A VM holding P bytes of which A are active pays for its memory at the price
  * rho = S / (A + k (P - A)), k = 1 / (1 - tau). Revoking one page at a time
@@ -21,6 +21,86 @@
 #include <math.h>
 
 #include "reclaim-private.h"
+
+double
+wl_rho(const struct vm_work *w, uint64_t target, uint64_t page)
+{
+	double cost = wl_cost((double)target, w->active, w->inv_k);
+
+	return w->shares > 0.0 && cost > 0.0 ? w->shares * (double)page / cost : 0.0;
+}
+
+/*
+ * A VM's bounds on the level. Reclaiming (and holding), a VM gives at most
+ * down to its reservation, and in the balloon-only modes at most what its
+ * balloon can still take; it grows only when rebalancing lets it. In
+ * deflation a VM holding a balloon may grow back into it. Otherwise, and
+ * for VMs with no shares, it stays where it is (VIEW_FIXED).
+ */
+void
+wl_bounds(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
+	  const struct tick *t, const struct reclaim_vm_stats *vm)
+{
+	uint64_t max = vm_max(vm), u = min_u64(w->projected, max), limit_excess = w->limit_excess;
+	double tau = (vm->flags & RECLAIM_VM_IDLE_TAX) ? vm->idle_tax : cfg->idle_tax;
+
+	w->shares = (double)vm->shares;
+	w->active = (double)min_u64(vm->active_bytes, vm->consumed_bytes);
+	w->inv_k = 1.0 - tau;
+	w->base = u;
+
+	if (mode_reclaims(t->mode) || t->mode == MODE_HOLD) {
+		bool balloon_only = t->mode == MODE_BALLOON || t->mode == MODE_HOLD;
+		uint64_t hi = u, lo = min_u64(vm->reservation_bytes, u);
+
+		if (balloon_only &&
+		    !((cfg->flags & RECLAIM_CONFIG_SOFT_SWAP) && !view_can_balloon(w) &&
+		      t->mode == MODE_BALLOON && t->state == RECLAIM_STATE_SOFT)) {
+			uint64_t room = sat_sub(sat_sub(w->cap, w->held), limit_excess);
+			uint64_t floor = sat_sub(u, view_can_balloon(w) ? room : 0);
+
+			if (floor > lo) {
+				lo = floor;
+				w->flags |= VIEW_BALLOON_BOUND;
+			}
+		}
+		/* Swap can take only pages the VM holds now, the balloon only
+		 * its room: what a balloon deflating to its cap gives back
+		 * cannot be taken again in the same tick. */
+		lo = max_u64(lo, sat_sub(u, sat_sub(w->can, limit_excess)));
+		/* Rebalancing (ESX moves memory from low to high prices): in
+		 * balloon-only modes a VM short of memory may grow back into its
+		 * balloon. Only a VM whose fresh guest stats show it short (free
+		 * memory within the guest margin): one that does not use what it
+		 * has would leave the memory idle while others are ballooned for
+		 * it. */
+		if (balloon_only && limit_excess == 0 && view_can_balloon(w) &&
+		    !stats_stale(cfg, vm, t->now) && vm->guest_free_bytes <= cfg->guest_margin_bytes &&
+		    (t->mode != MODE_HOLD || t->free >= t->thr[RECLAIM_STATE_HIGH]))
+			hi = min_u64(max, sat_add(u, w->held));
+		w->lo = lo;
+		w->hi = hi;
+		if (mode_reclaims(t->mode))
+			s->reclaimable += u - lo;
+		if (vm->shares == 0 || lo == hi) {
+			w->flags |= VIEW_FIXED;
+			if (t->mode == MODE_HOLD)
+				w->lo = w->hi = u;
+			else
+				s->fixed_reclaim += u - lo;
+		} else {
+			s->u_free += u;
+		}
+	} else if (t->mode == MODE_DEFLATE && limit_excess == 0 && w->held > 0 && vm->shares > 0 &&
+		   u < max && (w->flags & VIEW_DRIVER)) {
+		w->lo = u;
+		w->hi = min_u64(max, sat_add(u, w->held));
+		s->lo_free += (double)w->lo;
+	} else {
+		w->lo = w->hi = u;
+		w->flags |= VIEW_FIXED;
+	}
+}
 
 double
 wl_target(const struct vm_work *w, double lambda)

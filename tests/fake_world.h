@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A small simulated host for multi-tick tests of actuation (issue 4): guests
+ * A small simulated host for multi-tick tests of actuation: guests
  * with a working set (demand), balloon drivers that inflate at their own
  * rate (or stall), host swap and a compression cache, blocking, and an
  * adapter (struct reclaim_adapter) that can fail on demand or at random.
@@ -549,12 +549,10 @@ fw_tick(struct fw_world *w, struct reclaim_policy *p, const struct reclaim_adapt
 	memset(t, 0, sizeof(*t));
 	t->summary = init;
 	t->n = fw_snapshot(w, &t->host, t->vms);
-	t->decide_rc = reclaim_decide(&t->summary, t->d, sizeof(t->d[0]), p, &t->host, t->vms,
-				      t->n, 0);
+	t->decide_rc = reclaim_decide(p, &t->host, t->vms, t->n, 0, &t->summary, t->d);
 	fw_begin_apply(w);
 	if (adapter && t->decide_rc == RECLAIM_OK)
-		t->apply_rc = reclaim_apply(t->r, sizeof(t->r[0]), p, adapter, w, t->d,
-					    sizeof(t->d[0]), t->n);
+		t->apply_rc = reclaim_apply(p, adapter, w, t->d, t->n, t->r, sizeof(t->r[0]));
 	fw_advance(w);
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The invariant oracle (see oracle.h). Every rule below is a sentence of
- * include/reclaim.h or design.md turned into a check; the comment above each
+ * include/reclaim.h or DESIGN.md turned into a check; the comment above each
  * check names the sentence. Amounts computed with doubles are compared with a
  * tolerance of one page (tol), because the library may round to pages.
  */
@@ -340,10 +340,14 @@ guest_term(const struct reclaim_config *c, const struct reclaim_vm_stats *v)
 }
 
 static int
-check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim_vm_stats *v,
+check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim_vm_stats *raw,
 	 const struct reclaim_summary *sum, const struct reclaim_decision *d,
 	 uint64_t f, const uint64_t t[4], double h, uint64_t tol, uint64_t *forced)
 {
+	/* reclaim.h: "consumption above configured_bytes is read as
+	 * configured_bytes" (VMM overhead the policy cannot take back). */
+	struct reclaim_vm_stats clamped = *raw;
+	const struct reclaim_vm_stats *v = &clamped;
 	const struct reclaim_config *c = &o->cfg;
 	const struct oracle_vm *m = find_vm(o, v->id);
 	uint64_t cfg = v->configured_bytes;
@@ -360,7 +364,10 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 	uint64_t id = v->id;
 	/* balloon memory that comes back: a balloon above its cap deflates */
 	uint64_t back = sub_sat(cur, d->balloon_cap_bytes);
-	uint64_t proj = add_sat(v->consumed_bytes, back);
+	uint64_t proj;
+
+	clamped.consumed_bytes = min64(raw->consumed_bytes, raw->configured_bytes);
+	proj = add_sat(v->consumed_bytes, back);
 
 	/* decision header: "in the order of the input array" */
 	if (d->struct_size != sizeof(*d) || d->id != v->id)
@@ -634,7 +641,7 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 		return FAIL(o, "summary: usable %" PRIu64 " free %" PRIu64 ", expected %" PRIu64
 			    " %" PRIu64, sum->usable_bytes, sum->free_bytes, usable, f);
 	/* thresholds "as the policy computes them" and as the profile defines them */
-	if (reclaim_config_thresholds(lt, c, host->total_bytes, host->reserved_bytes) != RECLAIM_OK)
+	if (reclaim_config_thresholds(c, host->total_bytes, host->reserved_bytes, lt) != RECLAIM_OK)
 		return FAIL(o, "reclaim_config_thresholds failed on a host decide accepted");
 	own_thresholds(own, c, usable);
 	for (int k = 0; k < 4; k++) {
@@ -779,14 +786,15 @@ canary_outputs(struct reclaim_summary *s, struct reclaim_decision *d, size_t n)
 {
 	memset(s, CANARY, sizeof(*s));
 	s->struct_size = sizeof(*s);
+	s->decision_size = sizeof(*d);
 	memset(d, CANARY, (n + 1) * sizeof(*d));
 }
 
 static int
 untouched(const struct reclaim_summary *s, const struct reclaim_decision *d, size_t n)
 {
-	return s->struct_size == sizeof(*s) &&
-	       all_canary(s, sizeof(*s), sizeof(s->struct_size)) &&
+	return s->struct_size == sizeof(*s) && s->decision_size == sizeof(*d) &&
+	       all_canary(s, sizeof(*s), offsetof(struct reclaim_summary, state)) &&
 	       all_canary(d, (n + 1) * sizeof(*d), 0);
 }
 
@@ -811,8 +819,7 @@ oracle_decide(struct oracle *o, int *status, struct reclaim_summary *sum,
 	}
 	for (int k = 0; k < 3; k++) {
 		canary_outputs(&s[k], d[k], n);
-		r[k] = reclaim_decide(&s[k], d[k], sizeof(d[k][0]), policy, host, vms, n,
-				      k < 2 ? RECLAIM_DECIDE_DRY_RUN : 0);
+		r[k] = reclaim_decide(policy, host, vms, n, k < 2 ? RECLAIM_DECIDE_DRY_RUN : 0, &s[k], d[k]);
 		o->decides++;
 	}
 	*status = r[2];
@@ -869,12 +876,12 @@ oracle_plan(struct oracle *o, int *status, struct reclaim_policy *policy,
 	if (new_vm_bytes == 0)
 		allowed |= BIT(RECLAIM_E_INVAL);
 	canary_outputs(&before, db, n);
-	rb = reclaim_decide(&before, db, sizeof(db[0]), policy, host, vms, n, RECLAIM_DECIDE_DRY_RUN);
+	rb = reclaim_decide(policy, host, vms, n, RECLAIM_DECIDE_DRY_RUN, &before, db);
 	canary_outputs(&s, d, n);
-	r = reclaim_plan_admission(&s, d, sizeof(d[0]), policy, host, vms, n, new_vm_bytes);
+	r = reclaim_plan_admission(policy, host, vms, n, new_vm_bytes, &s, d);
 	*status = r;
 	canary_outputs(&after, da, n);
-	ra = reclaim_decide(&after, da, sizeof(da[0]), policy, host, vms, n, RECLAIM_DECIDE_DRY_RUN);
+	ra = reclaim_decide(policy, host, vms, n, RECLAIM_DECIDE_DRY_RUN, &after, da);
 	if (ra != rb || memcmp(&before, &after, sizeof(before)) || memcmp(db, da, (n + 1) * sizeof(db[0])))
 		return FAIL(o, "plan_admission changed the policy");
 	if (r > 0 || r < -31 || !(allowed & (r ? BIT(r) : 1u)))
@@ -895,7 +902,7 @@ oracle_plan(struct oracle *o, int *status, struct reclaim_policy *policy,
 					   add_sat(s.compress_bytes, s.in_flight_bytes));
 		uint64_t want;
 
-		if (reclaim_config_thresholds(lt, c, host->total_bytes, host->reserved_bytes))
+		if (reclaim_config_thresholds(c, host->total_bytes, host->reserved_bytes, lt))
 			return FAIL(o, "thresholds failed on an admissible host");
 		want = sub_sat(add_sat(lt[0], new_vm_bytes), f);
 		if (s.struct_size != sizeof(s) || s.usable_bytes != usable)
@@ -1033,7 +1040,7 @@ oracle_apply(struct oracle *o, int *status, struct reclaim_policy *policy,
 		return FAIL(o, "oracle_apply: too many VMs");
 	a->n_calls = 0;
 	memset(res, CANARY, sizeof(res));
-	r = reclaim_apply(res, sizeof(res[0]), policy, ops, a, dec, sizeof(dec[0]), n);
+	r = reclaim_apply(policy, ops, a, dec, n, res, sizeof(res[0]));
 	*status = r;
 	if (ops->version == 0) {
 		if (r >= 0 || a->n_calls || !all_canary(res, sizeof(res), 0))
@@ -1280,7 +1287,7 @@ oracle_config(char *why, size_t len, const struct reclaim_config *cfg,
 
 	for (size_t i = 0; i < nr; i++)
 		any_bad |= rules[i].bad == 1;
-	r = reclaim_config_check(&field, cfg);
+	r = reclaim_config_check(cfg, &field);
 	if (r == RECLAIM_OK) {
 		if (any_bad)
 			return fail_to(why, len, "config_check accepted an invalid config (%s)",
@@ -1299,33 +1306,31 @@ oracle_config(char *why, size_t len, const struct reclaim_config *cfg,
 				       "which the header does not explain (first rule: %s)", r,
 				       reclaim_strerror(r), field, nr ? rules[0].name : "none");
 	}
-	if ((r2 = reclaim_config_check(NULL, cfg)) != r)
+	if ((r2 = reclaim_config_check(cfg, NULL)) != r)
 		return fail_to(why, len, "config_check with NULL field: %d, with a field: %d", r2, r);
 
 	/* "a required pointer is NULL": E_NULL, whatever the config */
 	{
 		uint64_t out[4];
-		size_t bytes;
 		struct reclaim_policy *q = NULL;
 		struct reclaim_config got;
 
 		field = "canary";
-		if (reclaim_config_check(&field, NULL) != RECLAIM_E_NULL || field != NULL ||
-		    reclaim_config_thresholds(NULL, cfg, total, reserved) != RECLAIM_E_NULL ||
-		    reclaim_config_thresholds(out, NULL, total, reserved) != RECLAIM_E_NULL ||
+		if (reclaim_config_check(NULL, &field) != RECLAIM_E_NULL || field != NULL ||
+		    reclaim_config_thresholds(cfg, total, reserved, NULL) != RECLAIM_E_NULL ||
+		    reclaim_config_thresholds(NULL, total, reserved, out) != RECLAIM_E_NULL ||
 		    reclaim_policy_new(NULL, cfg, 4) != RECLAIM_E_NULL ||
 		    reclaim_policy_new(&q, NULL, 4) != RECLAIM_E_NULL ||
 		    reclaim_policy_init(NULL, out, sizeof(out), cfg, 4) != RECLAIM_E_NULL ||
 		    reclaim_policy_init(&q, NULL, 4096, cfg, 4) != RECLAIM_E_NULL ||
-		    reclaim_policy_memory_size(NULL, 4) != RECLAIM_E_NULL ||
-		    reclaim_policy_memory_size(&bytes, 0) != RECLAIM_E_INVAL ||
+		    reclaim_policy_memory_size(0) != 0 ||
 		    reclaim_policy_set_config(NULL, cfg) != RECLAIM_E_NULL ||
-		    reclaim_policy_get_config(&got, NULL) != RECLAIM_E_NULL ||
+		    reclaim_policy_get_config(NULL, &got) != RECLAIM_E_NULL ||
 		    reclaim_estimator_init(NULL, sizeof(struct reclaim_estimator), cfg) !=
 			    RECLAIM_E_NULL || q != NULL)
 			return fail_to(why, len, "a NULL argument was not refused with E_NULL");
 		if (existing && (reclaim_policy_set_config(existing, NULL) != RECLAIM_E_NULL ||
-				 reclaim_policy_get_config(NULL, existing) != RECLAIM_E_NULL))
+				 reclaim_policy_get_config(existing, NULL) != RECLAIM_E_NULL))
 			return fail_to(why, len, "a NULL config was not refused with E_NULL");
 	}
 
@@ -1345,7 +1350,7 @@ oracle_config(char *why, size_t len, const struct reclaim_config *cfg,
 	{
 		size_t bytes = 0;
 		unsigned char *mem;
-		if (reclaim_policy_memory_size(&bytes, 4) != RECLAIM_OK || bytes == 0)
+		if ((bytes = reclaim_policy_memory_size(4)) == 0)
 			return fail_to(why, len, "policy_memory_size failed");
 		mem = aligned_alloc(16, (bytes + 16 + 15) / 16 * 16);
 		if (!mem)
@@ -1371,12 +1376,12 @@ oracle_config(char *why, size_t len, const struct reclaim_config *cfg,
 	if (existing) {
 		struct reclaim_config old, now;
 		old.struct_size = now.struct_size = sizeof(old);
-		if (reclaim_policy_get_config(&old, existing) != RECLAIM_OK)
+		if (reclaim_policy_get_config(existing, &old) != RECLAIM_OK)
 			return fail_to(why, len, "policy_get_config failed");
 		r2 = reclaim_policy_set_config(existing, cfg);
 		if (r2 != r)
 			return fail_to(why, len, "policy_set_config %d but config_check %d", r2, r);
-		if (reclaim_policy_get_config(&now, existing) != RECLAIM_OK)
+		if (reclaim_policy_get_config(existing, &now) != RECLAIM_OK)
 			return fail_to(why, len, "policy_get_config failed");
 		if (memcmp(&now, r == RECLAIM_OK ? cfg : &old, sizeof(now)))
 			return fail_to(why, len, "config in force after set_config(%d) is %s", r,
@@ -1389,7 +1394,7 @@ oracle_config(char *why, size_t len, const struct reclaim_config *cfg,
 		uint64_t out[4], keep[4];
 		memset(out, CANARY, sizeof(out));
 		memcpy(keep, out, sizeof(out));
-		r2 = reclaim_config_thresholds(out, cfg, total, reserved);
+		r2 = reclaim_config_thresholds(cfg, total, reserved, out);
 		if (r != RECLAIM_OK) {
 			if (r2 == RECLAIM_OK)
 				return fail_to(why, len, "config_thresholds accepted an invalid config");
@@ -1798,8 +1803,7 @@ twin_decide(struct world *w, char *why, size_t len)
 {
 	struct reclaim_summary s = RECLAIM_SUMMARY_INIT;
 	struct reclaim_decision d[ORACLE_MAX_VMS];
-	int r = reclaim_decide(&s, d, sizeof(d[0]), w->twin, &w->host, w->n ? w->vms : NULL,
-			       w->n, 0);
+	int r = reclaim_decide(w->twin, &w->host, w->n ? w->vms : NULL, w->n, 0, &s, d);
 
 	if (r != RECLAIM_OK)
 		return fail_to(why, len, "twin policy: decide %d where the first said OK", r);
@@ -1858,9 +1862,7 @@ run_apply(struct world *w, char *why, size_t len, struct oracle_stats *st)
 	if (oracle_apply(&w->o, &status, mode & 0x40 ? NULL : w->p, a, w->dec, w->n)) {
 		rc = fail_to(why, len, "%s", w->o.why);
 	} else {
-		status2 = reclaim_apply(NULL, sizeof(struct reclaim_apply_result),
-					mode & 0x40 ? NULL : w->twin, &b->ops, b, w->dec,
-					sizeof(w->dec[0]), w->n);
+		status2 = reclaim_apply(mode & 0x40 ? NULL : w->twin, &b->ops, b, w->dec, w->n, NULL, sizeof(struct reclaim_apply_result));
 		if (status2 != status || b->n_calls != a->n_calls ||
 		    memcmp(a->calls, b->calls, a->n_calls * sizeof(a->calls[0])))
 			rc = fail_to(why, len, "apply with results NULL behaved differently");
@@ -1890,7 +1892,7 @@ oracle_run_bytes(char *why, size_t len, struct oracle_stats *st, const uint8_t *
 		decode_config(r, &w->cfg, w->hostile);
 	w->capacity = 1 + u8(r) % 16;
 	status = reclaim_policy_new(&w->p, &w->cfg, w->capacity);
-	if (status != reclaim_config_check(NULL, &w->cfg)) {
+	if (status != reclaim_config_check(&w->cfg, NULL)) {
 		rc = fail_to(why, len, "policy_new %d disagrees with config_check", status);
 		goto out;
 	}
@@ -1975,9 +1977,9 @@ oracle_run_bytes(char *why, size_t len, struct oracle_stats *st, const uint8_t *
 			decode_config(r, &nc, w->hostile);
 			r1 = reclaim_policy_set_config(w->p, &nc);
 			r2 = reclaim_policy_set_config(w->twin, &nc);
-			if (r1 != reclaim_config_check(NULL, &nc) || r2 != r1) {
+			if (r1 != reclaim_config_check(&nc, NULL) || r2 != r1) {
 				rc = fail_to(why, len, "set_config %d/%d, config_check %d", r1, r2,
-					     reclaim_config_check(NULL, &nc));
+					     reclaim_config_check(&nc, NULL));
 				goto out;
 			}
 			if (r1 == RECLAIM_OK)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Actuation over time (issue 4, behaviours 2-4, 6, 7 and 9), driven by the
+ * Actuation over time, driven by the
  * fake world: a stalled balloon escalating to host swap in the hard state,
  * the hard state's split by observed balloon rate, stale guest stats, block
  * and unblock only on transitions, admission planning, and the compression
@@ -514,7 +514,7 @@ admission_plan(void **state)
 
 	before = w;
 	n = fw_snapshot(&w, &h, vms);
-	assert_int_equal(reclaim_plan_admission(&s, d, sizeof(d[0]), p, &h, vms, n, new_vm),
+	assert_int_equal(reclaim_plan_admission(p, &h, vms, n, new_vm, &s, d),
 			 RECLAIM_OK);
 	assert_false(s.flags & RECLAIM_SUMMARY_SHORTFALL);
 	assert_true(s.need_bytes >= new_vm + s.threshold_bytes[RECLAIM_STATE_HIGH] - h.free_bytes);
@@ -544,23 +544,21 @@ admission_plan(void **state)
 		x.vm[0].inflate_rate = 64.0 * FW_MIB;
 		x.swapin_per_s = 0.0;
 		fw_begin_apply(&x);
-		assert_int_equal(reclaim_apply(NULL, sizeof(struct reclaim_apply_result), NULL, &ad,
-					       &x, balloons, sizeof(d[0]), n),
+		assert_int_equal(reclaim_apply(NULL, &ad, &x, balloons, n, NULL, sizeof(struct reclaim_apply_result)),
 				 RECLAIM_OK);
 		for (unsigned i = 0; i < 60; i++)
 			fw_advance(&x);
 		for (size_t i = 0; i < n; i++)
 			d[i].actions &= ~(uint32_t)RECLAIM_ACTION_BALLOON;
 		fw_begin_apply(&x);
-		assert_int_equal(reclaim_apply(NULL, sizeof(struct reclaim_apply_result), NULL, &ad,
-					       &x, d, sizeof(d[0]), n),
+		assert_int_equal(reclaim_apply(NULL, &ad, &x, d, n, NULL, sizeof(struct reclaim_apply_result)),
 				 RECLAIM_OK);
 		assert_true(fw_free(&x) >= new_vm + high);
 	}
 
 	/* Too big to admit. */
 	n = fw_snapshot(&w, &h, vms);
-	assert_int_equal(reclaim_plan_admission(&s, d, sizeof(d[0]), p, &h, vms, n, 15 * FW_GIB),
+	assert_int_equal(reclaim_plan_admission(p, &h, vms, n, 15 * FW_GIB, &s, d),
 			 RECLAIM_OK);
 	assert_true(s.flags & RECLAIM_SUMMARY_SHORTFALL);
 	tick_pair(&w, p, &w2, twin, &ad);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Carrying decisions out (issue 4, behaviour 5) through the fake world's
+ * Carrying decisions out through the fake world's
  * adapter: failures reported per VM without stopping the others and taken
  * into account by the next decide; NULL ops skipped with a clear status; no
  * compress op falls back to swap; bad arguments call nothing. Then 10,000
@@ -281,7 +281,7 @@ apply_without_policy_remembers_nothing(void **state)
 	fw_tick(&w, p, NULL, &t); /* decide only */
 	w.vm[0].fail_ops = 1u << FW_OP_BALLOON;
 	fw_begin_apply(&w);
-	assert_int_equal(reclaim_apply(r, sizeof(r[0]), NULL, &ad, &w, t.d, sizeof(t.d[0]), t.n),
+	assert_int_equal(reclaim_apply(NULL, &ad, &w, t.d, t.n, r, sizeof(r[0])),
 			 RECLAIM_E_ADAPTER);
 	assert_int_equal(r[0].balloon_status, -EIO);
 	fw_advance(&w);
@@ -323,7 +323,7 @@ null_ops_skipped(void **state)
 		fw_tick(&w, p, NULL, &t);
 		assert_int_equal(t.summary.state, RECLAIM_STATE_LOW);
 		fw_begin_apply(&w);
-		rc = reclaim_apply(r, sizeof(r[0]), p, &ad, &w, t.d, sizeof(t.d[0]), t.n);
+		rc = reclaim_apply(p, &ad, &w, t.d, t.n, r, sizeof(r[0]));
 		assert_true(rc == RECLAIM_OK || rc == RECLAIM_E_ADAPTER);
 		for (size_t i = 0; i < t.n; i++) {
 			const struct reclaim_decision *d = &t.d[i];
@@ -401,27 +401,29 @@ bad_arguments_call_nothing(void **state)
 	three_guests(&w, 250 * FW_MIB, 0);
 	fw_tick(&w, p, NULL, &t);
 	memcpy(d, t.d, sizeof(d));
-	assert_int_equal(reclaim_apply(r, sizeof(r[0]), p, NULL, &w, d, sizeof(d[0]), 3),
+	assert_int_equal(reclaim_apply(p, NULL, &w, d, 3, r, sizeof(r[0])),
 			 RECLAIM_E_NULL);
-	assert_int_equal(reclaim_apply(r, sizeof(r[0]), p, &ad, &w, NULL, sizeof(d[0]), 3),
+	assert_int_equal(reclaim_apply(p, &ad, &w, NULL, 3, r, sizeof(r[0])),
 			 RECLAIM_E_NULL);
 	bad = ad;
 	bad.version = 0;
-	assert_int_equal(reclaim_apply(r, sizeof(r[0]), p, &bad, &w, d, sizeof(d[0]), 3),
+	assert_int_equal(reclaim_apply(p, &bad, &w, d, 3, r, sizeof(r[0])),
 			 RECLAIM_E_VERSION);
 	bad.version = RECLAIM_ADAPTER_VERSION + 1;
-	assert_int_equal(reclaim_apply(r, sizeof(r[0]), p, &bad, &w, d, sizeof(d[0]), 3),
+	assert_int_equal(reclaim_apply(p, &bad, &w, d, 3, r, sizeof(r[0])),
 			 RECLAIM_E_VERSION);
-	assert_int_equal(reclaim_apply(r, sizeof(r[0]) + 4, p, &ad, &w, d, sizeof(d[0]), 3),
+	assert_int_equal(reclaim_apply(p, &ad, &w, d, 3, r, sizeof(r[0]) + 4),
 			 RECLAIM_E_VERSION);
-	assert_int_equal(reclaim_apply(r, sizeof(r[0]), p, &ad, &w, d, sizeof(d[0]) - 8, 3),
+	d[0].struct_size = sizeof(d[0]) - 8;
+	assert_int_equal(reclaim_apply(p, &ad, &w, d, 3, r, sizeof(r[0])),
 			 RECLAIM_E_VERSION);
+	d[0].struct_size = sizeof(d[0]);
 	d[2].struct_size = 0;
-	assert_int_equal(reclaim_apply(r, sizeof(r[0]), p, &ad, &w, d, sizeof(d[0]), 3),
+	assert_int_equal(reclaim_apply(p, &ad, &w, d, 3, r, sizeof(r[0])),
 			 RECLAIM_E_VERSION);
 	assert_int_equal(w.calls, 0);
 	/* and zero decisions is fine */
-	assert_int_equal(reclaim_apply(NULL, 0, p, &ad, &w, NULL, sizeof(d[0]), 0), RECLAIM_OK);
+	assert_int_equal(reclaim_apply(p, &ad, &w, NULL, 0, NULL, 0), RECLAIM_OK);
 	assert_int_equal(w.calls, 0);
 	reclaim_policy_destroy(p);
 }

@@ -49,7 +49,7 @@ decide(struct run *r, const struct reclaim_config *cfg, double pct)
 
 	assert_non_null(p);
 	r->sum = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
-	assert_int_equal(reclaim_decide(&r->sum, r->d, sizeof(r->d[0]), p, &h, r->vm, NVM, 0), 0);
+	assert_int_equal(reclaim_decide(p, &h, r->vm, NVM, 0, &r->sum, r->d), 0);
 	reclaim_policy_destroy(p);
 }
 
@@ -211,7 +211,7 @@ deflation_is_budgeted(void **state)
 	}
 	h = tu_host(TOTAL, RESERVED, tu_pct(USABLE, 20.0), 0);
 	r.sum = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
-	assert_int_equal(reclaim_decide(&r.sum, r.d, sizeof(r.d[0]), p, &h, r.vm, NVM, 0), 0);
+	assert_int_equal(reclaim_decide(p, &h, r.vm, NVM, 0, &r.sum, r.d), 0);
 	assert_true(r.sum.flags & RECLAIM_SUMMARY_DEFLATE);
 	assert_true(r.sum.deflate_bytes > 0 && r.sum.deflate_bytes <= cfg.deflate_budget_bytes);
 	assert_true(tu_sum_balloon(r.d, NVM) < total_balloon);
@@ -240,7 +240,7 @@ deflation_is_budgeted(void **state)
 	r.vm[3].guest_free_bytes = 0; /* the busiest is short of memory */
 	h = tu_host(TOTAL, RESERVED, tu_pct(USABLE, 6.2), 0);
 	r.sum = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
-	assert_int_equal(reclaim_decide(&r.sum, r.d, sizeof(r.d[0]), p, &h, r.vm, NVM, 0), 0);
+	assert_int_equal(reclaim_decide(p, &h, r.vm, NVM, 0, &r.sum, r.d), 0);
 	assert_true(r.d[0].reasons & RECLAIM_REASON_HOLD);
 	assert_false(r.sum.flags & RECLAIM_SUMMARY_EARLY);
 	assert_int_equal(r.sum.swap_bytes, 0);

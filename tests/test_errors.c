@@ -43,10 +43,7 @@ static int
 run(struct reclaim_policy *p, const struct call *c, struct reclaim_summary *sum,
     struct reclaim_decision *d)
 {
-	return reclaim_decide(c->null_what == 1 ? NULL : sum, c->null_what == 2 ? NULL : d,
-			      c->dsize, c->null_what == 3 ? NULL : p,
-			      c->null_what == 4 ? NULL : &c->host, c->null_what == 5 ? NULL : c->vm,
-			      c->n, c->flags);
+	return reclaim_decide(c->null_what == 3 ? NULL : p, c->null_what == 4 ? NULL : &c->host, c->null_what == 5 ? NULL : c->vm, c->n, c->flags, c->null_what == 1 ? NULL : sum, c->null_what == 2 ? NULL : d);
 }
 
 static void m_null_summary(struct call *c) { c->null_what = 1; }
@@ -83,55 +80,98 @@ static void m_host_flags(struct call *c) { c->host.flags |= 1u << 30; }
 static void
 bad_input_leaves_everything_untouched(void **state)
 {
+	/* Each class of bad input: its status, and where the policy says the
+	 * fault is (RECLAIM_WHERE_*, the VM's index, the member). */
 	static const struct {
 		const char *what;
 		void (*mutate)(struct call *);
 		int code;
+		uint32_t where;
+		size_t index, other_index;
+		const char *field;
 	} cases[] = {
-		{"NULL summary", m_null_summary, RECLAIM_E_NULL},
-		{"NULL decisions", m_null_decisions, RECLAIM_E_NULL},
-		{"NULL policy", m_null_policy, RECLAIM_E_NULL},
-		{"NULL host", m_null_host, RECLAIM_E_NULL},
-		{"NULL vms", m_null_vms, RECLAIM_E_NULL},
-		{"free > total", m_free, RECLAIM_E_HOST_FREE},
-		{"reserved > total", m_reserved, RECLAIM_E_HOST_RESERVED},
-		{"reservation > limit", m_resv_limit, RECLAIM_E_VM_BOUNDS},
-		{"reservation > configured", m_resv_cfg, RECLAIM_E_VM_BOUNDS},
-		{"zero-size VM", m_zero, RECLAIM_E_VM_SIZE},
-		{"duplicate id", m_dup, RECLAIM_E_VM_DUPLICATE},
-		{"consumed sum overflows", m_overflow, RECLAIM_E_OVERFLOW},
-		{"configured sum overflows", m_cfg_overflow, RECLAIM_E_OVERFLOW},
-		{"newer host struct", m_host_size, RECLAIM_E_VERSION},
-		{"newer vm struct", m_vm_size, RECLAIM_E_VERSION},
-		{"newer decision struct", m_dsize, RECLAIM_E_VERSION},
-		{"more VMs than capacity", m_capacity, RECLAIM_E_CAPACITY},
-		{"unknown decide flag", m_flags, RECLAIM_E_INVAL},
-		{"unknown vm flag", m_vm_flags, RECLAIM_E_INVAL},
-		{"unknown host flag", m_host_flags, RECLAIM_E_INVAL},
+		{"NULL summary", m_null_summary, RECLAIM_E_NULL, RECLAIM_WHERE_ARGUMENT, 0, 0, "summary"},
+		{"NULL decisions", m_null_decisions, RECLAIM_E_NULL, RECLAIM_WHERE_ARGUMENT, 0, 0,
+		 "decisions"},
+		{"NULL policy", m_null_policy, RECLAIM_E_NULL, RECLAIM_WHERE_NONE, 0, 0, NULL},
+		{"NULL host", m_null_host, RECLAIM_E_NULL, RECLAIM_WHERE_ARGUMENT, 0, 0, "host"},
+		{"NULL vms", m_null_vms, RECLAIM_E_NULL, RECLAIM_WHERE_ARGUMENT, 0, 0, "vms"},
+		{"free > total", m_free, RECLAIM_E_HOST_FREE, RECLAIM_WHERE_HOST, 0, 0, "free_bytes"},
+		{"reserved > total", m_reserved, RECLAIM_E_HOST_RESERVED, RECLAIM_WHERE_HOST, 0, 0,
+		 "reserved_bytes"},
+		{"reservation > limit", m_resv_limit, RECLAIM_E_VM_BOUNDS, RECLAIM_WHERE_VM, 1, 0,
+		 "reservation_bytes"},
+		{"reservation > configured", m_resv_cfg, RECLAIM_E_VM_BOUNDS, RECLAIM_WHERE_VM, 2, 0,
+		 "reservation_bytes"},
+		{"zero-size VM", m_zero, RECLAIM_E_VM_SIZE, RECLAIM_WHERE_VM, 0, 0, "configured_bytes"},
+		{"duplicate id", m_dup, RECLAIM_E_VM_DUPLICATE, RECLAIM_WHERE_VM, 2, 0, "id"},
+		{"consumed sum overflows", m_overflow, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, 1, 0,
+		 "consumed_bytes"},
+		{"configured sum overflows", m_cfg_overflow, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, 1, 0,
+		 "configured_bytes"},
+		{"newer host struct", m_host_size, RECLAIM_E_VERSION, RECLAIM_WHERE_HOST, 0, 0,
+		 "struct_size"},
+		{"newer vm struct", m_vm_size, RECLAIM_E_VERSION, RECLAIM_WHERE_VM, 1, 0, "struct_size"},
+		{"newer decision struct", m_dsize, RECLAIM_E_VERSION, RECLAIM_WHERE_ARGUMENT, 0, 0,
+		 "summary.decision_size"},
+		{"more VMs than capacity", m_capacity, RECLAIM_E_CAPACITY, RECLAIM_WHERE_ARGUMENT, 0, 0,
+		 "n_vms"},
+		{"unknown decide flag", m_flags, RECLAIM_E_INVAL, RECLAIM_WHERE_ARGUMENT, 0, 0, "flags"},
+		{"unknown vm flag", m_vm_flags, RECLAIM_E_INVAL, RECLAIM_WHERE_VM, 0, 0, "flags"},
+		{"unknown host flag", m_host_flags, RECLAIM_E_INVAL, RECLAIM_WHERE_HOST, 0, 0, "flags"},
 	};
 	struct reclaim_policy *p = tu_policy(NULL, NVM), *twin = tu_policy(NULL, NVM);
+	struct reclaim_error err = RECLAIM_ERROR_INIT;
 	struct call good;
 
 	(void)state;
 	good_call(&good);
+	/* nothing failed yet */
+	assert_int_equal(reclaim_policy_last_error(p, &err), RECLAIM_OK);
+	assert_int_equal(err.status, RECLAIM_OK);
+	assert_int_equal(err.where, RECLAIM_WHERE_NONE);
+	assert_null(err.field);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct call c;
 		struct reclaim_summary sum, canary_sum, s1 = RECLAIM_SUMMARY_INIT,
 						       s2 = RECLAIM_SUMMARY_INIT;
 		struct reclaim_decision d[NVM + 1], canary_d[NVM + 1], d1[NVM], d2[NVM];
+		struct reclaim_error before = RECLAIM_ERROR_INIT;
 
 		good_call(&c);
 		cases[i].mutate(&c);
 		memset(&sum, CANARY, sizeof(sum));
 		sum.struct_size = sizeof(sum);
+		sum.decision_size = (uint32_t)c.dsize;
 		memcpy(&canary_sum, &sum, sizeof(sum));
 		memset(d, CANARY, sizeof(d));
 		memcpy(canary_d, d, sizeof(d));
 		print_message("# %s\n", cases[i].what);
+		assert_int_equal(reclaim_policy_last_error(p, &before), RECLAIM_OK);
 		assert_int_equal(run(p, &c, &sum, d), cases[i].code);
 		assert_string_not_equal(reclaim_strerror(cases[i].code), "unknown status");
 		assert_memory_equal(&sum, &canary_sum, sizeof(sum));
 		assert_memory_equal(d, canary_d, sizeof(d));
+
+		/* where it was: the caller need not re-derive the culprit */
+		memset(&err, 0xA5, sizeof(err));
+		err.struct_size = sizeof(err);
+		assert_int_equal(reclaim_policy_last_error(p, &err), RECLAIM_OK);
+		if (cases[i].where == RECLAIM_WHERE_NONE) {
+			/* without a policy there is nowhere to record it */
+			assert_memory_equal(&err, &before, sizeof(err));
+		} else {
+			assert_int_equal(err.status, cases[i].code);
+			assert_int_equal(err.where, cases[i].where);
+			assert_string_equal(err.field, cases[i].field);
+			if (cases[i].where == RECLAIM_WHERE_VM) {
+				assert_int_equal(err.index, cases[i].index);
+				if (strcmp(cases[i].field, "struct_size") != 0)
+					assert_int_equal(err.id, c.vm[cases[i].index].id);
+			}
+			if (cases[i].code == RECLAIM_E_VM_DUPLICATE)
+				assert_int_equal(err.other_index, cases[i].other_index);
+		}
 
 		/* the policy did not move: it agrees with its twin */
 		good.host.now_ns += SEC;
@@ -139,9 +179,43 @@ bad_input_leaves_everything_untouched(void **state)
 		assert_int_equal(run(twin, &good, &s2, d2), RECLAIM_OK);
 		assert_memory_equal(&s1, &s2, sizeof(s1));
 		assert_memory_equal(d1, d2, sizeof(d1));
+		/* and a good call does not erase the record */
+		assert_int_equal(reclaim_policy_last_error(p, &before), RECLAIM_OK);
+		if (cases[i].where != RECLAIM_WHERE_NONE)
+			assert_int_equal(before.status, cases[i].code);
 	}
 	reclaim_policy_destroy(p);
 	reclaim_policy_destroy(twin);
+}
+
+/* A config rejected at run time names its member. */
+static void
+set_config_says_which_member(void **state)
+{
+	struct reclaim_policy *p = tu_policy(NULL, NVM);
+	struct reclaim_error err = RECLAIM_ERROR_INIT;
+	struct reclaim_config cfg, got;
+
+	(void)state;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	cfg.threshold_hard = cfg.threshold_soft;
+	assert_int_equal(reclaim_policy_set_config(p, &cfg), RECLAIM_E_THRESHOLDS);
+	assert_int_equal(reclaim_policy_last_error(p, &err), RECLAIM_OK);
+	assert_int_equal(err.status, RECLAIM_E_THRESHOLDS);
+	assert_int_equal(err.where, RECLAIM_WHERE_CONFIG);
+	assert_string_equal(err.field, "threshold_hard");
+	/* the old config stays in force */
+	got.struct_size = sizeof(got);
+	assert_int_equal(reclaim_policy_get_config(p, &got), RECLAIM_OK);
+	assert_true(got.threshold_hard < got.threshold_soft);
+	/* a record too new for this library is refused, untouched */
+	err.struct_size = sizeof(err) + 8;
+	err.status = 77;
+	assert_int_equal(reclaim_policy_last_error(p, &err), RECLAIM_E_VERSION);
+	assert_int_equal(err.status, 77);
+	assert_int_equal(reclaim_policy_last_error(NULL, &err), RECLAIM_E_NULL);
+	assert_int_equal(reclaim_policy_last_error(p, NULL), RECLAIM_E_NULL);
+	reclaim_policy_destroy(p);
 }
 
 /* Outputs of the other entry points stay untouched too. */
@@ -151,7 +225,6 @@ other_entry_points(void **state)
 	struct reclaim_config cfg;
 	struct reclaim_policy *p = (struct reclaim_policy *)&cfg;
 	uint64_t thr[4] = {7, 7, 7, 7};
-	size_t bytes = 7;
 	struct call c;
 	struct reclaim_summary sum;
 	struct reclaim_decision d[NVM];
@@ -161,13 +234,11 @@ other_entry_points(void **state)
 	cfg.threshold_soft = cfg.threshold_high; /* not strictly ordered */
 	assert_int_equal(reclaim_policy_new(&p, &cfg, 4), RECLAIM_E_THRESHOLDS);
 	assert_ptr_equal(p, (struct reclaim_policy *)&cfg);
-	assert_int_equal(reclaim_config_thresholds(thr, &cfg, GiB, 0), RECLAIM_E_THRESHOLDS);
+	assert_int_equal(reclaim_config_thresholds(&cfg, GiB, 0, thr), RECLAIM_E_THRESHOLDS);
 	assert_int_equal(thr[0], 7);
 	assert_int_equal(reclaim_policy_new(NULL, &cfg, 4), RECLAIM_E_NULL);
 	assert_int_equal(reclaim_policy_new(&p, NULL, 4), RECLAIM_E_NULL);
-	assert_int_equal(reclaim_policy_memory_size(NULL, 4), RECLAIM_E_NULL);
-	assert_int_equal(reclaim_policy_memory_size(&bytes, 0), RECLAIM_E_INVAL);
-	assert_int_equal(bytes, 7);
+	assert_int_equal(reclaim_policy_memory_size(0), 0);
 
 	/* admission planning rejects the same inputs the same way */
 	p = tu_policy(NULL, NVM);
@@ -175,8 +246,9 @@ other_entry_points(void **state)
 	m_dup(&c);
 	memset(&sum, CANARY, sizeof(sum));
 	sum.struct_size = sizeof(sum);
+	sum.decision_size = sizeof(d[0]);
 	memset(d, CANARY, sizeof(d));
-	assert_int_equal(reclaim_plan_admission(&sum, d, sizeof(d[0]), p, &c.host, c.vm, NVM, GiB),
+	assert_int_equal(reclaim_plan_admission(p, &c.host, c.vm, NVM, GiB, &sum, d),
 			 RECLAIM_E_VM_DUPLICATE);
 	for (size_t i = 0; i < sizeof(d); i++)
 		assert_int_equal(((unsigned char *)d)[i], CANARY);
@@ -189,6 +261,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(bad_input_leaves_everything_untouched),
 		cmocka_unit_test(other_entry_points),
+		cmocka_unit_test(set_config_says_which_member),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-VM history across ticks (issue 4, behaviours 1, 2 and 8), driven by the
- * fake world: history follows the caller's id (new ids fresh, vanished ids
- * forgotten, ids reused), a fixed capacity, balloon progress judged by rate
- * over a window with a back-off, and runtime reconfiguration that keeps the
- * history and refuses bad configs.
+ * Per-VM history across ticks, driven by the fake world: history follows
+ * the caller's id (new ids fresh, absent ids kept for a grace period, then
+ * forgotten, ids reused), capacity and growing it, balloon progress judged
+ * by rate over a window with a back-off, and runtime reconfiguration that
+ * keeps the history and refuses bad configs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -279,10 +280,11 @@ history_follows_id_not_slot(void **state)
 }
 
 /*
- * A new id starts fresh while another is unresponsive; an id that vanishes
- * for one tick is forgotten, and a new VM reusing it starts fresh too: asked
- * for a balloon at once, and judged by its own window. The control is the
- * same script with A present throughout: then A is still held back.
+ * A new id starts fresh while another is unresponsive; without a grace
+ * period an id that vanishes for one tick is forgotten, and a new VM reusing
+ * it starts fresh too: asked for a balloon at once, and judged by its own
+ * window. The control is the same script with A present throughout: then A
+ * is still held back.
  */
 static void
 new_vanished_and_reused_ids(void **state)
@@ -291,6 +293,7 @@ new_vanished_and_reused_ids(void **state)
 	struct reclaim_adapter ad = fw_adapter();
 
 	(void)state;
+	cfg.absent_grace_ns = 0;
 	for (int vanish = 0; vanish <= 1; vanish++) {
 		struct reclaim_policy *p = policy_with(&cfg, 4);
 		const struct reclaim_decision *d;
@@ -364,6 +367,148 @@ all_bytes(const void *p, size_t n, unsigned char v)
 }
 
 /*
+ * A VM missing from a few snapshots (a missed poll) comes back with its
+ * history: A, unresponsive before, is still held back when it returns
+ * within absent_grace_ns. Missing for longer than that, or with no grace
+ * period, it comes back as a new VM.
+ */
+static void
+absent_within_grace_keeps_history(void **state)
+{
+	struct reclaim_adapter ad = fw_adapter();
+
+	(void)state;
+	for (int c = 0; c < 3; c++) {
+		struct reclaim_config cfg = default_config();
+		uint64_t absent_ns = 5 * FW_NS;
+		struct reclaim_policy *p;
+		const struct reclaim_decision *d;
+		struct fw_world w;
+		struct fw_tick t;
+
+		cfg.absent_grace_ns = c == 0 ? 30 * FW_NS : c == 1 ? 3 * FW_NS : 0;
+		p = policy_with(&cfg, 4);
+		soft_world(&w, 0.0, 0);
+		assert_true(run_until_unresponsive(&w, p, &ad, 30) != 0);
+		w.vm[0].present = false;
+		w.other = fw_consumed(&w.vm[0]);
+		while (absent_ns > 0) {
+			fw_tick(&w, p, &ad, &t);
+			assert_null(fw_decision(&t, ID_A));
+			absent_ns -= FW_NS;
+		}
+		w.other = 0;
+		w.vm[0].present = true;
+		fw_tick(&w, p, &ad, &t);
+		d = fw_decision(&t, ID_A);
+		assert_non_null(d);
+		print_message("# grace %llu s: A %s\n",
+			      (unsigned long long)(cfg.absent_grace_ns / FW_NS),
+			      unresponsive(d) ? "remembered" : "fresh");
+		assert_true(unresponsive(d) == (c == 0));
+		reclaim_policy_destroy(p);
+	}
+}
+
+/* Absent VMs count against capacity: with no room left, a new VM takes the
+ * place of the one absent longest, which is then forgotten. */
+static void
+absent_vms_make_room(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_adapter ad = fw_adapter();
+	struct reclaim_policy *p = policy_with(&cfg, 2);
+	const struct reclaim_decision *d;
+	struct fw_world w;
+	struct fw_tick t;
+	struct fw_vm *c;
+
+	(void)state;
+	soft_world(&w, 0.0, 0);
+	assert_true(run_until_unresponsive(&w, p, &ad, 30) != 0);
+	w.vm[0].present = false;
+	c = fw_add_vm(&w, 3, 4 * FW_GIB, 1 * FW_GIB);
+	c->touched = 4 * FW_GIB - 64 * FW_MIB;
+	w.total += c->touched;
+	fw_tick(&w, p, &ad, &t); /* B and C: no room for A's history */
+	assert_int_equal(t.decide_rc, RECLAIM_OK);
+	c->present = false;
+	w.total -= c->touched;
+	w.vm[0].present = true;
+	fw_tick(&w, p, &ad, &t);
+	d = fw_decision(&t, ID_A);
+	assert_non_null(d);
+	assert_false(unresponsive(d));
+	reclaim_policy_destroy(p);
+}
+
+/*
+ * A policy grows without losing anything: resized (its own memory) or
+ * copied into larger caller memory, it decides exactly as a twin that was
+ * never moved, and then takes more VMs than it was created for.
+ */
+static void
+growing_keeps_history(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_adapter ad = fw_adapter();
+
+	(void)state;
+	for (int how = 0; how < 2; how++) {
+		struct reclaim_policy *p = policy_with(&cfg, 2), *twin = policy_with(&cfg, 8);
+		struct reclaim_policy *moved = NULL;
+		void *mem = NULL;
+		struct fw_world w, w2;
+		struct fw_tick t, t2;
+		struct fw_vm *c;
+
+		soft_world(&w, 0.0, 0);
+		w2 = w;
+		for (int i = 0; i < 12; i++) {
+			fw_tick(&w, p, &ad, &t);
+			fw_tick(&w2, twin, &ad, &t2);
+		}
+		assert_true(unresponsive(fw_decision(&t, ID_A)));
+		if (how == 0) {
+			assert_int_equal(reclaim_policy_resize(&p, 8), RECLAIM_OK);
+		} else {
+			size_t bytes = reclaim_policy_memory_size(8);
+
+			mem = aligned_alloc(16, (bytes + 15) / 16 * 16);
+			assert_non_null(mem);
+			assert_int_equal(reclaim_policy_copy(&moved, mem, bytes - 1, p, 8),
+					 RECLAIM_E_NOSPACE);
+			assert_int_equal(reclaim_policy_copy(&moved, mem, bytes, p, 1),
+					 RECLAIM_E_CAPACITY);
+			assert_int_equal(reclaim_policy_copy(&moved, p, bytes, p, 8), RECLAIM_E_INVAL);
+			assert_null(moved);
+			assert_int_equal(reclaim_policy_copy(&moved, mem, bytes, p, 8), RECLAIM_OK);
+			/* a policy in caller memory cannot reallocate itself */
+			assert_int_equal(reclaim_policy_resize(&moved, 16), RECLAIM_E_INVAL);
+			reclaim_policy_destroy(p);
+			p = moved;
+		}
+		assert_int_equal(reclaim_policy_capacity(p), 8);
+		c = fw_add_vm(&w, 3, 4 * FW_GIB, 1 * FW_GIB);
+		c->touched = 2 * FW_GIB;
+		w.total += c->touched;
+		c = fw_add_vm(&w2, 3, 4 * FW_GIB, 1 * FW_GIB);
+		c->touched = 2 * FW_GIB;
+		w2.total += c->touched;
+		for (int i = 0; i < 20; i++) {
+			fw_tick(&w, p, &ad, &t);
+			fw_tick(&w2, twin, &ad, &t2);
+			assert_int_equal(t.decide_rc, RECLAIM_OK);
+			assert_memory_equal(&t.summary, &t2.summary, sizeof(t.summary));
+			assert_memory_equal(t.d, t2.d, t.n * sizeof(t.d[0]));
+		}
+		reclaim_policy_destroy(p);
+		reclaim_policy_destroy(twin);
+		free(mem);
+	}
+}
+
+/*
  * Capacity is fixed at creation: one VM too many is RECLAIM_E_CAPACITY with
  * the outputs untouched and the policy unchanged (its history and state go
  * on exactly as a twin's that never saw the call).
@@ -396,13 +541,14 @@ capacity_exceeded_is_an_error(void **state)
 			memset(d, 0xA5, sizeof(d));
 			memset(&s, 0xA5, sizeof(s));
 			s.struct_size = sizeof(s);
-			assert_int_equal(reclaim_decide(&s, d, sizeof(d[0]), p, &h, vms, 3, 0),
+			s.decision_size = sizeof(d[0]);
+			assert_int_equal(reclaim_decide(p, &h, vms, 3, 0, &s, d),
 					 RECLAIM_E_CAPACITY);
 			assert_true(all_bytes(d, sizeof(d), 0xA5));
-			assert_true(all_bytes((char *)&s + sizeof(s.struct_size),
-					      sizeof(s) - sizeof(s.struct_size), 0xA5));
-			assert_int_equal(reclaim_plan_admission(&s, d, sizeof(d[0]), p, &h, vms,
-								3, FW_GIB),
+			assert_true(all_bytes((char *)&s + offsetof(struct reclaim_summary, state),
+					      sizeof(s) - offsetof(struct reclaim_summary, state),
+					      0xA5));
+			assert_int_equal(reclaim_plan_admission(p, &h, vms, 3, FW_GIB, &s, d),
 					 RECLAIM_E_CAPACITY);
 			assert_true(all_bytes(d, sizeof(d), 0xA5));
 		}
@@ -525,7 +671,7 @@ reconfig_invalid_rejected_old_stays(void **state)
 			assert_int_equal(reclaim_policy_set_config(p, NULL), RECLAIM_E_NULL);
 			memset(&got, 0, sizeof(got));
 			got.struct_size = sizeof(got);
-			assert_int_equal(reclaim_policy_get_config(&got, p), RECLAIM_OK);
+			assert_int_equal(reclaim_policy_get_config(p, &got), RECLAIM_OK);
 			assert_memory_equal(&got, &cfg, sizeof(cfg));
 		}
 		fw_tick(&w, p, &ad, &t);
@@ -550,6 +696,9 @@ main(void)
 		cmocka_unit_test(stall_after_progress_marked_within_window),
 		cmocka_unit_test(history_follows_id_not_slot),
 		cmocka_unit_test(new_vanished_and_reused_ids),
+		cmocka_unit_test(absent_within_grace_keeps_history),
+		cmocka_unit_test(absent_vms_make_room),
+		cmocka_unit_test(growing_keeps_history),
 		cmocka_unit_test(capacity_exceeded_is_an_error),
 		cmocka_unit_test(reconfig_keeps_unresponsive_balloon),
 		cmocka_unit_test(reconfig_takes_effect_keeping_window),

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Hostile guests (issue 7). reclaim.h: "Values a guest reports (guest_*,
+ * Hostile guests. reclaim.h: "Values a guest reports (guest_*,
  * balloon_bytes, active_bytes) are untrusted and clamped: active to consumed,
  * balloon and guest free memory to the configured size, free swap to the
  * configured size, a stats time in the future makes the stats stale."

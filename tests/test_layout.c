@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ABI layout test (issue 7): the size and offset of every member of every
+ * ABI layout test: the size and offset of every member of every
  * public struct, and the value of every public enum constant, pinned with
  * _Static_assert so that an accidental change breaks the build. Structs only
  * grow at the end: appending a member means adding a line here (and a new
@@ -26,7 +26,7 @@
 	_Static_assert(offsetof(type, member) == (off), "offset of " #type "." #member " is ABI")
 #define LAYOUT_VALUE(name, value) _Static_assert((name) == (value), #name " is ABI")
 
-LAYOUT_SIZE(struct reclaim_config, 192);
+LAYOUT_SIZE(struct reclaim_config, 200);
 LAYOUT_OFFSET(struct reclaim_config, struct_size, 0);
 LAYOUT_OFFSET(struct reclaim_config, flags, 4);
 LAYOUT_OFFSET(struct reclaim_config, threshold_base, 8);
@@ -54,6 +54,7 @@ LAYOUT_OFFSET(struct reclaim_config, estimator_fast_gain, 160);
 LAYOUT_OFFSET(struct reclaim_config, estimator_slow_gain, 168);
 LAYOUT_OFFSET(struct reclaim_config, active_floor, 176);
 LAYOUT_OFFSET(struct reclaim_config, compress_max_fraction, 184);
+LAYOUT_OFFSET(struct reclaim_config, absent_grace_ns, 192);
 LAYOUT_SIZE(struct reclaim_host, 48);
 LAYOUT_OFFSET(struct reclaim_host, struct_size, 0);
 LAYOUT_OFFSET(struct reclaim_host, flags, 4);
@@ -98,22 +99,24 @@ LAYOUT_OFFSET(struct reclaim_decision, bound, 76);
 LAYOUT_OFFSET(struct reclaim_decision, balloon_limit, 80);
 LAYOUT_OFFSET(struct reclaim_decision, reserved0, 84);
 LAYOUT_OFFSET(struct reclaim_decision, rho, 88);
-LAYOUT_SIZE(struct reclaim_summary, 128);
+LAYOUT_SIZE(struct reclaim_summary, 136);
 LAYOUT_OFFSET(struct reclaim_summary, struct_size, 0);
-LAYOUT_OFFSET(struct reclaim_summary, state, 4);
-LAYOUT_OFFSET(struct reclaim_summary, previous_state, 8);
-LAYOUT_OFFSET(struct reclaim_summary, flags, 12);
-LAYOUT_OFFSET(struct reclaim_summary, usable_bytes, 16);
-LAYOUT_OFFSET(struct reclaim_summary, free_bytes, 24);
-LAYOUT_OFFSET(struct reclaim_summary, threshold_bytes, 32);
-LAYOUT_OFFSET(struct reclaim_summary, need_bytes, 64);
-LAYOUT_OFFSET(struct reclaim_summary, in_flight_bytes, 72);
-LAYOUT_OFFSET(struct reclaim_summary, reclaimable_bytes, 80);
-LAYOUT_OFFSET(struct reclaim_summary, balloon_bytes, 88);
-LAYOUT_OFFSET(struct reclaim_summary, swap_bytes, 96);
-LAYOUT_OFFSET(struct reclaim_summary, compress_bytes, 104);
-LAYOUT_OFFSET(struct reclaim_summary, deflate_bytes, 112);
-LAYOUT_OFFSET(struct reclaim_summary, level, 120);
+LAYOUT_OFFSET(struct reclaim_summary, decision_size, 4);
+LAYOUT_OFFSET(struct reclaim_summary, state, 8);
+LAYOUT_OFFSET(struct reclaim_summary, previous_state, 12);
+LAYOUT_OFFSET(struct reclaim_summary, flags, 16);
+LAYOUT_OFFSET(struct reclaim_summary, reserved0, 20);
+LAYOUT_OFFSET(struct reclaim_summary, usable_bytes, 24);
+LAYOUT_OFFSET(struct reclaim_summary, free_bytes, 32);
+LAYOUT_OFFSET(struct reclaim_summary, threshold_bytes, 40);
+LAYOUT_OFFSET(struct reclaim_summary, need_bytes, 72);
+LAYOUT_OFFSET(struct reclaim_summary, in_flight_bytes, 80);
+LAYOUT_OFFSET(struct reclaim_summary, reclaimable_bytes, 88);
+LAYOUT_OFFSET(struct reclaim_summary, balloon_bytes, 96);
+LAYOUT_OFFSET(struct reclaim_summary, swap_bytes, 104);
+LAYOUT_OFFSET(struct reclaim_summary, compress_bytes, 112);
+LAYOUT_OFFSET(struct reclaim_summary, deflate_bytes, 120);
+LAYOUT_OFFSET(struct reclaim_summary, level, 128);
 LAYOUT_SIZE(struct reclaim_apply_result, 32);
 LAYOUT_OFFSET(struct reclaim_apply_result, struct_size, 0);
 LAYOUT_OFFSET(struct reclaim_apply_result, flags, 4);
@@ -142,6 +145,15 @@ LAYOUT_OFFSET(struct reclaim_adapter, swap_out, 16);
 LAYOUT_OFFSET(struct reclaim_adapter, block, 24);
 LAYOUT_OFFSET(struct reclaim_adapter, unblock, 32);
 LAYOUT_OFFSET(struct reclaim_adapter, compress, 40);
+LAYOUT_SIZE(struct reclaim_error, 48);
+LAYOUT_OFFSET(struct reclaim_error, struct_size, 0);
+LAYOUT_OFFSET(struct reclaim_error, status, 4);
+LAYOUT_OFFSET(struct reclaim_error, where, 8);
+LAYOUT_OFFSET(struct reclaim_error, reserved0, 12);
+LAYOUT_OFFSET(struct reclaim_error, index, 16);
+LAYOUT_OFFSET(struct reclaim_error, other_index, 24);
+LAYOUT_OFFSET(struct reclaim_error, id, 32);
+LAYOUT_OFFSET(struct reclaim_error, field, 40);
 LAYOUT_SIZE(struct reclaim_pick, 32);
 LAYOUT_OFFSET(struct reclaim_pick, n, 0);
 LAYOUT_OFFSET(struct reclaim_pick, k, 8);
@@ -222,6 +234,12 @@ LAYOUT_VALUE(RECLAIM_SUMMARY_SWAP_BOUNDED, 1u << 3);
 LAYOUT_VALUE(RECLAIM_DECIDE_DRY_RUN, 1u << 0);
 LAYOUT_VALUE(RECLAIM_APPLY_COMPRESS_FALLBACK, 1u << 0);
 LAYOUT_VALUE(RECLAIM_APPLY_SKIPPED, 1u << 1);
+LAYOUT_VALUE(RECLAIM_WHERE_NONE, 0);
+LAYOUT_VALUE(RECLAIM_WHERE_ARGUMENT, 1);
+LAYOUT_VALUE(RECLAIM_WHERE_CONFIG, 2);
+LAYOUT_VALUE(RECLAIM_WHERE_HOST, 3);
+LAYOUT_VALUE(RECLAIM_WHERE_VM, 4);
+LAYOUT_VALUE(RECLAIM_WHERE_DECISION, 5);
 
 static void
 test_init_macros(void **state)
@@ -257,7 +275,7 @@ test_init_functions(void **state)
 		assert_int_equal(cfg.struct_size, sizeof(cfg));
 		assert_int_equal(cfg.reserved0, 0);
 		assert_int_equal(cfg.reserved1, 0);
-		assert_int_equal(reclaim_config_check(NULL, &cfg), RECLAIM_OK);
+		assert_int_equal(reclaim_config_check(&cfg, NULL), RECLAIM_OK);
 	}
 	/* a caller compiled against another layout is refused */
 	assert_int_equal(reclaim_config_init(&cfg, sizeof(cfg) - 8), RECLAIM_E_VERSION);

@@ -27,7 +27,7 @@ decide_n(struct reclaim_decision *d, struct reclaim_vm_stats *vm, size_t n, doub
 	struct reclaim_host h = tu_host(TOTAL, RESERVED, tu_pct(USABLE, pct), 0);
 
 	assert_non_null(p);
-	assert_int_equal(reclaim_decide(&sum, d, sizeof(d[0]), p, &h, vm, n, 0), RECLAIM_OK);
+	assert_int_equal(reclaim_decide(p, &h, vm, n, 0, &sum, d), RECLAIM_OK);
 	reclaim_policy_destroy(p);
 	return sum;
 }
@@ -55,6 +55,35 @@ limit_rule_on_idle_host(void **state)
 	assert_int_equal(d[1].balloon_target_bytes, 0);
 	assert_int_equal(d[1].swap_bytes, 0);
 	assert_int_equal(d[1].reasons & RECLAIM_REASON_LIMIT, 0);
+}
+
+/*
+ * A VM whose host-side consumption overshoots its configured size a little
+ * (VMM overhead counted in) is not over a limit: on an idle host it is left
+ * alone. Its explicit limit still applies, to the guest memory it has.
+ */
+static void
+overshoot_is_not_a_limit(void **state)
+{
+	struct reclaim_vm_stats vm[2] = {tu_vm(1, 8 * GiB, 8 * GiB + 50 * MiB, 1000),
+					  tu_vm(2, 8 * GiB, 8 * GiB + 50 * MiB, 1000)};
+	struct reclaim_decision d[2];
+	struct reclaim_summary sum;
+
+	(void)state;
+	vm[0].guest_free_bytes = vm[1].guest_free_bytes = GiB;
+	vm[1].limit_bytes = 6 * GiB;
+	sum = decide_n(d, vm, 2, 50.0, NULL);
+	assert_int_equal(sum.state, RECLAIM_STATE_HIGH);
+	assert_int_equal(d[0].reasons & RECLAIM_REASON_LIMIT, 0);
+	assert_int_equal(d[0].balloon_target_bytes, 0);
+	assert_int_equal(d[0].swap_bytes, 0);
+	assert_false(d[0].actions & (RECLAIM_ACTION_BALLOON | RECLAIM_ACTION_SWAP));
+	assert_int_equal(d[0].target_bytes, 8 * GiB);
+	/* 8 GiB of guest memory against a 6 GiB limit: 2 GiB, not 2 GiB + 50 MiB */
+	assert_true(d[1].reasons & RECLAIM_REASON_LIMIT);
+	assert_int_equal(d[1].balloon_target_bytes, 2 * GiB);
+	assert_int_equal(d[1].target_bytes, 6 * GiB);
 }
 
 /* What the balloon cannot take is host-swapped, even in the high state. */
@@ -183,6 +212,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(limit_rule_on_idle_host),
+		cmocka_unit_test(overshoot_is_not_a_limit),
 		cmocka_unit_test(limit_rule_swaps_beyond_balloon),
 		cmocka_unit_test(balloon_cap_terms),
 		cmocka_unit_test(linux_guest_without_swap),

@@ -311,26 +311,23 @@ run_path(struct world *w, struct reclaim_policy *p, uint32_t *states_seen)
 		int rc;
 
 		arm();
-		rc = reclaim_decide(&sum, w->d, sizeof(w->d[0]), p, &h, w->vms, w->n, 0);
+		rc = reclaim_decide(p, &h, w->vms, w->n, 0, &sum, w->d);
 		disarm_expect_none("reclaim_decide");
 		assert_int_equal(rc, RECLAIM_OK);
 		*states_seen |= 1u << sum.state;
 
 		arm();
-		rc = reclaim_decide(&sum, w->d, sizeof(w->d[0]), p, &h, w->vms, w->n,
-				    RECLAIM_DECIDE_DRY_RUN);
+		rc = reclaim_decide(p, &h, w->vms, w->n, RECLAIM_DECIDE_DRY_RUN, &sum, w->d);
 		disarm_expect_none("reclaim_decide (dry run)");
 		assert_int_equal(rc, RECLAIM_OK);
 
 		arm();
-		rc = reclaim_apply(w->r, sizeof(w->r[0]), p, t % 2 ? &adapter : &adapter_no_compress,
-				   w, w->d, sizeof(w->d[0]), w->n);
+		rc = reclaim_apply(p, t % 2 ? &adapter : &adapter_no_compress, w, w->d, w->n, w->r, sizeof(w->r[0]));
 		disarm_expect_none("reclaim_apply");
 		assert_true(rc == RECLAIM_OK || rc == RECLAIM_E_ADAPTER);
 
 		arm();
-		rc = reclaim_plan_admission(&sum, w->d, sizeof(w->d[0]), p, &h, w->vms, w->n,
-					    8 * GiB);
+		rc = reclaim_plan_admission(p, &h, w->vms, w->n, 8 * GiB, &sum, w->d);
 		disarm_expect_none("reclaim_plan_admission");
 		assert_int_equal(rc, RECLAIM_OK);
 
@@ -369,7 +366,7 @@ policy_in_caller_memory_allocates_nothing(void **state)
 
 	(void)state;
 	world_init(&w, 64);
-	assert_int_equal(reclaim_policy_memory_size(&bytes, 64), RECLAIM_OK);
+	bytes = reclaim_policy_memory_size(64);
 	assert_true(bytes <= sizeof(memory));
 	arm();
 	assert_int_equal(reclaim_policy_init(&p, memory, sizeof(memory), &w.cfg, 64), RECLAIM_OK);
@@ -395,11 +392,11 @@ errors_allocate_nothing(void **state)
 	h = world_host(&w, 15, 1);
 	w.vms[3].id = w.vms[2].id; /* duplicate id */
 	arm();
-	rc = reclaim_decide(&sum, w.d, sizeof(w.d[0]), p, &h, w.vms, w.n, 0);
+	rc = reclaim_decide(p, &h, w.vms, w.n, 0, &sum, w.d);
 	disarm_expect_none("reclaim_decide (duplicate)");
 	assert_int_equal(rc, RECLAIM_E_VM_DUPLICATE);
 	arm();
-	rc = reclaim_decide(&sum, w.d, sizeof(w.d[0]), p, &h, w.vms, 9, 0);
+	rc = reclaim_decide(p, &h, w.vms, 9, 0, &sum, w.d);
 	disarm_expect_none("reclaim_decide (capacity)");
 	assert_int_equal(rc, RECLAIM_E_CAPACITY);
 	reclaim_policy_destroy(p);

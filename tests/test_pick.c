@@ -121,16 +121,16 @@ pick_invalid_args(void **state)
 	assert_int_equal(reclaim_pick_next(&pick, &index), RECLAIM_E_INVAL);
 	assert_true(index == 42);
 
-	assert_int_equal(reclaim_pick_pages(NULL, 1, 10, &rng), RECLAIM_E_NULL);
-	assert_int_equal(reclaim_pick_pages(out, 1, 10, NULL), RECLAIM_E_NULL);
-	assert_int_equal(reclaim_pick_pages(out, 4, 3, &rng), RECLAIM_E_INVAL);
+	assert_int_equal(reclaim_pick_pages(&rng, 10, 1, NULL), RECLAIM_E_NULL);
+	assert_int_equal(reclaim_pick_pages(NULL, 10, 1, out), RECLAIM_E_NULL);
+	assert_int_equal(reclaim_pick_pages(&rng, 3, 4, out), RECLAIM_E_INVAL);
 	for (int i = 0; i < 4; i++)
 		assert_true(out[i] == 7);
 	assert_memory_equal(&rng, &rng_before, sizeof(rng));
 
 	/* Nothing to pick: no array needed, nothing drawn. */
-	assert_int_equal(reclaim_pick_pages(NULL, 0, 10, &rng), RECLAIM_OK);
-	assert_int_equal(reclaim_pick_pages(NULL, 0, 0, &rng), RECLAIM_OK);
+	assert_int_equal(reclaim_pick_pages(&rng, 10, 0, NULL), RECLAIM_OK);
+	assert_int_equal(reclaim_pick_pages(&rng, 0, 0, NULL), RECLAIM_OK);
 	assert_memory_equal(&rng, &rng_before, sizeof(rng));
 }
 
@@ -162,7 +162,7 @@ pick_all(void **state)
 	for (size_t j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++) {
 		uint64_t n = sizes[j];
 
-		assert_int_equal(reclaim_pick_pages(out, n, n, &rng), RECLAIM_OK);
+		assert_int_equal(reclaim_pick_pages(&rng, n, n, out), RECLAIM_OK);
 		for (uint64_t i = 0; i < n; i++)
 			assert_true(out[i] == i);
 	}
@@ -189,7 +189,7 @@ pick_shape(void **state)
 		for (int rep = 0; rep < 50; rep++) {
 			uint64_t index = 0, prev = 0, count = 0;
 
-			assert_int_equal(reclaim_pick_pages(out, k, n, &rng), RECLAIM_OK);
+			assert_int_equal(reclaim_pick_pages(&rng, n, k, out), RECLAIM_OK);
 			check_shape(out, k, n);
 
 			/* The iterator ends after exactly k, and stays ended. */
@@ -221,19 +221,19 @@ pick_huge_population(void **state)
 	(void)state;
 	reclaim_rng_seed(&rng, 5);
 	for (uint64_t kk = 1; kk <= 64; kk++) {
-		assert_int_equal(reclaim_pick_pages(out, kk, n, &rng), RECLAIM_OK);
+		assert_int_equal(reclaim_pick_pages(&rng, n, kk, out), RECLAIM_OK);
 		check_shape(out, kk, n);
 	}
 	/* Indices past 2^53 stay in range. */
 	for (int rep = 0; rep < 1000; rep++) {
-		assert_int_equal(reclaim_pick_pages(out, 3, UINT64_MAX, &rng), RECLAIM_OK);
+		assert_int_equal(reclaim_pick_pages(&rng, UINT64_MAX, 3, out), RECLAIM_OK);
 		check_shape(out, 3, UINT64_MAX);
 	}
 
 	/* The first of k picks has mean (n - k) / (k + 1); indices spread
 	 * evenly over sixteen slices of the population. */
 	for (int d = 0; d < draws; d++) {
-		assert_int_equal(reclaim_pick_pages(out, k, n, &rng), RECLAIM_OK);
+		assert_int_equal(reclaim_pick_pages(&rng, n, k, out), RECLAIM_OK);
 		sum += (double)out[0];
 		for (uint64_t i = 0; i < k; i++)
 			observed[out[i] >> 36] += 1.0;
@@ -257,8 +257,8 @@ pick_deterministic(void **state)
 	(void)state;
 	reclaim_rng_seed(&a, 6);
 	reclaim_rng_seed(&b, 6);
-	assert_int_equal(reclaim_pick_pages(x, 200, 100000, &a), RECLAIM_OK);
-	assert_int_equal(reclaim_pick_pages(y, 200, 100000, &b), RECLAIM_OK);
+	assert_int_equal(reclaim_pick_pages(&a, 100000, 200, x), RECLAIM_OK);
+	assert_int_equal(reclaim_pick_pages(&b, 100000, 200, y), RECLAIM_OK);
 	assert_memory_equal(x, y, sizeof(x));
 	assert_memory_equal(&a, &b, sizeof(a));
 
@@ -270,7 +270,7 @@ pick_deterministic(void **state)
 	assert_memory_equal(x, y, sizeof(x));
 
 	reclaim_rng_seed(&b, 7);
-	assert_int_equal(reclaim_pick_pages(y, 200, 100000, &b), RECLAIM_OK);
+	assert_int_equal(reclaim_pick_pages(&b, 100000, 200, y), RECLAIM_OK);
 	assert_memory_not_equal(x, y, sizeof(x));
 }
 
@@ -294,7 +294,7 @@ check_index_counts(uint64_t n, uint64_t k, int draws, uint64_t seed)
 	assert_true(k <= 64);
 	reclaim_rng_seed(&rng, seed);
 	for (int d = 0; d < draws; d++) {
-		assert_int_equal(reclaim_pick_pages(out, k, n, &rng), RECLAIM_OK);
+		assert_int_equal(reclaim_pick_pages(&rng, n, k, out), RECLAIM_OK);
 		for (uint64_t i = 0; i < k; i++)
 			observed[out[i]] += 1.0;
 	}
@@ -401,7 +401,7 @@ check_subsets(uint64_t n, int draws, uint64_t seed)
 	assert_non_null(expected);
 	reclaim_rng_seed(&rng, seed);
 	for (int d = 0; d < draws; d++) {
-		assert_int_equal(reclaim_pick_pages(out, 2, n, &rng), RECLAIM_OK);
+		assert_int_equal(reclaim_pick_pages(&rng, n, 2, out), RECLAIM_OK);
 		observed[out[0] * n + out[1]] += 1.0;
 	}
 	for (uint64_t i = 0; i < n; i++) {

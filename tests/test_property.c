@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Property tests (issue 7):
+ * Property tests:
  * - random scenarios, each a byte string decoded by the oracle's scenario
  *   runner (config, host, VMs, up to 8 ticks with apply, plans and config
  *   changes) and checked after every decide by the invariant oracle;
@@ -135,8 +135,7 @@ decide_fresh(struct reclaim_policy *p, struct reclaim_host *host, uint64_t free_
 
 	host->free_bytes = free_bytes;
 	/* A dry run leaves the policy fresh for the next call. */
-	assert_int_equal(reclaim_decide(&sum, dec, sizeof(dec[0]), p, host, vms, n,
-					RECLAIM_DECIDE_DRY_RUN), RECLAIM_OK);
+	assert_int_equal(reclaim_decide(p, host, vms, n, RECLAIM_DECIDE_DRY_RUN, &sum, dec), RECLAIM_OK);
 	o.state = sum.state;
 	o.need = sum.need_bytes;
 	o.taken = sum.balloon_bytes + sum.swap_bytes + sum.compress_bytes;

@@ -154,8 +154,7 @@ random_host(struct host_case *c, struct reclaim_rng *rng)
 	c->host.reserved_bytes = uniform(rng, 0, 512 * MiB);
 	c->host.total_bytes = usable + c->host.reserved_bytes;
 	c->host.now_ns = uniform(rng, 0, (uint64_t)1 << 40);
-	assert_int_equal(reclaim_config_thresholds(thr, &c->cfg, c->host.total_bytes,
-						   c->host.reserved_bytes),
+	assert_int_equal(reclaim_config_thresholds(&c->cfg, c->host.total_bytes, c->host.reserved_bytes, thr),
 			 RECLAIM_OK);
 	assert_true(thr[RECLAIM_STATE_HARD] > thr[RECLAIM_STATE_LOW]);
 	c->host.free_bytes = uniform(rng, thr[RECLAIM_STATE_LOW], thr[RECLAIM_STATE_HARD] - 1);
@@ -187,14 +186,12 @@ check_host(struct host_case *c, struct tally *t)
 	uint64_t thr[4], need, limit_excess = 0, ref_need, revoked = 0, reclaimable = 0, got;
 	size_t i;
 
-	assert_int_equal(reclaim_config_thresholds(thr, &c->cfg, c->host.total_bytes,
-						   c->host.reserved_bytes),
+	assert_int_equal(reclaim_config_thresholds(&c->cfg, c->host.total_bytes, c->host.reserved_bytes, thr),
 			 RECLAIM_OK);
 	need = thr[RECLAIM_STATE_HIGH] - c->host.free_bytes;
 
 	assert_int_equal(reclaim_policy_new(&policy, &c->cfg, MAX_VMS), RECLAIM_OK);
-	assert_int_equal(reclaim_decide(&sum, c->d, sizeof(c->d[0]), policy, &c->host, c->vm,
-					c->n, 0),
+	assert_int_equal(reclaim_decide(policy, &c->host, c->vm, c->n, 0, &sum, c->d),
 			 RECLAIM_OK);
 	reclaim_policy_destroy(policy);
 	assert_int_equal(sum.state, RECLAIM_STATE_HARD);
@@ -345,7 +342,7 @@ small_host_matches_pagewise_rule(void **state)
 	host.total_bytes = 200 * MiB;
 	host.free_bytes = 2 * MiB + MiB / 4;
 	assert_int_equal(reclaim_policy_new(&policy, &cfg, 3), RECLAIM_OK);
-	assert_int_equal(reclaim_decide(&sum, d, sizeof(d[0]), policy, &host, vms, 3, 0),
+	assert_int_equal(reclaim_decide(policy, &host, vms, 3, 0, &sum, d),
 			 RECLAIM_OK);
 	reclaim_policy_destroy(policy);
 	assert_int_equal(sum.state, RECLAIM_STATE_HARD);

@@ -59,7 +59,7 @@ config(struct reclaim_config *cfg, double tau)
 static void
 thresholds(uint64_t thr[4], const struct reclaim_config *cfg, uint64_t usable)
 {
-	assert_int_equal(reclaim_config_thresholds(thr, cfg, usable, 0), RECLAIM_OK);
+	assert_int_equal(reclaim_config_thresholds(cfg, usable, 0, thr), RECLAIM_OK);
 }
 
 static struct reclaim_host
@@ -137,7 +137,7 @@ decide(struct reclaim_summary *sum, struct reclaim_decision *d, const struct rec
 	struct reclaim_summary s = RECLAIM_SUMMARY_INIT;
 
 	assert_int_equal(reclaim_policy_new(&p, cfg, MAX_VMS), RECLAIM_OK);
-	assert_int_equal(reclaim_decide(&s, d, sizeof(d[0]), p, h, vms, n, 0), RECLAIM_OK);
+	assert_int_equal(reclaim_decide(p, h, vms, n, 0, &s, d), RECLAIM_OK);
 	reclaim_policy_destroy(p);
 	*sum = s;
 }
@@ -535,8 +535,8 @@ run_ticks(struct reclaim_summary sums[4], struct reclaim_decision d[4][MAX_VMS],
 				vms[i].balloon_bytes = d[t - 1][i].balloon_target_bytes / 2;
 		}
 		memset(d[t], 0xa5, sizeof(d[t]));
-		sums[t].struct_size = sizeof(sums[t]);
-		assert_int_equal(reclaim_decide(&sums[t], d[t], sizeof(d[t][0]), p, &h, vms, 6, 0),
+		sums[t] = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
+		assert_int_equal(reclaim_decide(p, &h, vms, 6, 0, &sums[t], d[t]),
 				 RECLAIM_OK);
 	}
 	reclaim_policy_destroy(p);
@@ -596,7 +596,7 @@ targets_rise_back_to_max(void **state)
 		}
 		if (left == 0)
 			break;
-		assert_int_equal(reclaim_decide(&sum, d, sizeof(d[0]), p, &h, vms, 3, 0),
+		assert_int_equal(reclaim_decide(p, &h, vms, 3, 0, &sum, d),
 				 RECLAIM_OK);
 		assert_int_equal(sum.state, RECLAIM_STATE_HIGH);
 		assert_true(sum.flags & RECLAIM_SUMMARY_DEFLATE);
@@ -639,7 +639,7 @@ targets_rise_back_to_max(void **state)
 	/* 900 MiB at 128 MiB a tick: eight ticks, give or take one. */
 	assert_true(tick >= 7 && tick <= 9);
 	/* Balloons gone: every target is back at max. */
-	assert_int_equal(reclaim_decide(&sum, d, sizeof(d[0]), p, &h, vms, 3, 0), RECLAIM_OK);
+	assert_int_equal(reclaim_decide(p, &h, vms, 3, 0, &sum, d), RECLAIM_OK);
 	for (int i = 0; i < 3; i++) {
 		assert_true(vms[i].balloon_bytes == 0);
 		assert_true(d[i].target_bytes == vm_max(&vms[i]));

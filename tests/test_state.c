@@ -59,7 +59,7 @@ walk_step(struct walk *w, double pct)
 	}
 	h = tu_host(w->total, w->reserved, free_bytes, w->now);
 	w->sum = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
-	assert_int_equal(reclaim_decide(&w->sum, w->d, sizeof(w->d[0]), w->p, &h, w->vm, NVM, 0),
+	assert_int_equal(reclaim_decide(w->p, &h, w->vm, NVM, 0, &w->sum, w->d),
 			 RECLAIM_OK);
 	for (int i = 0; i < NVM; i++) {
 		/* balloons move toward their target at 32 MiB per second */

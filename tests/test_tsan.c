@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Concurrency (issue 7). reclaim.h: "distinct policies may be used from
+ * Concurrency. reclaim.h: "distinct policies may be used from
  * distinct threads at once". Four threads each drive their own policy (two
  * from reclaim_policy_new, two in caller memory from reclaim_policy_init)
  * through a few thousand ticks of decide + apply, with their own estimator,
@@ -85,7 +85,7 @@ drive(struct run *r)
 		return;
 	}
 	if (r->in_caller_memory) {
-		if (reclaim_policy_memory_size(&bytes, VMS) ||
+		if (!(bytes = reclaim_policy_memory_size(VMS)) ||
 		    !(mem = aligned_alloc(16, (bytes + 15) / 16 * 16)) ||
 		    reclaim_policy_init(&p, mem, bytes, &cfg, VMS)) {
 			free(mem);
@@ -124,11 +124,11 @@ drive(struct run *r)
 			vms[i].consumed_bytes = vms[i].configured_bytes / 2 +
 						reclaim_rng_next(&rng) % (vms[i].configured_bytes / 2);
 		}
-		if (reclaim_decide(&sum, dec, sizeof(dec[0]), p, &host, vms, VMS, 0) != RECLAIM_OK) {
+		if (reclaim_decide(p, &host, vms, VMS, 0, &sum, dec) != RECLAIM_OK) {
 			r->failed = 1;
 			break;
 		}
-		reclaim_apply(res, sizeof(res[0]), p, &ad, &calls, dec, sizeof(dec[0]), VMS);
+		reclaim_apply(p, &ad, &calls, dec, VMS, res, sizeof(res[0]));
 		for (int i = 0; i < VMS; i++) /* the guests answer half way */
 			vms[i].balloon_bytes = (vms[i].balloon_bytes + dec[i].balloon_target_bytes) / 2;
 		if (reclaim_pick_init(&pick, 1000, 10, &rng) == RECLAIM_OK)

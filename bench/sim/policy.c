@@ -100,7 +100,7 @@ sim_driver_init(struct sim_driver *d, int policy, struct sim_world *w)
 	r = reclaim_config_init_profile(&esx, sizeof(esx), RECLAIM_PROFILE_ESX);
 	if (r)
 		return r;
-	r = reclaim_config_thresholds(d->thresholds, &esx, sc->total, sc->reserved);
+	r = reclaim_config_thresholds(&esx, sc->total, sc->reserved, d->thresholds);
 	if (r)
 		return r;
 	d->stats = calloc(w->n_vms, sizeof(*d->stats));
@@ -198,11 +198,11 @@ tick_library(struct sim_driver *d, struct sim_world *w)
 		st->swapped_bytes = sim_vm_swapped(vm) * SIM_PAGE;
 		st->stats_time_ns = w->now_ns;
 	}
-	r = reclaim_decide(&d->summary, d->dec, sizeof(*d->dec), d->rp, &host, d->stats, n, 0);
+	r = reclaim_decide(d->rp, &host, d->stats, n, 0, &d->summary, d->dec);
 	if (r)
 		return r;
 	d->last_state = d->summary.state;
-	r = reclaim_apply(NULL, 0, d->rp, &sim_adapter, w, d->dec, sizeof(*d->dec), n);
+	r = reclaim_apply(d->rp, &sim_adapter, w, d->dec, n, NULL, 0);
 	return r == RECLAIM_E_ADAPTER ? 0 : r;
 }
 

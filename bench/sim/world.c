@@ -222,7 +222,7 @@ estimator_start(struct sim_world *w, struct sim_vm *vm)
 	vm->touched = 0;
 	vm->period_end_ns = w->now_ns + w->sample_period_ns;
 	if (n)
-		reclaim_pick_pages(vm->samples, n, mapped, &w->rng);
+		reclaim_pick_pages(&w->rng, mapped, n, vm->samples);
 }
 
 /* Sampled pages inside the working set (anon comes first in the layout). */

@@ -324,18 +324,14 @@ run_op(struct fleet *f, int op)
 		one_pass(f->rho, f->vms, f->n, f->cfg.idle_tax);
 		break;
 	case OP_DECIDE:
-		rc = reclaim_decide(&f->sum_busy, f->dec, sizeof(*f->dec), f->busy_policy, &f->busy,
-				    f->vms, f->n, RECLAIM_DECIDE_DRY_RUN);
+		rc = reclaim_decide(f->busy_policy, &f->busy, f->vms, f->n, RECLAIM_DECIDE_DRY_RUN, &f->sum_busy, f->dec);
 		break;
 	case OP_DECIDE_IDLE:
-		rc = reclaim_decide(&f->sum_idle, f->dec, sizeof(*f->dec), f->idle_policy, &f->idle,
-				    f->idle_vms, f->n, RECLAIM_DECIDE_DRY_RUN);
+		rc = reclaim_decide(f->idle_policy, &f->idle, f->idle_vms, f->n, RECLAIM_DECIDE_DRY_RUN, &f->sum_idle, f->dec);
 		break;
 	case OP_APPLY:
 	case OP_APPLY_IDLE:
-		rc = reclaim_apply(f->res, sizeof(*f->res),
-				   op == OP_APPLY ? f->busy_policy : f->idle_policy, &noop_adapter,
-				   &f->adapter_calls, f->dec, sizeof(*f->dec), f->n);
+		rc = reclaim_apply(op == OP_APPLY ? f->busy_policy : f->idle_policy, &noop_adapter, &f->adapter_calls, f->dec, f->n, f->res, sizeof(*f->res));
 		break;
 	default:
 		rc = RECLAIM_E_INVAL;
@@ -411,10 +407,9 @@ warm_up(struct reclaim_policy *policy, struct fleet *f, struct reclaim_vm_stats 
 	int rc;
 
 	h.now_ns = NOW_NS - NS_PER_S;
-	rc = reclaim_decide(&s, f->dec, sizeof(*f->dec), policy, &h, prev, f->n, 0);
+	rc = reclaim_decide(policy, &h, prev, f->n, 0, &s, f->dec);
 	if (!rc)
-		rc = reclaim_apply(f->res, sizeof(*f->res), policy, &noop_adapter,
-				   &f->adapter_calls, f->dec, sizeof(*f->dec), f->n);
+		rc = reclaim_apply(policy, &noop_adapter, &f->adapter_calls, f->dec, f->n, f->res, sizeof(*f->res));
 	if (rc) {
 		fail("warm-up", rc);
 		return UINT64_MAX;
@@ -471,10 +466,10 @@ fleet_init(struct fleet *f, size_t n, uint64_t seed)
 	prev_consumed = previous_tick(prev, f->vms, n, seed);
 
 	RECLAIM_CONFIG_INIT_DEFAULT(&f->cfg);
-	rc = reclaim_policy_memory_size(&f->policy_bytes, n);
-	if (rc) {
+	f->policy_bytes = reclaim_policy_memory_size(n);
+	if (!f->policy_bytes) {
 		free(prev);
-		return fail("reclaim_policy_memory_size", rc);
+		return fail("reclaim_policy_memory_size", RECLAIM_E_INVAL);
 	}
 	calls = alloc_calls;
 	bytes = alloc_bytes;
@@ -499,8 +494,8 @@ fleet_init(struct fleet *f, size_t n, uint64_t seed)
 		return fail("allocation counter saw nothing in reclaim_policy_new: not interposed",
 			    1);
 
-	f->sum_busy.struct_size = sizeof(f->sum_busy);
-	f->sum_idle.struct_size = sizeof(f->sum_idle);
+	f->sum_busy = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
+	f->sum_idle = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
 	rc = run_op(f, OP_DECIDE_IDLE);
 	if (!rc)
 		rc = run_op(f, OP_DECIDE);
@@ -664,7 +659,7 @@ bench_pagewise(struct pagewise *pw, uint64_t seed, size_t ref_runs)
 	}
 	RECLAIM_CONFIG_INIT_DEFAULT(&cfg);
 	if ((rc = reclaim_policy_new(&policy, &cfg, n)) ||
-	    (rc = reclaim_decide(&s, dec, sizeof(*dec), policy, &host, vms, n, 0))) {
+	    (rc = reclaim_decide(policy, &host, vms, n, 0, &s, dec))) {
 		fail("page-by-page host: decide", rc);
 		rc = -1;
 		goto done;
@@ -680,8 +675,7 @@ bench_pagewise(struct pagewise *pw, uint64_t seed, size_t ref_runs)
 	for (m = 0; m < sizeof(t) / sizeof(t[0]); m++) {
 		t0 = now_ns();
 		for (b = 0; b < batch; b++)
-			reclaim_decide(&s, dec, sizeof(*dec), policy, &host, vms, n,
-				       RECLAIM_DECIDE_DRY_RUN);
+			reclaim_decide(policy, &host, vms, n, RECLAIM_DECIDE_DRY_RUN, &s, dec);
 		t[m] = (double)(now_ns() - t0) / (double)batch;
 	}
 	qsort(t, m, sizeof(t[0]), cmp_double);

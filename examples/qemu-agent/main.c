@@ -609,14 +609,14 @@ tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec
 	host.free_bytes = a->budget > used ? a->budget - used : 0;
 
 	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
-	int status = reclaim_decide(&sum, dec, sizeof(*dec), a->policy, &host, vms, n, 0);
+	int status = reclaim_decide(a->policy, &host, vms, n, 0, &sum, dec);
 	if (status != RECLAIM_OK) {
 		fprintf(stderr, "t=%.2f reclaim_decide: %s\n", a->t, reclaim_strerror(status));
 		return -1;
 	}
 	if (a->explain)
 		explain_tick(a, &sum, dec, vms, n);
-	reclaim_apply(NULL, 0, a->policy, &adapter, a, dec, sizeof(*dec), n);
+	reclaim_apply(a->policy, &adapter, a, dec, n, NULL, 0);
 	if (a->explain) {
 		for (size_t i = 0; i < a->n_guests; i++) {
 			struct guest *g = &a->guests[i];

@@ -229,7 +229,7 @@ policy_config_load(struct reclaim_config *cfg, const char *path, FILE *err)
 		return -1;
 
 	const char *field = NULL;
-	status = reclaim_config_check(&field, &c);
+	status = reclaim_config_check(&c, &field);
 	if (status != RECLAIM_OK) {
 		fprintf(err, "%s: %s (%s)\n", path, reclaim_strerror(status),
 			field ? field : "?");

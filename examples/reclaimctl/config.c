@@ -71,7 +71,7 @@ ctl_config_parse(struct reclaim_config *cfg, struct ctl_error *err, const char *
 	}
 	if (ctl_read_fields(&tmp, err, config_fields, root, skip) < 0)
 		goto out;
-	status = reclaim_config_check(&field, &tmp);
+	status = reclaim_config_check(&tmp, &field);
 	if (status != RECLAIM_OK) {
 		ctl_error_set(err, CTL_ERR_POLICY, field, "%s", reclaim_strerror(status));
 		err->status = status;

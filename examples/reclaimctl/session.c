@@ -321,13 +321,9 @@ ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 	if (p->failed)
 		goto fail;
 	if (req->admit)
-		status = reclaim_plan_admission(&sum, s->decisions, sizeof(*s->decisions),
-						s->policy, &req->host, req->vms, req->n_vms,
-						req->admit_bytes);
+		status = reclaim_plan_admission(s->policy, &req->host, req->vms, req->n_vms, req->admit_bytes, &sum, s->decisions);
 	else
-		status = reclaim_decide(&sum, s->decisions, sizeof(*s->decisions), s->policy,
-					&req->host, req->vms, req->n_vms,
-					req->dry_run ? RECLAIM_DECIDE_DRY_RUN : 0);
+		status = reclaim_decide(s->policy, &req->host, req->vms, req->n_vms, req->dry_run ? RECLAIM_DECIDE_DRY_RUN : 0, &sum, s->decisions);
 	if (status != RECLAIM_OK) {
 		ctl_error_set(&p->err, CTL_ERR_POLICY, "", "%s", reclaim_strerror(status));
 		p->err.status = status;

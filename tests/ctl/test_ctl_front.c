@@ -299,7 +299,7 @@ test_config_errors(void **state)
 	struct reclaim_config bad;
 	reclaim_config_init(&bad, sizeof(bad));
 	bad.threshold_hard = 0.05;
-	int status = reclaim_config_check(&field, &bad);
+	int status = reclaim_config_check(&bad, &field);
 	assert_int_not_equal(status, 0);
 	assert_int_equal(parse_config(&cfg, &err, "{\"threshold_hard\": 0.05}"), -1);
 	assert_int_equal(err.kind, CTL_ERR_POLICY);

@@ -9,7 +9,7 @@ static void tick(struct reclaim_policy *p, unsigned long long free_b, unsigned f
 	v.id = 1; v.flags = flags | RECLAIM_VM_GUEST_STATS; v.configured_bytes = 16 * GIB; v.consumed_bytes = 12 * GIB;
 	v.shares = 1000; v.guest_free_bytes = 4 * GIB; v.guest_swap_free_bytes = 4 * GIB; v.stats_time_ns = h.now_ns; v.balloon_bytes = balloon;
 	struct reclaim_summary s = RECLAIM_SUMMARY_INIT; struct reclaim_decision d;
-	int rc = reclaim_decide(&s, &d, sizeof d, p, &h, &v, 1, 0);
+	int rc = reclaim_decide(p, &h, &v, 1, 0, &s, &d);
 	printf("%-34s rc %d state %u balloon %llu -> target %llu actions %#x reasons %#x\n", what, rc, s.state, balloon, (unsigned long long)d.balloon_target_bytes, d.actions, d.reasons);
 }
 int main(void) {

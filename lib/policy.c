@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The policy object: its memory (one block, sized at creation, copied to a
+ * larger block to grow), its configuration, and the record of the last
+ * failed call. Nothing here decides.
+ */
+#include <stdalign.h>
+#include <stdlib.h>
+
+#include "reclaim-private.h"
+
+#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~(size_t)((a) - 1))
+#define MAX_CAPACITY ((size_t)1 << 28)
+
+struct layout {
+	size_t hist[2], slots[2], work, active, total;
+};
+
+static void
+policy_layout(struct layout *l, size_t capacity)
+{
+	size_t off = ALIGN_UP(sizeof(struct reclaim_policy), 16);
+	size_t slots = hist_slots(capacity);
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		l->hist[i] = off;
+		off = ALIGN_UP(off + capacity * sizeof(struct vm_hist), 16);
+	}
+	for (i = 0; i < 2; i++) {
+		l->slots[i] = off;
+		off = ALIGN_UP(off + slots * sizeof(uint32_t), 16);
+	}
+	l->work = off;
+	off = ALIGN_UP(off + capacity * sizeof(struct vm_work), 16);
+	l->active = off;
+	off = ALIGN_UP(off + capacity * sizeof(uint32_t), 16);
+	l->total = off;
+}
+
+size_t
+reclaim_policy_memory_size(size_t capacity)
+{
+	struct layout l;
+
+	if (capacity == 0 || capacity > MAX_CAPACITY)
+		return 0;
+	policy_layout(&l, capacity);
+	return l.total;
+}
+
+static struct reclaim_policy *
+policy_place(void *memory, const struct reclaim_config *cfg, size_t capacity, bool owned)
+{
+	struct reclaim_policy *p = memory;
+	char *base = memory;
+	struct layout l;
+	int i;
+
+	policy_layout(&l, capacity);
+	memset(p, 0, sizeof(*p));
+	p->cfg = *cfg;
+	p->capacity = capacity;
+	p->mask = (uint32_t)(hist_slots(capacity) - 1);
+	p->state = -1;
+	p->owned = owned;
+	for (i = 0; i < 2; i++) {
+		p->hist[i].entries = (struct vm_hist *)(void *)(base + l.hist[i]);
+		p->hist[i].slots = (uint32_t *)(void *)(base + l.slots[i]);
+		hist_clear_index(&p->hist[i], p->mask);
+	}
+	p->work = (struct vm_work *)(void *)(base + l.work);
+	p->active = (uint32_t *)(void *)(base + l.active);
+	return p;
+}
+
+static int
+check_new(struct reclaim_config *full, const struct reclaim_config *cfg, size_t capacity)
+{
+	const char *field;
+
+	if (!cfg)
+		return RECLAIM_E_NULL;
+	if (capacity == 0 || capacity > MAX_CAPACITY)
+		return RECLAIM_E_INVAL;
+	return config_read(full, cfg, &field);
+}
+
+int
+reclaim_policy_new(struct reclaim_policy **out, const struct reclaim_config *cfg, size_t capacity)
+{
+	struct reclaim_config full;
+	void *mem;
+	int rc;
+
+	if (!out)
+		return RECLAIM_E_NULL;
+	rc = check_new(&full, cfg, capacity);
+	if (rc)
+		return rc;
+	mem = malloc(reclaim_policy_memory_size(capacity));
+	if (!mem)
+		return RECLAIM_E_NOMEM;
+	*out = policy_place(mem, &full, capacity, true);
+	return RECLAIM_OK;
+}
+
+static int
+check_memory(const void *memory, size_t bytes, size_t capacity)
+{
+	if ((uintptr_t)memory % 16 != 0)
+		return RECLAIM_E_INVAL;
+	if (bytes < reclaim_policy_memory_size(capacity))
+		return RECLAIM_E_NOSPACE;
+	return RECLAIM_OK;
+}
+
+int
+reclaim_policy_init(struct reclaim_policy **out, void *memory, size_t bytes,
+		    const struct reclaim_config *cfg, size_t capacity)
+{
+	struct reclaim_config full;
+	int rc;
+
+	if (!out || !memory)
+		return RECLAIM_E_NULL;
+	rc = check_new(&full, cfg, capacity);
+	if (rc)
+		return rc;
+	rc = check_memory(memory, bytes, capacity);
+	if (rc)
+		return rc;
+	*out = policy_place(memory, &full, capacity, false);
+	return RECLAIM_OK;
+}
+
+static size_t
+policy_bytes(const struct reclaim_policy *p)
+{
+	return reclaim_policy_memory_size(p->capacity);
+}
+
+/* Everything @p from knows, in a new block; the absent VMs that do not fit
+ * are the ones absent longest, and are dropped. */
+static struct reclaim_policy *
+policy_copy(void *memory, const struct reclaim_policy *from, size_t capacity, bool owned)
+{
+	struct reclaim_policy *p = policy_place(memory, &from->cfg, capacity, owned);
+	const struct hist_table *src = &from->hist[from->cur];
+	struct hist_table *dst = &p->hist[0];
+	size_t i;
+
+	p->state = from->state;
+	p->lambda = from->lambda;
+	p->error = from->error;
+	dst->n = min_u64(src->n, capacity);
+	dst->present = src->present;
+	memcpy(dst->entries, src->entries, dst->n * sizeof(*dst->entries));
+	for (i = 0; i < dst->n; i++)
+		hist_insert(dst, p->mask, dst->entries[i].id, (uint32_t)i, &dst->entries[0].id,
+			    sizeof(dst->entries[0]));
+	return p;
+}
+
+static int
+check_copy(const struct reclaim_policy *from, size_t capacity)
+{
+	if (capacity == 0 || capacity > MAX_CAPACITY)
+		return RECLAIM_E_INVAL;
+	if (capacity < from->hist[from->cur].present)
+		return RECLAIM_E_CAPACITY;
+	return RECLAIM_OK;
+}
+
+int
+reclaim_policy_copy(struct reclaim_policy **out, void *memory, size_t bytes,
+		    const struct reclaim_policy *from, size_t capacity)
+{
+	uintptr_t m = (uintptr_t)memory, f = (uintptr_t)from;
+	int rc;
+
+	if (!out || !memory || !from)
+		return RECLAIM_E_NULL;
+	rc = check_copy(from, capacity);
+	if (rc)
+		return rc;
+	rc = check_memory(memory, bytes, capacity);
+	if (rc)
+		return rc;
+	if (m < f + policy_bytes(from) && f < m + bytes)
+		return RECLAIM_E_INVAL;
+	*out = policy_copy(memory, from, capacity, false);
+	return RECLAIM_OK;
+}
+
+int
+reclaim_policy_resize(struct reclaim_policy **policy, size_t capacity)
+{
+	struct reclaim_policy *from;
+	void *mem;
+	int rc;
+
+	if (!policy || !*policy)
+		return RECLAIM_E_NULL;
+	from = *policy;
+	if (!from->owned)
+		return RECLAIM_E_INVAL;
+	rc = check_copy(from, capacity);
+	if (rc)
+		return rc;
+	mem = malloc(reclaim_policy_memory_size(capacity));
+	if (!mem)
+		return RECLAIM_E_NOMEM;
+	*policy = policy_copy(mem, from, capacity, true);
+	free(from);
+	return RECLAIM_OK;
+}
+
+size_t
+reclaim_policy_capacity(const struct reclaim_policy *policy)
+{
+	return policy ? policy->capacity : 0;
+}
+
+void
+reclaim_policy_destroy(struct reclaim_policy *policy)
+{
+	if (policy && policy->owned)
+		free(policy);
+}
+
+int
+policy_fail(struct reclaim_policy *p, const struct fault *f)
+{
+	p->error = *f;
+	return f->status;
+}
+
+int
+reclaim_policy_set_config(struct reclaim_policy *policy, const struct reclaim_config *cfg)
+{
+	struct reclaim_config full;
+	struct fault f = {0};
+
+	if (!policy || !cfg)
+		return RECLAIM_E_NULL;
+	f.status = config_read(&full, cfg, &f.field);
+	if (f.status) {
+		f.where = RECLAIM_WHERE_CONFIG;
+		return policy_fail(policy, &f);
+	}
+	policy->cfg = full;
+	return RECLAIM_OK;
+}
+
+int
+reclaim_policy_get_config(const struct reclaim_policy *policy, struct reclaim_config *cfg)
+{
+	struct reclaim_config c;
+
+	if (!cfg || !policy)
+		return RECLAIM_E_NULL;
+	if (!abi_known(ABI_CONFIG, cfg->struct_size))
+		return RECLAIM_E_VERSION;
+	c = policy->cfg;
+	c.struct_size = cfg->struct_size;
+	memcpy(cfg, &c, cfg->struct_size);
+	return RECLAIM_OK;
+}
+
+int
+reclaim_policy_last_error(const struct reclaim_policy *policy, struct reclaim_error *error)
+{
+	const struct fault *f;
+	struct reclaim_error e;
+
+	if (!policy || !error)
+		return RECLAIM_E_NULL;
+	if (!abi_known(ABI_ERROR, error->struct_size))
+		return RECLAIM_E_VERSION;
+	f = &policy->error;
+	memset(&e, 0, sizeof(e));
+	e.struct_size = error->struct_size;
+	e.status = f->status;
+	e.where = f->where;
+	e.index = f->index;
+	e.other_index = f->other_index;
+	e.id = f->id;
+	e.field = f->field;
+	memcpy(error, &e, error->struct_size);
+	return RECLAIM_OK;
+}
