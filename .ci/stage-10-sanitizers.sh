@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sanitizers (issue 7): an ASan+UBSan build (gcc) running every test, with any
+# Sanitizers: an ASan+UBSan build (gcc) running every test, with any
 # report fatal; then a TSan build running test_tsan (4 threads, one policy
 # each). About 4 minutes on 2 cores.
 set -euo pipefail

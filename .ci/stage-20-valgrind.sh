@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Valgrind memcheck of every unit test (issue 7), on the gcc build .ci/run
+# Valgrind memcheck of every unit test, on the gcc build .ci/run
 # made (or a fresh one). Leaks and invalid accesses fail the test (exit 3).
 # test_property runs 5000 scenarios here instead of 100000: memcheck is ~30x
 # slower and the full count already ran natively and under ASan.

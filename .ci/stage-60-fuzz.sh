@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzing (issue 7): builds the libFuzzer targets with clang
+# Fuzzing: builds the libFuzzer targets with clang
 # (-fsanitize=fuzzer,address,undefined, library instrumented), fuzzes each from
 # the committed corpus for a bounded time, both at once on the 2 cores, and
 # prints the executions done. A crash, sanitizer report or oracle violation
