@@ -103,12 +103,14 @@ check_apply(struct reclaim_adapter *ops, struct fault *f, const struct reclaim_a
 		f->field = "result_size";
 		return f->status = RECLAIM_E_VERSION;
 	}
-	dsize = n ? decisions->struct_size : 0;
+	/* Decisions are read at the stride of their own struct_size: the
+	 * first must be a known size, and every other the same. */
+	dsize = n ? decisions->struct_size : sizeof(*decisions);
 	for (i = 0; i < n; i++) {
 		const struct reclaim_decision *d =
 			(const void *)((const char *)decisions + i * dsize);
 
-		if (!abi_known(ABI_DECISION, d->struct_size) || d->struct_size != dsize) {
+		if (i == 0 ? !abi_known(ABI_DECISION, dsize) : d->struct_size != dsize) {
 			f->where = RECLAIM_WHERE_DECISION;
 			f->index = i;
 			f->field = "struct_size";
@@ -175,7 +177,9 @@ reclaim_apply(struct reclaim_policy *policy, const struct reclaim_adapter *adapt
 		if (r.balloon_status < 0 || r.swap_status < 0 || r.compress_status < 0 ||
 		    r.block_status < 0)
 			failed = true;
-		if (results)
+		if (results && result_size == sizeof(r))
+			results[i] = r;
+		else if (results)
 			memcpy((char *)results + i * result_size, &r, result_size);
 	}
 	return failed ? RECLAIM_E_ADAPTER : RECLAIM_OK;

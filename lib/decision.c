@@ -63,7 +63,10 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 	uint64_t target = d->target_bytes, excess;
 	uint64_t current = min_u64(vm->balloon_bytes, vm->configured_bytes);
 
-	memset(d, 0, dsize);
+	if (dsize == sizeof(*d))
+		*d = (struct reclaim_decision){0};
+	else
+		memset(d, 0, dsize);
 	d->struct_size = (uint32_t)dsize;
 	d->id = vm->id;
 	d->state = (uint32_t)t->state;

@@ -217,10 +217,20 @@ int validate_vms(struct vm_array *out, const struct reclaim_vm_stats *vms, size_
  */
 int validate_ids(struct hist_table *next, const struct hist_table *cur, uint32_t mask,
 		 const struct vm_array *vms, bool *same_order, struct fault *f);
+/* An older VM struct copied to the library's layout, later members at their
+ * defaults. */
+const struct reclaim_vm_stats *vm_read_old(struct reclaim_vm_stats *tmp,
+					   const struct vm_array *a, size_t i);
+
 /* VM i at the library's layout: the caller's own struct, or (for an older
- * struct_size) a copy in @p tmp with the later members at their defaults. */
-const struct reclaim_vm_stats *vm_read(struct reclaim_vm_stats *tmp, const struct vm_array *a,
-				       size_t i);
+ * struct_size) a copy in @p tmp. */
+static inline const struct reclaim_vm_stats *
+vm_read(struct reclaim_vm_stats *tmp, const struct vm_array *a, size_t i)
+{
+	if (a->stride == sizeof(*tmp))
+		return vm_at(a, i);
+	return vm_read_old(tmp, a, i);
+}
 
 /* ---- state.c: host-wide facts of one step ---- */
 enum mode {
@@ -293,8 +303,25 @@ vm_max(const struct reclaim_vm_stats *vm)
 	return min_u64(vm->configured_bytes, vm->limit_bytes);
 }
 
-bool stats_stale(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, uint64_t now);
-bool view_can_balloon(const struct vm_work *w);
+/* Guest stats unknown, from the future, or older than stats_max_age_ns. */
+static inline bool
+stats_stale(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, uint64_t now)
+{
+	if (!(vm->flags & RECLAIM_VM_GUEST_STATS))
+		return true;
+	if (vm->stats_time_ns > now) /* from the future: cannot be trusted */
+		return true;
+	return now - vm->stats_time_ns > cfg->stats_max_age_ns;
+}
+
+/* A driver that answers, fresh stats, and room under the cap. */
+static inline bool
+view_can_balloon(const struct vm_work *w)
+{
+	return (w->flags & (VIEW_DRIVER | VIEW_RESPONSIVE | VIEW_STALE)) ==
+		       (VIEW_DRIVER | VIEW_RESPONSIVE) &&
+	       w->cap > 0;
+}
 uint64_t balloon_deliverable(const struct vm_hist *h, const struct reclaim_config *cfg);
 /* The VM's balloon cap, what it holds, and what it can give this tick. */
 void view_vm(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
@@ -317,7 +344,13 @@ wl_cost(double alloc, double active, double inv_k)
 }
 
 /* The VM's price (shares per page, idle tax applied) at a target. */
-double wl_rho(const struct vm_work *w, uint64_t target, uint64_t page);
+static inline double
+wl_rho(const struct vm_work *w, uint64_t target, uint64_t page)
+{
+	double cost = wl_cost((double)target, w->active, w->inv_k);
+
+	return w->shares > 0.0 && cost > 0.0 ? w->shares * (double)page / cost : 0.0;
+}
 /* The VM's bounds on the level in this step's mode. */
 void wl_bounds(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
 	       const struct tick *t, const struct reclaim_vm_stats *vm);

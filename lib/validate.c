@@ -37,10 +37,8 @@ validate_host(struct reclaim_host *full, const struct reclaim_host *host, struct
 static const struct reclaim_vm_stats vm_defaults = RECLAIM_VM_STATS_INIT;
 
 const struct reclaim_vm_stats *
-vm_read(struct reclaim_vm_stats *tmp, const struct vm_array *a, size_t i)
+vm_read_old(struct reclaim_vm_stats *tmp, const struct vm_array *a, size_t i)
 {
-	if (a->stride == sizeof(*tmp))
-		return vm_at(a, i);
 	*tmp = vm_defaults;
 	abi_read(tmp, vm_at(a, i), a->stride);
 	return tmp;

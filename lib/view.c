@@ -14,16 +14,6 @@ guest_value(uint64_t v, uint64_t configured)
 	return min_u64(v, configured);
 }
 
-bool
-stats_stale(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, uint64_t now)
-{
-	if (!(vm->flags & RECLAIM_VM_GUEST_STATS))
-		return true;
-	if (vm->stats_time_ns > now) /* from the future: cannot be trusted */
-		return true;
-	return now - vm->stats_time_ns > cfg->stats_max_age_ns;
-}
-
 /*
  * Balloon cap = min(balloon_max_fraction x configured, the VM's own cap,
  * balloon + guest free + guest free swap - margin). A VM without a driver
@@ -90,13 +80,6 @@ view_balloon(struct vm_work *w, const struct reclaim_config *cfg,
 	/* What the balloon holds or was asked to reach, within the cap. */
 	w->held = min_u64((flags & VIEW_RESPONSIVE) && !(flags & VIEW_STALE) ? max_u64(b, h->asked) : b,
 			  cap);
-}
-
-bool
-view_can_balloon(const struct vm_work *w)
-{
-	return (w->flags & VIEW_DRIVER) && (w->flags & VIEW_RESPONSIVE) && !(w->flags & VIEW_STALE) &&
-	       w->cap > 0;
 }
 
 /* Bytes the balloon can be expected to inflate within balloon_horizon_ns,

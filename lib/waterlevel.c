@@ -22,14 +22,6 @@
 
 #include "reclaim-private.h"
 
-double
-wl_rho(const struct vm_work *w, uint64_t target, uint64_t page)
-{
-	double cost = wl_cost((double)target, w->active, w->inv_k);
-
-	return w->shares > 0.0 && cost > 0.0 ? w->shares * (double)page / cost : 0.0;
-}
-
 /*
  * A VM's bounds on the level. Reclaiming (and holding), a VM gives at most
  * down to its reservation, and in the balloon-only modes at most what its
