@@ -8,8 +8,21 @@ src=$PWD
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-meson setup "$tmp/build" --prefix="$tmp/prefix" --libdir=lib -Dtests=disabled -Dbench=false >/dev/null
-ninja -C "$tmp/build" install >/dev/null
+# Default options: installing builds the library and the tools, no test and
+# no bench, and the tools run from the prefix without LD_LIBRARY_PATH.
+meson setup "$tmp/build" --prefix="$tmp/prefix" --libdir=lib >/dev/null
+meson install -C "$tmp/build" >/dev/null
+if find "$tmp/build" -name 'test_*' -type f -perm -u+x | grep -q . ||
+	[ -e "$tmp/build/bench/sim/reclaim-sim" ]; then
+	echo "stage-05: meson install built tests or benches" >&2
+	exit 1
+fi
+for tool in "$tmp"/prefix/bin/*; do
+	[ -e "$tool" ] || continue
+	env -u LD_LIBRARY_PATH "$tool" --help >/dev/null 2>&1 ||
+		{ echo "stage-05: $tool does not run from the prefix" >&2; exit 1; }
+	echo "installed tool runs without LD_LIBRARY_PATH: $(basename "$tool")"
+done
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
 pkg-config --modversion reclaim
 mkdir "$tmp/outside"

@@ -13,7 +13,7 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 b=build-ci-asan
 rm -rf "$b"
-CC=gcc meson setup "$b" -Dtests=enabled -Db_sanitize=address,undefined \
+CC=gcc meson setup "$b" -Dtests=enabled -Dbench=true -Db_sanitize=address,undefined \
 	-Dc_args=-fno-sanitize-recover=all >/dev/null
 ninja -C "$b" >/dev/null
 status=0

@@ -10,7 +10,7 @@ root=$PWD
 b=build-ci-gcc
 if [ ! -d "$b" ]; then
 	b=build-ci-valgrind
-	[ -d "$b" ] || meson setup "$b" -Dtests=enabled >/dev/null
+	[ -d "$b" ] || meson setup "$b" -Dtests=enabled -Dbench=true >/dev/null
 fi
 ninja -C "$b" >/dev/null
 status=0

@@ -9,7 +9,7 @@ root=$PWD
 build=build-ci-clang
 if [ ! -d "$build" ]; then
 	build=build-ci-sim
-	[ -d "$build" ] || meson setup "$build" --werror -Dtests=enabled >/dev/null
+	[ -d "$build" ] || meson setup "$build" --werror -Dtests=enabled -Dbench=true >/dev/null
 	ninja -C "$build" >/dev/null
 fi
 

@@ -30,7 +30,7 @@ if [ -n "$missing" ]; then
 fi
 
 echo "== building in $build"
-[ -d "$build" ] || meson setup "$build" >/dev/null
+[ -d "$build" ] || meson setup "$build" -Dbench=true >/dev/null
 ninja -C "$build" >/dev/null
 sim=$build/bench/sim/reclaim-sim
 mkdir -p "$out"
