@@ -25,7 +25,7 @@ status=0
 b=build-ci-gcc
 if [ ! -d "$b" ]; then
 	b=build-ci-abi
-	[ -d "$b" ] || meson setup "$b" -Dtests=enabled >/dev/null
+	[ -d "$b" ] || meson setup "$b" -Dtests=enabled -Dbench=true >/dev/null
 fi
 ninja -C "$b" >/dev/null
 so=$(find "$b/lib" -maxdepth 1 -type f -name 'libreclaim.so.*.*.*' | head -n 1)

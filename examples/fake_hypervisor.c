@@ -67,7 +67,11 @@ int
 main(void)
 {
 	static const struct reclaim_adapter adapter = {
-		RECLAIM_ADAPTER_VERSION, 0, set_balloon, swap_out, block, unblock, NULL,
+		.version = RECLAIM_ADAPTER_VERSION,
+		.set_balloon = set_balloon,
+		.swap_out = swap_out,
+		.block = block,
+		.unblock = unblock,
 	};
 	struct world w = {.total = 16 * GiB, .reserved = 1 * GiB};
 	struct reclaim_config cfg;
@@ -113,7 +117,7 @@ main(void)
 			break;
 		}
 		printf("tick %d: free %" PRIu64 " MiB, state %s, need %" PRIu64 " MiB\n", tick,
-		       host.free_bytes / MiB, reclaim_state_name((int)sum.state),
+		       host.free_bytes / MiB, reclaim_state_name(sum.state),
 		       sum.need_bytes / MiB);
 		for (i = 0; i < 3; i++) {
 			reclaim_decision_format(line, sizeof(line), &d[i]);

@@ -87,7 +87,11 @@ static int
 fig7_step(struct fig7_world *w)
 {
 	static const struct reclaim_adapter adapter = {
-		RECLAIM_ADAPTER_VERSION, 0, fig7_balloon, fig7_swap, fig7_nop, fig7_nop, NULL,
+		.version = RECLAIM_ADAPTER_VERSION,
+		.set_balloon = fig7_balloon,
+		.swap_out = fig7_swap,
+		.block = fig7_nop,
+		.unblock = fig7_nop,
 	};
 	struct reclaim_host host = RECLAIM_HOST_INIT;
 	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;

@@ -124,7 +124,7 @@ dbytes(double x)
 static const char *
 state_name(uint32_t s)
 {
-	return reclaim_state_name((int)s);
+	return reclaim_state_name(s);
 }
 
 /* ------------------------------------------------------------------------ */

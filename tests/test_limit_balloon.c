@@ -189,7 +189,7 @@ linux_guest_without_swap(void **state)
 		guest_cap = 1 * GiB - cfg.guest_margin_bytes;
 		sum = decide_n(d, vm, 2, pcts[k], &cfg);
 		print_message("# %-4s: linux balloon %.2f GiB swap %.2f GiB; other balloon %.2f GiB\n",
-			      reclaim_state_name((int)sum.state),
+			      reclaim_state_name(sum.state),
 			      (double)d[0].balloon_target_bytes / (double)GiB,
 			      (double)d[0].swap_bytes / (double)GiB,
 			      (double)d[1].balloon_target_bytes / (double)GiB);

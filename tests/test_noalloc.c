@@ -220,12 +220,21 @@ op1(void *data, uint64_t id)
 }
 
 static const struct reclaim_adapter adapter = {
-	RECLAIM_ADAPTER_VERSION, 0, op2, op2, op1, op1, op2,
+	.version = RECLAIM_ADAPTER_VERSION,
+	.set_balloon = op2,
+	.swap_out = op2,
+	.block = op1,
+	.unblock = op1,
+	.compress = op2,
 };
 
 /* Skips compress: apply falls back to swap. */
 static const struct reclaim_adapter adapter_no_compress = {
-	RECLAIM_ADAPTER_VERSION, 0, op2, op2, op1, NULL, NULL,
+	.version = RECLAIM_ADAPTER_VERSION,
+	.set_balloon = op2,
+	.swap_out = op2,
+	.block = op1,
+	.unblock = NULL,
 };
 
 static void

@@ -85,7 +85,7 @@ static void
 report(const struct walk *w, double pct, const char *dir)
 {
 	print_message("# %s free %5.2f %%  state %-4s  balloon %-3s swap %-3s block %u\n", dir, pct,
-		      reclaim_state_name((int)w->sum.state), w->sum.balloon_bytes ? "yes" : "no",
+		      reclaim_state_name(w->sum.state), w->sum.balloon_bytes ? "yes" : "no",
 		      w->sum.swap_bytes ? "yes" : "no", blocked(w));
 }
 

@@ -73,7 +73,7 @@ drive(struct run *r)
 	struct reclaim_estimator est;
 	struct reclaim_rng rng;
 	struct reclaim_pick pick;
-	struct reclaim_adapter ad = {RECLAIM_ADAPTER_VERSION, 0, op2, op2, op1, op1, op2};
+	struct reclaim_adapter ad = {.version = RECLAIM_ADAPTER_VERSION, .set_balloon = op2, .swap_out = op2, .block = op1, .unblock = op1, .compress = op2};
 	uint64_t h = 14695981039346656037ull, calls = 0, idx;
 	void *mem = NULL;
 	size_t bytes;

@@ -266,7 +266,12 @@ op1(void *user_data, uint64_t id)
 }
 
 static const struct reclaim_adapter noop_adapter = {
-	RECLAIM_ADAPTER_VERSION, 0, op2, op2, op1, op1, op2,
+	.version = RECLAIM_ADAPTER_VERSION,
+	.set_balloon = op2,
+	.swap_out = op2,
+	.block = op1,
+	.unblock = op1,
+	.compress = op2,
 };
 
 /* ---- one fleet of N VMs ---- */
@@ -507,7 +512,7 @@ fleet_init(struct fleet *f, size_t n, uint64_t seed)
 		fprintf(stderr,
 			"reclaim-speed: N=%zu: busy host is %s (need %llu, balloon %llu, swap %llu,"
 			" level %g): not the hard state with a balloon/swap split\n",
-			n, reclaim_state_name((int)f->sum_busy.state),
+			n, reclaim_state_name(f->sum_busy.state),
 			(unsigned long long)f->sum_busy.need_bytes,
 			(unsigned long long)f->sum_busy.balloon_bytes,
 			(unsigned long long)f->sum_busy.swap_bytes, f->sum_busy.level);
@@ -880,10 +885,10 @@ main(int argc, char **argv)
 			 "N=%zu: busy host %s, need %.2f GiB, balloon %.2f GiB, swap %.2f GiB,"
 			 " level %.3g; idle host %s, deflate %.2f GiB; %zu rounds (decide batch %zu,"
 			 " one-pass batch %zu); reclaim_policy_new: %llu allocation of %llu B",
-			 f.n, reclaim_state_name((int)f.sum_busy.state),
+			 f.n, reclaim_state_name(f.sum_busy.state),
 			 (double)f.sum_busy.need_bytes / GiB, (double)f.sum_busy.balloon_bytes / GiB,
 			 (double)f.sum_busy.swap_bytes / GiB, f.sum_busy.level,
-			 reclaim_state_name((int)f.sum_idle.state),
+			 reclaim_state_name(f.sum_idle.state),
 			 (double)f.sum_idle.deflate_bytes / GiB, st[OP_DECIDE].samples,
 			 st[OP_DECIDE].batch, st[OP_ONEPASS].batch, f.new_allocs, f.new_bytes);
 		fleet_free(&f);

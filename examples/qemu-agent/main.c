@@ -458,6 +458,27 @@ static const struct reclaim_adapter adapter = {
 
 /* ---- one tick ---- */
 
+/* A flag word as the array of its names (the library's spelling). */
+static json_t *
+flag_names(const char *(*name)(uint32_t), uint32_t bits)
+{
+	json_t *list = json_array();
+
+	for (unsigned bit = 0; bit < 32; bit++) {
+		const char *n = (bits >> bit) & 1u ? name(1u << bit) : NULL;
+
+		if ((bits >> bit) & 1u)
+			json_array_append_new(list, n ? json_string(n) : json_sprintf("bit%u", bit));
+	}
+	return list;
+}
+
+static const char *
+or_unknown(const char *name)
+{
+	return name ? name : "unknown";
+}
+
 static void
 explain_tick(const struct agent *a, const struct reclaim_summary *sum,
 	     const struct reclaim_decision *dec, const struct reclaim_vm_stats *vms, size_t n)
@@ -465,7 +486,8 @@ explain_tick(const struct agent *a, const struct reclaim_summary *sum,
 	char f[32], u[32], h[32], nd[32];
 
 	printf("t=%.2f host %s (was %s): free %s of %s, high %s, need %s\n", a->t,
-	       reclaim_state_name((int)sum->state), reclaim_state_name((int)sum->previous_state),
+	       or_unknown(reclaim_state_name(sum->state)),
+	       or_unknown(reclaim_state_name(sum->previous_state)),
 	       format_size(f, sizeof(f), sum->free_bytes),
 	       format_size(u, sizeof(u), sum->usable_bytes),
 	       format_size(h, sizeof(h), sum->threshold_bytes[0]),
@@ -497,7 +519,7 @@ trace_tick(struct agent *a, const struct reclaim_summary *sum,
 			line[0] = '\0';
 		json_t *vm = json_pack(
 			"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I,"
-			" s:I, s:i, s:i, s:i, s:i, s:i, s:I, s:i, s:b, s:s}",
+			" s:I, s:o, s:o, s:s, s:s, s:i, s:I, s:i, s:b, s:s}",
 			"name", g ? g->name : "?", "id", (json_int_t)vms[i].id,
 			"consumed", (json_int_t)vms[i].consumed_bytes,
 			"swapped", (json_int_t)vms[i].swapped_bytes,
@@ -511,8 +533,10 @@ trace_tick(struct agent *a, const struct reclaim_summary *sum,
 			"swap", (json_int_t)dec[i].swap_bytes,
 			"excess", (json_int_t)dec[i].excess_bytes,
 			"paged_out", (json_int_t)(g ? g->paged_out : 0),
-			"actions", (int)dec[i].actions, "reasons", (int)dec[i].reasons,
-			"bound", (int)dec[i].bound, "balloon_limit", (int)dec[i].balloon_limit,
+			"actions", flag_names(reclaim_action_name, dec[i].actions),
+			"reasons", flag_names(reclaim_reason_name, dec[i].reasons),
+			"bound", or_unknown(reclaim_bound_name(dec[i].bound)),
+			"balloon_limit", or_unknown(reclaim_balloon_limit_name(dec[i].balloon_limit)),
 			"block", (int)dec[i].block,
 			"guest_swap_free", (json_int_t)vms[i].guest_swap_free_bytes,
 			"op_error", g ? g->op_error : 0, "blocked", g ? g->blocked : 0,
@@ -520,15 +544,15 @@ trace_tick(struct agent *a, const struct reclaim_summary *sum,
 		json_array_append_new(list, vm);
 	}
 	json_t *tick = json_pack(
-		"{s:f, s:s, s:s, s:I, s:I, s:[I,I,I,I], s:I, s:I, s:I, s:I, s:o}", "t", a->t,
-		"state", reclaim_state_name((int)sum->state), "previous",
-		reclaim_state_name((int)sum->previous_state), "free", (json_int_t)sum->free_bytes,
+		"{s:f, s:s, s:s, s:I, s:I, s:[I,I,I,I], s:I, s:I, s:I, s:o, s:o}", "t", a->t,
+		"state", or_unknown(reclaim_state_name(sum->state)), "previous",
+		or_unknown(reclaim_state_name(sum->previous_state)), "free", (json_int_t)sum->free_bytes,
 		"usable", (json_int_t)sum->usable_bytes, "thresholds",
 		(json_int_t)sum->threshold_bytes[0], (json_int_t)sum->threshold_bytes[1],
 		(json_int_t)sum->threshold_bytes[2], (json_int_t)sum->threshold_bytes[3], "need",
 		(json_int_t)sum->need_bytes, "balloon_planned", (json_int_t)sum->balloon_bytes,
 		"swap_planned", (json_int_t)sum->swap_bytes, "summary_flags",
-		(json_int_t)sum->flags, "vms", list);
+		flag_names(reclaim_summary_flag_name, sum->flags), "vms", list);
 	if (tick != NULL) {
 		json_dumpf(tick, a->trace, JSON_COMPACT);
 		fputc('\n', a->trace);
