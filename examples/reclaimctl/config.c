@@ -8,8 +8,8 @@
 
 /* Every member but struct_size and the reserved ones, in struct order. */
 static const struct ctl_field config_fields[] = {
-	CFG(flags, CTL_FLAGS, ctl_config_flag_names),
-	CFG(threshold_base, CTL_ENUM, ctl_base_names),
+	CFG(flags, CTL_FLAGS, reclaim_config_flag_name),
+	CFG(threshold_base, CTL_ENUM, reclaim_threshold_base_name),
 	CFG(threshold_high, CTL_DOUBLE, NULL),
 	CFG(threshold_soft, CTL_DOUBLE, NULL),
 	CFG(threshold_hard, CTL_DOUBLE, NULL),
@@ -59,7 +59,7 @@ ctl_config_parse(struct reclaim_config *cfg, struct ctl_error *err, const char *
 	json_t *name = json_object_get(root, "profile");
 	if (name) {
 		uint32_t value;
-		if (ctl_read_name(&value, err, ctl_profile_names, name, "profile") < 0)
+		if (ctl_read_name(&value, err, reclaim_profile_name, name, "profile") < 0)
 			goto out;
 		profile = (int)value;
 	}

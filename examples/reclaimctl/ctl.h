@@ -60,36 +60,24 @@ ctl_put_human_bytes(struct ctl_buf *b, uint64_t v);
 
 /* ---- names of enum values and flag bits (names.c) ---- */
 
-struct ctl_name {
-	const char *name;
-	uint32_t value;
-};
+/* One of the library's name functions (reclaim_state_name, ...): the name
+ * of a value or flag bit, NULL for one it does not know. */
+typedef const char *ctl_name_fn(uint32_t value);
 
-extern const struct ctl_name ctl_state_names[];
-extern const struct ctl_name ctl_host_flag_names[];
-extern const struct ctl_name ctl_vm_flag_names[];
-extern const struct ctl_name ctl_config_flag_names[];
-extern const struct ctl_name ctl_base_names[];
-extern const struct ctl_name ctl_profile_names[];
-extern const struct ctl_name ctl_action_names[];
-extern const struct ctl_name ctl_reason_names[];
-extern const struct ctl_name ctl_bound_names[];
-extern const struct ctl_name ctl_balloon_limit_names[];
-extern const struct ctl_name ctl_summary_flag_names[];
-
-/* NULL for a value without a name. Tables end with a NULL name. */
-const char *
-ctl_name_of(const struct ctl_name *names, uint32_t value);
-/* 0 and *value set, or -1. */
+/* The value (an enum, or one bit when @p flags) that @p names calls @p name:
+ * 0 and *value set, or -1. */
 int
-ctl_value_of(uint32_t *value, const struct ctl_name *names, const char *name);
+ctl_value_of(uint32_t *value, ctl_name_fn *names, int flags, const char *name);
+/* "a, b, c": every name @p names knows, cut at a whole name to fit. */
+void
+ctl_names_list(char *out, size_t size, ctl_name_fn *names, int flags);
 /* ["a","b"]; a bit without a name is written "bit<N>". */
 void
-ctl_put_flags(struct ctl_buf *b, const struct ctl_name *names, uint32_t bits);
+ctl_put_flags(struct ctl_buf *b, ctl_name_fn *names, uint32_t bits);
 /* "name", or "unknown" for a value without one. */
 void
-ctl_put_enum(struct ctl_buf *b, const struct ctl_name *names, uint32_t value);
-/* "RECLAIM_E_CAPACITY" for -11; "RECLAIM_E_UNKNOWN" for codes this tool
+ctl_put_enum(struct ctl_buf *b, ctl_name_fn *names, uint32_t value);
+/* reclaim_status_name(), or "RECLAIM_E_UNKNOWN" for a code the library
  * does not know. */
 const char *
 ctl_status_name(int status);
@@ -136,7 +124,7 @@ struct ctl_field {
 	const char *name;
 	int type;      /* enum ctl_type */
 	size_t offset;
-	const struct ctl_name *names; /* CTL_FLAGS, CTL_ENUM */
+	ctl_name_fn *names; /* CTL_FLAGS, CTL_ENUM: the library's name function */
 	int required;
 };
 
@@ -149,9 +137,9 @@ struct ctl_field {
 int
 ctl_read_fields(void *base, struct ctl_error *err, const struct ctl_field *fields,
 		json_t *obj, const char *const *skip);
-/* One name of @p names; err->path is @p path otherwise. */
+/* One enum value named by @p names; err->path is @p path otherwise. */
 int
-ctl_read_name(uint32_t *value, struct ctl_error *err, const struct ctl_name *names, json_t *j,
+ctl_read_name(uint32_t *value, struct ctl_error *err, ctl_name_fn *names, json_t *j,
 	      const char *path);
 /* {"name": value, ...} in table order. */
 void

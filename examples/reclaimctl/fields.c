@@ -44,38 +44,26 @@ ctl_error_prefix(struct ctl_error *err, const char *prefix)
 	copy_truncated(err->path, sizeof(err->path), joined);
 }
 
-static void
-names_list(char *out, size_t size, const struct ctl_name *names)
-{
-	size_t used = 0;
-	out[0] = '\0';
-	for (const struct ctl_name *n = names; n->name; n++) {
-		int w = snprintf(out + used, size - used, "%s%s", n == names ? "" : ", ", n->name);
-		if (w < 0 || (size_t)w >= size - used)
-			return;
-		used += (size_t)w;
-	}
-}
-
 int
-ctl_read_name(uint32_t *value, struct ctl_error *err, const struct ctl_name *names, json_t *j,
-	  const char *path)
+ctl_read_name(uint32_t *value, struct ctl_error *err, ctl_name_fn *names, json_t *j,
+	      const char *path)
 {
 	char list[160];
-	if (json_is_string(j) && ctl_value_of(value, names, json_string_value(j)) == 0)
+	if (json_is_string(j) && ctl_value_of(value, names, 0, json_string_value(j)) == 0)
 		return 0;
-	names_list(list, sizeof(list), names);
+	ctl_names_list(list, sizeof(list), names, 0);
 	ctl_error_set(err, CTL_ERR_INPUT, path, "expected one of %s", list);
 	return -1;
 }
 
 static int
-read_flags(uint32_t *bits, struct ctl_error *err, const struct ctl_name *names, json_t *j,
+read_flags(uint32_t *bits, struct ctl_error *err, ctl_name_fn *names, json_t *j,
 	   const char *key)
 {
 	size_t i;
 	json_t *item;
 	uint32_t out = 0;
+	char list[160];
 
 	if (!json_is_array(j)) {
 		ctl_error_set(err, CTL_ERR_INPUT, key, "expected an array of flag names");
@@ -84,12 +72,16 @@ read_flags(uint32_t *bits, struct ctl_error *err, const struct ctl_name *names, 
 	json_array_foreach(j, i, item) {
 		uint32_t bit;
 		char path[sizeof(err->path)];
-		snprintf(path, sizeof(path), "[%zu]", i);
-		if (ctl_read_name(&bit, err, names, item, path) < 0) {
-			ctl_error_prefix(err, key);
-			return -1;
+		if (json_is_string(item) &&
+		    ctl_value_of(&bit, names, 1, json_string_value(item)) == 0) {
+			out |= bit;
+			continue;
 		}
-		out |= bit;
+		snprintf(path, sizeof(path), "[%zu]", i);
+		ctl_names_list(list, sizeof(list), names, 1);
+		ctl_error_set(err, CTL_ERR_INPUT, path, "expected one of %s", list);
+		ctl_error_prefix(err, key);
+		return -1;
 	}
 	*bits = out;
 	return 0;

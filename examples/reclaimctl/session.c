@@ -112,11 +112,11 @@ static void
 put_summary(struct ctl_buf *out, const struct reclaim_summary *sum)
 {
 	ctl_puts(out, "{\"state\":");
-	ctl_put_enum(out, ctl_state_names, sum->state);
+	ctl_put_enum(out, reclaim_state_name, sum->state);
 	put_key(out, "previous_state");
-	ctl_put_enum(out, ctl_state_names, sum->previous_state);
+	ctl_put_enum(out, reclaim_state_name, sum->previous_state);
 	put_key(out, "flags");
-	ctl_put_flags(out, ctl_summary_flag_names, sum->flags);
+	ctl_put_flags(out, reclaim_summary_flag_name, sum->flags);
 	put_key(out, "usable_bytes");
 	ctl_put_u64(out, sum->usable_bytes);
 	put_key(out, "free_bytes");
@@ -171,7 +171,7 @@ put_decision(struct ctl_session *s, struct ctl_buf *out, const struct reclaim_de
 	ctl_puts(out, "{\"id\":");
 	ctl_put_u64(out, d->id);
 	put_key(out, "actions");
-	ctl_put_flags(out, ctl_action_names, d->actions);
+	ctl_put_flags(out, reclaim_action_name, d->actions);
 	put_key(out, "target_bytes");
 	ctl_put_u64(out, d->target_bytes);
 	put_key(out, "balloon_target_bytes");
@@ -187,13 +187,13 @@ put_decision(struct ctl_session *s, struct ctl_buf *out, const struct reclaim_de
 	put_key(out, "block");
 	ctl_puts(out, d->block ? "true" : "false");
 	put_key(out, "state");
-	ctl_put_enum(out, ctl_state_names, d->state);
+	ctl_put_enum(out, reclaim_state_name, d->state);
 	put_key(out, "reasons");
-	ctl_put_flags(out, ctl_reason_names, d->reasons);
+	ctl_put_flags(out, reclaim_reason_name, d->reasons);
 	put_key(out, "bound");
-	ctl_put_enum(out, ctl_bound_names, d->bound);
+	ctl_put_enum(out, reclaim_bound_name, d->bound);
 	put_key(out, "balloon_limit");
-	ctl_put_enum(out, ctl_balloon_limit_names, d->balloon_limit);
+	ctl_put_enum(out, reclaim_balloon_limit_name, d->balloon_limit);
 	put_key(out, "rho");
 	ctl_put_double(out, d->rho);
 	if (s->mode == CTL_MODE_JSON_EXPLAIN) {
@@ -214,8 +214,10 @@ put_json(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 {
 	ctl_puts(out, "{\"line\":");
 	ctl_put_u64(out, lineno);
-	if (req->dry_run)
-		ctl_puts(out, ",\"dry_run\":true");
+	if (req->dry_run) {
+		put_key(out, reclaim_decide_flag_name(RECLAIM_DECIDE_DRY_RUN));
+		ctl_puts(out, "true");
+	}
 	if (req->admit) {
 		put_key(out, "admit_bytes");
 		ctl_put_u64(out, req->admit_bytes);
@@ -238,8 +240,8 @@ static void
 put_text(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 	 const struct ctl_request *req, const struct reclaim_summary *sum)
 {
-	const char *state = ctl_name_of(ctl_state_names, sum->state);
-	const char *previous = ctl_name_of(ctl_state_names, sum->previous_state);
+	const char *state = reclaim_state_name(sum->state);
+	const char *previous = reclaim_state_name(sum->previous_state);
 
 	ctl_puts(out, "line ");
 	ctl_put_u64(out, lineno);
@@ -257,12 +259,19 @@ put_text(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 	ctl_put_human_bytes(out, sum->need_bytes);
 	if (sum->flags) {
 		const char *sep = ", flags ";
-		for (const struct ctl_name *n = ctl_summary_flag_names; n->name; n++) {
-			if (sum->flags & n->value) {
-				ctl_puts(out, sep);
-				ctl_puts(out, n->name);
-				sep = ",";
+		for (unsigned bit = 0; bit < 32; bit++) {
+			uint32_t mask = (uint32_t)1 << bit;
+			const char *name = reclaim_summary_flag_name(mask);
+			if (!(sum->flags & mask))
+				continue;
+			ctl_puts(out, sep);
+			if (name) {
+				ctl_puts(out, name);
+			} else {
+				ctl_puts(out, "bit");
+				ctl_put_u64(out, bit);
 			}
+			sep = ",";
 		}
 	}
 	if (req->dry_run)

@@ -13,7 +13,7 @@
 
 /* Members of struct reclaim_host but struct_size, in struct order. */
 static const struct ctl_field host_fields[] = {
-	HOST(flags, CTL_FLAGS, ctl_host_flag_names, 0),
+	HOST(flags, CTL_FLAGS, reclaim_host_flag_name, 0),
 	HOST(total_bytes, CTL_U64, NULL, 1),
 	HOST(reserved_bytes, CTL_U64, NULL, 0),
 	HOST(free_bytes, CTL_U64, NULL, 1),
@@ -25,7 +25,7 @@ static const struct ctl_field host_fields[] = {
 /* Members of struct reclaim_vm_stats but struct_size. Required: those
  * without a default an orchestrator could mean by leaving them out. */
 static const struct ctl_field vm_fields[] = {
-	VM(flags, CTL_FLAGS, ctl_vm_flag_names, 0),
+	VM(flags, CTL_FLAGS, reclaim_vm_flag_name, 0),
 	VM(id, CTL_U64, NULL, 1),
 	VM(configured_bytes, CTL_U64, NULL, 1),
 	VM(consumed_bytes, CTL_U64, NULL, 1),
@@ -77,6 +77,7 @@ ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
 		 size_t capacity)
 {
 	static const struct reclaim_host host_init = RECLAIM_HOST_INIT;
+	const char *dry_run = reclaim_decide_flag_name(RECLAIM_DECIDE_DRY_RUN);
 	json_t *host = NULL, *vms = NULL, *value;
 	const char *key;
 
@@ -94,7 +95,7 @@ ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
 			host = value;
 		} else if (strcmp(key, "vms") == 0) {
 			vms = value;
-		} else if (strcmp(key, "dry_run") == 0) {
+		} else if (dry_run && strcmp(key, dry_run) == 0) {
 			if (!json_is_boolean(value)) {
 				ctl_error_set(err, CTL_ERR_INPUT, key, "expected true or false");
 				return -1;

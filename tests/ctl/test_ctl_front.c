@@ -107,21 +107,74 @@ test_names(void **state)
 {
 	struct ctl_buf b = {0};
 	uint32_t v = 0;
+	char list[64];
 	(void)state;
 
-	ctl_put_flags(&b, ctl_reason_names,
+	ctl_put_flags(&b, reclaim_reason_name,
 		      RECLAIM_REASON_PRESSURE | RECLAIM_REASON_HOLD | (1u << 31));
-	ctl_put_enum(&b, ctl_bound_names, RECLAIM_BOUND_CONSUMED);
-	ctl_put_enum(&b, ctl_bound_names, 99);
+	ctl_put_enum(&b, reclaim_bound_name, RECLAIM_BOUND_CONSUMED);
+	ctl_put_enum(&b, reclaim_bound_name, 99);
 	assert_string_equal(text(&b), "[\"pressure\",\"hold\",\"bit31\"]\"consumed\"\"unknown\"");
-	assert_int_equal(ctl_value_of(&v, ctl_vm_flag_names, "guest_stats"), 0);
+	assert_int_equal(ctl_value_of(&v, reclaim_vm_flag_name, 1, "guest_stats"), 0);
 	assert_int_equal(v, RECLAIM_VM_GUEST_STATS);
-	assert_int_equal(ctl_value_of(&v, ctl_vm_flag_names, "Balloon"), -1);
+	assert_int_equal(ctl_value_of(&v, reclaim_vm_flag_name, 1, "Balloon"), -1);
+	assert_int_equal(ctl_value_of(&v, reclaim_threshold_base_name, 0, "minfree"), 0);
+	assert_int_equal(v, RECLAIM_BASE_MINFREE);
+	assert_int_equal(ctl_value_of(&v, reclaim_threshold_base_name, 0, "free"), -1);
 	assert_string_equal(ctl_status_name(RECLAIM_E_CAPACITY), "RECLAIM_E_CAPACITY");
 	assert_string_equal(ctl_status_name(RECLAIM_E_NOSPACE), "RECLAIM_E_NOSPACE");
 	assert_string_equal(ctl_status_name(-99), "RECLAIM_E_UNKNOWN");
 	assert_string_equal(ctl_status_name(3), "RECLAIM_E_UNKNOWN");
+	ctl_names_list(list, sizeof(list), reclaim_profile_name, 0);
+	assert_string_equal(list, "esx, esxi5, paper");
+	ctl_names_list(list, sizeof(list), reclaim_host_flag_name, 1);
+	assert_string_equal(list, "swap_bounded");
+	/* Cut at a whole name. */
+	ctl_names_list(list, 10, reclaim_profile_name, 0);
+	assert_string_equal(list, "esx");
 	ctl_buf_free(&b);
+}
+
+/* Every name of every name function the library exports reads back as its
+ * value: input and output speak the library's names, and nothing else. */
+static void
+test_names_round_trip(void **state)
+{
+	static const struct {
+		ctl_name_fn *names;
+		int flags;
+		unsigned count; /* names reclaim.h defines */
+	} sets[] = {
+		{reclaim_state_name, 0, 4},
+		{reclaim_profile_name, 0, 3},
+		{reclaim_config_flag_name, 1, 4},
+		{reclaim_threshold_base_name, 0, 2},
+		{reclaim_host_flag_name, 1, 1},
+		{reclaim_vm_flag_name, 1, 4},
+		{reclaim_action_name, 1, 5},
+		{reclaim_reason_name, 1, 16},
+		{reclaim_bound_name, 0, 5},
+		{reclaim_balloon_limit_name, 0, 6},
+		{reclaim_summary_flag_name, 1, 4},
+		{reclaim_where_name, 0, 6},
+		{reclaim_decide_flag_name, 1, 1},
+		{reclaim_apply_flag_name, 1, 2},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		unsigned found = 0;
+		for (uint32_t k = 0; k < (sets[i].flags ? 32u : 256u); k++) {
+			uint32_t value = sets[i].flags ? (uint32_t)1 << k : k, back = ~0u;
+			const char *name = sets[i].names(value);
+			if (!name)
+				continue;
+			found++;
+			assert_int_equal(ctl_value_of(&back, sets[i].names, sets[i].flags, name), 0);
+			assert_int_equal(back, value);
+		}
+		assert_int_equal(found, sets[i].count);
+	}
 }
 
 static int
@@ -371,6 +424,7 @@ test_request(void **state)
 			 -1);
 	assert_int_equal(err.kind, CTL_ERR_INPUT);
 	assert_string_equal(err.path, "vms[1].flags[1]");
+	assert_string_equal(err.message, "expected one of balloon, guest_stats, idle_tax, compress");
 
 	assert_int_equal(read_request(&req, &err,
 				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1},\"vms\":[]}", 2),
@@ -618,6 +672,7 @@ main(void)
 		cmocka_unit_test(test_string_escapes),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names_round_trip),
 		cmocka_unit_test(test_reader_pipe),
 		cmocka_unit_test(test_reader_long_lines),
 		cmocka_unit_test(test_config_round_trip),
