@@ -108,6 +108,16 @@ ctl_error_set(struct ctl_error *err, int kind, const char *path, const char *fmt
 /* Prepends "prefix." (or "prefix" before "[") to err->path. */
 void
 ctl_error_prefix(struct ctl_error *err, const char *prefix);
+/*
+ * After the library returned @p status on a policy, whose
+ * reclaim_policy_last_error() is @p where: err becomes a CTL_ERR_POLICY
+ * error whose path is the input value the library names
+ * ("vms[3].reservation_bytes", "host.free_bytes", "config.idle_tax"; none
+ * when it names no input value), and whose message is reclaim_strerror(),
+ * plus the earlier VM for RECLAIM_E_VM_DUPLICATE.
+ */
+void
+ctl_error_from_library(struct ctl_error *err, int status, const struct reclaim_error *where);
 
 /* ---- struct <-> JSON members (fields.c) ---- */
 
@@ -174,9 +184,6 @@ struct ctl_request {
 int
 ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
 		 size_t capacity);
-/* After the library rejected @p req with @p status: path of the culprit. */
-void
-ctl_request_blame(struct ctl_error *err, const struct ctl_request *req, int status);
 
 /* ---- one policy, one line at a time (session.c) ---- */
 

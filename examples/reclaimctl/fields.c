@@ -44,6 +44,51 @@ ctl_error_prefix(struct ctl_error *err, const char *prefix)
 	copy_truncated(err->path, sizeof(err->path), joined);
 }
 
+void
+ctl_error_from_library(struct ctl_error *err, int status, const struct reclaim_error *where)
+{
+	char path[sizeof(err->path)] = "";
+	const char *field = where->field;
+	const char *dot = field ? "." : "";
+
+	if (!field)
+		field = "";
+	/* A record of another call than the one that failed names nothing. */
+	if (where->status != status) {
+		ctl_error_set(err, CTL_ERR_POLICY, "", "%s", reclaim_strerror(status));
+		err->status = status;
+		return;
+	}
+	switch (where->where) {
+	case RECLAIM_WHERE_HOST:
+		snprintf(path, sizeof(path), "host%s%s", dot, field);
+		break;
+	case RECLAIM_WHERE_VM:
+		snprintf(path, sizeof(path), "vms[%llu]%s%s", (unsigned long long)where->index, dot,
+			 field);
+		break;
+	case RECLAIM_WHERE_CONFIG:
+		snprintf(path, sizeof(path), "config%s%s", dot, field);
+		break;
+	case RECLAIM_WHERE_ARGUMENT:
+		/* The VM array's length is the line's vms; the other arguments
+		 * are reclaimctl's own. */
+		if (strcmp(field, "n_vms") == 0 || strcmp(field, "vms") == 0)
+			snprintf(path, sizeof(path), "vms");
+		break;
+	default:
+		/* decisions[] (reclaim_apply) or nothing: no input value. */
+		break;
+	}
+	if (status == RECLAIM_E_VM_DUPLICATE && where->where == RECLAIM_WHERE_VM)
+		ctl_error_set(err, CTL_ERR_POLICY, path, "%s: vms[%llu] has id %llu too",
+			      reclaim_strerror(status), (unsigned long long)where->other_index,
+			      (unsigned long long)where->id);
+	else
+		ctl_error_set(err, CTL_ERR_POLICY, path, "%s", reclaim_strerror(status));
+	err->status = status;
+}
+
 int
 ctl_read_name(uint32_t *value, struct ctl_error *err, ctl_name_fn *names, json_t *j,
 	      const char *path)

@@ -319,6 +319,17 @@ ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len, size_t capaci
 	json_decref(root);
 }
 
+/* The library's last error on the session's policy, as err. */
+static void
+policy_error(struct ctl_session *s, struct ctl_error *err, int status)
+{
+	struct reclaim_error where = RECLAIM_ERROR_INIT;
+
+	if (reclaim_policy_last_error(s->policy, &where) != RECLAIM_OK)
+		where.status = RECLAIM_OK; /* names nothing */
+	ctl_error_from_library(err, status, &where);
+}
+
 int
 ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 		   struct ctl_parsed *p)
@@ -334,9 +345,7 @@ ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 	else
 		status = reclaim_decide(s->policy, &req->host, req->vms, req->n_vms, req->dry_run ? RECLAIM_DECIDE_DRY_RUN : 0, &sum, s->decisions);
 	if (status != RECLAIM_OK) {
-		ctl_error_set(&p->err, CTL_ERR_POLICY, "", "%s", reclaim_strerror(status));
-		p->err.status = status;
-		ctl_request_blame(&p->err, req, status);
+		policy_error(s, &p->err, status);
 		goto fail;
 	}
 	if (s->mode == CTL_MODE_TEXT)

@@ -376,6 +376,10 @@ read_request(struct ctl_request *req, struct ctl_error *err, const char *line,
 	return rc;
 }
 
+#define VM_JSON(id)                                                            \
+	"{\"id\":" #id ",\"configured_bytes\":100,\"consumed_bytes\":90,\"shares\":5," \
+	"\"active_bytes\":9}"
+
 static void
 test_request(void **state)
 {
@@ -433,25 +437,78 @@ test_request(void **state)
 	assert_string_equal(err.message, "missing required key");
 }
 
+/* The library's record of a failure, mapped to a path; the classes a
+ * reclaimctl line cannot reach are made up here. */
 static void
-test_blame_duplicate(void **state)
+test_error_from_library(void **state)
 {
-	static const struct reclaim_vm_stats init = RECLAIM_VM_STATS_INIT;
-	struct reclaim_vm_stats vms[4] = {init, init, init, init};
-	struct ctl_request req = {.vms = vms, .n_vms = 4};
+	struct reclaim_error e = RECLAIM_ERROR_INIT;
 	struct ctl_error err;
 	(void)state;
 
-	vms[0].id = 9;
-	vms[1].id = 4;
-	vms[2].id = 5;
-	vms[3].id = 4;
-	ctl_error_set(&err, CTL_ERR_POLICY, "", "dup");
-	ctl_request_blame(&err, &req, RECLAIM_E_VM_DUPLICATE);
+	e.status = RECLAIM_E_VM_BOUNDS;
+	e.where = RECLAIM_WHERE_VM;
+	e.index = 3;
+	e.id = 12;
+	e.field = "reservation_bytes";
+	ctl_error_from_library(&err, RECLAIM_E_VM_BOUNDS, &e);
+	assert_int_equal(err.kind, CTL_ERR_POLICY);
+	assert_int_equal(err.status, RECLAIM_E_VM_BOUNDS);
+	assert_string_equal(err.path, "vms[3].reservation_bytes");
+	assert_string_equal(err.message, reclaim_strerror(RECLAIM_E_VM_BOUNDS));
+
+	e.status = RECLAIM_E_VM_DUPLICATE;
+	e.field = "id";
+	e.other_index = 1;
+	ctl_error_from_library(&err, RECLAIM_E_VM_DUPLICATE, &e);
 	assert_string_equal(err.path, "vms[3].id");
-	vms[2].id = 9;
-	ctl_request_blame(&err, &req, RECLAIM_E_VM_DUPLICATE);
-	assert_string_equal(err.path, "vms[2].id");
+	assert_string_equal(err.message, "two VMs have the same id: vms[1] has id 12 too");
+
+	e.status = RECLAIM_E_HOST_FREE;
+	e.where = RECLAIM_WHERE_HOST;
+	e.field = "free_bytes";
+	ctl_error_from_library(&err, RECLAIM_E_HOST_FREE, &e);
+	assert_string_equal(err.path, "host.free_bytes");
+
+	e.status = RECLAIM_E_THRESHOLDS;
+	e.where = RECLAIM_WHERE_CONFIG;
+	e.field = "threshold_soft";
+	ctl_error_from_library(&err, RECLAIM_E_THRESHOLDS, &e);
+	assert_string_equal(err.path, "config.threshold_soft");
+
+	/* The VM count is the line's vms; other arguments are reclaimctl's. */
+	e.status = RECLAIM_E_CAPACITY;
+	e.where = RECLAIM_WHERE_ARGUMENT;
+	e.field = "n_vms";
+	ctl_error_from_library(&err, RECLAIM_E_CAPACITY, &e);
+	assert_string_equal(err.path, "vms");
+	e.status = RECLAIM_E_VERSION;
+	e.field = "summary.decision_size";
+	ctl_error_from_library(&err, RECLAIM_E_VERSION, &e);
+	assert_string_equal(err.path, "");
+	assert_int_equal(err.status, RECLAIM_E_VERSION);
+
+	/* Decisions are no input; no member named; no record. */
+	e.status = RECLAIM_E_INVAL;
+	e.where = RECLAIM_WHERE_DECISION;
+	e.field = "actions";
+	ctl_error_from_library(&err, RECLAIM_E_INVAL, &e);
+	assert_string_equal(err.path, "");
+	e.where = RECLAIM_WHERE_HOST;
+	e.field = NULL;
+	ctl_error_from_library(&err, RECLAIM_E_INVAL, &e);
+	assert_string_equal(err.path, "host");
+	e.where = RECLAIM_WHERE_NONE;
+	ctl_error_from_library(&err, RECLAIM_E_INVAL, &e);
+	assert_string_equal(err.path, "");
+	/* A record of another failure than this one says nothing. */
+	e.status = RECLAIM_E_HOST_FREE;
+	e.where = RECLAIM_WHERE_HOST;
+	e.field = "free_bytes";
+	ctl_error_from_library(&err, RECLAIM_E_OVERFLOW, &e);
+	assert_string_equal(err.path, "");
+	assert_int_equal(err.status, RECLAIM_E_OVERFLOW);
+	assert_string_equal(err.message, reclaim_strerror(RECLAIM_E_OVERFLOW));
 }
 
 /* Host under pressure with one ballooning VM, at time @p t seconds. */
@@ -522,6 +579,70 @@ test_session_history(void **state)
 	free(b);
 	free(c);
 	free(d);
+}
+
+/* Each class of error the library finds in a line, at the path of the
+ * value it names. */
+static void
+test_session_errors_say_where(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *status;
+		const char *path;
+		const char *message; /* NULL: reclaim_strerror()'s */
+	} cases[] = {
+		{"{\"host\":{\"total_bytes\":100,\"free_bytes\":101,\"now_ns\":1},\"vms\":[]}",
+		 "RECLAIM_E_HOST_FREE", "host.free_bytes", NULL},
+		{"{\"host\":{\"total_bytes\":100,\"reserved_bytes\":101,\"free_bytes\":1,"
+		 "\"now_ns\":1},\"vms\":[]}",
+		 "RECLAIM_E_HOST_RESERVED", "host.reserved_bytes", NULL},
+		{"{\"host\":{\"total_bytes\":1000,\"free_bytes\":1,\"now_ns\":1},\"vms\":[" VM_JSON(1)
+		 ",{\"id\":2,\"configured_bytes\":0,\"consumed_bytes\":0,\"shares\":1,"
+		 "\"active_bytes\":0}]}",
+		 "RECLAIM_E_VM_SIZE", "vms[1].configured_bytes", NULL},
+		{"{\"host\":{\"total_bytes\":1000,\"free_bytes\":1,\"now_ns\":1},\"vms\":[" VM_JSON(1)
+		 ",{\"id\":2,\"configured_bytes\":10,\"consumed_bytes\":0,\"reservation_bytes\":11,"
+		 "\"shares\":1,\"active_bytes\":0}]}",
+		 "RECLAIM_E_VM_BOUNDS", "vms[1].reservation_bytes", NULL},
+		{"{\"host\":{\"total_bytes\":1000,\"free_bytes\":1,\"now_ns\":1},\"vms\":[" VM_JSON(9)
+		 "," VM_JSON(4) "," VM_JSON(9) "," VM_JSON(4) "]}",
+		 "RECLAIM_E_VM_DUPLICATE", "vms[2].id",
+		 "two VMs have the same id: vms[0] has id 9 too"},
+		{"{\"host\":{\"total_bytes\":1000,\"free_bytes\":1,\"now_ns\":1},\"vms\":["
+		 "{\"id\":1,\"configured_bytes\":9000000000000000000,\"consumed_bytes\":"
+		 "9000000000000000000,\"shares\":1,\"active_bytes\":0},"
+		 "{\"id\":2,\"configured_bytes\":9000000000000000000,\"consumed_bytes\":"
+		 "9000000000000000000,\"shares\":1,\"active_bytes\":0},"
+		 "{\"id\":3,\"configured_bytes\":9000000000000000000,\"consumed_bytes\":"
+		 "9000000000000000000,\"shares\":1,\"active_bytes\":0}]}",
+		 "RECLAIM_E_OVERFLOW", "vms[2].consumed_bytes", NULL},
+		{"{\"host\":{\"total_bytes\":1000,\"free_bytes\":1,\"now_ns\":1},\"vms\":["
+		 "{\"id\":1,\"flags\":[\"idle_tax\"],\"idle_tax\":1.5,\"configured_bytes\":10,"
+		 "\"consumed_bytes\":0,\"shares\":1,\"active_bytes\":0}]}",
+		 "RECLAIM_E_INVAL", "vms[0].idle_tax", NULL},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *lines[] = {cases[i].line};
+		char *answer = run_lines(lines, 1);
+		json_t *root = json_loads(answer, 0, NULL);
+		json_t *err = json_object_get(root, "error");
+		const char *status = json_string_value(json_object_get(err, "status"));
+		const char *path = json_string_value(json_object_get(err, "path"));
+		const char *message = json_string_value(json_object_get(err, "message"));
+
+		assert_non_null(status);
+		assert_string_equal(status, cases[i].status);
+		assert_non_null(path);
+		assert_string_equal(path, cases[i].path);
+		assert_string_equal(message, cases[i].message ? cases[i].message
+							      : reclaim_strerror((int)json_integer_value(
+									json_object_get(err, "code"))));
+		json_decref(root);
+		free(answer);
+	}
 }
 
 /* Every line of @p input through a fresh session on the pipeline; the output
@@ -679,8 +800,9 @@ main(void)
 		cmocka_unit_test(test_config_partial),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_request),
-		cmocka_unit_test(test_blame_duplicate),
+		cmocka_unit_test(test_error_from_library),
 		cmocka_unit_test(test_session_history),
+		cmocka_unit_test(test_session_errors_say_where),
 		cmocka_unit_test(test_pipeline_threads_keep_order),
 		cmocka_unit_test(test_pipeline_lockstep),
 	};
