@@ -32,6 +32,7 @@ static const struct ctl_field config_fields[] = {
 	CFG(estimator_slow_gain, CTL_DOUBLE, NULL),
 	CFG(active_floor, CTL_DOUBLE, NULL),
 	CFG(compress_max_fraction, CTL_DOUBLE, NULL),
+	CFG(absent_grace_ns, CTL_U64, NULL),
 	{NULL, 0, 0, NULL, 0},
 };
 
