@@ -172,18 +172,26 @@ ctl_config_print(struct ctl_buf *b, const struct reclaim_config *cfg);
 
 struct ctl_request {
 	struct reclaim_host host;
-	struct reclaim_vm_stats *vms; /* capacity elements, owned by the caller */
+	struct reclaim_vm_stats *vms; /* n_vms of them, vms_cap allocated */
 	size_t n_vms;
+	size_t vms_cap;
 	int dry_run;
 	int admit;                    /* admit_bytes present */
 	uint64_t admit_bytes;
 };
 
-/* Reads one input line's JSON object. The VM array holds at most @p capacity;
- * more VMs fail with CTL_ERR_POLICY / RECLAIM_E_CAPACITY. */
+/*
+ * Reads one input line's JSON object.
+ * Grows req->vms (owned by @p req) to the line's VMs, and only as each VM
+ * turns out to be an object of the right shape, so that what it allocates
+ * stays in proportion to the line's length. Running out of memory fails
+ * with CTL_ERR_POLICY / RECLAIM_E_NOMEM at "vms".
+ */
 int
-ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
-		 size_t capacity);
+ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line);
+/* Frees the VM array; NULL-safe, and the request may be read into again. */
+void
+ctl_request_free(struct ctl_request *req);
 
 /* ---- one policy, one line at a time (session.c) ---- */
 
@@ -195,33 +203,38 @@ enum ctl_mode {
 
 struct ctl_session;
 
-/* One input line, parsed. */
+/* One input line, parsed. Zero-initialise it; ctl_request_free(&p.req)
+ * when done. */
 struct ctl_parsed {
-	struct ctl_request req; /* req.vms: set by the caller, capacity elements */
+	struct ctl_request req;
 	struct ctl_error err;   /* when failed */
 	int failed;
 };
 
+/* A session whose policy starts with room for @p capacity VMs and grows
+ * (reclaim_policy_resize()) when a line has more. */
 int
 ctl_session_new(struct ctl_session **out, const struct reclaim_config *cfg,
 		size_t capacity, int mode);
 void
 ctl_session_destroy(struct ctl_session *s);
+/* reclaim_policy_capacity() of the session's policy. */
 size_t
 ctl_session_capacity(const struct ctl_session *s);
 /* The half of a line that needs no policy: several threads may parse at
  * once, each into its own struct ctl_parsed. */
 void
-ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len, size_t capacity);
+ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len);
 /*
- * The other half, in line order: decides (unless parsing failed) and
+ * The other half, in line order: decides (unless parsing failed), growing
+ * the policy first when the line has more VMs than it has room for, and
  * appends the answer to @p out: in JSON modes exactly one line. Returns 0,
  * or 1 when the line was answered with an error.
  */
 int
 ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 		   struct ctl_parsed *p);
-/* Both halves, with the session's own VM array. */
+/* Both halves, with the session's own struct ctl_parsed. */
 int
 ctl_session_line(struct ctl_session *s, struct ctl_buf *out, const char *line, size_t len,
 		 uint64_t lineno);

@@ -7,10 +7,10 @@
 
 struct ctl_session {
 	struct reclaim_policy *policy;
-	size_t capacity;
 	int mode;
-	struct reclaim_vm_stats *vms;
-	struct reclaim_decision *decisions;
+	struct reclaim_decision *decisions; /* decisions_cap elements */
+	size_t decisions_cap;
+	struct ctl_parsed own; /* ctl_session_line()'s */
 	char *text;      /* reclaim_decision_format() output */
 	size_t text_cap;
 };
@@ -29,13 +29,12 @@ ctl_session_new(struct ctl_session **out, const struct reclaim_config *cfg, size
 		free(s);
 		return status;
 	}
-	s->capacity = capacity;
 	s->mode = mode;
-	s->vms = calloc(capacity, sizeof(*s->vms));
+	s->decisions_cap = capacity;
 	s->decisions = calloc(capacity, sizeof(*s->decisions));
 	s->text_cap = 256;
 	s->text = malloc(s->text_cap);
-	if (!s->vms || !s->decisions || !s->text) {
+	if (!s->decisions || !s->text) {
 		ctl_session_destroy(s);
 		return RECLAIM_E_NOMEM;
 	}
@@ -49,10 +48,16 @@ ctl_session_destroy(struct ctl_session *s)
 	if (!s)
 		return;
 	reclaim_policy_destroy(s->policy);
-	free(s->vms);
 	free(s->decisions);
+	ctl_request_free(&s->own.req);
 	free(s->text);
 	free(s);
+}
+
+size_t
+ctl_session_capacity(const struct ctl_session *s)
+{
+	return reclaim_policy_capacity(s->policy);
 }
 
 static const char *const kind_names[] = {"json", "input", "policy"};
@@ -298,7 +303,7 @@ put_text(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 }
 
 void
-ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len, size_t capacity)
+ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -314,7 +319,7 @@ ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len, size_t capaci
 		p->err.column = jerr.column;
 		return;
 	}
-	if (ctl_request_read(&p->req, &p->err, root, capacity) == 0)
+	if (ctl_request_read(&p->req, &p->err, root) == 0)
 		p->failed = 0;
 	json_decref(root);
 }
@@ -330,6 +335,47 @@ policy_error(struct ctl_session *s, struct ctl_error *err, int status)
 	ctl_error_from_library(err, status, &where);
 }
 
+/*
+ * Room for @p n VMs: the policy grows keeping its history, to twice its
+ * size at least, so that VMs arriving one by one do not copy it every line
+ * and absent VMs keep room for their grace period.
+ */
+static int
+make_room(struct ctl_session *s, size_t n, struct ctl_error *err)
+{
+	size_t cap = reclaim_policy_capacity(s->policy);
+
+	if (n > cap) {
+		size_t want = cap > SIZE_MAX / 2 || cap * 2 < n ? n : cap * 2;
+		int status = reclaim_policy_resize(&s->policy, want);
+		if (status == RECLAIM_E_INVAL && want > n)
+			/* Twice is more than the library takes; n may not be. */
+			status = reclaim_policy_resize(&s->policy, n);
+		if (status != RECLAIM_OK) {
+			ctl_error_set(err, CTL_ERR_POLICY, "vms",
+				      "cannot grow the policy to %zu VMs: %s", n,
+				      reclaim_strerror(status));
+			err->status = status;
+			return -1;
+		}
+		cap = reclaim_policy_capacity(s->policy);
+	}
+	if (n > s->decisions_cap) {
+		struct reclaim_decision *d = cap <= SIZE_MAX / sizeof(*d)
+						     ? realloc(s->decisions, cap * sizeof(*d))
+						     : NULL;
+		if (!d) {
+			ctl_error_set(err, CTL_ERR_POLICY, "vms", "out of memory for %zu decisions",
+				      cap);
+			err->status = RECLAIM_E_NOMEM;
+			return -1;
+		}
+		s->decisions = d;
+		s->decisions_cap = cap;
+	}
+	return 0;
+}
+
 int
 ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 		   struct ctl_parsed *p)
@@ -340,10 +386,15 @@ ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 
 	if (p->failed)
 		goto fail;
+	if (make_room(s, req->n_vms, &p->err) < 0)
+		goto fail;
 	if (req->admit)
-		status = reclaim_plan_admission(s->policy, &req->host, req->vms, req->n_vms, req->admit_bytes, &sum, s->decisions);
+		status = reclaim_plan_admission(s->policy, &req->host, req->vms, req->n_vms,
+						req->admit_bytes, &sum, s->decisions);
 	else
-		status = reclaim_decide(s->policy, &req->host, req->vms, req->n_vms, req->dry_run ? RECLAIM_DECIDE_DRY_RUN : 0, &sum, s->decisions);
+		status = reclaim_decide(s->policy, &req->host, req->vms, req->n_vms,
+					req->dry_run ? RECLAIM_DECIDE_DRY_RUN : 0, &sum,
+					s->decisions);
 	if (status != RECLAIM_OK) {
 		policy_error(s, &p->err, status);
 		goto fail;
@@ -354,6 +405,7 @@ ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 		put_json(s, out, lineno, req, &sum);
 	return 0;
 fail:
+	p->failed = 1;
 	ctl_session_error(s, out, lineno, &p->err);
 	return 1;
 }
@@ -362,14 +414,6 @@ int
 ctl_session_line(struct ctl_session *s, struct ctl_buf *out, const char *line, size_t len,
 		 uint64_t lineno)
 {
-	struct ctl_parsed p = {.req = {.vms = s->vms}};
-
-	ctl_parse_line(&p, line, len, s->capacity);
-	return ctl_session_answer(s, out, lineno, &p);
-}
-
-size_t
-ctl_session_capacity(const struct ctl_session *s)
-{
-	return s->capacity;
+	ctl_parse_line(&s->own, line, len);
+	return ctl_session_answer(s, out, lineno, &s->own);
 }

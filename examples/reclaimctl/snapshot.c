@@ -45,25 +45,47 @@ static const struct ctl_field vm_fields[] = {
 	{NULL, 0, 0, NULL, 0},
 };
 
+/* Room for VM @p i: the array doubles, but never past @p n, the array's
+ * length, so it stays within twice the VMs read so far. */
 static int
-read_vms(struct ctl_request *req, struct ctl_error *err, json_t *vms, size_t capacity)
+vm_room(struct ctl_request *req, struct ctl_error *err, size_t i, size_t n)
+{
+	if (i < req->vms_cap)
+		return 0;
+	size_t cap = req->vms_cap < 16 ? 16 : req->vms_cap * 2;
+	if (cap > n)
+		cap = n;
+	struct reclaim_vm_stats *vms = cap <= SIZE_MAX / sizeof(*vms)
+					       ? realloc(req->vms, cap * sizeof(*vms))
+					       : NULL;
+	if (!vms) {
+		ctl_error_set(err, CTL_ERR_POLICY, "vms", "out of memory for %zu VMs", cap);
+		err->status = RECLAIM_E_NOMEM;
+		return -1;
+	}
+	req->vms = vms;
+	req->vms_cap = cap;
+	return 0;
+}
+
+static int
+read_vms(struct ctl_request *req, struct ctl_error *err, json_t *vms)
 {
 	static const struct reclaim_vm_stats init = RECLAIM_VM_STATS_INIT;
 	size_t n = json_array_size(vms);
 
-	if (n > capacity) {
-		ctl_error_set(err, CTL_ERR_POLICY, "vms",
-			      "%zu VMs, but the policy was created for at most %zu; restart "
-			      "reclaimctl with --capacity %zu or more (history starts over)",
-			      n, capacity, n);
-		err->status = RECLAIM_E_CAPACITY;
-		return -1;
-	}
 	for (size_t i = 0; i < n; i++) {
+		json_t *vm = json_array_get(vms, i);
+		char at[32];
+		snprintf(at, sizeof(at), "vms[%zu]", i);
+		if (!json_is_object(vm)) {
+			ctl_error_set(err, CTL_ERR_INPUT, at, "expected an object");
+			return -1;
+		}
+		if (vm_room(req, err, i, n) < 0)
+			return -1;
 		req->vms[i] = init;
-		if (ctl_read_fields(&req->vms[i], err, vm_fields, json_array_get(vms, i), NULL) < 0) {
-			char at[32];
-			snprintf(at, sizeof(at), "vms[%zu]", i);
+		if (ctl_read_fields(&req->vms[i], err, vm_fields, vm, NULL) < 0) {
 			ctl_error_prefix(err, at);
 			return -1;
 		}
@@ -72,9 +94,19 @@ read_vms(struct ctl_request *req, struct ctl_error *err, json_t *vms, size_t cap
 	return 0;
 }
 
+void
+ctl_request_free(struct ctl_request *req)
+{
+	if (!req)
+		return;
+	free(req->vms);
+	req->vms = NULL;
+	req->vms_cap = 0;
+	req->n_vms = 0;
+}
+
 int
-ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
-		 size_t capacity)
+ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line)
 {
 	static const struct reclaim_host host_init = RECLAIM_HOST_INIT;
 	const char *dry_run = reclaim_decide_flag_name(RECLAIM_DECIDE_DRY_RUN);
@@ -126,5 +158,5 @@ ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
 		ctl_error_set(err, CTL_ERR_INPUT, "vms", "expected an array");
 		return -1;
 	}
-	return read_vms(req, err, vms, capacity);
+	return read_vms(req, err, vms);
 }

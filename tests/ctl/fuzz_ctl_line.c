@@ -68,7 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t lineno = 0;
 
 	CHECK(reclaim_config_init(&cfg, sizeof(cfg)) == RECLAIM_OK);
-	/* A small capacity, so that RECLAIM_E_CAPACITY is reachable. */
+	/* A small capacity, so that lines grow the policy. */
 	CHECK(ctl_session_new(&json, &cfg, 8, CTL_MODE_JSON_EXPLAIN) == RECLAIM_OK);
 	CHECK(ctl_session_new(&text, &cfg, 8, CTL_MODE_TEXT) == RECLAIM_OK);
 	for (;;) {

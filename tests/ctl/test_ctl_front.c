@@ -365,13 +365,12 @@ test_config_errors(void **state)
 }
 
 static int
-read_request(struct ctl_request *req, struct ctl_error *err, const char *line,
-	     size_t capacity)
+read_request(struct ctl_request *req, struct ctl_error *err, const char *line)
 {
 	json_error_t jerr;
 	json_t *root = json_loads(line, 0, &jerr);
 	assert_non_null(root);
-	int rc = ctl_request_read(req, err, root, capacity);
+	int rc = ctl_request_read(req, err, root);
 	json_decref(root);
 	return rc;
 }
@@ -383,8 +382,7 @@ read_request(struct ctl_request *req, struct ctl_error *err, const char *line,
 static void
 test_request(void **state)
 {
-	struct reclaim_vm_stats vms[2];
-	struct ctl_request req = {.vms = vms};
+	struct ctl_request req = {0};
 	struct ctl_error err;
 	(void)state;
 
@@ -393,8 +391,7 @@ test_request(void **state)
 				      "\"consumed_bytes\":90,\"shares\":5,\"active_bytes\":9,"
 				      "\"balloon_cap_bytes\":\"unlimited\",\"flags\":[\"balloon\","
 				      "\"compress\"]}],\"dry_run\":true,\"host\":{\"total_bytes\":1000,"
-				      "\"free_bytes\":10,\"now_ns\":5,\"flags\":[\"swap_bounded\"]}}",
-				      2),
+				      "\"free_bytes\":10,\"now_ns\":5,\"flags\":[\"swap_bounded\"]}}"),
 			 0);
 	assert_int_equal(req.n_vms, 1);
 	assert_true(req.dry_run);
@@ -402,39 +399,82 @@ test_request(void **state)
 	assert_int_equal(req.host.struct_size, sizeof(struct reclaim_host));
 	assert_int_equal(req.host.flags, RECLAIM_HOST_SWAP_BOUNDED);
 	assert_int_equal(req.host.total_bytes, 1000);
-	assert_int_equal(vms[0].struct_size, sizeof(struct reclaim_vm_stats));
-	assert_int_equal(vms[0].id, 7);
-	assert_int_equal(vms[0].flags, RECLAIM_VM_BALLOON | RECLAIM_VM_COMPRESS);
+	assert_int_equal(req.vms[0].struct_size, sizeof(struct reclaim_vm_stats));
+	assert_int_equal(req.vms[0].id, 7);
+	assert_int_equal(req.vms[0].flags, RECLAIM_VM_BALLOON | RECLAIM_VM_COMPRESS);
 	/* Left out: RECLAIM_VM_STATS_INIT's values. */
-	assert_true(vms[0].limit_bytes == RECLAIM_UNLIMITED);
-	assert_true(vms[0].balloon_cap_bytes == RECLAIM_UNLIMITED);
-	assert_int_equal(vms[0].reservation_bytes, 0);
-
-	assert_int_equal(read_request(&req, &err,
-				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1,\"now_ns\":1},"
-				      "\"vms\":[{},{},{}]}",
-				      2),
-			 -1);
-	assert_int_equal(err.kind, CTL_ERR_POLICY);
-	assert_int_equal(err.status, RECLAIM_E_CAPACITY);
-	assert_string_equal(err.path, "vms");
+	assert_true(req.vms[0].limit_bytes == RECLAIM_UNLIMITED);
+	assert_true(req.vms[0].balloon_cap_bytes == RECLAIM_UNLIMITED);
+	assert_int_equal(req.vms[0].reservation_bytes, 0);
 
 	assert_int_equal(read_request(&req, &err,
 				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1,\"now_ns\":1},"
 				      "\"vms\":[{\"id\":1,\"configured_bytes\":1,\"consumed_bytes\":1,"
 				      "\"shares\":1,\"active_bytes\":1},{\"id\":2,\"flags\":[\"balloon\","
-				      "7]}]}",
-				      2),
+				      "7]}]}"),
 			 -1);
 	assert_int_equal(err.kind, CTL_ERR_INPUT);
 	assert_string_equal(err.path, "vms[1].flags[1]");
 	assert_string_equal(err.message, "expected one of balloon, guest_stats, idle_tax, compress");
 
 	assert_int_equal(read_request(&req, &err,
-				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1},\"vms\":[]}", 2),
+				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1},\"vms\":[]}"),
 			 -1);
 	assert_string_equal(err.path, "host.now_ns");
 	assert_string_equal(err.message, "missing required key");
+	ctl_request_free(&req);
+}
+
+/* A line of @p n VMs, ids 1..n, followed by @p tail ("" or ",..."). */
+static char *
+many_vms_line(size_t n, const char *tail)
+{
+	struct ctl_buf b = {0};
+	ctl_puts(&b, "{\"host\":{\"total_bytes\":1000000000000,\"free_bytes\":1000,\"now_ns\":1},"
+		     "\"vms\":[");
+	for (size_t i = 1; i <= n; i++) {
+		if (i > 1)
+			ctl_putc(&b, ',');
+		ctl_puts(&b, "{\"id\":");
+		ctl_put_u64(&b, i);
+		ctl_puts(&b, ",\"flags\":[\"balloon\"],\"configured_bytes\":1073741824,"
+			     "\"consumed_bytes\":1073741824,\"shares\":1000,\"active_bytes\":1}");
+	}
+	ctl_puts(&b, tail);
+	ctl_puts(&b, "]}");
+	char *line = strdup(text(&b));
+	ctl_buf_free(&b);
+	return line;
+}
+
+/* The VM array grows to any number of VMs, but only with the VMs read:
+ * a line of junk after one VM costs no more than a line of one VM. */
+static void
+test_request_grows(void **state)
+{
+	struct ctl_request req = {0};
+	struct ctl_error err;
+	struct ctl_buf junk = {0};
+	(void)state;
+
+	char *line = many_vms_line(1000, "");
+	assert_int_equal(read_request(&req, &err, line), 0);
+	free(line);
+	assert_int_equal(req.n_vms, 1000);
+	assert_int_equal(req.vms[999].id, 1000);
+	assert_true(req.vms_cap >= 1000 && req.vms_cap <= 2000);
+	ctl_request_free(&req);
+	assert_null(req.vms);
+
+	for (int i = 0; i < 100000; i++)
+		ctl_puts(&junk, ",{}");
+	line = many_vms_line(1, text(&junk));
+	assert_int_equal(read_request(&req, &err, line), -1);
+	free(line);
+	assert_string_equal(err.path, "vms[1].id");
+	assert_true(req.vms_cap <= 16);
+	ctl_request_free(&req);
+	ctl_buf_free(&junk);
 }
 
 /* The library's record of a failure, mapped to a path; the classes a
@@ -581,6 +621,51 @@ test_session_history(void **state)
 	free(d);
 }
 
+/* snapshot() with VMs 2..n beside VM 1: small, without a balloon driver. */
+static char *
+snapshot_vms(int t, size_t n)
+{
+	struct ctl_buf b = {0};
+	char line[1024];
+
+	snapshot(line, sizeof(line), t);
+	line[strlen(line) - 2] = '\0'; /* the closing "]}" */
+	ctl_puts(&b, line);
+	for (size_t i = 2; i <= n; i++) {
+		ctl_puts(&b, ",{\"id\":");
+		ctl_put_u64(&b, i);
+		ctl_puts(&b, ",\"configured_bytes\":268435456,\"consumed_bytes\":268435456,"
+			     "\"shares\":1000,\"active_bytes\":1048576}");
+	}
+	ctl_puts(&b, "]}");
+	char *out = strdup(text(&b));
+	ctl_buf_free(&b);
+	return out;
+}
+
+/* Every answer of a fresh session of @p capacity to @p lines, in one
+ * string; the session's capacity at the end in *capacity_after. */
+static char *
+session_all(const char *const *lines, size_t n, size_t capacity, int mode,
+	    size_t *capacity_after, int *errors)
+{
+	struct reclaim_config cfg;
+	struct ctl_session *s;
+	struct ctl_buf out = {0};
+
+	reclaim_config_init(&cfg, sizeof(cfg));
+	assert_int_equal(ctl_session_new(&s, &cfg, capacity, mode), 0);
+	*errors = 0;
+	for (size_t i = 0; i < n; i++)
+		*errors += ctl_session_line(s, &out, lines[i], strlen(lines[i]), i + 1);
+	if (capacity_after)
+		*capacity_after = ctl_session_capacity(s);
+	ctl_session_destroy(s);
+	char *all = strdup(text(&out));
+	ctl_buf_free(&out);
+	return all;
+}
+
 /* Each class of error the library finds in a line, at the path of the
  * value it names. */
 static void
@@ -643,6 +728,53 @@ test_session_errors_say_where(void **state)
 		json_decref(root);
 		free(answer);
 	}
+}
+
+/* A line with more VMs than the policy has room for grows it, and every
+ * VM's history goes on: the answers are those of a policy large enough
+ * from the start. */
+static void
+test_session_grows(void **state)
+{
+	char *lines[20];
+	size_t n = 0, capacity = 0;
+	int errors;
+	(void)state;
+
+	/* VM 1 does not deliver its balloon: after balloon_window_ns it is
+	 * unresponsive, and stays so for balloon_backoff_ns. */
+	for (int t = 1; t <= 15; t++)
+		lines[n++] = snapshot_vms(t, 1);
+	lines[n++] = snapshot_vms(16, 3);
+	lines[n++] = snapshot_vms(17, 4);
+	lines[n++] = snapshot_vms(18, 40);
+
+	char *grown = session_all((const char *const *)lines, n, 1, CTL_MODE_JSON, &capacity,
+				  &errors);
+	assert_int_equal(errors, 0);
+	/* 1 -> 3 (twice 1 is too few) -> 6 (twice 3) -> 40. */
+	assert_int_equal(capacity, 40);
+	char *roomy = session_all((const char *const *)lines, n, 64, CTL_MODE_JSON, &capacity,
+				  &errors);
+	assert_int_equal(capacity, 64);
+	assert_string_equal(grown, roomy);
+
+	/* The history is really there: the grown policy still knows VM 1's
+	 * balloon is unresponsive, which a new policy cannot know. */
+	const char *at = strstr(grown, "{\"line\":16,");
+	assert_non_null(at);
+	assert_non_null(strstr(at, "{\"id\":1,\"actions\":[],"));
+	assert_non_null(strstr(at, "\"reasons\":[\"unresponsive\""));
+	const char *last[] = {lines[15]};
+	char *fresh = session_all(last, 1, 1, CTL_MODE_JSON, &capacity, &errors);
+	assert_null(strstr(fresh, "unresponsive"));
+	assert_int_equal(capacity, 3);
+
+	free(fresh);
+	free(grown);
+	free(roomy);
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
 }
 
 /* Every line of @p input through a fresh session on the pipeline; the output
@@ -719,6 +851,42 @@ test_pipeline_threads_keep_order(void **state)
 	assert_non_null(strstr(serial, "line longer than 100 bytes"));
 	free(serial);
 	free(threaded);
+}
+
+/* Parser threads take lines of any number of VMs, in order: the answers
+ * are those of one thread and a policy large enough from the start. */
+static void
+test_pipeline_grows(void **state)
+{
+	static const size_t sizes[] = {1, 20, 3, 60, 2, 100, 1, 7, 100, 5, 33, 1};
+	const size_t n = sizeof(sizes) / sizeof(sizes[0]);
+	char *lines[sizeof(sizes) / sizeof(sizes[0])];
+	struct ctl_buf input = {0};
+	char *serial, *threaded;
+	int errors;
+	(void)state;
+
+	for (size_t i = 0; i < n; i++)
+		lines[i] = snapshot_vms((int)i + 1, sizes[i]);
+	for (size_t i = 0; i < n; i++) {
+		ctl_puts(&input, lines[i]);
+		ctl_putc(&input, '\n');
+	}
+	char *roomy = session_all((const char *const *)lines, n, 256, CTL_MODE_JSON_EXPLAIN, NULL,
+				  &errors);
+	assert_int_equal(errors, 0);
+	assert_int_equal(pipeline_file(text(&input), 0, 1 << 20, &serial), 0);
+	assert_string_equal(serial, roomy);
+	for (unsigned workers = 1; workers <= 3; workers++) {
+		assert_int_equal(pipeline_file(text(&input), workers, 1 << 20, &threaded), 0);
+		assert_string_equal(threaded, roomy);
+		free(threaded);
+	}
+	free(serial);
+	free(roomy);
+	ctl_buf_free(&input);
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
 }
 
 struct lockstep {
@@ -800,10 +968,13 @@ main(void)
 		cmocka_unit_test(test_config_partial),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_request_grows),
 		cmocka_unit_test(test_error_from_library),
 		cmocka_unit_test(test_session_history),
 		cmocka_unit_test(test_session_errors_say_where),
+		cmocka_unit_test(test_session_grows),
 		cmocka_unit_test(test_pipeline_threads_keep_order),
+		cmocka_unit_test(test_pipeline_grows),
 		cmocka_unit_test(test_pipeline_lockstep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
