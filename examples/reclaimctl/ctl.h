@@ -130,6 +130,8 @@ enum ctl_type {
 	CTL_ENUM       /* uint32_t value, one name */
 };
 
+/* A table of at most 64 fields (ctl_read_fields' *present), ended by a
+ * NULL name. */
 struct ctl_field {
 	const char *name;
 	int type;      /* enum ctl_type */
@@ -142,21 +144,48 @@ struct ctl_field {
  * Reads the members of @p obj (a JSON object) into the struct at @p base.
  * Unknown keys, wrong types and missing required keys fail with err->path
  * set to the key. Keys in @p skip (NULL-terminated, may be NULL) are left
- * for the caller.
+ * for the caller. @p present, if not NULL, gets bit i set for each
+ * fields[i] the object has.
  */
 int
 ctl_read_fields(void *base, struct ctl_error *err, const struct ctl_field *fields,
-		json_t *obj, const char *const *skip);
+		json_t *obj, const char *const *skip, uint64_t *present);
 /* One enum value named by @p names; err->path is @p path otherwise. */
 int
 ctl_read_name(uint32_t *value, struct ctl_error *err, ctl_name_fn *names, json_t *j,
 	      const char *path);
+/* Copies the member @p f from the struct at @p from to the one at @p to. */
+void
+ctl_copy_field(void *to, const void *from, const struct ctl_field *f);
+/* The value of member @p f of the struct at @p base, as JSON. */
+void
+ctl_put_field(struct ctl_buf *b, const struct ctl_field *f, const void *base);
 /* {"name": value, ...} in table order. */
 void
 ctl_put_fields(struct ctl_buf *b, const struct ctl_field *fields, const void *base);
 
 /* ---- config (config.c) ---- */
 
+/* Every member of struct reclaim_config but struct_size and the reserved
+ * ones, in struct order. */
+extern const struct ctl_field ctl_config_fields[];
+
+/*
+ * A partial config as JSON gives it: the members present, and the profile
+ * whose defaults the others take, if it names one.
+ */
+struct ctl_config_change {
+	struct reclaim_config values; /* the members present; others 0 */
+	uint64_t present;             /* bit i: ctl_config_fields[i] */
+	int profile;                  /* enum reclaim_profile, or -1: none named */
+};
+
+/* Reads a partial config object; nothing is validated but types and names. */
+int
+ctl_config_read(struct ctl_config_change *change, struct ctl_error *err, json_t *obj);
+/* Writes the members @p change has into @p cfg. */
+void
+ctl_config_apply(struct reclaim_config *cfg, const struct ctl_config_change *change);
 /*
  * Parses a (partial) config: members of struct reclaim_config plus
  * "profile". Starts from @p profile's defaults (or the file's "profile"),
@@ -165,12 +194,15 @@ ctl_put_fields(struct ctl_buf *b, const struct ctl_field *fields, const void *ba
 int
 ctl_config_parse(struct reclaim_config *cfg, struct ctl_error *err, const char *text,
 		 size_t len, int profile);
+/* One line: the config as a JSON object, then a newline. */
 void
 ctl_config_print(struct ctl_buf *b, const struct reclaim_config *cfg);
 
-/* ---- snapshots (snapshot.c) ---- */
+/* ---- input lines as requests (snapshot.c) ---- */
 
 struct ctl_request {
+	int is_config;                /* a config line: only config is set */
+	struct ctl_config_change config;
 	struct reclaim_host host;
 	struct reclaim_vm_stats *vms; /* n_vms of them, vms_cap allocated */
 	size_t n_vms;
@@ -181,7 +213,7 @@ struct ctl_request {
 };
 
 /*
- * Reads one input line's JSON object.
+ * Reads one input line's JSON object: a host snapshot, or a config line.
  * Grows req->vms (owned by @p req) to the line's VMs, and only as each VM
  * turns out to be an object of the right shape, so that what it allocates
  * stays in proportion to the line's length. Running out of memory fails
@@ -226,10 +258,10 @@ ctl_session_capacity(const struct ctl_session *s);
 void
 ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len);
 /*
- * The other half, in line order: decides (unless parsing failed), growing
- * the policy first when the line has more VMs than it has room for, and
- * appends the answer to @p out: in JSON modes exactly one line. Returns 0,
- * or 1 when the line was answered with an error.
+ * The other half, in line order: applies a config line, or decides (unless
+ * parsing failed), growing the policy first when the line has more VMs than
+ * it has room for; appends the answer to @p out: in JSON modes exactly one
+ * line. Returns 0, or 1 when the line was answered with an error.
  */
 int
 ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,

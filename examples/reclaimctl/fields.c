@@ -208,7 +208,7 @@ skipped(const char *key, const char *const *skip)
 
 int
 ctl_read_fields(void *base, struct ctl_error *err, const struct ctl_field *fields,
-		json_t *obj, const char *const *skip)
+		json_t *obj, const char *const *skip, uint64_t *present)
 {
 	const char *key;
 	json_t *value;
@@ -239,7 +239,68 @@ ctl_read_fields(void *base, struct ctl_error *err, const struct ctl_field *field
 			return -1;
 		}
 	}
+	if (present)
+		*present = seen;
 	return 0;
+}
+
+static size_t
+field_size(const struct ctl_field *f)
+{
+	switch (f->type) {
+	case CTL_U64:
+	case CTL_LIMIT:
+		return sizeof(uint64_t);
+	case CTL_DOUBLE:
+		return sizeof(double);
+	default:
+		return sizeof(uint32_t);
+	}
+}
+
+void
+ctl_copy_field(void *to, const void *from, const struct ctl_field *f)
+{
+	memcpy((char *)to + f->offset, (const char *)from + f->offset, field_size(f));
+}
+
+void
+ctl_put_field(struct ctl_buf *b, const struct ctl_field *f, const void *base)
+{
+	const char *at = (const char *)base + f->offset;
+	uint64_t u64;
+	uint32_t u32;
+	double d;
+
+	switch (f->type) {
+	case CTL_U64:
+		memcpy(&u64, at, sizeof(u64));
+		ctl_put_u64(b, u64);
+		break;
+	case CTL_LIMIT:
+		memcpy(&u64, at, sizeof(u64));
+		ctl_put_limit(b, u64);
+		break;
+	case CTL_U32:
+		memcpy(&u32, at, sizeof(u32));
+		ctl_put_u64(b, u32);
+		break;
+	case CTL_DOUBLE:
+		memcpy(&d, at, sizeof(d));
+		ctl_put_double_short(b, d);
+		break;
+	case CTL_FLAGS:
+		memcpy(&u32, at, sizeof(u32));
+		ctl_put_flags(b, f->names, u32);
+		break;
+	case CTL_ENUM:
+		memcpy(&u32, at, sizeof(u32));
+		ctl_put_enum(b, f->names, u32);
+		break;
+	default:
+		ctl_puts(b, "null");
+		break;
+	}
 }
 
 void
@@ -247,45 +308,12 @@ ctl_put_fields(struct ctl_buf *b, const struct ctl_field *fields, const void *ba
 {
 	ctl_putc(b, '{');
 	for (const struct ctl_field *f = fields; f->name; f++) {
-		const char *at = (const char *)base + f->offset;
-		uint64_t u64;
-		uint32_t u32;
-		double d;
-
 		if (f != fields)
 			ctl_putc(b, ',');
 		ctl_putc(b, '"');
 		ctl_puts(b, f->name);
 		ctl_puts(b, "\":");
-		switch (f->type) {
-		case CTL_U64:
-		case CTL_LIMIT:
-			memcpy(&u64, at, sizeof(u64));
-			if (f->type == CTL_LIMIT)
-				ctl_put_limit(b, u64);
-			else
-				ctl_put_u64(b, u64);
-			break;
-		case CTL_U32:
-			memcpy(&u32, at, sizeof(u32));
-			ctl_put_u64(b, u32);
-			break;
-		case CTL_DOUBLE:
-			memcpy(&d, at, sizeof(d));
-			ctl_put_double_short(b, d);
-			break;
-		case CTL_FLAGS:
-			memcpy(&u32, at, sizeof(u32));
-			ctl_put_flags(b, f->names, u32);
-			break;
-		case CTL_ENUM:
-			memcpy(&u32, at, sizeof(u32));
-			ctl_put_enum(b, f->names, u32);
-			break;
-		default:
-			ctl_puts(b, "null");
-			break;
-		}
+		ctl_put_field(b, f, base);
 	}
 	ctl_putc(b, '}');
 }

@@ -376,6 +376,87 @@ make_room(struct ctl_session *s, size_t n, struct ctl_error *err)
 	return 0;
 }
 
+/* What changed from @p old to @p now, for people. */
+static void
+put_config_text(struct ctl_buf *out, uint64_t lineno, const struct reclaim_config *old,
+		const struct reclaim_config *now)
+{
+	const char *sep = ": ";
+
+	ctl_puts(out, "line ");
+	ctl_put_u64(out, lineno);
+	ctl_puts(out, ": config");
+	for (const struct ctl_field *f = ctl_config_fields; f->name; f++) {
+		struct ctl_buf a = {0}, b = {0};
+		ctl_put_field(&a, f, old);
+		ctl_put_field(&b, f, now);
+		if (a.len != b.len || (a.len && memcmp(a.data, b.data, a.len) != 0)) {
+			ctl_puts(out, sep);
+			ctl_puts(out, f->name);
+			ctl_putc(out, ' ');
+			ctl_put(out, a.data, a.len);
+			ctl_puts(out, " -> ");
+			ctl_put(out, b.data, b.len);
+			sep = ", ";
+		}
+		if (a.oom || b.oom)
+			out->oom = 1;
+		ctl_buf_free(&a);
+		ctl_buf_free(&b);
+	}
+	if (sep[0] == ':')
+		ctl_puts(out, " unchanged");
+	ctl_putc(out, '\n');
+}
+
+/*
+ * A config line: the members it has over the config in force, or over its
+ * profile's defaults when it names one; then reclaim_policy_set_config(),
+ * which validates it and keeps every VM's history.
+ */
+static int
+answer_config(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
+	      struct ctl_parsed *p)
+{
+	const struct ctl_config_change *change = &p->req.config;
+	struct reclaim_config old, cfg;
+	int status;
+
+	old.struct_size = sizeof(old);
+	status = reclaim_policy_get_config(s->policy, &old);
+	if (status == RECLAIM_OK) {
+		cfg = old;
+		if (change->profile >= 0)
+			status = reclaim_config_init_profile(&cfg, sizeof(cfg),
+							     (uint32_t)change->profile);
+	}
+	if (status != RECLAIM_OK) {
+		ctl_error_set(&p->err, CTL_ERR_POLICY, "config", "%s", reclaim_strerror(status));
+		p->err.status = status;
+		return -1;
+	}
+	ctl_config_apply(&cfg, change);
+	status = reclaim_policy_set_config(s->policy, &cfg);
+	if (status != RECLAIM_OK) {
+		policy_error(s, &p->err, status);
+		return -1;
+	}
+	/* What is in force now, as the library holds it. */
+	cfg.struct_size = sizeof(cfg);
+	if (reclaim_policy_get_config(s->policy, &cfg) != RECLAIM_OK)
+		cfg = old; /* cannot happen: the same call worked above */
+	if (s->mode == CTL_MODE_TEXT) {
+		put_config_text(out, lineno, &old, &cfg);
+		return 0;
+	}
+	ctl_puts(out, "{\"line\":");
+	ctl_put_u64(out, lineno);
+	ctl_puts(out, ",\"config\":");
+	ctl_put_fields(out, ctl_config_fields, &cfg);
+	ctl_puts(out, "}\n");
+	return 0;
+}
+
 int
 ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 		   struct ctl_parsed *p)
@@ -386,6 +467,11 @@ ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 
 	if (p->failed)
 		goto fail;
+	if (req->is_config) {
+		if (answer_config(s, out, lineno, p) < 0)
+			goto fail;
+		return 0;
+	}
 	if (make_room(s, req->n_vms, &p->err) < 0)
 		goto fail;
 	if (req->admit)

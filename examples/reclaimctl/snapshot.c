@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* One input line: {"host": {...}, "vms": [...]} -> reclaim structs. */
+/* One input line: {"host": {...}, "vms": [...]}, or {"config": {...}}, as
+ * reclaim structs. */
 #include "ctl.h"
 
 #include <stdio.h>
@@ -85,7 +86,7 @@ read_vms(struct ctl_request *req, struct ctl_error *err, json_t *vms)
 		if (vm_room(req, err, i, n) < 0)
 			return -1;
 		req->vms[i] = init;
-		if (ctl_read_fields(&req->vms[i], err, vm_fields, vm, NULL) < 0) {
+		if (ctl_read_fields(&req->vms[i], err, vm_fields, vm, NULL, NULL) < 0) {
 			ctl_error_prefix(err, at);
 			return -1;
 		}
@@ -105,24 +106,44 @@ ctl_request_free(struct ctl_request *req)
 	req->n_vms = 0;
 }
 
+/* A config line carries nothing else. */
+static int
+mixed(struct ctl_error *err, const char *key)
+{
+	ctl_error_set(err, CTL_ERR_INPUT, key,
+		      "a line carries either \"config\" or a host snapshot, not both");
+	return -1;
+}
+
 int
 ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line)
 {
 	static const struct reclaim_host host_init = RECLAIM_HOST_INIT;
 	const char *dry_run = reclaim_decide_flag_name(RECLAIM_DECIDE_DRY_RUN);
-	json_t *host = NULL, *vms = NULL, *value;
+	json_t *host = NULL, *vms = NULL, *config = NULL, *value;
 	const char *key;
+	int snapshot_keys = 0;
 
 	if (!json_is_object(line)) {
 		ctl_error_set(err, CTL_ERR_INPUT, "", "expected an object");
 		return -1;
 	}
+	req->is_config = 0;
 	req->host = host_init;
 	req->n_vms = 0;
 	req->dry_run = 0;
 	req->admit = 0;
 	req->admit_bytes = 0;
 	json_object_foreach(line, key, value) {
+		if (strcmp(key, "config") == 0) {
+			if (snapshot_keys)
+				return mixed(err, key);
+			config = value;
+			continue;
+		}
+		if (config)
+			return mixed(err, key);
+		snapshot_keys++;
 		if (strcmp(key, "host") == 0) {
 			host = value;
 		} else if (strcmp(key, "vms") == 0) {
@@ -146,11 +167,19 @@ ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line)
 			return -1;
 		}
 	}
+	if (config) {
+		if (ctl_config_read(&req->config, err, config) < 0) {
+			ctl_error_prefix(err, "config");
+			return -1;
+		}
+		req->is_config = 1;
+		return 0;
+	}
 	if (!host || !vms) {
 		ctl_error_set(err, CTL_ERR_INPUT, host ? "vms" : "host", "missing required key");
 		return -1;
 	}
-	if (ctl_read_fields(&req->host, err, host_fields, host, NULL) < 0) {
+	if (ctl_read_fields(&req->host, err, host_fields, host, NULL, NULL) < 0) {
 		ctl_error_prefix(err, "host");
 		return -1;
 	}

@@ -393,6 +393,7 @@ test_request(void **state)
 				      "\"compress\"]}],\"dry_run\":true,\"host\":{\"total_bytes\":1000,"
 				      "\"free_bytes\":10,\"now_ns\":5,\"flags\":[\"swap_bounded\"]}}"),
 			 0);
+	assert_false(req.is_config);
 	assert_int_equal(req.n_vms, 1);
 	assert_true(req.dry_run);
 	assert_false(req.admit);
@@ -475,6 +476,68 @@ test_request_grows(void **state)
 	assert_true(req.vms_cap <= 16);
 	ctl_request_free(&req);
 	ctl_buf_free(&junk);
+}
+
+/* The bit of ctl_config_change.present for member @p name. */
+static uint64_t
+config_bit(const char *name)
+{
+	for (size_t i = 0; ctl_config_fields[i].name; i++)
+		if (strcmp(ctl_config_fields[i].name, name) == 0)
+			return (uint64_t)1 << i;
+	fail_msg("no config member %s", name);
+	return 0;
+}
+
+static void
+test_request_config(void **state)
+{
+	struct ctl_request req = {0};
+	struct ctl_error err;
+	(void)state;
+
+	assert_int_equal(read_request(&req, &err,
+				      "{\"config\":{\"idle_tax\":0.5,\"profile\":\"paper\","
+				      "\"flags\":[\"soft_swap\"]}}"),
+			 0);
+	assert_true(req.is_config);
+	assert_int_equal(req.config.profile, RECLAIM_PROFILE_PAPER);
+	assert_true(req.config.values.idle_tax == 0.5);
+	assert_int_equal(req.config.values.flags, RECLAIM_CONFIG_SOFT_SWAP);
+	assert_true(req.config.present == (config_bit("idle_tax") | config_bit("flags")));
+
+	/* The members it has replace those of any config. */
+	struct reclaim_config cfg;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	cfg.page_size = 8192;
+	ctl_config_apply(&cfg, &req.config);
+	assert_true(cfg.idle_tax == 0.5);
+	assert_int_equal(cfg.flags, RECLAIM_CONFIG_SOFT_SWAP);
+	assert_int_equal(cfg.page_size, 8192);
+
+	assert_int_equal(read_request(&req, &err, "{\"config\":{}}"), 0);
+	assert_true(req.is_config);
+	assert_int_equal(req.config.profile, -1);
+	assert_int_equal(req.config.present, 0);
+
+	assert_int_equal(read_request(&req, &err, "{\"config\":{\"idle_tax\":\"high\"}}"), -1);
+	assert_int_equal(err.kind, CTL_ERR_INPUT);
+	assert_string_equal(err.path, "config.idle_tax");
+	assert_int_equal(read_request(&req, &err, "{\"config\":{\"profile\":\"vmware\"}}"), -1);
+	assert_string_equal(err.path, "config.profile");
+	assert_string_equal(err.message, "expected one of esx, esxi5, paper");
+	assert_int_equal(read_request(&req, &err, "{\"config\":{\"flags\":[\"fast\"]}}"), -1);
+	assert_string_equal(err.path, "config.flags[0]");
+	assert_int_equal(read_request(&req, &err, "{\"config\":[]}"), -1);
+	assert_string_equal(err.path, "config");
+	assert_string_equal(err.message, "expected an object");
+	/* A config line carries nothing else, in either order. */
+	assert_int_equal(read_request(&req, &err, "{\"config\":{},\"vms\":[]}"), -1);
+	assert_int_equal(err.kind, CTL_ERR_INPUT);
+	assert_string_equal(err.path, "vms");
+	assert_int_equal(read_request(&req, &err, "{\"dry_run\":true,\"config\":{}}"), -1);
+	assert_string_equal(err.path, "config");
+	ctl_request_free(&req);
 }
 
 /* The library's record of a failure, mapped to a path; the classes a
@@ -666,6 +729,104 @@ session_all(const char *const *lines, size_t n, size_t capacity, int mode,
 	return all;
 }
 
+/* The answer to a config line: {"line":N,"config":<cfg>}. */
+static char *
+config_answer(int lineno, const struct reclaim_config *cfg)
+{
+	struct ctl_buf b = {0};
+	ctl_puts(&b, "{\"line\":");
+	ctl_put_u64(&b, (uint64_t)lineno);
+	ctl_puts(&b, ",\"config\":");
+	ctl_config_print(&b, cfg);
+	b.len--; /* its newline */
+	ctl_puts(&b, "}\n");
+	char *out = strdup(text(&b));
+	ctl_buf_free(&b);
+	return out;
+}
+
+static void
+test_session_config_line(void **state)
+{
+	char t1[1024], t2[1024];
+	(void)state;
+
+	snapshot(t1, sizeof(t1), 1);
+	snapshot(t2, sizeof(t2), 2);
+	const char *plain[] = {t1, t2};
+	const char *untaxed[] = {t1, "{\"config\":{\"idle_tax\":0}}", t2};
+	const char *rejected[] = {t1, "{\"config\":{\"threshold_soft\":0.07}}", t2};
+	char *a = run_lines(plain, 2);
+	char *b = run_lines(untaxed, 3);
+	char *c = run_lines(rejected, 3);
+
+	/* The new config decides the next line (the idle tax changes the
+	 * price of the VM's memory), and the history goes on: the balloon
+	 * asked for at t1 is in flight at t2. */
+	assert_string_not_equal(a, b);
+	assert_null(strstr(a, "\"in_flight_bytes\":0,"));
+	assert_null(strstr(b, "\"in_flight_bytes\":0,"));
+	/* A rejected config changes nothing. */
+	assert_string_equal(a, c);
+	free(a);
+	free(b);
+	free(c);
+
+	/* Each answer is the whole config in force. Members a line leaves out
+	 * keep their value in force, unless it names a profile. */
+	struct reclaim_config half, esxi5;
+	reclaim_config_init(&half, sizeof(half));
+	half.idle_tax = 0.5;
+	reclaim_config_init_profile(&esxi5, sizeof(esxi5), RECLAIM_PROFILE_ESXI5);
+	const char *changes[] = {
+		"{\"config\":{\"idle_tax\":0.5}}",
+		"{\"config\":{}}",
+		"{\"config\":{\"idle_tax\":1}}",
+		"{\"config\":{\"profile\":\"esxi5\"}}",
+		"{\"config\":{\"threshold_low\":0.5}}",
+		"{\"config\":{}}",
+	};
+	int errors;
+	char *all = session_all(changes, 6, 4, CTL_MODE_JSON, NULL, &errors);
+	char *want[] = {config_answer(1, &half), config_answer(2, &half),
+			strdup("{\"line\":3,\"error\":{\"kind\":\"policy\",\"status\":"
+			       "\"RECLAIM_E_CONFIG\",\"code\":-3,\"path\":\"config.idle_tax\","
+			       "\"message\":\"configuration value out of range\"}}\n"),
+			config_answer(4, &esxi5),
+			strdup("{\"line\":5,\"error\":{\"kind\":\"policy\",\"status\":"
+			       "\"RECLAIM_E_THRESHOLDS\",\"code\":-4,\"path\":"
+			       "\"config.threshold_low\",\"message\":\"thresholds must be strictly "
+			       "ordered high > soft > hard > low and lie in (0, 1)\"}}\n"),
+			config_answer(6, &esxi5)};
+	const char *at = all;
+	for (int i = 0; i < 6; i++) {
+		assert_memory_equal(at, want[i], strlen(want[i]));
+		at += strlen(want[i]);
+		free(want[i]);
+	}
+	assert_int_equal(*at, '\0');
+	assert_int_equal(errors, 2);
+	free(all);
+
+	/* For people: what changed. */
+	const char *people[] = {
+		"{\"config\":{\"idle_tax\":0.5}}",
+		"{\"config\":{\"idle_tax\":0.5}}",
+		"{\"config\":{\"profile\":\"paper\"}}",
+		"{\"config\":{\"threshold_low\":0.5}}",
+	};
+	all = session_all(people, 4, 4, CTL_MODE_TEXT, NULL, &errors);
+	assert_string_equal(all,
+			    "line 1: config: idle_tax 0.75 -> 0.5\n"
+			    "line 2: config unchanged\n"
+			    "line 3: config: flags [] -> [\"no_early_balloon\",\"soft_swap\","
+			    "\"hard_swap_only\",\"no_guest_cap\"], idle_tax 0.5 -> 0.75\n"
+			    "line 4: error: RECLAIM_E_THRESHOLDS: config.threshold_low: thresholds "
+			    "must be strictly ordered high > soft > hard > low and lie in (0, 1)\n");
+	assert_int_equal(errors, 1);
+	free(all);
+}
+
 /* Each class of error the library finds in a line, at the path of the
  * value it names. */
 static void
@@ -706,6 +867,9 @@ test_session_errors_say_where(void **state)
 		 "{\"id\":1,\"flags\":[\"idle_tax\"],\"idle_tax\":1.5,\"configured_bytes\":10,"
 		 "\"consumed_bytes\":0,\"shares\":1,\"active_bytes\":0}]}",
 		 "RECLAIM_E_INVAL", "vms[0].idle_tax", NULL},
+		{"{\"config\":{\"page_size\":1000}}", "RECLAIM_E_CONFIG", "config.page_size", NULL},
+		{"{\"config\":{\"threshold_low\":0.03}}", "RECLAIM_E_THRESHOLDS",
+		 "config.threshold_low", NULL},
 	};
 	(void)state;
 
@@ -853,27 +1017,31 @@ test_pipeline_threads_keep_order(void **state)
 	free(threaded);
 }
 
-/* Parser threads take lines of any number of VMs, in order: the answers
- * are those of one thread and a policy large enough from the start. */
+/* Parser threads take lines of any number of VMs, and config lines, in
+ * order: the answers are those of one thread and a policy large enough
+ * from the start. */
 static void
 test_pipeline_grows(void **state)
 {
 	static const size_t sizes[] = {1, 20, 3, 60, 2, 100, 1, 7, 100, 5, 33, 1};
 	const size_t n = sizeof(sizes) / sizeof(sizes[0]);
-	char *lines[sizeof(sizes) / sizeof(sizes[0])];
+	char *lines[2 * sizeof(sizes) / sizeof(sizes[0])];
 	struct ctl_buf input = {0};
 	char *serial, *threaded;
 	int errors;
 	(void)state;
 
-	for (size_t i = 0; i < n; i++)
-		lines[i] = snapshot_vms((int)i + 1, sizes[i]);
 	for (size_t i = 0; i < n; i++) {
+		lines[2 * i] = snapshot_vms((int)i + 1, sizes[i]);
+		lines[2 * i + 1] = strdup(i % 2 ? "{\"config\":{\"idle_tax\":0.5}}"
+						: "{\"config\":{\"profile\":\"esx\"}}");
+	}
+	for (size_t i = 0; i < 2 * n; i++) {
 		ctl_puts(&input, lines[i]);
 		ctl_putc(&input, '\n');
 	}
-	char *roomy = session_all((const char *const *)lines, n, 256, CTL_MODE_JSON_EXPLAIN, NULL,
-				  &errors);
+	char *roomy = session_all((const char *const *)lines, 2 * n, 256, CTL_MODE_JSON_EXPLAIN,
+				  NULL, &errors);
 	assert_int_equal(errors, 0);
 	assert_int_equal(pipeline_file(text(&input), 0, 1 << 20, &serial), 0);
 	assert_string_equal(serial, roomy);
@@ -885,7 +1053,7 @@ test_pipeline_grows(void **state)
 	free(serial);
 	free(roomy);
 	ctl_buf_free(&input);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < 2 * n; i++)
 		free(lines[i]);
 }
 
@@ -969,8 +1137,10 @@ main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_request),
 		cmocka_unit_test(test_request_grows),
+		cmocka_unit_test(test_request_config),
 		cmocka_unit_test(test_error_from_library),
 		cmocka_unit_test(test_session_history),
+		cmocka_unit_test(test_session_config_line),
 		cmocka_unit_test(test_session_errors_say_where),
 		cmocka_unit_test(test_session_grows),
 		cmocka_unit_test(test_pipeline_threads_keep_order),
