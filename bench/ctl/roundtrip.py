@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """reclaimctl round trip: N snapshot lines of V VMs each through `decide`.
 
-usage: roundtrip.py TOOL [--lines 10000] [--vms 100] [--lockstep 1000]
+usage: roundtrip.py TOOL [--lines 10000] [--vms 100] [--lockstep 1000] [--threads N]
 
 Generates the input first (not timed): a 100-VM host whose VMs' consumption
 drifts at random so that free memory wanders through every state, with the
@@ -15,7 +15,9 @@ members an orchestrator would send (balloon and guest stats included; about
   lockstep  the orchestrator's way: write one line, wait for its answer
             (Python over a pipe, so Python's own cost is included).
 
-and checks that every line was answered without an error.
+and checks that every line was answered without an error. --threads N is
+passed to the tool (its default otherwise); --threads 0 gives the CPU time
+of one thread, which depends least on what else the machine runs.
 """
 
 import argparse
@@ -68,12 +70,12 @@ def generate(path, lines, vms, seed=1):
                                                      ",".join(parts)))
 
 
-def stream(tool, path, lines):
+def stream(cmd, path, lines):
     out_path = path + ".out"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(path, "rb") as fin, open(out_path, "wb") as fout:
         start = time.perf_counter()
-        proc = subprocess.run([tool, "decide"], stdin=fin, stdout=fout)
+        proc = subprocess.run(cmd, stdin=fin, stdout=fout)
         elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -94,10 +96,10 @@ def stream(tool, path, lines):
     return elapsed, cpu, size_out, states
 
 
-def lockstep(tool, path, lines):
+def lockstep(cmd, path, lines):
     with open(path) as f:
         sample = [next(f) for _ in range(lines)]
-    proc = subprocess.Popen([tool, "decide"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True, bufsize=1)
     start = time.perf_counter()
     for line in sample:
@@ -117,15 +119,18 @@ def main():
     ap.add_argument("--lines", type=int, default=10000)
     ap.add_argument("--vms", type=int, default=100)
     ap.add_argument("--lockstep", type=int, default=1000, help="lines, 0 to skip")
+    ap.add_argument("--threads", type=int, help="reclaimctl --threads (default: its own)")
     args = ap.parse_args()
-    tool = os.path.abspath(args.tool)
+    cmd = [os.path.abspath(args.tool), "decide"]
+    if args.threads is not None:
+        cmd += ["--threads", str(args.threads)]
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "snapshots.jsonl")
         start = time.perf_counter()
         generate(path, args.lines, args.vms)
         gen = time.perf_counter() - start
         size_in = os.path.getsize(path)
-        elapsed, cpu, size_out, states = stream(tool, path, args.lines)
+        elapsed, cpu, size_out, states = stream(cmd, path, args.lines)
         print(f"input: {args.lines} lines x {args.vms} VMs, {size_in / 1e6:.0f} MB "
               f"(generated in {gen:.1f} s); states {states}")
         print(f"stream:   {elapsed:.2f} s wall, {cpu:.2f} s CPU for {args.lines} lines "
@@ -134,7 +139,7 @@ def main():
               f"{size_out / 1e6:.0f} MB out)")
         if args.lockstep:
             n = min(args.lockstep, args.lines)
-            t = lockstep(tool, path, n)
+            t = lockstep(cmd, path, n)
             print(f"lockstep: {t:.2f} s for {n} lines, {t / n * 1e3:.2f} ms per "
                   f"{args.vms}-VM snapshot round trip")
 

@@ -60,36 +60,24 @@ ctl_put_human_bytes(struct ctl_buf *b, uint64_t v);
 
 /* ---- names of enum values and flag bits (names.c) ---- */
 
-struct ctl_name {
-	const char *name;
-	uint32_t value;
-};
+/* One of the library's name functions (reclaim_state_name, ...): the name
+ * of a value or flag bit, NULL for one it does not know. */
+typedef const char *ctl_name_fn(uint32_t value);
 
-extern const struct ctl_name ctl_state_names[];
-extern const struct ctl_name ctl_host_flag_names[];
-extern const struct ctl_name ctl_vm_flag_names[];
-extern const struct ctl_name ctl_config_flag_names[];
-extern const struct ctl_name ctl_base_names[];
-extern const struct ctl_name ctl_profile_names[];
-extern const struct ctl_name ctl_action_names[];
-extern const struct ctl_name ctl_reason_names[];
-extern const struct ctl_name ctl_bound_names[];
-extern const struct ctl_name ctl_balloon_limit_names[];
-extern const struct ctl_name ctl_summary_flag_names[];
-
-/* NULL for a value without a name. Tables end with a NULL name. */
-const char *
-ctl_name_of(const struct ctl_name *names, uint32_t value);
-/* 0 and *value set, or -1. */
+/* The value (an enum, or one bit when @p flags) that @p names calls @p name:
+ * 0 and *value set, or -1. */
 int
-ctl_value_of(uint32_t *value, const struct ctl_name *names, const char *name);
+ctl_value_of(uint32_t *value, ctl_name_fn *names, int flags, const char *name);
+/* "a, b, c": every name @p names knows, cut at a whole name to fit. */
+void
+ctl_names_list(char *out, size_t size, ctl_name_fn *names, int flags);
 /* ["a","b"]; a bit without a name is written "bit<N>". */
 void
-ctl_put_flags(struct ctl_buf *b, const struct ctl_name *names, uint32_t bits);
+ctl_put_flags(struct ctl_buf *b, ctl_name_fn *names, uint32_t bits);
 /* "name", or "unknown" for a value without one. */
 void
-ctl_put_enum(struct ctl_buf *b, const struct ctl_name *names, uint32_t value);
-/* "RECLAIM_E_CAPACITY" for -11; "RECLAIM_E_UNKNOWN" for codes this tool
+ctl_put_enum(struct ctl_buf *b, ctl_name_fn *names, uint32_t value);
+/* reclaim_status_name(), or "RECLAIM_E_UNKNOWN" for a code the library
  * does not know. */
 const char *
 ctl_status_name(int status);
@@ -120,6 +108,16 @@ ctl_error_set(struct ctl_error *err, int kind, const char *path, const char *fmt
 /* Prepends "prefix." (or "prefix" before "[") to err->path. */
 void
 ctl_error_prefix(struct ctl_error *err, const char *prefix);
+/*
+ * After the library returned @p status on a policy, whose
+ * reclaim_policy_last_error() is @p where: err becomes a CTL_ERR_POLICY
+ * error whose path is the input value the library names
+ * ("vms[3].reservation_bytes", "host.free_bytes", "config.idle_tax"; none
+ * when it names no input value), and whose message is reclaim_strerror(),
+ * plus the earlier VM for RECLAIM_E_VM_DUPLICATE.
+ */
+void
+ctl_error_from_library(struct ctl_error *err, int status, const struct reclaim_error *where);
 
 /* ---- struct <-> JSON members (fields.c) ---- */
 
@@ -132,11 +130,13 @@ enum ctl_type {
 	CTL_ENUM       /* uint32_t value, one name */
 };
 
+/* A table of at most 64 fields (ctl_read_fields' *present), ended by a
+ * NULL name. */
 struct ctl_field {
 	const char *name;
 	int type;      /* enum ctl_type */
 	size_t offset;
-	const struct ctl_name *names; /* CTL_FLAGS, CTL_ENUM */
+	ctl_name_fn *names; /* CTL_FLAGS, CTL_ENUM: the library's name function */
 	int required;
 };
 
@@ -144,21 +144,48 @@ struct ctl_field {
  * Reads the members of @p obj (a JSON object) into the struct at @p base.
  * Unknown keys, wrong types and missing required keys fail with err->path
  * set to the key. Keys in @p skip (NULL-terminated, may be NULL) are left
- * for the caller.
+ * for the caller. @p present, if not NULL, gets bit i set for each
+ * fields[i] the object has.
  */
 int
 ctl_read_fields(void *base, struct ctl_error *err, const struct ctl_field *fields,
-		json_t *obj, const char *const *skip);
-/* One name of @p names; err->path is @p path otherwise. */
+		json_t *obj, const char *const *skip, uint64_t *present);
+/* One enum value named by @p names; err->path is @p path otherwise. */
 int
-ctl_read_name(uint32_t *value, struct ctl_error *err, const struct ctl_name *names, json_t *j,
+ctl_read_name(uint32_t *value, struct ctl_error *err, ctl_name_fn *names, json_t *j,
 	      const char *path);
+/* Copies the member @p f from the struct at @p from to the one at @p to. */
+void
+ctl_copy_field(void *to, const void *from, const struct ctl_field *f);
+/* The value of member @p f of the struct at @p base, as JSON. */
+void
+ctl_put_field(struct ctl_buf *b, const struct ctl_field *f, const void *base);
 /* {"name": value, ...} in table order. */
 void
 ctl_put_fields(struct ctl_buf *b, const struct ctl_field *fields, const void *base);
 
 /* ---- config (config.c) ---- */
 
+/* Every member of struct reclaim_config but struct_size and the reserved
+ * ones, in struct order. */
+extern const struct ctl_field ctl_config_fields[];
+
+/*
+ * A partial config as JSON gives it: the members present, and the profile
+ * whose defaults the others take, if it names one.
+ */
+struct ctl_config_change {
+	struct reclaim_config values; /* the members present; others 0 */
+	uint64_t present;             /* bit i: ctl_config_fields[i] */
+	int profile;                  /* enum reclaim_profile, or -1: none named */
+};
+
+/* Reads a partial config object; nothing is validated but types and names. */
+int
+ctl_config_read(struct ctl_config_change *change, struct ctl_error *err, json_t *obj);
+/* Writes the members @p change has into @p cfg. */
+void
+ctl_config_apply(struct reclaim_config *cfg, const struct ctl_config_change *change);
 /*
  * Parses a (partial) config: members of struct reclaim_config plus
  * "profile". Starts from @p profile's defaults (or the file's "profile"),
@@ -167,28 +194,36 @@ ctl_put_fields(struct ctl_buf *b, const struct ctl_field *fields, const void *ba
 int
 ctl_config_parse(struct reclaim_config *cfg, struct ctl_error *err, const char *text,
 		 size_t len, int profile);
+/* One line: the config as a JSON object, then a newline. */
 void
 ctl_config_print(struct ctl_buf *b, const struct reclaim_config *cfg);
 
-/* ---- snapshots (snapshot.c) ---- */
+/* ---- input lines as requests (snapshot.c) ---- */
 
 struct ctl_request {
+	int is_config;                /* a config line: only config is set */
+	struct ctl_config_change config;
 	struct reclaim_host host;
-	struct reclaim_vm_stats *vms; /* capacity elements, owned by the caller */
+	struct reclaim_vm_stats *vms; /* n_vms of them, vms_cap allocated */
 	size_t n_vms;
+	size_t vms_cap;
 	int dry_run;
 	int admit;                    /* admit_bytes present */
 	uint64_t admit_bytes;
 };
 
-/* Reads one input line's JSON object. The VM array holds at most @p capacity;
- * more VMs fail with CTL_ERR_POLICY / RECLAIM_E_CAPACITY. */
+/*
+ * Reads one input line's JSON object: a host snapshot, or a config line.
+ * Grows req->vms (owned by @p req) to the line's VMs, and only as each VM
+ * turns out to be an object of the right shape, so that what it allocates
+ * stays in proportion to the line's length. Running out of memory fails
+ * with CTL_ERR_POLICY / RECLAIM_E_NOMEM at "vms".
+ */
 int
-ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
-		 size_t capacity);
-/* After the library rejected @p req with @p status: path of the culprit. */
+ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line);
+/* Frees the VM array; NULL-safe, and the request may be read into again. */
 void
-ctl_request_blame(struct ctl_error *err, const struct ctl_request *req, int status);
+ctl_request_free(struct ctl_request *req);
 
 /* ---- one policy, one line at a time (session.c) ---- */
 
@@ -200,33 +235,38 @@ enum ctl_mode {
 
 struct ctl_session;
 
-/* One input line, parsed. */
+/* One input line, parsed. Zero-initialise it; ctl_request_free(&p.req)
+ * when done. */
 struct ctl_parsed {
-	struct ctl_request req; /* req.vms: set by the caller, capacity elements */
+	struct ctl_request req;
 	struct ctl_error err;   /* when failed */
 	int failed;
 };
 
+/* A session whose policy starts with room for @p capacity VMs and grows
+ * (reclaim_policy_resize()) when a line has more. */
 int
 ctl_session_new(struct ctl_session **out, const struct reclaim_config *cfg,
 		size_t capacity, int mode);
 void
 ctl_session_destroy(struct ctl_session *s);
+/* reclaim_policy_capacity() of the session's policy. */
 size_t
 ctl_session_capacity(const struct ctl_session *s);
 /* The half of a line that needs no policy: several threads may parse at
  * once, each into its own struct ctl_parsed. */
 void
-ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len, size_t capacity);
+ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len);
 /*
- * The other half, in line order: decides (unless parsing failed) and
- * appends the answer to @p out: in JSON modes exactly one line. Returns 0,
- * or 1 when the line was answered with an error.
+ * The other half, in line order: applies a config line, or decides (unless
+ * parsing failed), growing the policy first when the line has more VMs than
+ * it has room for; appends the answer to @p out: in JSON modes exactly one
+ * line. Returns 0, or 1 when the line was answered with an error.
  */
 int
 ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 		   struct ctl_parsed *p);
-/* Both halves, with the session's own VM array. */
+/* Both halves, with the session's own struct ctl_parsed. */
 int
 ctl_session_line(struct ctl_session *s, struct ctl_buf *out, const char *line, size_t len,
 		 uint64_t lineno);

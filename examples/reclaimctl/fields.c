@@ -44,38 +44,71 @@ ctl_error_prefix(struct ctl_error *err, const char *prefix)
 	copy_truncated(err->path, sizeof(err->path), joined);
 }
 
-static void
-names_list(char *out, size_t size, const struct ctl_name *names)
+void
+ctl_error_from_library(struct ctl_error *err, int status, const struct reclaim_error *where)
 {
-	size_t used = 0;
-	out[0] = '\0';
-	for (const struct ctl_name *n = names; n->name; n++) {
-		int w = snprintf(out + used, size - used, "%s%s", n == names ? "" : ", ", n->name);
-		if (w < 0 || (size_t)w >= size - used)
-			return;
-		used += (size_t)w;
+	char path[sizeof(err->path)] = "";
+	const char *field = where->field;
+	const char *dot = field ? "." : "";
+
+	if (!field)
+		field = "";
+	/* A record of another call than the one that failed names nothing. */
+	if (where->status != status) {
+		ctl_error_set(err, CTL_ERR_POLICY, "", "%s", reclaim_strerror(status));
+		err->status = status;
+		return;
 	}
+	switch (where->where) {
+	case RECLAIM_WHERE_HOST:
+		snprintf(path, sizeof(path), "host%s%s", dot, field);
+		break;
+	case RECLAIM_WHERE_VM:
+		snprintf(path, sizeof(path), "vms[%llu]%s%s", (unsigned long long)where->index, dot,
+			 field);
+		break;
+	case RECLAIM_WHERE_CONFIG:
+		snprintf(path, sizeof(path), "config%s%s", dot, field);
+		break;
+	case RECLAIM_WHERE_ARGUMENT:
+		/* The VM array's length is the line's vms; the other arguments
+		 * are reclaimctl's own. */
+		if (strcmp(field, "n_vms") == 0 || strcmp(field, "vms") == 0)
+			snprintf(path, sizeof(path), "vms");
+		break;
+	default:
+		/* decisions[] (reclaim_apply) or nothing: no input value. */
+		break;
+	}
+	if (status == RECLAIM_E_VM_DUPLICATE && where->where == RECLAIM_WHERE_VM)
+		ctl_error_set(err, CTL_ERR_POLICY, path, "%s: vms[%llu] has id %llu too",
+			      reclaim_strerror(status), (unsigned long long)where->other_index,
+			      (unsigned long long)where->id);
+	else
+		ctl_error_set(err, CTL_ERR_POLICY, path, "%s", reclaim_strerror(status));
+	err->status = status;
 }
 
 int
-ctl_read_name(uint32_t *value, struct ctl_error *err, const struct ctl_name *names, json_t *j,
-	  const char *path)
+ctl_read_name(uint32_t *value, struct ctl_error *err, ctl_name_fn *names, json_t *j,
+	      const char *path)
 {
 	char list[160];
-	if (json_is_string(j) && ctl_value_of(value, names, json_string_value(j)) == 0)
+	if (json_is_string(j) && ctl_value_of(value, names, 0, json_string_value(j)) == 0)
 		return 0;
-	names_list(list, sizeof(list), names);
+	ctl_names_list(list, sizeof(list), names, 0);
 	ctl_error_set(err, CTL_ERR_INPUT, path, "expected one of %s", list);
 	return -1;
 }
 
 static int
-read_flags(uint32_t *bits, struct ctl_error *err, const struct ctl_name *names, json_t *j,
+read_flags(uint32_t *bits, struct ctl_error *err, ctl_name_fn *names, json_t *j,
 	   const char *key)
 {
 	size_t i;
 	json_t *item;
 	uint32_t out = 0;
+	char list[160];
 
 	if (!json_is_array(j)) {
 		ctl_error_set(err, CTL_ERR_INPUT, key, "expected an array of flag names");
@@ -84,12 +117,16 @@ read_flags(uint32_t *bits, struct ctl_error *err, const struct ctl_name *names, 
 	json_array_foreach(j, i, item) {
 		uint32_t bit;
 		char path[sizeof(err->path)];
-		snprintf(path, sizeof(path), "[%zu]", i);
-		if (ctl_read_name(&bit, err, names, item, path) < 0) {
-			ctl_error_prefix(err, key);
-			return -1;
+		if (json_is_string(item) &&
+		    ctl_value_of(&bit, names, 1, json_string_value(item)) == 0) {
+			out |= bit;
+			continue;
 		}
-		out |= bit;
+		snprintf(path, sizeof(path), "[%zu]", i);
+		ctl_names_list(list, sizeof(list), names, 1);
+		ctl_error_set(err, CTL_ERR_INPUT, path, "expected one of %s", list);
+		ctl_error_prefix(err, key);
+		return -1;
 	}
 	*bits = out;
 	return 0;
@@ -171,7 +208,7 @@ skipped(const char *key, const char *const *skip)
 
 int
 ctl_read_fields(void *base, struct ctl_error *err, const struct ctl_field *fields,
-		json_t *obj, const char *const *skip)
+		json_t *obj, const char *const *skip, uint64_t *present)
 {
 	const char *key;
 	json_t *value;
@@ -202,7 +239,68 @@ ctl_read_fields(void *base, struct ctl_error *err, const struct ctl_field *field
 			return -1;
 		}
 	}
+	if (present)
+		*present = seen;
 	return 0;
+}
+
+static size_t
+field_size(const struct ctl_field *f)
+{
+	switch (f->type) {
+	case CTL_U64:
+	case CTL_LIMIT:
+		return sizeof(uint64_t);
+	case CTL_DOUBLE:
+		return sizeof(double);
+	default:
+		return sizeof(uint32_t);
+	}
+}
+
+void
+ctl_copy_field(void *to, const void *from, const struct ctl_field *f)
+{
+	memcpy((char *)to + f->offset, (const char *)from + f->offset, field_size(f));
+}
+
+void
+ctl_put_field(struct ctl_buf *b, const struct ctl_field *f, const void *base)
+{
+	const char *at = (const char *)base + f->offset;
+	uint64_t u64;
+	uint32_t u32;
+	double d;
+
+	switch (f->type) {
+	case CTL_U64:
+		memcpy(&u64, at, sizeof(u64));
+		ctl_put_u64(b, u64);
+		break;
+	case CTL_LIMIT:
+		memcpy(&u64, at, sizeof(u64));
+		ctl_put_limit(b, u64);
+		break;
+	case CTL_U32:
+		memcpy(&u32, at, sizeof(u32));
+		ctl_put_u64(b, u32);
+		break;
+	case CTL_DOUBLE:
+		memcpy(&d, at, sizeof(d));
+		ctl_put_double_short(b, d);
+		break;
+	case CTL_FLAGS:
+		memcpy(&u32, at, sizeof(u32));
+		ctl_put_flags(b, f->names, u32);
+		break;
+	case CTL_ENUM:
+		memcpy(&u32, at, sizeof(u32));
+		ctl_put_enum(b, f->names, u32);
+		break;
+	default:
+		ctl_puts(b, "null");
+		break;
+	}
 }
 
 void
@@ -210,45 +308,12 @@ ctl_put_fields(struct ctl_buf *b, const struct ctl_field *fields, const void *ba
 {
 	ctl_putc(b, '{');
 	for (const struct ctl_field *f = fields; f->name; f++) {
-		const char *at = (const char *)base + f->offset;
-		uint64_t u64;
-		uint32_t u32;
-		double d;
-
 		if (f != fields)
 			ctl_putc(b, ',');
 		ctl_putc(b, '"');
 		ctl_puts(b, f->name);
 		ctl_puts(b, "\":");
-		switch (f->type) {
-		case CTL_U64:
-		case CTL_LIMIT:
-			memcpy(&u64, at, sizeof(u64));
-			if (f->type == CTL_LIMIT)
-				ctl_put_limit(b, u64);
-			else
-				ctl_put_u64(b, u64);
-			break;
-		case CTL_U32:
-			memcpy(&u32, at, sizeof(u32));
-			ctl_put_u64(b, u32);
-			break;
-		case CTL_DOUBLE:
-			memcpy(&d, at, sizeof(d));
-			ctl_put_double_short(b, d);
-			break;
-		case CTL_FLAGS:
-			memcpy(&u32, at, sizeof(u32));
-			ctl_put_flags(b, f->names, u32);
-			break;
-		case CTL_ENUM:
-			memcpy(&u32, at, sizeof(u32));
-			ctl_put_enum(b, f->names, u32);
-			break;
-		default:
-			ctl_puts(b, "null");
-			break;
-		}
+		ctl_put_field(b, f, base);
 	}
 	ctl_putc(b, '}');
 }

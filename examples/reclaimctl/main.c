@@ -102,8 +102,11 @@ parse_args(struct options *o, int argc, char **argv)
 			o->config_path = v;
 		} else if ((v = option_value(argc, argv, &i, "--profile", &missing))) {
 			uint32_t p;
-			if (ctl_value_of(&p, ctl_profile_names, v) < 0)
-				return usage_error("unknown profile '%s' (esx, esxi5, paper)", v);
+			if (ctl_value_of(&p, reclaim_profile_name, 0, v) < 0) {
+				char list[128];
+				ctl_names_list(list, sizeof(list), reclaim_profile_name, 0);
+				return usage_error("unknown profile '%s' (%s)", v, list);
+			}
 			o->profile = (int)p;
 		} else if ((v = option_value(argc, argv, &i, "--capacity", &missing))) {
 			if (parse_size(&o->capacity, v) < 0)

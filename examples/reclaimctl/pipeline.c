@@ -6,6 +6,10 @@
  * writes them in order. The main thread reads. Each line is still answered
  * as soon as it is parsed and decided, so an orchestrator can wait for each
  * answer before writing the next line.
+ *
+ * Each slot parses into VM arrays of its own, which grow to the most VMs a
+ * line in that slot has had: as many lines as there are slots are held at
+ * once, and each of them is bounded by --max-line-bytes.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -134,7 +138,6 @@ static void *
 worker(void *arg)
 {
 	struct pipeline *p = arg;
-	size_t capacity = ctl_session_capacity(p->session);
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -148,7 +151,7 @@ worker(void *arg)
 			slot->parsed.failed = 1;
 			long_line_error(&slot->parsed.err, p->max_line);
 		} else {
-			ctl_parse_line(&slot->parsed, slot->line, slot->len, capacity);
+			ctl_parse_line(&slot->parsed, slot->line, slot->len);
 		}
 		pthread_mutex_lock(&p->lock);
 		slot->state = SLOT_PARSED;
@@ -266,12 +269,6 @@ run_threads(struct ctl_session *s, int in_fd, int out_fd, size_t max_line, unsig
 	p.slots = calloc(p.n_slots, sizeof(*p.slots));
 	if (!p.slots)
 		goto nomem;
-	for (size_t i = 0; i < p.n_slots; i++) {
-		p.slots[i].parsed.req.vms = calloc(ctl_session_capacity(s),
-						   sizeof(struct reclaim_vm_stats));
-		if (!p.slots[i].parsed.req.vms)
-			goto nomem;
-	}
 	/* jansson seeds its hash function on first use; do it before threads. */
 	json_object_seed(0);
 	pthread_mutex_init(&p.lock, NULL);
@@ -329,7 +326,7 @@ nomem:
 out:
 	for (size_t i = 0; p.slots && i < p.n_slots; i++) {
 		free(p.slots[i].line);
-		free(p.slots[i].parsed.req.vms);
+		ctl_request_free(&p.slots[i].parsed.req);
 	}
 	free(p.slots);
 	return rc;

@@ -7,10 +7,10 @@
 
 struct ctl_session {
 	struct reclaim_policy *policy;
-	size_t capacity;
 	int mode;
-	struct reclaim_vm_stats *vms;
-	struct reclaim_decision *decisions;
+	struct reclaim_decision *decisions; /* decisions_cap elements */
+	size_t decisions_cap;
+	struct ctl_parsed own; /* ctl_session_line()'s */
 	char *text;      /* reclaim_decision_format() output */
 	size_t text_cap;
 };
@@ -29,13 +29,12 @@ ctl_session_new(struct ctl_session **out, const struct reclaim_config *cfg, size
 		free(s);
 		return status;
 	}
-	s->capacity = capacity;
 	s->mode = mode;
-	s->vms = calloc(capacity, sizeof(*s->vms));
+	s->decisions_cap = capacity;
 	s->decisions = calloc(capacity, sizeof(*s->decisions));
 	s->text_cap = 256;
 	s->text = malloc(s->text_cap);
-	if (!s->vms || !s->decisions || !s->text) {
+	if (!s->decisions || !s->text) {
 		ctl_session_destroy(s);
 		return RECLAIM_E_NOMEM;
 	}
@@ -49,10 +48,16 @@ ctl_session_destroy(struct ctl_session *s)
 	if (!s)
 		return;
 	reclaim_policy_destroy(s->policy);
-	free(s->vms);
 	free(s->decisions);
+	ctl_request_free(&s->own.req);
 	free(s->text);
 	free(s);
+}
+
+size_t
+ctl_session_capacity(const struct ctl_session *s)
+{
+	return reclaim_policy_capacity(s->policy);
 }
 
 static const char *const kind_names[] = {"json", "input", "policy"};
@@ -112,11 +117,11 @@ static void
 put_summary(struct ctl_buf *out, const struct reclaim_summary *sum)
 {
 	ctl_puts(out, "{\"state\":");
-	ctl_put_enum(out, ctl_state_names, sum->state);
+	ctl_put_enum(out, reclaim_state_name, sum->state);
 	put_key(out, "previous_state");
-	ctl_put_enum(out, ctl_state_names, sum->previous_state);
+	ctl_put_enum(out, reclaim_state_name, sum->previous_state);
 	put_key(out, "flags");
-	ctl_put_flags(out, ctl_summary_flag_names, sum->flags);
+	ctl_put_flags(out, reclaim_summary_flag_name, sum->flags);
 	put_key(out, "usable_bytes");
 	ctl_put_u64(out, sum->usable_bytes);
 	put_key(out, "free_bytes");
@@ -171,7 +176,7 @@ put_decision(struct ctl_session *s, struct ctl_buf *out, const struct reclaim_de
 	ctl_puts(out, "{\"id\":");
 	ctl_put_u64(out, d->id);
 	put_key(out, "actions");
-	ctl_put_flags(out, ctl_action_names, d->actions);
+	ctl_put_flags(out, reclaim_action_name, d->actions);
 	put_key(out, "target_bytes");
 	ctl_put_u64(out, d->target_bytes);
 	put_key(out, "balloon_target_bytes");
@@ -187,13 +192,13 @@ put_decision(struct ctl_session *s, struct ctl_buf *out, const struct reclaim_de
 	put_key(out, "block");
 	ctl_puts(out, d->block ? "true" : "false");
 	put_key(out, "state");
-	ctl_put_enum(out, ctl_state_names, d->state);
+	ctl_put_enum(out, reclaim_state_name, d->state);
 	put_key(out, "reasons");
-	ctl_put_flags(out, ctl_reason_names, d->reasons);
+	ctl_put_flags(out, reclaim_reason_name, d->reasons);
 	put_key(out, "bound");
-	ctl_put_enum(out, ctl_bound_names, d->bound);
+	ctl_put_enum(out, reclaim_bound_name, d->bound);
 	put_key(out, "balloon_limit");
-	ctl_put_enum(out, ctl_balloon_limit_names, d->balloon_limit);
+	ctl_put_enum(out, reclaim_balloon_limit_name, d->balloon_limit);
 	put_key(out, "rho");
 	ctl_put_double(out, d->rho);
 	if (s->mode == CTL_MODE_JSON_EXPLAIN) {
@@ -214,8 +219,10 @@ put_json(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 {
 	ctl_puts(out, "{\"line\":");
 	ctl_put_u64(out, lineno);
-	if (req->dry_run)
-		ctl_puts(out, ",\"dry_run\":true");
+	if (req->dry_run) {
+		put_key(out, reclaim_decide_flag_name(RECLAIM_DECIDE_DRY_RUN));
+		ctl_puts(out, "true");
+	}
 	if (req->admit) {
 		put_key(out, "admit_bytes");
 		ctl_put_u64(out, req->admit_bytes);
@@ -238,8 +245,8 @@ static void
 put_text(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 	 const struct ctl_request *req, const struct reclaim_summary *sum)
 {
-	const char *state = ctl_name_of(ctl_state_names, sum->state);
-	const char *previous = ctl_name_of(ctl_state_names, sum->previous_state);
+	const char *state = reclaim_state_name(sum->state);
+	const char *previous = reclaim_state_name(sum->previous_state);
 
 	ctl_puts(out, "line ");
 	ctl_put_u64(out, lineno);
@@ -257,12 +264,19 @@ put_text(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 	ctl_put_human_bytes(out, sum->need_bytes);
 	if (sum->flags) {
 		const char *sep = ", flags ";
-		for (const struct ctl_name *n = ctl_summary_flag_names; n->name; n++) {
-			if (sum->flags & n->value) {
-				ctl_puts(out, sep);
-				ctl_puts(out, n->name);
-				sep = ",";
+		for (unsigned bit = 0; bit < 32; bit++) {
+			uint32_t mask = (uint32_t)1 << bit;
+			const char *name = reclaim_summary_flag_name(mask);
+			if (!(sum->flags & mask))
+				continue;
+			ctl_puts(out, sep);
+			if (name) {
+				ctl_puts(out, name);
+			} else {
+				ctl_puts(out, "bit");
+				ctl_put_u64(out, bit);
 			}
+			sep = ",";
 		}
 	}
 	if (req->dry_run)
@@ -289,7 +303,7 @@ put_text(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 }
 
 void
-ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len, size_t capacity)
+ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -305,9 +319,142 @@ ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len, size_t capaci
 		p->err.column = jerr.column;
 		return;
 	}
-	if (ctl_request_read(&p->req, &p->err, root, capacity) == 0)
+	if (ctl_request_read(&p->req, &p->err, root) == 0)
 		p->failed = 0;
 	json_decref(root);
+}
+
+/* The library's last error on the session's policy, as err. */
+static void
+policy_error(struct ctl_session *s, struct ctl_error *err, int status)
+{
+	struct reclaim_error where = RECLAIM_ERROR_INIT;
+
+	if (reclaim_policy_last_error(s->policy, &where) != RECLAIM_OK)
+		where.status = RECLAIM_OK; /* names nothing */
+	ctl_error_from_library(err, status, &where);
+}
+
+/*
+ * Room for @p n VMs: the policy grows keeping its history, to twice its
+ * size at least, so that VMs arriving one by one do not copy it every line
+ * and absent VMs keep room for their grace period.
+ */
+static int
+make_room(struct ctl_session *s, size_t n, struct ctl_error *err)
+{
+	size_t cap = reclaim_policy_capacity(s->policy);
+
+	if (n > cap) {
+		size_t want = cap > SIZE_MAX / 2 || cap * 2 < n ? n : cap * 2;
+		int status = reclaim_policy_resize(&s->policy, want);
+		if (status == RECLAIM_E_INVAL && want > n)
+			/* Twice is more than the library takes; n may not be. */
+			status = reclaim_policy_resize(&s->policy, n);
+		if (status != RECLAIM_OK) {
+			ctl_error_set(err, CTL_ERR_POLICY, "vms",
+				      "cannot grow the policy to %zu VMs: %s", n,
+				      reclaim_strerror(status));
+			err->status = status;
+			return -1;
+		}
+		cap = reclaim_policy_capacity(s->policy);
+	}
+	if (n > s->decisions_cap) {
+		struct reclaim_decision *d = cap <= SIZE_MAX / sizeof(*d)
+						     ? realloc(s->decisions, cap * sizeof(*d))
+						     : NULL;
+		if (!d) {
+			ctl_error_set(err, CTL_ERR_POLICY, "vms", "out of memory for %zu decisions",
+				      cap);
+			err->status = RECLAIM_E_NOMEM;
+			return -1;
+		}
+		s->decisions = d;
+		s->decisions_cap = cap;
+	}
+	return 0;
+}
+
+/* What changed from @p old to @p now, for people. */
+static void
+put_config_text(struct ctl_buf *out, uint64_t lineno, const struct reclaim_config *old,
+		const struct reclaim_config *now)
+{
+	const char *sep = ": ";
+
+	ctl_puts(out, "line ");
+	ctl_put_u64(out, lineno);
+	ctl_puts(out, ": config");
+	for (const struct ctl_field *f = ctl_config_fields; f->name; f++) {
+		struct ctl_buf a = {0}, b = {0};
+		ctl_put_field(&a, f, old);
+		ctl_put_field(&b, f, now);
+		if (a.len != b.len || (a.len && memcmp(a.data, b.data, a.len) != 0)) {
+			ctl_puts(out, sep);
+			ctl_puts(out, f->name);
+			ctl_putc(out, ' ');
+			ctl_put(out, a.data, a.len);
+			ctl_puts(out, " -> ");
+			ctl_put(out, b.data, b.len);
+			sep = ", ";
+		}
+		if (a.oom || b.oom)
+			out->oom = 1;
+		ctl_buf_free(&a);
+		ctl_buf_free(&b);
+	}
+	if (sep[0] == ':')
+		ctl_puts(out, " unchanged");
+	ctl_putc(out, '\n');
+}
+
+/*
+ * A config line: the members it has over the config in force, or over its
+ * profile's defaults when it names one; then reclaim_policy_set_config(),
+ * which validates it and keeps every VM's history.
+ */
+static int
+answer_config(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
+	      struct ctl_parsed *p)
+{
+	const struct ctl_config_change *change = &p->req.config;
+	struct reclaim_config old, cfg;
+	int status;
+
+	old.struct_size = sizeof(old);
+	status = reclaim_policy_get_config(s->policy, &old);
+	if (status == RECLAIM_OK) {
+		cfg = old;
+		if (change->profile >= 0)
+			status = reclaim_config_init_profile(&cfg, sizeof(cfg),
+							     (uint32_t)change->profile);
+	}
+	if (status != RECLAIM_OK) {
+		ctl_error_set(&p->err, CTL_ERR_POLICY, "config", "%s", reclaim_strerror(status));
+		p->err.status = status;
+		return -1;
+	}
+	ctl_config_apply(&cfg, change);
+	status = reclaim_policy_set_config(s->policy, &cfg);
+	if (status != RECLAIM_OK) {
+		policy_error(s, &p->err, status);
+		return -1;
+	}
+	/* What is in force now, as the library holds it. */
+	cfg.struct_size = sizeof(cfg);
+	if (reclaim_policy_get_config(s->policy, &cfg) != RECLAIM_OK)
+		cfg = old; /* cannot happen: the same call worked above */
+	if (s->mode == CTL_MODE_TEXT) {
+		put_config_text(out, lineno, &old, &cfg);
+		return 0;
+	}
+	ctl_puts(out, "{\"line\":");
+	ctl_put_u64(out, lineno);
+	ctl_puts(out, ",\"config\":");
+	ctl_put_fields(out, ctl_config_fields, &cfg);
+	ctl_puts(out, "}\n");
+	return 0;
 }
 
 int
@@ -320,14 +467,22 @@ ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 
 	if (p->failed)
 		goto fail;
+	if (req->is_config) {
+		if (answer_config(s, out, lineno, p) < 0)
+			goto fail;
+		return 0;
+	}
+	if (make_room(s, req->n_vms, &p->err) < 0)
+		goto fail;
 	if (req->admit)
-		status = reclaim_plan_admission(s->policy, &req->host, req->vms, req->n_vms, req->admit_bytes, &sum, s->decisions);
+		status = reclaim_plan_admission(s->policy, &req->host, req->vms, req->n_vms,
+						req->admit_bytes, &sum, s->decisions);
 	else
-		status = reclaim_decide(s->policy, &req->host, req->vms, req->n_vms, req->dry_run ? RECLAIM_DECIDE_DRY_RUN : 0, &sum, s->decisions);
+		status = reclaim_decide(s->policy, &req->host, req->vms, req->n_vms,
+					req->dry_run ? RECLAIM_DECIDE_DRY_RUN : 0, &sum,
+					s->decisions);
 	if (status != RECLAIM_OK) {
-		ctl_error_set(&p->err, CTL_ERR_POLICY, "", "%s", reclaim_strerror(status));
-		p->err.status = status;
-		ctl_request_blame(&p->err, req, status);
+		policy_error(s, &p->err, status);
 		goto fail;
 	}
 	if (s->mode == CTL_MODE_TEXT)
@@ -336,6 +491,7 @@ ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 		put_json(s, out, lineno, req, &sum);
 	return 0;
 fail:
+	p->failed = 1;
 	ctl_session_error(s, out, lineno, &p->err);
 	return 1;
 }
@@ -344,14 +500,6 @@ int
 ctl_session_line(struct ctl_session *s, struct ctl_buf *out, const char *line, size_t len,
 		 uint64_t lineno)
 {
-	struct ctl_parsed p = {.req = {.vms = s->vms}};
-
-	ctl_parse_line(&p, line, len, s->capacity);
-	return ctl_session_answer(s, out, lineno, &p);
-}
-
-size_t
-ctl_session_capacity(const struct ctl_session *s)
-{
-	return s->capacity;
+	ctl_parse_line(&s->own, line, len);
+	return ctl_session_answer(s, out, lineno, &s->own);
 }

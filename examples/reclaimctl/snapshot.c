@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* One input line: {"host": {...}, "vms": [...]} -> reclaim structs. */
+/* One input line: {"host": {...}, "vms": [...]}, or {"config": {...}}, as
+ * reclaim structs. */
 #include "ctl.h"
 
 #include <stdio.h>
@@ -13,7 +14,7 @@
 
 /* Members of struct reclaim_host but struct_size, in struct order. */
 static const struct ctl_field host_fields[] = {
-	HOST(flags, CTL_FLAGS, ctl_host_flag_names, 0),
+	HOST(flags, CTL_FLAGS, reclaim_host_flag_name, 0),
 	HOST(total_bytes, CTL_U64, NULL, 1),
 	HOST(reserved_bytes, CTL_U64, NULL, 0),
 	HOST(free_bytes, CTL_U64, NULL, 1),
@@ -25,7 +26,7 @@ static const struct ctl_field host_fields[] = {
 /* Members of struct reclaim_vm_stats but struct_size. Required: those
  * without a default an orchestrator could mean by leaving them out. */
 static const struct ctl_field vm_fields[] = {
-	VM(flags, CTL_FLAGS, ctl_vm_flag_names, 0),
+	VM(flags, CTL_FLAGS, reclaim_vm_flag_name, 0),
 	VM(id, CTL_U64, NULL, 1),
 	VM(configured_bytes, CTL_U64, NULL, 1),
 	VM(consumed_bytes, CTL_U64, NULL, 1),
@@ -45,25 +46,47 @@ static const struct ctl_field vm_fields[] = {
 	{NULL, 0, 0, NULL, 0},
 };
 
+/* Room for VM @p i: the array doubles, but never past @p n, the array's
+ * length, so it stays within twice the VMs read so far. */
 static int
-read_vms(struct ctl_request *req, struct ctl_error *err, json_t *vms, size_t capacity)
+vm_room(struct ctl_request *req, struct ctl_error *err, size_t i, size_t n)
+{
+	if (i < req->vms_cap)
+		return 0;
+	size_t cap = req->vms_cap < 16 ? 16 : req->vms_cap * 2;
+	if (cap > n)
+		cap = n;
+	struct reclaim_vm_stats *vms = cap <= SIZE_MAX / sizeof(*vms)
+					       ? realloc(req->vms, cap * sizeof(*vms))
+					       : NULL;
+	if (!vms) {
+		ctl_error_set(err, CTL_ERR_POLICY, "vms", "out of memory for %zu VMs", cap);
+		err->status = RECLAIM_E_NOMEM;
+		return -1;
+	}
+	req->vms = vms;
+	req->vms_cap = cap;
+	return 0;
+}
+
+static int
+read_vms(struct ctl_request *req, struct ctl_error *err, json_t *vms)
 {
 	static const struct reclaim_vm_stats init = RECLAIM_VM_STATS_INIT;
 	size_t n = json_array_size(vms);
 
-	if (n > capacity) {
-		ctl_error_set(err, CTL_ERR_POLICY, "vms",
-			      "%zu VMs, but the policy was created for at most %zu; restart "
-			      "reclaimctl with --capacity %zu or more (history starts over)",
-			      n, capacity, n);
-		err->status = RECLAIM_E_CAPACITY;
-		return -1;
-	}
 	for (size_t i = 0; i < n; i++) {
+		json_t *vm = json_array_get(vms, i);
+		char at[32];
+		snprintf(at, sizeof(at), "vms[%zu]", i);
+		if (!json_is_object(vm)) {
+			ctl_error_set(err, CTL_ERR_INPUT, at, "expected an object");
+			return -1;
+		}
+		if (vm_room(req, err, i, n) < 0)
+			return -1;
 		req->vms[i] = init;
-		if (ctl_read_fields(&req->vms[i], err, vm_fields, json_array_get(vms, i), NULL) < 0) {
-			char at[32];
-			snprintf(at, sizeof(at), "vms[%zu]", i);
+		if (ctl_read_fields(&req->vms[i], err, vm_fields, vm, NULL, NULL) < 0) {
 			ctl_error_prefix(err, at);
 			return -1;
 		}
@@ -72,29 +95,60 @@ read_vms(struct ctl_request *req, struct ctl_error *err, json_t *vms, size_t cap
 	return 0;
 }
 
+void
+ctl_request_free(struct ctl_request *req)
+{
+	if (!req)
+		return;
+	free(req->vms);
+	req->vms = NULL;
+	req->vms_cap = 0;
+	req->n_vms = 0;
+}
+
+/* A config line carries nothing else. */
+static int
+mixed(struct ctl_error *err, const char *key)
+{
+	ctl_error_set(err, CTL_ERR_INPUT, key,
+		      "a line carries either \"config\" or a host snapshot, not both");
+	return -1;
+}
+
 int
-ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
-		 size_t capacity)
+ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line)
 {
 	static const struct reclaim_host host_init = RECLAIM_HOST_INIT;
-	json_t *host = NULL, *vms = NULL, *value;
+	const char *dry_run = reclaim_decide_flag_name(RECLAIM_DECIDE_DRY_RUN);
+	json_t *host = NULL, *vms = NULL, *config = NULL, *value;
 	const char *key;
+	int snapshot_keys = 0;
 
 	if (!json_is_object(line)) {
 		ctl_error_set(err, CTL_ERR_INPUT, "", "expected an object");
 		return -1;
 	}
+	req->is_config = 0;
 	req->host = host_init;
 	req->n_vms = 0;
 	req->dry_run = 0;
 	req->admit = 0;
 	req->admit_bytes = 0;
 	json_object_foreach(line, key, value) {
+		if (strcmp(key, "config") == 0) {
+			if (snapshot_keys)
+				return mixed(err, key);
+			config = value;
+			continue;
+		}
+		if (config)
+			return mixed(err, key);
+		snapshot_keys++;
 		if (strcmp(key, "host") == 0) {
 			host = value;
 		} else if (strcmp(key, "vms") == 0) {
 			vms = value;
-		} else if (strcmp(key, "dry_run") == 0) {
+		} else if (dry_run && strcmp(key, dry_run) == 0) {
 			if (!json_is_boolean(value)) {
 				ctl_error_set(err, CTL_ERR_INPUT, key, "expected true or false");
 				return -1;
@@ -113,11 +167,19 @@ ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
 			return -1;
 		}
 	}
+	if (config) {
+		if (ctl_config_read(&req->config, err, config) < 0) {
+			ctl_error_prefix(err, "config");
+			return -1;
+		}
+		req->is_config = 1;
+		return 0;
+	}
 	if (!host || !vms) {
 		ctl_error_set(err, CTL_ERR_INPUT, host ? "vms" : "host", "missing required key");
 		return -1;
 	}
-	if (ctl_read_fields(&req->host, err, host_fields, host, NULL) < 0) {
+	if (ctl_read_fields(&req->host, err, host_fields, host, NULL, NULL) < 0) {
 		ctl_error_prefix(err, "host");
 		return -1;
 	}
@@ -125,79 +187,5 @@ ctl_request_read(struct ctl_request *req, struct ctl_error *err, json_t *line,
 		ctl_error_set(err, CTL_ERR_INPUT, "vms", "expected an array");
 		return -1;
 	}
-	return read_vms(req, err, vms, capacity);
-}
-
-struct id_at {
-	uint64_t id;
-	size_t index;
-};
-
-static int
-by_id_then_index(const void *a, const void *b)
-{
-	const struct id_at *x = a, *y = b;
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-/* Index of the first VM whose id an earlier VM already has, or n. */
-static size_t
-first_duplicate(const struct reclaim_vm_stats *vms, size_t n)
-{
-	struct id_at *ids = malloc(n * sizeof(*ids));
-	size_t found = n;
-
-	if (!ids)
-		return n;
-	for (size_t i = 0; i < n; i++) {
-		ids[i].id = vms[i].id;
-		ids[i].index = i;
-	}
-	qsort(ids, n, sizeof(*ids), by_id_then_index);
-	for (size_t i = 1; i < n; i++)
-		if (ids[i].id == ids[i - 1].id && ids[i].index < found)
-			found = ids[i].index;
-	free(ids);
-	return found;
-}
-
-void
-ctl_request_blame(struct ctl_error *err, const struct ctl_request *req, int status)
-{
-	const char *member = NULL;
-	size_t i = req->n_vms;
-
-	switch (status) {
-	case RECLAIM_E_HOST_FREE:
-		snprintf(err->path, sizeof(err->path), "host.free_bytes");
-		return;
-	case RECLAIM_E_HOST_RESERVED:
-		snprintf(err->path, sizeof(err->path), "host.reserved_bytes");
-		return;
-	case RECLAIM_E_VM_SIZE:
-		for (i = 0; i < req->n_vms && req->vms[i].configured_bytes != 0; i++)
-			;
-		member = "configured_bytes";
-		break;
-	case RECLAIM_E_VM_BOUNDS:
-		for (i = 0; i < req->n_vms; i++) {
-			const struct reclaim_vm_stats *vm = &req->vms[i];
-			uint64_t max = vm->configured_bytes < vm->limit_bytes ? vm->configured_bytes
-									     : vm->limit_bytes;
-			if (vm->reservation_bytes > max)
-				break;
-		}
-		member = "reservation_bytes";
-		break;
-	case RECLAIM_E_VM_DUPLICATE:
-		i = first_duplicate(req->vms, req->n_vms);
-		member = "id";
-		break;
-	default:
-		return;
-	}
-	if (i < req->n_vms)
-		snprintf(err->path, sizeof(err->path), "vms[%zu].%s", i, member);
+	return read_vms(req, err, vms);
 }

@@ -5,7 +5,8 @@
  * Besides not crashing, every answer must be exactly one line of valid JSON
  * (valid UTF-8 included) with the right line number, an error exactly when
  * the session reported one; text answers must be valid UTF-8 without
- * control characters.
+ * control characters. The config a config line is answered with, sent back
+ * as a config line, must be answered with the same config.
  */
 #include "ctl.h"
 
@@ -21,7 +22,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 			abort(); \
 	} while (0)
 
-static void
+/* The answer's config, if it has one (a new reference), else NULL. */
+static json_t *
 check_json_answer(const struct ctl_buf *out, uint64_t lineno, int failed)
 {
 	json_error_t jerr;
@@ -34,16 +36,38 @@ check_json_answer(const struct ctl_buf *out, uint64_t lineno, int failed)
 	CHECK(json_is_integer(line) && (uint64_t)json_integer_value(line) == lineno);
 	json_t *error = json_object_get(answer, "error");
 	json_t *decisions = json_object_get(answer, "decisions");
-	CHECK(failed ? (json_is_object(error) && !decisions)
-		     : (!error && json_is_array(decisions) &&
-			json_is_object(json_object_get(answer, "summary"))));
+	json_t *config = json_object_get(answer, "config");
+	CHECK(failed ? (json_is_object(error) && !decisions && !config)
+		     : (!error && (config ? json_is_object(config) && !decisions
+					  : json_is_array(decisions) &&
+						    json_is_object(json_object_get(answer, "summary")))));
 	if (failed) {
 		const char *kind = json_string_value(json_object_get(error, "kind"));
 		CHECK(kind && json_is_string(json_object_get(error, "message")));
 		CHECK(strcmp(kind, "json") == 0 || strcmp(kind, "input") == 0 ||
 		      strcmp(kind, "policy") == 0);
 	}
+	json_incref(config);
 	json_decref(answer);
+	return config;
+}
+
+/* @p config, from an answer of @p s, as a config line: the same config. */
+static void
+check_config_round_trip(struct ctl_session *s, json_t *config)
+{
+	struct ctl_buf out = {0};
+	json_t *line = json_pack("{sO}", "config", config);
+	char *text = json_dumps(line, JSON_COMPACT);
+
+	CHECK(line && text);
+	CHECK(ctl_session_line(s, &out, text, strlen(text), 1) == 0);
+	json_t *again = check_json_answer(&out, 1, 0);
+	CHECK(again && json_equal(again, config));
+	json_decref(again);
+	free(text);
+	json_decref(line);
+	ctl_buf_free(&out);
 }
 
 static void
@@ -68,7 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t lineno = 0;
 
 	CHECK(reclaim_config_init(&cfg, sizeof(cfg)) == RECLAIM_OK);
-	/* A small capacity, so that RECLAIM_E_CAPACITY is reachable. */
+	/* A small capacity, so that lines grow the policy. */
 	CHECK(ctl_session_new(&json, &cfg, 8, CTL_MODE_JSON_EXPLAIN) == RECLAIM_OK);
 	CHECK(ctl_session_new(&text, &cfg, 8, CTL_MODE_TEXT) == RECLAIM_OK);
 	for (;;) {
@@ -79,7 +103,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lineno++;
 		out.len = 0;
 		int failed = ctl_session_line(json, &out, p, len, lineno);
-		check_json_answer(&out, lineno, failed);
+		json_t *config = check_json_answer(&out, lineno, failed);
+		if (config) {
+			check_config_round_trip(json, config);
+			json_decref(config);
+		}
 		out.len = 0;
 		CHECK(ctl_session_line(text, &out, p, len, lineno) == failed);
 		check_text_answer(&out);

@@ -9,12 +9,15 @@ usage: schema_check.py TOOL SCHEMA_DIR CASES_DIR
 - input.schema.json agrees with the parser: an input line is schema-valid
   exactly when the tool does not answer it with a "json" or "input" error;
 - config.schema.json likewise for cases/config-*.json, and it lists exactly
-  the members `config --defaults` prints (plus "profile");
+  the members `config --defaults` prints (plus "profile"), as many as the
+  answer to a config line (output.schema.json) requires;
 - FORMAT.md names every member the schemas define.
 
 The validator below implements the subset of JSON Schema 2020-12 the schemas
 use and refuses any other keyword, so a schema cannot silently rely on
-something unchecked.
+something unchecked. A "$ref" to another of the schemas ("config.schema.json")
+resolves against the referring schema's "$id", as in any validator that has
+the three schemas registered.
 """
 
 import glob
@@ -23,6 +26,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.parse
 
 ANNOTATIONS = {"$schema", "$id", "title", "description", "$defs"}
 KEYWORDS = {"$ref", "type", "properties", "required", "additionalProperties", "items",
@@ -59,24 +63,35 @@ def type_ok(value, name):
 
 
 class Validator:
-    def __init__(self, root):
+    def __init__(self, root, registry):
         self.root = root
+        self.registry = registry  # "$id" -> schema, shared by the schemas
 
-    def resolve(self, ref):
-        if not ref.startswith("#/"):
-            raise ValueError("only local $ref: " + ref)
-        node = self.root
-        for part in ref[2:].split("/"):
-            node = node[part]
-        return node
+    def resolve(self, ref, root):
+        """The schema ref names, and the schema document it is in."""
+        uri, _, fragment = ref.partition("#")
+        if uri:
+            uri = urllib.parse.urljoin(root.get("$id", ""), uri)
+            if uri not in self.registry:
+                raise ValueError("$ref to an unknown schema: " + ref)
+            root = self.registry[uri]
+        node = root
+        if fragment:
+            if not fragment.startswith("/"):
+                raise ValueError("only JSON pointers after #: " + ref)
+            for part in fragment[1:].split("/"):
+                node = node[part]
+        return node, root
 
-    def errors(self, schema, value, path="$"):
+    def errors(self, schema, value, path="$", root=None):
         """First problem found, or None."""
+        root = self.root if root is None else root
         unknown = set(schema) - KEYWORDS - ANNOTATIONS
         if unknown:
             raise ValueError(f"unsupported schema keywords {sorted(unknown)}")
         if "$ref" in schema:
-            problem = self.errors(self.resolve(schema["$ref"]), value, path)
+            target, target_root = self.resolve(schema["$ref"], root)
+            problem = self.errors(target, value, path, target_root)
             if problem:
                 return problem
         if "type" in schema:
@@ -110,7 +125,7 @@ class Validator:
                         return f"{path}[{i}]: duplicate item"
             if "items" in schema:
                 for i, item in enumerate(value):
-                    problem = self.errors(schema["items"], item, f"{path}[{i}]")
+                    problem = self.errors(schema["items"], item, f"{path}[{i}]", root)
                     if problem:
                         return problem
         if isinstance(value, dict):
@@ -120,21 +135,21 @@ class Validator:
                     return f"{path}: missing {key}"
             for key, item in value.items():
                 if key in props:
-                    problem = self.errors(props[key], item, f"{path}.{key}")
+                    problem = self.errors(props[key], item, f"{path}.{key}", root)
                 elif schema.get("additionalProperties") is False:
                     problem = f"{path}: unexpected key {key!r}"
                 elif isinstance(schema.get("additionalProperties"), dict):
                     problem = self.errors(schema["additionalProperties"], item,
-                                          f"{path}.{key}")
+                                          f"{path}.{key}", root)
                 else:
                     problem = None
                 if problem:
                     return problem
         if "anyOf" in schema:
-            if all(self.errors(s, value, path) for s in schema["anyOf"]):
+            if all(self.errors(s, value, path, root) for s in schema["anyOf"]):
                 return f"{path}: matches no anyOf branch"
         if "oneOf" in schema:
-            matched = sum(1 for s in schema["oneOf"] if not self.errors(s, value, path))
+            matched = sum(1 for s in schema["oneOf"] if not self.errors(s, value, path, root))
             if matched != 1:
                 return f"{path}: matches {matched} oneOf branches, not 1"
         return None
@@ -155,7 +170,7 @@ def strict_json(data):
                       parse_constant=constant)
 
 
-def self_test(output):
+def self_test(output, config_defaults):
     """The validator must reject what the schema forbids."""
     summary = {"state": "soft", "previous_state": "high", "flags": [], "usable_bytes": 1,
                "free_bytes": 1, "threshold_bytes": [4, 3, 2, 1], "need_bytes": 0,
@@ -183,11 +198,17 @@ def self_test(output):
         {"line": 1, "error": {"kind": "input", "message": "no path"}},
         {"line": 1, "error": {"kind": "other", "message": "x"}},
         {"line": 1, "dry_run": False, "summary": summary, "decisions": []},
+        {"line": 1, "config": dict(config_defaults, idle_tax="high")},
+        {"line": 1, "config": {k: v for k, v in config_defaults.items() if k != "page_size"}},
+        {"line": 1, "config": dict(config_defaults, treshold_high=0.5)},
+        {"line": 1, "config": config_defaults, "summary": summary},
     ]
+
     problems = []
-    if output.errors(output.root, good):
-        problems.append("self-test: a valid answer was rejected: "
-                        + output.errors(output.root, good))
+    for doc in (good, {"line": 2, "config": config_defaults}):
+        if output.errors(output.root, doc):
+            problems.append("self-test: a valid answer was rejected: "
+                            + output.errors(output.root, doc))
     for i, doc in enumerate(bad):
         if not output.errors(output.root, doc):
             problems.append(f"self-test: invalid answer {i} was accepted")
@@ -231,9 +252,18 @@ def check_lines(tool, cases, input_v, output_v):
     return checked, problems
 
 
-def check_config(tool, schema_dir, cases, config_v):
+def config_defaults(tool):
+    proc = subprocess.run([tool, "config", "--defaults"], capture_output=True, timeout=60)
+    return strict_json(proc.stdout)
+
+
+def check_config(tool, schema_dir, cases, config_v, output_v):
     problems = []
     members = set(config_v.root["properties"]) - {"profile"}
+    answer = output_v.root["$defs"]["config_result"]["properties"]["config"]
+    if set(answer["required"]) != members:
+        problems.append(f"a config answer requires {sorted(set(answer['required']) ^ members)} "
+                        "unlike config.schema.json")
     for profile in ("esx", "esxi5", "paper"):
         proc = subprocess.run([tool, "config", "--defaults", "--profile", profile],
                               capture_output=True, timeout=60)
@@ -290,13 +320,16 @@ def main():
     tool, schema_dir, cases = sys.argv[1:]
     tool = os.path.abspath(tool)
     schemas = {}
+    registry = {}
     for name in ("input", "output", "config"):
         with open(os.path.join(schema_dir, name + ".schema.json"), "rb") as f:
-            schemas[name] = Validator(strict_json(f.read()))
-    problems = self_test(schemas["output"])
+            root = strict_json(f.read())
+        registry[root["$id"]] = root
+        schemas[name] = Validator(root, registry)
+    problems = self_test(schemas["output"], config_defaults(tool))
     lines, more = check_lines(tool, cases, schemas["input"], schemas["output"])
     problems += more
-    configs, more = check_config(tool, schema_dir, cases, schemas["config"])
+    configs, more = check_config(tool, schema_dir, cases, schemas["config"], schemas["output"])
     problems += more
     problems += check_format_doc(schema_dir, [v.root for v in schemas.values()])
     for problem in problems[:50]:

@@ -107,21 +107,74 @@ test_names(void **state)
 {
 	struct ctl_buf b = {0};
 	uint32_t v = 0;
+	char list[64];
 	(void)state;
 
-	ctl_put_flags(&b, ctl_reason_names,
+	ctl_put_flags(&b, reclaim_reason_name,
 		      RECLAIM_REASON_PRESSURE | RECLAIM_REASON_HOLD | (1u << 31));
-	ctl_put_enum(&b, ctl_bound_names, RECLAIM_BOUND_CONSUMED);
-	ctl_put_enum(&b, ctl_bound_names, 99);
+	ctl_put_enum(&b, reclaim_bound_name, RECLAIM_BOUND_CONSUMED);
+	ctl_put_enum(&b, reclaim_bound_name, 99);
 	assert_string_equal(text(&b), "[\"pressure\",\"hold\",\"bit31\"]\"consumed\"\"unknown\"");
-	assert_int_equal(ctl_value_of(&v, ctl_vm_flag_names, "guest_stats"), 0);
+	assert_int_equal(ctl_value_of(&v, reclaim_vm_flag_name, 1, "guest_stats"), 0);
 	assert_int_equal(v, RECLAIM_VM_GUEST_STATS);
-	assert_int_equal(ctl_value_of(&v, ctl_vm_flag_names, "Balloon"), -1);
+	assert_int_equal(ctl_value_of(&v, reclaim_vm_flag_name, 1, "Balloon"), -1);
+	assert_int_equal(ctl_value_of(&v, reclaim_threshold_base_name, 0, "minfree"), 0);
+	assert_int_equal(v, RECLAIM_BASE_MINFREE);
+	assert_int_equal(ctl_value_of(&v, reclaim_threshold_base_name, 0, "free"), -1);
 	assert_string_equal(ctl_status_name(RECLAIM_E_CAPACITY), "RECLAIM_E_CAPACITY");
 	assert_string_equal(ctl_status_name(RECLAIM_E_NOSPACE), "RECLAIM_E_NOSPACE");
 	assert_string_equal(ctl_status_name(-99), "RECLAIM_E_UNKNOWN");
 	assert_string_equal(ctl_status_name(3), "RECLAIM_E_UNKNOWN");
+	ctl_names_list(list, sizeof(list), reclaim_profile_name, 0);
+	assert_string_equal(list, "esx, esxi5, paper");
+	ctl_names_list(list, sizeof(list), reclaim_host_flag_name, 1);
+	assert_string_equal(list, "swap_bounded");
+	/* Cut at a whole name. */
+	ctl_names_list(list, 10, reclaim_profile_name, 0);
+	assert_string_equal(list, "esx");
 	ctl_buf_free(&b);
+}
+
+/* Every name of every name function the library exports reads back as its
+ * value: input and output speak the library's names, and nothing else. */
+static void
+test_names_round_trip(void **state)
+{
+	static const struct {
+		ctl_name_fn *names;
+		int flags;
+		unsigned count; /* names reclaim.h defines */
+	} sets[] = {
+		{reclaim_state_name, 0, 4},
+		{reclaim_profile_name, 0, 3},
+		{reclaim_config_flag_name, 1, 4},
+		{reclaim_threshold_base_name, 0, 2},
+		{reclaim_host_flag_name, 1, 1},
+		{reclaim_vm_flag_name, 1, 4},
+		{reclaim_action_name, 1, 5},
+		{reclaim_reason_name, 1, 16},
+		{reclaim_bound_name, 0, 5},
+		{reclaim_balloon_limit_name, 0, 6},
+		{reclaim_summary_flag_name, 1, 4},
+		{reclaim_where_name, 0, 6},
+		{reclaim_decide_flag_name, 1, 1},
+		{reclaim_apply_flag_name, 1, 2},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		unsigned found = 0;
+		for (uint32_t k = 0; k < (sets[i].flags ? 32u : 256u); k++) {
+			uint32_t value = sets[i].flags ? (uint32_t)1 << k : k, back = ~0u;
+			const char *name = sets[i].names(value);
+			if (!name)
+				continue;
+			found++;
+			assert_int_equal(ctl_value_of(&back, sets[i].names, sets[i].flags, name), 0);
+			assert_int_equal(back, value);
+		}
+		assert_int_equal(found, sets[i].count);
+	}
 }
 
 static int
@@ -312,22 +365,24 @@ test_config_errors(void **state)
 }
 
 static int
-read_request(struct ctl_request *req, struct ctl_error *err, const char *line,
-	     size_t capacity)
+read_request(struct ctl_request *req, struct ctl_error *err, const char *line)
 {
 	json_error_t jerr;
 	json_t *root = json_loads(line, 0, &jerr);
 	assert_non_null(root);
-	int rc = ctl_request_read(req, err, root, capacity);
+	int rc = ctl_request_read(req, err, root);
 	json_decref(root);
 	return rc;
 }
 
+#define VM_JSON(id)                                                            \
+	"{\"id\":" #id ",\"configured_bytes\":100,\"consumed_bytes\":90,\"shares\":5," \
+	"\"active_bytes\":9}"
+
 static void
 test_request(void **state)
 {
-	struct reclaim_vm_stats vms[2];
-	struct ctl_request req = {.vms = vms};
+	struct ctl_request req = {0};
 	struct ctl_error err;
 	(void)state;
 
@@ -336,68 +391,227 @@ test_request(void **state)
 				      "\"consumed_bytes\":90,\"shares\":5,\"active_bytes\":9,"
 				      "\"balloon_cap_bytes\":\"unlimited\",\"flags\":[\"balloon\","
 				      "\"compress\"]}],\"dry_run\":true,\"host\":{\"total_bytes\":1000,"
-				      "\"free_bytes\":10,\"now_ns\":5,\"flags\":[\"swap_bounded\"]}}",
-				      2),
+				      "\"free_bytes\":10,\"now_ns\":5,\"flags\":[\"swap_bounded\"]}}"),
 			 0);
+	assert_false(req.is_config);
 	assert_int_equal(req.n_vms, 1);
 	assert_true(req.dry_run);
 	assert_false(req.admit);
 	assert_int_equal(req.host.struct_size, sizeof(struct reclaim_host));
 	assert_int_equal(req.host.flags, RECLAIM_HOST_SWAP_BOUNDED);
 	assert_int_equal(req.host.total_bytes, 1000);
-	assert_int_equal(vms[0].struct_size, sizeof(struct reclaim_vm_stats));
-	assert_int_equal(vms[0].id, 7);
-	assert_int_equal(vms[0].flags, RECLAIM_VM_BALLOON | RECLAIM_VM_COMPRESS);
+	assert_int_equal(req.vms[0].struct_size, sizeof(struct reclaim_vm_stats));
+	assert_int_equal(req.vms[0].id, 7);
+	assert_int_equal(req.vms[0].flags, RECLAIM_VM_BALLOON | RECLAIM_VM_COMPRESS);
 	/* Left out: RECLAIM_VM_STATS_INIT's values. */
-	assert_true(vms[0].limit_bytes == RECLAIM_UNLIMITED);
-	assert_true(vms[0].balloon_cap_bytes == RECLAIM_UNLIMITED);
-	assert_int_equal(vms[0].reservation_bytes, 0);
-
-	assert_int_equal(read_request(&req, &err,
-				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1,\"now_ns\":1},"
-				      "\"vms\":[{},{},{}]}",
-				      2),
-			 -1);
-	assert_int_equal(err.kind, CTL_ERR_POLICY);
-	assert_int_equal(err.status, RECLAIM_E_CAPACITY);
-	assert_string_equal(err.path, "vms");
+	assert_true(req.vms[0].limit_bytes == RECLAIM_UNLIMITED);
+	assert_true(req.vms[0].balloon_cap_bytes == RECLAIM_UNLIMITED);
+	assert_int_equal(req.vms[0].reservation_bytes, 0);
 
 	assert_int_equal(read_request(&req, &err,
 				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1,\"now_ns\":1},"
 				      "\"vms\":[{\"id\":1,\"configured_bytes\":1,\"consumed_bytes\":1,"
 				      "\"shares\":1,\"active_bytes\":1},{\"id\":2,\"flags\":[\"balloon\","
-				      "7]}]}",
-				      2),
+				      "7]}]}"),
 			 -1);
 	assert_int_equal(err.kind, CTL_ERR_INPUT);
 	assert_string_equal(err.path, "vms[1].flags[1]");
+	assert_string_equal(err.message, "expected one of balloon, guest_stats, idle_tax, compress");
 
 	assert_int_equal(read_request(&req, &err,
-				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1},\"vms\":[]}", 2),
+				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1},\"vms\":[]}"),
 			 -1);
 	assert_string_equal(err.path, "host.now_ns");
 	assert_string_equal(err.message, "missing required key");
+	ctl_request_free(&req);
+}
+
+/* A line of @p n VMs, ids 1..n, followed by @p tail ("" or ",..."). */
+static char *
+many_vms_line(size_t n, const char *tail)
+{
+	struct ctl_buf b = {0};
+	ctl_puts(&b, "{\"host\":{\"total_bytes\":1000000000000,\"free_bytes\":1000,\"now_ns\":1},"
+		     "\"vms\":[");
+	for (size_t i = 1; i <= n; i++) {
+		if (i > 1)
+			ctl_putc(&b, ',');
+		ctl_puts(&b, "{\"id\":");
+		ctl_put_u64(&b, i);
+		ctl_puts(&b, ",\"flags\":[\"balloon\"],\"configured_bytes\":1073741824,"
+			     "\"consumed_bytes\":1073741824,\"shares\":1000,\"active_bytes\":1}");
+	}
+	ctl_puts(&b, tail);
+	ctl_puts(&b, "]}");
+	char *line = strdup(text(&b));
+	ctl_buf_free(&b);
+	return line;
+}
+
+/* The VM array grows to any number of VMs, but only with the VMs read:
+ * a line of junk after one VM costs no more than a line of one VM. */
+static void
+test_request_grows(void **state)
+{
+	struct ctl_request req = {0};
+	struct ctl_error err;
+	struct ctl_buf junk = {0};
+	(void)state;
+
+	char *line = many_vms_line(1000, "");
+	assert_int_equal(read_request(&req, &err, line), 0);
+	free(line);
+	assert_int_equal(req.n_vms, 1000);
+	assert_int_equal(req.vms[999].id, 1000);
+	assert_true(req.vms_cap >= 1000 && req.vms_cap <= 2000);
+	ctl_request_free(&req);
+	assert_null(req.vms);
+
+	for (int i = 0; i < 100000; i++)
+		ctl_puts(&junk, ",{}");
+	line = many_vms_line(1, text(&junk));
+	assert_int_equal(read_request(&req, &err, line), -1);
+	free(line);
+	assert_string_equal(err.path, "vms[1].id");
+	assert_true(req.vms_cap <= 16);
+	ctl_request_free(&req);
+	ctl_buf_free(&junk);
+}
+
+/* The bit of ctl_config_change.present for member @p name. */
+static uint64_t
+config_bit(const char *name)
+{
+	for (size_t i = 0; ctl_config_fields[i].name; i++)
+		if (strcmp(ctl_config_fields[i].name, name) == 0)
+			return (uint64_t)1 << i;
+	fail_msg("no config member %s", name);
+	return 0;
 }
 
 static void
-test_blame_duplicate(void **state)
+test_request_config(void **state)
 {
-	static const struct reclaim_vm_stats init = RECLAIM_VM_STATS_INIT;
-	struct reclaim_vm_stats vms[4] = {init, init, init, init};
-	struct ctl_request req = {.vms = vms, .n_vms = 4};
+	struct ctl_request req = {0};
 	struct ctl_error err;
 	(void)state;
 
-	vms[0].id = 9;
-	vms[1].id = 4;
-	vms[2].id = 5;
-	vms[3].id = 4;
-	ctl_error_set(&err, CTL_ERR_POLICY, "", "dup");
-	ctl_request_blame(&err, &req, RECLAIM_E_VM_DUPLICATE);
+	assert_int_equal(read_request(&req, &err,
+				      "{\"config\":{\"idle_tax\":0.5,\"profile\":\"paper\","
+				      "\"flags\":[\"soft_swap\"]}}"),
+			 0);
+	assert_true(req.is_config);
+	assert_int_equal(req.config.profile, RECLAIM_PROFILE_PAPER);
+	assert_true(req.config.values.idle_tax == 0.5);
+	assert_int_equal(req.config.values.flags, RECLAIM_CONFIG_SOFT_SWAP);
+	assert_true(req.config.present == (config_bit("idle_tax") | config_bit("flags")));
+
+	/* The members it has replace those of any config. */
+	struct reclaim_config cfg;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	cfg.page_size = 8192;
+	ctl_config_apply(&cfg, &req.config);
+	assert_true(cfg.idle_tax == 0.5);
+	assert_int_equal(cfg.flags, RECLAIM_CONFIG_SOFT_SWAP);
+	assert_int_equal(cfg.page_size, 8192);
+
+	assert_int_equal(read_request(&req, &err, "{\"config\":{}}"), 0);
+	assert_true(req.is_config);
+	assert_int_equal(req.config.profile, -1);
+	assert_int_equal(req.config.present, 0);
+
+	assert_int_equal(read_request(&req, &err, "{\"config\":{\"idle_tax\":\"high\"}}"), -1);
+	assert_int_equal(err.kind, CTL_ERR_INPUT);
+	assert_string_equal(err.path, "config.idle_tax");
+	assert_int_equal(read_request(&req, &err, "{\"config\":{\"profile\":\"vmware\"}}"), -1);
+	assert_string_equal(err.path, "config.profile");
+	assert_string_equal(err.message, "expected one of esx, esxi5, paper");
+	assert_int_equal(read_request(&req, &err, "{\"config\":{\"flags\":[\"fast\"]}}"), -1);
+	assert_string_equal(err.path, "config.flags[0]");
+	assert_int_equal(read_request(&req, &err, "{\"config\":[]}"), -1);
+	assert_string_equal(err.path, "config");
+	assert_string_equal(err.message, "expected an object");
+	/* A config line carries nothing else, in either order. */
+	assert_int_equal(read_request(&req, &err, "{\"config\":{},\"vms\":[]}"), -1);
+	assert_int_equal(err.kind, CTL_ERR_INPUT);
+	assert_string_equal(err.path, "vms");
+	assert_int_equal(read_request(&req, &err, "{\"dry_run\":true,\"config\":{}}"), -1);
+	assert_string_equal(err.path, "config");
+	ctl_request_free(&req);
+}
+
+/* The library's record of a failure, mapped to a path; the classes a
+ * reclaimctl line cannot reach are made up here. */
+static void
+test_error_from_library(void **state)
+{
+	struct reclaim_error e = RECLAIM_ERROR_INIT;
+	struct ctl_error err;
+	(void)state;
+
+	e.status = RECLAIM_E_VM_BOUNDS;
+	e.where = RECLAIM_WHERE_VM;
+	e.index = 3;
+	e.id = 12;
+	e.field = "reservation_bytes";
+	ctl_error_from_library(&err, RECLAIM_E_VM_BOUNDS, &e);
+	assert_int_equal(err.kind, CTL_ERR_POLICY);
+	assert_int_equal(err.status, RECLAIM_E_VM_BOUNDS);
+	assert_string_equal(err.path, "vms[3].reservation_bytes");
+	assert_string_equal(err.message, reclaim_strerror(RECLAIM_E_VM_BOUNDS));
+
+	e.status = RECLAIM_E_VM_DUPLICATE;
+	e.field = "id";
+	e.other_index = 1;
+	ctl_error_from_library(&err, RECLAIM_E_VM_DUPLICATE, &e);
 	assert_string_equal(err.path, "vms[3].id");
-	vms[2].id = 9;
-	ctl_request_blame(&err, &req, RECLAIM_E_VM_DUPLICATE);
-	assert_string_equal(err.path, "vms[2].id");
+	assert_string_equal(err.message, "two VMs have the same id: vms[1] has id 12 too");
+
+	e.status = RECLAIM_E_HOST_FREE;
+	e.where = RECLAIM_WHERE_HOST;
+	e.field = "free_bytes";
+	ctl_error_from_library(&err, RECLAIM_E_HOST_FREE, &e);
+	assert_string_equal(err.path, "host.free_bytes");
+
+	e.status = RECLAIM_E_THRESHOLDS;
+	e.where = RECLAIM_WHERE_CONFIG;
+	e.field = "threshold_soft";
+	ctl_error_from_library(&err, RECLAIM_E_THRESHOLDS, &e);
+	assert_string_equal(err.path, "config.threshold_soft");
+
+	/* The VM count is the line's vms; other arguments are reclaimctl's. */
+	e.status = RECLAIM_E_CAPACITY;
+	e.where = RECLAIM_WHERE_ARGUMENT;
+	e.field = "n_vms";
+	ctl_error_from_library(&err, RECLAIM_E_CAPACITY, &e);
+	assert_string_equal(err.path, "vms");
+	e.status = RECLAIM_E_VERSION;
+	e.field = "summary.decision_size";
+	ctl_error_from_library(&err, RECLAIM_E_VERSION, &e);
+	assert_string_equal(err.path, "");
+	assert_int_equal(err.status, RECLAIM_E_VERSION);
+
+	/* Decisions are no input; no member named; no record. */
+	e.status = RECLAIM_E_INVAL;
+	e.where = RECLAIM_WHERE_DECISION;
+	e.field = "actions";
+	ctl_error_from_library(&err, RECLAIM_E_INVAL, &e);
+	assert_string_equal(err.path, "");
+	e.where = RECLAIM_WHERE_HOST;
+	e.field = NULL;
+	ctl_error_from_library(&err, RECLAIM_E_INVAL, &e);
+	assert_string_equal(err.path, "host");
+	e.where = RECLAIM_WHERE_NONE;
+	ctl_error_from_library(&err, RECLAIM_E_INVAL, &e);
+	assert_string_equal(err.path, "");
+	/* A record of another failure than this one says nothing. */
+	e.status = RECLAIM_E_HOST_FREE;
+	e.where = RECLAIM_WHERE_HOST;
+	e.field = "free_bytes";
+	ctl_error_from_library(&err, RECLAIM_E_OVERFLOW, &e);
+	assert_string_equal(err.path, "");
+	assert_int_equal(err.status, RECLAIM_E_OVERFLOW);
+	assert_string_equal(err.message, reclaim_strerror(RECLAIM_E_OVERFLOW));
 }
 
 /* Host under pressure with one ballooning VM, at time @p t seconds. */
@@ -468,6 +682,263 @@ test_session_history(void **state)
 	free(b);
 	free(c);
 	free(d);
+}
+
+/* snapshot() with VMs 2..n beside VM 1: small, without a balloon driver. */
+static char *
+snapshot_vms(int t, size_t n)
+{
+	struct ctl_buf b = {0};
+	char line[1024];
+
+	snapshot(line, sizeof(line), t);
+	line[strlen(line) - 2] = '\0'; /* the closing "]}" */
+	ctl_puts(&b, line);
+	for (size_t i = 2; i <= n; i++) {
+		ctl_puts(&b, ",{\"id\":");
+		ctl_put_u64(&b, i);
+		ctl_puts(&b, ",\"configured_bytes\":268435456,\"consumed_bytes\":268435456,"
+			     "\"shares\":1000,\"active_bytes\":1048576}");
+	}
+	ctl_puts(&b, "]}");
+	char *out = strdup(text(&b));
+	ctl_buf_free(&b);
+	return out;
+}
+
+/* Every answer of a fresh session of @p capacity to @p lines, in one
+ * string; the session's capacity at the end in *capacity_after. */
+static char *
+session_all(const char *const *lines, size_t n, size_t capacity, int mode,
+	    size_t *capacity_after, int *errors)
+{
+	struct reclaim_config cfg;
+	struct ctl_session *s;
+	struct ctl_buf out = {0};
+
+	reclaim_config_init(&cfg, sizeof(cfg));
+	assert_int_equal(ctl_session_new(&s, &cfg, capacity, mode), 0);
+	*errors = 0;
+	for (size_t i = 0; i < n; i++)
+		*errors += ctl_session_line(s, &out, lines[i], strlen(lines[i]), i + 1);
+	if (capacity_after)
+		*capacity_after = ctl_session_capacity(s);
+	ctl_session_destroy(s);
+	char *all = strdup(text(&out));
+	ctl_buf_free(&out);
+	return all;
+}
+
+/* The answer to a config line: {"line":N,"config":<cfg>}. */
+static char *
+config_answer(int lineno, const struct reclaim_config *cfg)
+{
+	struct ctl_buf b = {0};
+	ctl_puts(&b, "{\"line\":");
+	ctl_put_u64(&b, (uint64_t)lineno);
+	ctl_puts(&b, ",\"config\":");
+	ctl_config_print(&b, cfg);
+	b.len--; /* its newline */
+	ctl_puts(&b, "}\n");
+	char *out = strdup(text(&b));
+	ctl_buf_free(&b);
+	return out;
+}
+
+static void
+test_session_config_line(void **state)
+{
+	char t1[1024], t2[1024];
+	(void)state;
+
+	snapshot(t1, sizeof(t1), 1);
+	snapshot(t2, sizeof(t2), 2);
+	const char *plain[] = {t1, t2};
+	const char *untaxed[] = {t1, "{\"config\":{\"idle_tax\":0}}", t2};
+	const char *rejected[] = {t1, "{\"config\":{\"threshold_soft\":0.07}}", t2};
+	char *a = run_lines(plain, 2);
+	char *b = run_lines(untaxed, 3);
+	char *c = run_lines(rejected, 3);
+
+	/* The new config decides the next line (the idle tax changes the
+	 * price of the VM's memory), and the history goes on: the balloon
+	 * asked for at t1 is in flight at t2. */
+	assert_string_not_equal(a, b);
+	assert_null(strstr(a, "\"in_flight_bytes\":0,"));
+	assert_null(strstr(b, "\"in_flight_bytes\":0,"));
+	/* A rejected config changes nothing. */
+	assert_string_equal(a, c);
+	free(a);
+	free(b);
+	free(c);
+
+	/* Each answer is the whole config in force. Members a line leaves out
+	 * keep their value in force, unless it names a profile. */
+	struct reclaim_config half, esxi5;
+	reclaim_config_init(&half, sizeof(half));
+	half.idle_tax = 0.5;
+	reclaim_config_init_profile(&esxi5, sizeof(esxi5), RECLAIM_PROFILE_ESXI5);
+	const char *changes[] = {
+		"{\"config\":{\"idle_tax\":0.5}}",
+		"{\"config\":{}}",
+		"{\"config\":{\"idle_tax\":1}}",
+		"{\"config\":{\"profile\":\"esxi5\"}}",
+		"{\"config\":{\"threshold_low\":0.5}}",
+		"{\"config\":{}}",
+	};
+	int errors;
+	char *all = session_all(changes, 6, 4, CTL_MODE_JSON, NULL, &errors);
+	char *want[] = {config_answer(1, &half), config_answer(2, &half),
+			strdup("{\"line\":3,\"error\":{\"kind\":\"policy\",\"status\":"
+			       "\"RECLAIM_E_CONFIG\",\"code\":-3,\"path\":\"config.idle_tax\","
+			       "\"message\":\"configuration value out of range\"}}\n"),
+			config_answer(4, &esxi5),
+			strdup("{\"line\":5,\"error\":{\"kind\":\"policy\",\"status\":"
+			       "\"RECLAIM_E_THRESHOLDS\",\"code\":-4,\"path\":"
+			       "\"config.threshold_low\",\"message\":\"thresholds must be strictly "
+			       "ordered high > soft > hard > low and lie in (0, 1)\"}}\n"),
+			config_answer(6, &esxi5)};
+	const char *at = all;
+	for (int i = 0; i < 6; i++) {
+		assert_memory_equal(at, want[i], strlen(want[i]));
+		at += strlen(want[i]);
+		free(want[i]);
+	}
+	assert_int_equal(*at, '\0');
+	assert_int_equal(errors, 2);
+	free(all);
+
+	/* For people: what changed. */
+	const char *people[] = {
+		"{\"config\":{\"idle_tax\":0.5}}",
+		"{\"config\":{\"idle_tax\":0.5}}",
+		"{\"config\":{\"profile\":\"paper\"}}",
+		"{\"config\":{\"threshold_low\":0.5}}",
+	};
+	all = session_all(people, 4, 4, CTL_MODE_TEXT, NULL, &errors);
+	assert_string_equal(all,
+			    "line 1: config: idle_tax 0.75 -> 0.5\n"
+			    "line 2: config unchanged\n"
+			    "line 3: config: flags [] -> [\"no_early_balloon\",\"soft_swap\","
+			    "\"hard_swap_only\",\"no_guest_cap\"], idle_tax 0.5 -> 0.75\n"
+			    "line 4: error: RECLAIM_E_THRESHOLDS: config.threshold_low: thresholds "
+			    "must be strictly ordered high > soft > hard > low and lie in (0, 1)\n");
+	assert_int_equal(errors, 1);
+	free(all);
+}
+
+/* Each class of error the library finds in a line, at the path of the
+ * value it names. */
+static void
+test_session_errors_say_where(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *status;
+		const char *path;
+		const char *message; /* NULL: reclaim_strerror()'s */
+	} cases[] = {
+		{"{\"host\":{\"total_bytes\":100,\"free_bytes\":101,\"now_ns\":1},\"vms\":[]}",
+		 "RECLAIM_E_HOST_FREE", "host.free_bytes", NULL},
+		{"{\"host\":{\"total_bytes\":100,\"reserved_bytes\":101,\"free_bytes\":1,"
+		 "\"now_ns\":1},\"vms\":[]}",
+		 "RECLAIM_E_HOST_RESERVED", "host.reserved_bytes", NULL},
+		{"{\"host\":{\"total_bytes\":1000,\"free_bytes\":1,\"now_ns\":1},\"vms\":[" VM_JSON(1)
+		 ",{\"id\":2,\"configured_bytes\":0,\"consumed_bytes\":0,\"shares\":1,"
+		 "\"active_bytes\":0}]}",
+		 "RECLAIM_E_VM_SIZE", "vms[1].configured_bytes", NULL},
+		{"{\"host\":{\"total_bytes\":1000,\"free_bytes\":1,\"now_ns\":1},\"vms\":[" VM_JSON(1)
+		 ",{\"id\":2,\"configured_bytes\":10,\"consumed_bytes\":0,\"reservation_bytes\":11,"
+		 "\"shares\":1,\"active_bytes\":0}]}",
+		 "RECLAIM_E_VM_BOUNDS", "vms[1].reservation_bytes", NULL},
+		{"{\"host\":{\"total_bytes\":1000,\"free_bytes\":1,\"now_ns\":1},\"vms\":[" VM_JSON(9)
+		 "," VM_JSON(4) "," VM_JSON(9) "," VM_JSON(4) "]}",
+		 "RECLAIM_E_VM_DUPLICATE", "vms[2].id",
+		 "two VMs have the same id: vms[0] has id 9 too"},
+		{"{\"host\":{\"total_bytes\":1000,\"free_bytes\":1,\"now_ns\":1},\"vms\":["
+		 "{\"id\":1,\"configured_bytes\":9000000000000000000,\"consumed_bytes\":"
+		 "9000000000000000000,\"shares\":1,\"active_bytes\":0},"
+		 "{\"id\":2,\"configured_bytes\":9000000000000000000,\"consumed_bytes\":"
+		 "9000000000000000000,\"shares\":1,\"active_bytes\":0},"
+		 "{\"id\":3,\"configured_bytes\":9000000000000000000,\"consumed_bytes\":"
+		 "9000000000000000000,\"shares\":1,\"active_bytes\":0}]}",
+		 "RECLAIM_E_OVERFLOW", "vms[2].consumed_bytes", NULL},
+		{"{\"host\":{\"total_bytes\":1000,\"free_bytes\":1,\"now_ns\":1},\"vms\":["
+		 "{\"id\":1,\"flags\":[\"idle_tax\"],\"idle_tax\":1.5,\"configured_bytes\":10,"
+		 "\"consumed_bytes\":0,\"shares\":1,\"active_bytes\":0}]}",
+		 "RECLAIM_E_INVAL", "vms[0].idle_tax", NULL},
+		{"{\"config\":{\"page_size\":1000}}", "RECLAIM_E_CONFIG", "config.page_size", NULL},
+		{"{\"config\":{\"threshold_low\":0.03}}", "RECLAIM_E_THRESHOLDS",
+		 "config.threshold_low", NULL},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *lines[] = {cases[i].line};
+		char *answer = run_lines(lines, 1);
+		json_t *root = json_loads(answer, 0, NULL);
+		json_t *err = json_object_get(root, "error");
+		const char *status = json_string_value(json_object_get(err, "status"));
+		const char *path = json_string_value(json_object_get(err, "path"));
+		const char *message = json_string_value(json_object_get(err, "message"));
+
+		assert_non_null(status);
+		assert_string_equal(status, cases[i].status);
+		assert_non_null(path);
+		assert_string_equal(path, cases[i].path);
+		assert_string_equal(message, cases[i].message ? cases[i].message
+							      : reclaim_strerror((int)json_integer_value(
+									json_object_get(err, "code"))));
+		json_decref(root);
+		free(answer);
+	}
+}
+
+/* A line with more VMs than the policy has room for grows it, and every
+ * VM's history goes on: the answers are those of a policy large enough
+ * from the start. */
+static void
+test_session_grows(void **state)
+{
+	char *lines[20];
+	size_t n = 0, capacity = 0;
+	int errors;
+	(void)state;
+
+	/* VM 1 does not deliver its balloon: after balloon_window_ns it is
+	 * unresponsive, and stays so for balloon_backoff_ns. */
+	for (int t = 1; t <= 15; t++)
+		lines[n++] = snapshot_vms(t, 1);
+	lines[n++] = snapshot_vms(16, 3);
+	lines[n++] = snapshot_vms(17, 4);
+	lines[n++] = snapshot_vms(18, 40);
+
+	char *grown = session_all((const char *const *)lines, n, 1, CTL_MODE_JSON, &capacity,
+				  &errors);
+	assert_int_equal(errors, 0);
+	/* 1 -> 3 (twice 1 is too few) -> 6 (twice 3) -> 40. */
+	assert_int_equal(capacity, 40);
+	char *roomy = session_all((const char *const *)lines, n, 64, CTL_MODE_JSON, &capacity,
+				  &errors);
+	assert_int_equal(capacity, 64);
+	assert_string_equal(grown, roomy);
+
+	/* The history is really there: the grown policy still knows VM 1's
+	 * balloon is unresponsive, which a new policy cannot know. */
+	const char *at = strstr(grown, "{\"line\":16,");
+	assert_non_null(at);
+	assert_non_null(strstr(at, "{\"id\":1,\"actions\":[],"));
+	assert_non_null(strstr(at, "\"reasons\":[\"unresponsive\""));
+	const char *last[] = {lines[15]};
+	char *fresh = session_all(last, 1, 1, CTL_MODE_JSON, &capacity, &errors);
+	assert_null(strstr(fresh, "unresponsive"));
+	assert_int_equal(capacity, 3);
+
+	free(fresh);
+	free(grown);
+	free(roomy);
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
 }
 
 /* Every line of @p input through a fresh session on the pipeline; the output
@@ -546,6 +1017,46 @@ test_pipeline_threads_keep_order(void **state)
 	free(threaded);
 }
 
+/* Parser threads take lines of any number of VMs, and config lines, in
+ * order: the answers are those of one thread and a policy large enough
+ * from the start. */
+static void
+test_pipeline_grows(void **state)
+{
+	static const size_t sizes[] = {1, 20, 3, 60, 2, 100, 1, 7, 100, 5, 33, 1};
+	const size_t n = sizeof(sizes) / sizeof(sizes[0]);
+	char *lines[2 * sizeof(sizes) / sizeof(sizes[0])];
+	struct ctl_buf input = {0};
+	char *serial, *threaded;
+	int errors;
+	(void)state;
+
+	for (size_t i = 0; i < n; i++) {
+		lines[2 * i] = snapshot_vms((int)i + 1, sizes[i]);
+		lines[2 * i + 1] = strdup(i % 2 ? "{\"config\":{\"idle_tax\":0.5}}"
+						: "{\"config\":{\"profile\":\"esx\"}}");
+	}
+	for (size_t i = 0; i < 2 * n; i++) {
+		ctl_puts(&input, lines[i]);
+		ctl_putc(&input, '\n');
+	}
+	char *roomy = session_all((const char *const *)lines, 2 * n, 256, CTL_MODE_JSON_EXPLAIN,
+				  NULL, &errors);
+	assert_int_equal(errors, 0);
+	assert_int_equal(pipeline_file(text(&input), 0, 1 << 20, &serial), 0);
+	assert_string_equal(serial, roomy);
+	for (unsigned workers = 1; workers <= 3; workers++) {
+		assert_int_equal(pipeline_file(text(&input), workers, 1 << 20, &threaded), 0);
+		assert_string_equal(threaded, roomy);
+		free(threaded);
+	}
+	free(serial);
+	free(roomy);
+	ctl_buf_free(&input);
+	for (size_t i = 0; i < 2 * n; i++)
+		free(lines[i]);
+}
+
 struct lockstep {
 	int in_fd;
 	int out_fd;
@@ -618,15 +1129,22 @@ main(void)
 		cmocka_unit_test(test_string_escapes),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names_round_trip),
 		cmocka_unit_test(test_reader_pipe),
 		cmocka_unit_test(test_reader_long_lines),
 		cmocka_unit_test(test_config_round_trip),
 		cmocka_unit_test(test_config_partial),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_request),
-		cmocka_unit_test(test_blame_duplicate),
+		cmocka_unit_test(test_request_grows),
+		cmocka_unit_test(test_request_config),
+		cmocka_unit_test(test_error_from_library),
 		cmocka_unit_test(test_session_history),
+		cmocka_unit_test(test_session_config_line),
+		cmocka_unit_test(test_session_errors_say_where),
+		cmocka_unit_test(test_session_grows),
 		cmocka_unit_test(test_pipeline_threads_keep_order),
+		cmocka_unit_test(test_pipeline_grows),
 		cmocka_unit_test(test_pipeline_lockstep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
