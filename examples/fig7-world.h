@@ -5,7 +5,9 @@
  * whose usable memory leaves about 358 MB for VMs once the high threshold
  * (6 %) is kept free. VM1 booted, touched all its memory and idles (about
  * 10 MB active); VM2 runs dbench and keeps growing into whatever it is
- * allowed (about 200 MB active). Balloons answer at once.
+ * allowed (about 200 MB active). Balloons answer at once. As in the paper,
+ * balloons are not capped by the guests' own memory (VM2 is ballooned
+ * below its active memory, into its swap): RECLAIM_CONFIG_NO_GUEST_CAP.
  */
 #ifndef FIG7_WORLD_H
 #define FIG7_WORLD_H
@@ -62,6 +64,7 @@ fig7_init(struct fig7_world *w, double vm_mib)
 		return rc;
 	cfg.idle_tax = 0.0;
 	cfg.page_size = 4096;
+	cfg.flags |= RECLAIM_CONFIG_NO_GUEST_CAP;
 	if ((rc = reclaim_policy_new(&w->policy, &cfg, 2)))
 		return rc;
 	w->usable = (uint64_t)(vm_mib * (double)FIG7_MiB / (1.0 - cfg.threshold_high)) + 1;

@@ -60,7 +60,7 @@ extern "C" {
 /** Compile-time version of this header. @since 0.2 */
 #define RECLAIM_VERSION_MAJOR 0
 /** @since 0.2 */
-#define RECLAIM_VERSION_MINOR 2
+#define RECLAIM_VERSION_MINOR 3
 /** @since 0.2 */
 #define RECLAIM_VERSION_PATCH 0
 /** (major << 16) | (minor << 8) | patch. @since 0.2 */
@@ -165,7 +165,9 @@ enum reclaim_config_flag {
 	RECLAIM_CONFIG_SOFT_SWAP = 1u << 1,
 	/** Hard state reclaims by host swap only (existing balloons are kept). */
 	RECLAIM_CONFIG_HARD_SWAP_ONLY = 1u << 2,
-	/** Do not cap balloons by the guest's free memory plus free swap. */
+	/** Do not cap balloons by the guest's free memory plus free swap, its
+	 *  rising demand, or its active memory (the paper balloons guests
+	 *  below their active memory, into their own swap). */
 	RECLAIM_CONFIG_NO_GUEST_CAP = 1u << 3
 };
 
@@ -247,6 +249,26 @@ struct reclaim_config {
 	 *  not restart it from nothing; 0 forgets it at once (60 s). Absent
 	 *  VMs count against the policy's capacity while they are kept. */
 	uint64_t absent_grace_ns;
+
+	/* -- 0.3 -- */
+	/** A VM blocked in the low state is unblocked once it has been
+	 *  blocked this long without its consumption falling, and is not
+	 *  blocked again for as long: blocking is a brake while host swap
+	 *  catches up, and freezing a VM whose memory is not being reclaimed
+	 *  frees nothing. Below a guest kernel's soft-lockup watchdog (20 s).
+	 *  0 never blocks. (10 s) @since 0.3 */
+	uint64_t max_block_ns;
+	/** How far ahead a guest's rising demand is projected: the balloon
+	 *  cap keeps free for the guest what it would use within this
+	 *  horizon at the rate its free memory and swap have been falling,
+	 *  so that a spiking guest gets its balloon back before it runs out
+	 *  (RECLAIM_REASON_DISTRESS). 0 projects nothing, as 0.2 did. (30 s)
+	 *  @since 0.3 */
+	uint64_t distress_horizon_ns;
+	/** A VM whose swap_out failed is treated as unable to host-swap for
+	 *  this long (its share is ballooned and compressed instead), then
+	 *  tried again. (30 s) @since 0.3 */
+	uint64_t swap_retry_ns;
 	/* append only */
 };
 
@@ -418,7 +440,7 @@ enum reclaim_reason {
 	RECLAIM_REASON_SLOW_BALLOON = 1u << 8, /**< hard: balloon rate too low for the horizon */
 	RECLAIM_REASON_BLOCKED = 1u << 9,      /**< low: consumption above target */
 	RECLAIM_REASON_ZERO_SHARES = 1u << 10, /**< no shares: held at reservation */
-	RECLAIM_REASON_SHORTFALL = 1u << 11,   /**< not enough reclaimable memory on the host */
+	RECLAIM_REASON_SHORTFALL = 1u << 11,   /**< the host's plan falls short of the need */
 	RECLAIM_REASON_SWAP_BOUNDED = 1u << 12, /**< host swap space cut the swap amount */
 	RECLAIM_REASON_ADAPTER_FAILED = 1u << 13, /**< the last apply for this VM failed */
 	RECLAIM_REASON_HOLD = 1u << 14,        /**< host within the hysteresis band: hold */
@@ -428,7 +450,22 @@ enum reclaim_reason {
 	 *  balloon while lower-priced VMs balloon as much. Happens in the
 	 *  balloon states and inside the hysteresis band; not counted against
 	 *  deflate_budget_bytes, since it frees as much as it gives. */
-	RECLAIM_REASON_REBALANCE = 1u << 15
+	RECLAIM_REASON_REBALANCE = 1u << 15,
+	/** The guest is short of memory: its free memory and swap are falling
+	 *  toward what it needs, it is within guest_margin_bytes of free
+	 *  memory while the host holds above the high threshold, or it
+	 *  deflated its own balloon (deflate-on-oom). Its balloon is given
+	 *  back at the rate it needs (from free memory above the high
+	 *  threshold, within deflate_budget_bytes), and not inflated again
+	 *  until that has passed. @since 0.3 */
+	RECLAIM_REASON_DISTRESS = 1u << 16,
+	/** Host swap cannot deliver for this VM (bounded at nothing left, or
+	 *  its swap_out failed within swap_retry_ns): the balloon and
+	 *  compression take its share in the hard and low states. @since 0.3 */
+	RECLAIM_REASON_SWAP_UNAVAILABLE = 1u << 17,
+	/** Unblocked (or not blocked) because it was blocked max_block_ns
+	 *  without its consumption falling. @since 0.3 */
+	RECLAIM_REASON_BLOCK_TIMEOUT = 1u << 18
 };
 
 /** Name of one enum reclaim_reason bit ("pressure", "no_balloon", ...), or NULL. @since 0.2 */
@@ -455,7 +492,13 @@ enum reclaim_balloon_limit {
 	RECLAIM_BALLOON_LIMIT_GUEST = 2,    /**< guest free memory + free swap - margin */
 	RECLAIM_BALLOON_LIMIT_NO_DRIVER = 3,
 	RECLAIM_BALLOON_LIMIT_UNRESPONSIVE = 4,
-	RECLAIM_BALLOON_LIMIT_STALE = 5
+	RECLAIM_BALLOON_LIMIT_STALE = 5,
+	/** configured size less active memory: a VM is never ballooned below
+	 *  what it actively uses (unless RECLAIM_CONFIG_NO_GUEST_CAP). @since 0.3 */
+	RECLAIM_BALLOON_LIMIT_ACTIVE = 6,
+	/** the guest deflated its balloon itself: held where it is for
+	 *  balloon_backoff_ns. @since 0.3 */
+	RECLAIM_BALLOON_LIMIT_DISTRESS = 7
 };
 
 /** Name of an enum reclaim_balloon_limit ("fraction", "vm_cap", ...), or NULL. @since 0.2 */
@@ -489,10 +532,15 @@ struct reclaim_decision {
 
 /** Host-wide results of a decide (struct reclaim_summary.flags). @since 0.2 */
 enum reclaim_summary_flag {
-	RECLAIM_SUMMARY_SHORTFALL = 1u << 0, /**< reclaimable memory < need */
+	RECLAIM_SUMMARY_SHORTFALL = 1u << 0, /**< reclaimable memory < need, or the plan
+						   (balloon, swap, compression, in flight,
+						   less deflation) falls short of it */
 	RECLAIM_SUMMARY_EARLY = 1u << 1,     /**< early ballooning */
 	RECLAIM_SUMMARY_DEFLATE = 1u << 2,   /**< balloons deflating */
-	RECLAIM_SUMMARY_SWAP_BOUNDED = 1u << 3 /**< host swap space cut the plan */
+	RECLAIM_SUMMARY_SWAP_BOUNDED = 1u << 3, /**< host swap space cut the plan */
+	/** host swap could not deliver for some VM in a swap state: balloons
+	 *  and compression took its share. @since 0.3 */
+	RECLAIM_SUMMARY_SWAP_UNAVAILABLE = 1u << 4
 };
 
 /** Name of one enum reclaim_summary_flag bit ("shortfall", ...), or NULL. @since 0.2 */

@@ -34,6 +34,9 @@ config_defaults(struct reclaim_config *c)
 	c->active_floor = 0.01;
 	c->compress_max_fraction = 0.10;
 	c->absent_grace_ns = 60 * NS_PER_S;
+	c->max_block_ns = 10 * NS_PER_S;
+	c->distress_horizon_ns = 30 * NS_PER_S;
+	c->swap_retry_ns = 30 * NS_PER_S;
 }
 
 int

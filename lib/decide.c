@@ -137,23 +137,33 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 	}
 
 	/* The common level. */
-	if (mode_reclaims(t.mode) || t.mode == MODE_HOLD) {
-		if (mode_reclaims(t.mode)) {
-			uint64_t need_rem =
-				sat_sub(sat_sub(sat_add(t.need, s.release), s.pending), s.limit);
+	if (mode_reclaims(t.mode)) {
+		uint64_t need_rem = sat_sub(sat_sub(sat_add(t.need, s.release), s.pending), s.limit);
 
-			need_solver = sat_sub(need_rem, s.fixed_reclaim);
-			shortfall = sat_sub(sat_add(sat_add(s.reclaimable, s.limit), s.pending),
-					    s.release) < t.need;
-		}
+		need_solver = sat_sub(need_rem, s.fixed_reclaim);
+		shortfall = sat_sub(sat_add(sat_add(s.reclaimable, s.limit), s.pending), s.release) <
+			    t.need;
 		lambda = wl_solve_scratch(p->work, n, (double)s.u_free - (double)need_solver,
 					  p->lambda, p->active);
-	} else if (t.mode == MODE_DEFLATE) {
-		uint64_t give = min_u64(sat_sub(t.free, sat_add(t.thr[RECLAIM_STATE_HIGH], t.margin)),
-					cfg->deflate_budget_bytes);
+	} else {
+		/* Above the high threshold: VMs short of memory first get what
+		 * they lack from free memory (within the deflation budget, and
+		 * never into the soft state), then deflation spends what is left
+		 * of the budget by the level. If that takes the host below the
+		 * high threshold, early ballooning follows by the usual rules,
+		 * and the level then decides who gives. */
+		uint64_t budget = cfg->deflate_budget_bytes;
 
-		t.deflate_left = give;
-		lambda = wl_solve_scratch(p->work, n, s.lo_free + (double)give, p->lambda, p->active);
+		if (s.short_want)
+			budget -= wl_give_short(p->work, n, &s,
+						min_u64(budget, sat_sub(t.free, t.thr[RECLAIM_STATE_SOFT])),
+						cfg->page_size);
+		if (t.mode == MODE_DEFLATE) {
+			t.deflate_left = min_u64(
+				sat_sub(t.free, sat_add(t.thr[RECLAIM_STATE_HIGH], t.margin)), budget);
+			lambda = wl_solve_scratch(p->work, n, s.lo_free + (double)t.deflate_left,
+						  p->lambda, p->active);
+		}
 	}
 	pages_place(p->work, n, &t, cfg->page_size, lambda, need_solver, decisions, c.dsize);
 
@@ -162,8 +172,20 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 	for (i = 0; i < n; i++)
 		decision_write(decision_at(decisions, c.dsize, i), c.dsize, &next->entries[i],
 			       &p->work[i], cfg, vm_get(&tmp, &c.vms, i), &t, shortfall, &tot);
-	actions_bound_swap(cfg, &c.host, decisions, c.dsize, n, &tot, &sum_flags);
+	actions_bound_swap(cfg, &c.host, decisions, c.dsize, n, p->work, next->entries, &tot,
+			   &sum_flags);
+	actions_bound_rebalance(cfg, decisions, c.dsize, n, p->work, &c.vms, next->entries, &tot);
 
+	/* Short when the bounds leave too little to reclaim, or when what the
+	 * plan delivers falls short: a VM whose balloon cannot take its share
+	 * (its guest's reports) is not made up for by the others. */
+	if (mode_reclaims(t.mode) && !shortfall &&
+	    sat_sub(sat_add(sat_add(tot.balloon, tot.swap), sat_add(tot.compress, s.pending)),
+		    tot.deflate) < t.need) {
+		shortfall = true;
+		for (i = 0; i < n; i++)
+			decision_at(decisions, c.dsize, i)->reasons |= RECLAIM_REASON_SHORTFALL;
+	}
 	decision_summary(&sum, &t, &s, &tot, cfg, lambda, shortfall, sum_flags);
 	sum.struct_size = summary->struct_size;
 	sum.decision_size = summary->decision_size;

@@ -18,7 +18,7 @@ target_bound(const struct vm_work *w, const struct reclaim_vm_stats *vm, uint64_
 		return target <= vm->reservation_bytes ? RECLAIM_BOUND_RESERVATION
 		       : (w->flags & VIEW_BALLOON_BOUND) ? RECLAIM_BOUND_BALLOON
 							  : RECLAIM_BOUND_NONE;
-	if (target <= w->lo && vm->reservation_bytes >= w->base)
+	if (target <= w->lo && vm->reservation_bytes >= w->base && vm->reservation_bytes >= target)
 		return RECLAIM_BOUND_RESERVATION;
 	if (target >= w->base)
 		return target >= max ? RECLAIM_BOUND_MAX : RECLAIM_BOUND_CONSUMED;
@@ -52,6 +52,8 @@ state_reasons(const struct vm_work *w, const struct vm_hist *h, const struct rec
 		r |= RECLAIM_REASON_HOLD;
 	if (h->flags & HIST_FAILED)
 		r |= RECLAIM_REASON_ADAPTER_FAILED;
+	if (w->flags & VIEW_DISTRESS)
+		r |= RECLAIM_REASON_DISTRESS;
 	return r;
 }
 
@@ -100,7 +102,7 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 		/* The reason names a choice, not what the cap forces, and
 		 * deflation of the comfortable host, not rebalancing. */
 		if (d->balloon_target_bytes < min_u64(current, w->cap) &&
-		    !(d->reasons & RECLAIM_REASON_REBALANCE))
+		    !(d->reasons & (RECLAIM_REASON_REBALANCE | RECLAIM_REASON_DISTRESS)))
 			d->reasons |= RECLAIM_REASON_DEFLATE;
 	}
 	/* Never below the reservation: the VM may always use that much. */
@@ -110,6 +112,8 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 			   : (w->limit_excess ? RECLAIM_BOUND_MAX : RECLAIM_BOUND_NONE);
 	tot->swap += d->swap_bytes;
 	tot->compress += d->compress_bytes;
+	if (d->reasons & RECLAIM_REASON_SWAP_UNAVAILABLE)
+		tot->flags |= RECLAIM_SUMMARY_SWAP_UNAVAILABLE;
 
 	/* What the next tick remembers (committed unless dry run). */
 	h->asked = (w->flags & VIEW_DRIVER) ? d->balloon_target_bytes : 0;
@@ -130,7 +134,7 @@ decision_summary(struct reclaim_summary *sum, const struct tick *t, const struct
 	sum->decision_size = sizeof(struct reclaim_decision);
 	sum->state = (uint32_t)t->state;
 	sum->previous_state = (uint32_t)(t->previous < 0 ? t->state : t->previous);
-	sum->flags = flags;
+	sum->flags = flags | tot->flags;
 	if (shortfall)
 		sum->flags |= RECLAIM_SUMMARY_SHORTFALL;
 	if (t->mode == MODE_BALLOON && t->state == RECLAIM_STATE_HIGH && !t->admission)

@@ -91,6 +91,48 @@ hist_find(const struct hist_table *t, uint32_t mask, uint64_t id)
  * is still unresponsive, and one that stalls half-way is caught one window
  * after it stalled.
  */
+/*
+ * The guest's demand: how fast its spare memory (free memory + free swap)
+ * falls for reasons of its own. A balloon that inflates takes free memory
+ * byte for byte, so that part of the fall is not demand; a balloon that
+ * deflates and a guest that fills what came back leave spare memory where
+ * it was, and that is not demand either. The rate kept is the larger of the
+ * last sample's and the earlier rate decaying linearly to nothing over
+ * distress_horizon_ns: it follows a spike at once and lets it go slowly.
+ * Stale stats leave it as it was; stats that go back in time restart it.
+ */
+static void
+track_demand(struct vm_hist *out, const struct reclaim_config *cfg,
+	     const struct reclaim_vm_stats *vm, uint64_t balloon, uint64_t now)
+{
+	uint64_t c = vm->configured_bytes, ts = vm->stats_time_ns;
+	uint64_t spare = sat_add(min_u64(vm->guest_free_bytes, c),
+				 min_u64(vm->guest_swap_free_bytes, c));
+
+	if (stats_stale(cfg, vm, now))
+		return;
+	if ((out->flags & HIST_AVAIL_KNOWN) && ts > out->avail_ns) {
+		double dt = (double)(ts - out->avail_ns);
+		uint64_t fall = sat_sub(sat_sub(out->spare, spare),
+					sat_sub(balloon, out->spare_balloon));
+		double inst = (double)fall * (double)NS_PER_S / dt;
+		double keep = cfg->distress_horizon_ns > 0 && dt < (double)cfg->distress_horizon_ns
+				      ? 1.0 - dt / (double)cfg->distress_horizon_ns
+				      : 0.0;
+		double rate = (double)out->demand * keep;
+
+		out->demand = (float)(inst > rate ? inst : rate);
+	} else if (!(out->flags & HIST_AVAIL_KNOWN) || ts < out->avail_ns) {
+		out->demand = 0.0f;
+	} else {
+		return; /* the same sample again */
+	}
+	out->spare = spare;
+	out->spare_balloon = balloon;
+	out->avail_ns = ts;
+	out->flags |= HIST_AVAIL_KNOWN;
+}
+
 void
 hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 	     const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, uint64_t balloon,
@@ -108,9 +150,27 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 		out->window_balloon = balloon;
 		out->last_balloon = balloon;
 		out->last_ns = now;
+		track_demand(out, cfg, vm, balloon, now);
 		return;
 	}
 	*out = *old;
+	track_demand(out, cfg, vm, balloon, now);
+	if ((out->flags & HIST_SWAP_DOWN) && now >= out->swap_retry_ns)
+		out->flags &= (uint16_t)~HIST_SWAP_DOWN;
+	if ((out->flags & HIST_SELF_DEFLATED) && now >= out->hold_ns)
+		out->flags &= (uint16_t)~HIST_SELF_DEFLATED;
+	if ((out->flags & HIST_NO_BLOCK) && now >= out->block_ns)
+		out->flags &= (uint16_t)~HIST_NO_BLOCK;
+	/* A balloon that shrank below both its size and what it was asked
+	 * (virtio's deflate-on-oom does that) was given back by a guest
+	 * running out of memory: take it as such, and do not inflate it
+	 * again before balloon_backoff_ns. */
+	if ((vm->flags & RECLAIM_VM_BALLOON) && !returning &&
+	    sat_add(balloon, cfg->page_size) < min_u64(old->last_balloon, old->asked)) {
+		out->flags |= HIST_SELF_DEFLATED;
+		out->hold_ns = sat_add(now, cfg->balloon_backoff_ns);
+		out->asked = balloon;
+	}
 	if (returning) {
 		/* Back after an absence: what the balloon did while nobody
 		 * watched says nothing about its pace. */

@@ -97,11 +97,13 @@ BIT_NAMES(reclaim_vm_flag_name, "balloon", "guest_stats", "idle_tax", "compress"
 BIT_NAMES(reclaim_action_name, "balloon", "swap", "compress", "block", "unblock")
 BIT_NAMES(reclaim_reason_name, "pressure", "early", "limit", "deflate", "no_balloon",
 	  "unresponsive", "stale", "balloon_capped", "slow_balloon", "blocked", "zero_shares",
-	  "shortfall", "swap_bounded", "adapter_failed", "hold", "rebalance")
+	  "shortfall", "swap_bounded", "adapter_failed", "hold", "rebalance", "distress",
+	  "swap_unavailable", "block_timeout")
 VALUE_NAMES(reclaim_bound_name, "none", "reservation", "max", "consumed", "balloon")
 VALUE_NAMES(reclaim_balloon_limit_name, "fraction", "vm_cap", "guest", "no_driver",
-	    "unresponsive", "stale")
-BIT_NAMES(reclaim_summary_flag_name, "shortfall", "early", "deflate", "swap_bounded")
+	    "unresponsive", "stale", "active", "distress")
+BIT_NAMES(reclaim_summary_flag_name, "shortfall", "early", "deflate", "swap_bounded",
+	  "swap_unavailable")
 VALUE_NAMES(reclaim_where_name, "none", "argument", "config", "host", "vm", "decision")
 BIT_NAMES(reclaim_decide_flag_name, "dry_run")
 BIT_NAMES(reclaim_apply_flag_name, "compress_fallback", "skipped")

@@ -133,7 +133,11 @@ enum hist_flag {
 	HIST_RATE_KNOWN = 1u << 1,     /* rate holds an observed inflation rate */
 	HIST_RESEND = 1u << 2,         /* the last balloon op failed: send again */
 	HIST_FAILED = 1u << 3,         /* some op failed in the last apply */
-	HIST_UNRESPONSIVE = 1u << 4    /* balloon declared unresponsive */
+	HIST_UNRESPONSIVE = 1u << 4,   /* balloon declared unresponsive */
+	HIST_SWAP_DOWN = 1u << 5,      /* swap_out failed: no host swap until swap_retry_ns */
+	HIST_SELF_DEFLATED = 1u << 6,  /* the guest shrank its balloon: held until hold_ns */
+	HIST_NO_BLOCK = 1u << 7,       /* blocked too long without progress: not until block_ns */
+	HIST_AVAIL_KNOWN = 1u << 8     /* avail, avail_ns hold a fresh guest sample */
 };
 
 struct vm_hist {
@@ -144,7 +148,20 @@ struct vm_hist {
 	uint64_t retry_ns;           /* unresponsive until this time */
 	uint64_t last_balloon;       /* balloon size at the last decide */
 	uint64_t last_ns;            /* time of the last decide that saw the VM */
+	/* Guest demand: free memory + free swap, and the balloon, at the last
+	 * fresh stats. */
+	uint64_t spare;
+	uint64_t spare_balloon;
+	uint64_t avail_ns;           /* stats_time_ns of that sample */
+	uint64_t hold_ns;            /* self-deflated: no inflation until then */
+	/* Blocking: since when the VM has been blocked without its
+	 * consumption falling below block_consumed (or, with HIST_NO_BLOCK,
+	 * until when it may not be blocked). */
+	uint64_t block_ns;
+	uint64_t block_consumed;
+	uint64_t swap_retry_ns;      /* with HIST_SWAP_DOWN */
 	float rate;                  /* observed inflation rate, bytes/s */
+	float demand;                /* guest demand growth, bytes/s (decaying max) */
 	uint16_t flags;              /* enum hist_flag */
 	uint16_t failures;           /* consecutive apply failures (saturating) */
 };
@@ -246,6 +263,7 @@ struct tick {
 	int previous, state, mode;
 	bool admission;
 	bool same_order;       /* VMs in the order of the last decide: no lookups */
+	bool no_swap;          /* bounded host swap with less than a page left */
 	uint64_t deflate_left; /* deflation budget still to hand out */
 };
 
@@ -267,7 +285,9 @@ enum view_flag {
 	VIEW_RESPONSIVE = 1u << 1,   /* and answering */
 	VIEW_STALE = 1u << 2,        /* guest stats unknown or too old */
 	VIEW_FIXED = 1u << 3,        /* excluded from the water level */
-	VIEW_BALLOON_BOUND = 1u << 4 /* lower bound set by balloon room */
+	VIEW_BALLOON_BOUND = 1u << 4, /* lower bound set by balloon room */
+	VIEW_DISTRESS = 1u << 5,     /* the guest needs its balloon back (or deflated it) */
+	VIEW_NO_SWAP = 1u << 6       /* host swap cannot deliver for this VM */
 };
 
 struct vm_work {
@@ -281,9 +301,15 @@ struct vm_work {
 	uint64_t base;      /* min(projected, max): the target before any move */
 	uint64_t held;      /* balloon size held (actual or asked, within cap) */
 	uint64_t cap;       /* balloon cap */
+	/* The cap without the terms the guest's own reports set (free memory,
+	 * swap, demand, stale stats): how much it owes is not the guest's
+	 * to say, only how much its balloon can deliver. */
+	uint64_t fair_cap;
+	uint64_t compress_room; /* what its compression cache can still take */
 	uint64_t limit_excess; /* projected above min(configured, limit) */
 	uint64_t can;       /* what can leave the VM this tick: held pages and balloon room */
 	uint64_t asked_before; /* balloon size asked last tick (the adapter's view) */
+	uint64_t short_give;   /* short of memory: what it gets back from free memory */
 	uint32_t flags;     /* enum view_flag */
 	uint16_t cap_kind;  /* enum reclaim_balloon_limit */
 	uint16_t pad;
@@ -292,6 +318,7 @@ struct vm_work {
 /* Sums over the VMs that the step needs. */
 struct sums {
 	uint64_t pending, limit, reclaimable, fixed_reclaim;
+	uint64_t short_want; /* what VMs short of memory lack, above the high threshold */
 	uint64_t release; /* balloons deflating to their cap */
 	uint64_t u_free;  /* sum of min(projected, max) over VMs on the level */
 	double lo_free;
@@ -362,6 +389,10 @@ double wl_solve_scratch(const struct vm_work *w, size_t n, double total, double 
 /* Sum of clamped allocations at lambda over the VMs on the level, and its slope. */
 void wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, double *slope);
 double wl_target(const struct vm_work *w, double lambda);
+/* Above the high threshold, hands VMs short of memory what they lack from
+ * @p pool bytes of free memory, raising their bounds; returns what it gave. */
+uint64_t wl_give_short(struct vm_work *w, size_t n, struct sums *s, uint64_t pool,
+		       uint64_t page);
 
 /* ---- pages.c: the level in whole pages ---- */
 /* A radix selection over 64-bit keys: narrows [lo, hi] one histogram at a
@@ -392,17 +423,25 @@ void pages_place(const struct vm_work *w, size_t n, const struct tick *t, uint64
 /* ---- actions.c: from targets to actions ---- */
 struct totals {
 	uint64_t balloon, swap, compress, deflate;
+	uint32_t flags; /* enum reclaim_summary_flag bits the VMs raise */
 };
 
 /* Fills the decision's balloon target, swap and compress amounts, block
  * and the reasons they carry; returns the excess over the target. */
 uint64_t actions_vm(struct reclaim_decision *d, const struct vm_work *w,
-		    const struct vm_hist *h, const struct reclaim_config *cfg,
+		    struct vm_hist *h, const struct reclaim_config *cfg,
 		    const struct reclaim_vm_stats *vm, struct tick *t);
-/* Host swap is finite: scales every VM's swap down to what the host has. */
+/* Host swap is finite: scales every VM's swap down to what the host has,
+ * and moves what it cuts to balloons with room. */
 void actions_bound_swap(const struct reclaim_config *cfg, const struct reclaim_host *host,
 			struct reclaim_decision *out, size_t dsize, size_t n,
-			struct totals *tot, uint32_t *flags);
+			const struct vm_work *work, struct vm_hist *next, struct totals *tot,
+			uint32_t *flags);
+
+/* Rebalancing gives back no more than others give. */
+void actions_bound_rebalance(const struct reclaim_config *cfg, struct reclaim_decision *out,
+			     size_t dsize, size_t n, const struct vm_work *work,
+			     const struct vm_array *vms, struct vm_hist *next, struct totals *tot);
 
 /* ---- decision.c: the decision record ---- */
 /* Completes decision @p d (reasons, action bits, bound) and the history the

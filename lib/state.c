@@ -77,6 +77,7 @@ tick_begin(struct tick *t, const struct reclaim_config *cfg, const struct reclai
 	t->now = host->now_ns;
 	config_threshold_bytes(cfg, t->usable, t->thr, &t->margin);
 	t->previous = previous;
+	t->no_swap = (host->flags & RECLAIM_HOST_SWAP_BOUNDED) && host->swap_free_bytes < cfg->page_size;
 	if (admission) {
 		/* Plan as if the new VM had taken its memory already. */
 		uint64_t shortage = sat_sub(new_vm_bytes, t->free);

@@ -14,11 +14,45 @@ guest_value(uint64_t v, uint64_t configured)
 	return min_u64(v, configured);
 }
 
+/* Lowers the cap to @p term when it is smaller, naming it. */
+static inline void
+cap_to(uint64_t *cap, uint16_t *kind, uint64_t term, uint16_t term_kind)
+{
+	if (term < *cap) {
+		*cap = term;
+		*kind = term_kind;
+	}
+}
+
+/*
+ * What the guest can give up without running out: balloon + free memory +
+ * free swap, less the margin and less what its rising demand will use
+ * within distress_horizon_ns. A guest already down to half its margin
+ * gets at least a quarter of its balloon back per decision: its demand may
+ * rise faster than one sample showed.
+ */
+static uint64_t
+guest_room(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
+	   const struct vm_hist *h, uint64_t b)
+{
+	uint64_t c = vm->configured_bytes;
+	uint64_t spare = sat_add(guest_value(vm->guest_free_bytes, c),
+				 guest_value(vm->guest_swap_free_bytes, c));
+	uint64_t ahead = double_to_u64((double)h->demand * (double)cfg->distress_horizon_ns /
+				       (double)NS_PER_S);
+	uint64_t room = sat_sub(sat_sub(sat_add(b, spare), cfg->guest_margin_bytes), ahead);
+
+	if (spare < cfg->guest_margin_bytes / 2)
+		room = min_u64(room, b - b / 4);
+	return room;
+}
+
 /*
  * Balloon cap = min(balloon_max_fraction x configured, the VM's own cap,
- * balloon + guest free + guest free swap - margin). A VM without a driver
+ * configured - active, what the guest can give up). A VM without a driver
  * balloons nothing; a VM whose stats are stale or whose balloon is
- * unresponsive keeps what its balloon holds and gets no new inflation.
+ * unresponsive keeps what its balloon holds and gets no new inflation, and
+ * so does a guest that deflated its balloon itself, for a while.
  */
 static void
 view_balloon(struct vm_work *w, const struct reclaim_config *cfg,
@@ -27,52 +61,46 @@ view_balloon(struct vm_work *w, const struct reclaim_config *cfg,
 	uint64_t c = vm->configured_bytes;
 	uint64_t b = guest_value(vm->balloon_bytes, c);
 	uint64_t cap = double_to_u64(cfg->balloon_max_fraction * (double)c);
+	uint64_t active = min_u64(vm->active_bytes, vm->consumed_bytes);
 	uint16_t kind = RECLAIM_BALLOON_LIMIT_FRACTION;
 	uint32_t flags = 0;
 
-	if (vm->balloon_cap_bytes < cap) {
-		cap = vm->balloon_cap_bytes;
-		kind = RECLAIM_BALLOON_LIMIT_VM_CAP;
-	}
+	cap_to(&cap, &kind, vm->balloon_cap_bytes, RECLAIM_BALLOON_LIMIT_VM_CAP);
+	/* Never below what the VM actively uses (a guest protection, like
+	 * the guest term: RECLAIM_CONFIG_NO_GUEST_CAP lifts both). */
+	if (!(cfg->flags & RECLAIM_CONFIG_NO_GUEST_CAP))
+		cap_to(&cap, &kind, c - min_u64(active, c), RECLAIM_BALLOON_LIMIT_ACTIVE);
 	if (!(vm->flags & RECLAIM_VM_BALLOON)) {
 		/* Whatever a driverless balloon holds stays where it is. */
-		w->cap = 0;
+		w->cap = w->fair_cap = 0;
 		w->held = b;
 		w->cap_kind = RECLAIM_BALLOON_LIMIT_NO_DRIVER;
 		w->flags = 0;
 		return;
 	}
 	flags |= VIEW_DRIVER;
+	if (h->flags & HIST_UNRESPONSIVE)
+		cap_to(&cap, &kind, b, RECLAIM_BALLOON_LIMIT_UNRESPONSIVE);
+	else
+		flags |= VIEW_RESPONSIVE;
+	/* The terms below follow what the guest reports: they limit what
+	 * its balloon can deliver, not what it owes. */
+	w->fair_cap = cap;
 	if (!(cfg->flags & RECLAIM_CONFIG_NO_GUEST_CAP)) {
 		if (stats_stale(cfg, vm, now)) {
 			flags |= VIEW_STALE;
-			if (b < cap) {
-				cap = b;
-				kind = RECLAIM_BALLOON_LIMIT_STALE;
-			}
+			cap_to(&cap, &kind, b, RECLAIM_BALLOON_LIMIT_STALE);
 		} else {
-			uint64_t spare = sat_add(guest_value(vm->guest_free_bytes, c),
-						 guest_value(vm->guest_swap_free_bytes, c));
-			uint64_t guest = sat_sub(sat_add(b, spare), cfg->guest_margin_bytes);
+			uint64_t guest = guest_room(cfg, vm, h, b);
 
-			/* A guest down to less than half its margin of free memory
-			 * and swap is in distress: give back a quarter of its
-			 * balloon per decision, not just the margin's shortfall. */
-			if (spare < cfg->guest_margin_bytes / 2)
-				guest = min_u64(guest, b - b / 4);
-			if (guest < cap) {
-				cap = guest;
-				kind = RECLAIM_BALLOON_LIMIT_GUEST;
-			}
+			if (guest < b)
+				flags |= VIEW_DISTRESS;
+			cap_to(&cap, &kind, guest, RECLAIM_BALLOON_LIMIT_GUEST);
 		}
 	}
-	if (h->flags & HIST_UNRESPONSIVE) {
-		if (b < cap) {
-			cap = b;
-			kind = RECLAIM_BALLOON_LIMIT_UNRESPONSIVE;
-		}
-	} else {
-		flags |= VIEW_RESPONSIVE;
+	if (h->flags & HIST_SELF_DEFLATED) {
+		flags |= VIEW_DISTRESS;
+		cap_to(&cap, &kind, b, RECLAIM_BALLOON_LIMIT_DISTRESS);
 	}
 	w->cap = cap;
 	w->cap_kind = kind;
@@ -93,6 +121,30 @@ balloon_deliverable(const struct vm_hist *h, const struct reclaim_config *cfg)
 	return double_to_u64(rate * (double)cfg->balloon_horizon_ns / (double)NS_PER_S);
 }
 
+/*
+ * Above the high threshold, a VM whose fresh stats show it within the guest
+ * margin of free memory (it would swap, or has nothing left to give) is
+ * short of memory: it lacks the margin, and what its demand will use ahead,
+ * less what it has free; at most its balloon, never over its limit.
+ */
+static uint64_t
+short_want(const struct vm_work *w, const struct reclaim_config *cfg,
+	   const struct reclaim_vm_stats *vm, const struct vm_hist *h, uint64_t now)
+{
+	uint64_t free_now = guest_value(vm->guest_free_bytes, vm->configured_bytes);
+	uint64_t ahead, want, u;
+
+	if (w->limit_excess || w->held == 0 || !view_can_balloon(w) || stats_stale(cfg, vm, now) ||
+	    free_now > cfg->guest_margin_bytes)
+		return 0;
+	ahead = double_to_u64((double)h->demand * (double)cfg->distress_horizon_ns /
+			      (double)NS_PER_S);
+	want = sat_sub(sat_add(cfg->guest_margin_bytes, ahead), free_now);
+	want = (want + cfg->page_size - 1) & ~(cfg->page_size - 1);
+	u = min_u64(w->projected, vm_max(vm));
+	return min_u64(want, min_u64(w->held, vm_max(vm) - u));
+}
+
 void
 view_vm(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
 	const struct tick *t, const struct reclaim_vm_stats *vm, const struct vm_hist *h)
@@ -101,10 +153,24 @@ view_vm(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
 	uint64_t pending, projected, release;
 
 	view_balloon(w, cfg, vm, h, t->now);
+	w->compress_room = 0;
+	if (vm->flags & RECLAIM_VM_COMPRESS) {
+		uint64_t size = vm->compress_max_bytes
+					? vm->compress_max_bytes
+					: double_to_u64(cfg->compress_max_fraction *
+							(double)vm->configured_bytes);
+
+		w->compress_room = sat_sub(size, vm->compress_used_bytes) & ~(cfg->page_size - 1);
+	}
+	/* Host swap that cannot deliver: the host has none left, or this VM's
+	 * swap_out failed a moment ago. */
+	if ((t->mode == MODE_SPLIT || t->mode == MODE_SWAP) &&
+	    (t->no_swap || (h->flags & HIST_SWAP_DOWN)))
+		w->flags |= VIEW_NO_SWAP;
 	/* Hard state: inflation already asked for counts only as far as the
 	 * balloon can deliver it in time; the rest of the ask is withdrawn
 	 * (host swap takes it over) so that it is not reclaimed twice. */
-	if (t->mode == MODE_SPLIT && view_can_balloon(w))
+	if (t->mode == MODE_SPLIT && view_can_balloon(w) && !(w->flags & VIEW_NO_SWAP))
 		w->held = min_u64(w->held, sat_add(b, balloon_deliverable(h, cfg)));
 
 	/* Balloon inflation asked earlier and not yet delivered will still
@@ -122,9 +188,12 @@ view_vm(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
 	projected = sat_add(projected, release);
 	w->projected = projected;
 	w->limit_excess = sat_sub(projected, vm_max(vm));
-	/* What can leave the VM this tick: the pages it holds now, and its
-	 * balloon's room. The limit excess is taken from that first; beyond
-	 * it, even the limit rule must wait for the next tick. */
-	w->can = sat_add(vm->consumed_bytes, view_can_balloon(w) ? sat_sub(w->cap, w->held) : 0);
+	/* What can leave the VM this tick: the pages it holds now (host swap,
+	 * where it can deliver; else only what its compression cache takes),
+	 * and its balloon's room. The limit excess is taken from that first;
+	 * beyond it, even the limit rule must wait for the next tick. */
+	w->can = sat_add((w->flags & VIEW_NO_SWAP) ? w->compress_room : vm->consumed_bytes,
+			 view_can_balloon(w) ? sat_sub(w->cap, w->held) : 0);
 	s->limit += min_u64(w->limit_excess, w->can);
+	w->short_give = mode_reclaims(t->mode) ? 0 : short_want(w, cfg, vm, h, t->now);
 }

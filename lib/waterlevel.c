@@ -23,11 +23,17 @@
 #include "reclaim-private.h"
 
 /*
- * A VM's bounds on the level. Reclaiming (and holding), a VM gives at most
- * down to its reservation, and in the balloon-only modes at most what its
- * balloon can still take; it grows only when rebalancing lets it. In
- * deflation a VM holding a balloon may grow back into it. Otherwise, and
- * for VMs with no shares, it stays where it is (VIEW_FIXED).
+ * A VM's bounds on the level. Reclaiming, a VM gives at most down to its
+ * reservation, and where only its balloon (and compression cache) can take
+ * memory, at most what they can still take; it grows only when rebalancing
+ * lets it. What the guest's own reports keep its balloon from taking (its
+ * free memory and swap, its rising demand, stale stats) still counts as
+ * its share: other VMs do not give more for it, and the host swaps it in
+ * the hard state. Only where this VM cannot be host-swapped at all do
+ * others make up for it, since nothing else can. In deflation a VM holding
+ * a balloon may grow back into it. Otherwise (holding above the high
+ * threshold, where nothing is taken but over a limit), and for VMs with no
+ * shares, it stays where it is (VIEW_FIXED).
  */
 void
 wl_bounds(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
@@ -41,16 +47,29 @@ wl_bounds(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
 	w->inv_k = 1.0 - tau;
 	w->base = u;
 
-	if (mode_reclaims(t->mode) || t->mode == MODE_HOLD) {
-		bool balloon_only = t->mode == MODE_BALLOON || t->mode == MODE_HOLD;
+	if (mode_reclaims(t->mode)) {
+		bool balloon_only = t->mode == MODE_BALLOON || (w->flags & VIEW_NO_SWAP);
 		uint64_t hi = u, lo = min_u64(vm->reservation_bytes, u);
+		uint64_t deliver = UINT64_MAX; /* what its balloon (and cache) can take */
 
 		if (balloon_only &&
 		    !((cfg->flags & RECLAIM_CONFIG_SOFT_SWAP) && !view_can_balloon(w) &&
 		      t->mode == MODE_BALLOON && t->state == RECLAIM_STATE_SOFT)) {
-			uint64_t room = sat_sub(sat_sub(w->cap, w->held), limit_excess);
-			uint64_t floor = sat_sub(u, view_can_balloon(w) ? room : 0);
+			bool answers = (w->flags & (VIEW_DRIVER | VIEW_RESPONSIVE)) ==
+				       (VIEW_DRIVER | VIEW_RESPONSIVE);
+			uint64_t cap = (w->flags & VIEW_NO_SWAP) ? w->cap : w->fair_cap;
+			uint64_t room = answers && (!(w->flags & VIEW_NO_SWAP) || view_can_balloon(w))
+						? sat_sub(cap, w->held)
+						: 0;
+			uint64_t floor;
 
+			if (w->flags & VIEW_NO_SWAP)
+				room = sat_add(room, w->compress_room);
+			floor = sat_sub(u, sat_sub(room, limit_excess));
+			deliver = sat_sub(view_can_balloon(w) ? sat_sub(w->cap, w->held) : 0,
+					  limit_excess);
+			if (w->flags & VIEW_NO_SWAP)
+				deliver = sat_add(deliver, w->compress_room);
 			if (floor > lo) {
 				lo = floor;
 				w->flags |= VIEW_BALLOON_BOUND;
@@ -60,38 +79,62 @@ wl_bounds(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
 		 * its room: what a balloon deflating to its cap gives back
 		 * cannot be taken again in the same tick. */
 		lo = max_u64(lo, sat_sub(u, sat_sub(w->can, limit_excess)));
-		/* Rebalancing (ESX moves memory from low to high prices): in
-		 * balloon-only modes a VM short of memory may grow back into its
-		 * balloon. Only a VM whose fresh guest stats show it short (free
-		 * memory within the guest margin): one that does not use what it
-		 * has would leave the memory idle while others are ballooned for
-		 * it. */
-		if (balloon_only && limit_excess == 0 && view_can_balloon(w) &&
-		    !stats_stale(cfg, vm, t->now) && vm->guest_free_bytes <= cfg->guest_margin_bytes &&
-		    (t->mode != MODE_HOLD || t->free >= t->thr[RECLAIM_STATE_HIGH]))
+		/* Rebalancing (ESX moves memory from low to high prices): below
+		 * the high threshold, in the balloon states, a VM short of memory
+		 * may grow back into its balloon. Only a VM whose fresh guest
+		 * stats show it short (free memory within the guest margin): one
+		 * that does not use what it has would leave the memory idle while
+		 * others are ballooned for it. */
+		if (t->mode == MODE_BALLOON && limit_excess == 0 && view_can_balloon(w) &&
+		    !stats_stale(cfg, vm, t->now) && vm->guest_free_bytes <= cfg->guest_margin_bytes)
 			hi = min_u64(max, sat_add(u, w->held));
 		w->lo = lo;
 		w->hi = hi;
-		if (mode_reclaims(t->mode))
-			s->reclaimable += u - lo;
+		s->reclaimable += min_u64(u - lo, deliver);
 		if (vm->shares == 0 || lo == hi) {
 			w->flags |= VIEW_FIXED;
-			if (t->mode == MODE_HOLD)
-				w->lo = w->hi = u;
-			else
-				s->fixed_reclaim += u - lo;
+			s->fixed_reclaim += u - lo;
 		} else {
 			s->u_free += u;
 		}
-	} else if (t->mode == MODE_DEFLATE && limit_excess == 0 && w->held > 0 && vm->shares > 0 &&
-		   u < max && (w->flags & VIEW_DRIVER)) {
-		w->lo = u;
-		w->hi = min_u64(max, sat_add(u, w->held));
-		s->lo_free += (double)w->lo;
 	} else {
-		w->lo = w->hi = u;
-		w->flags |= VIEW_FIXED;
+		if (t->mode == MODE_DEFLATE && limit_excess == 0 && w->held > 0 && vm->shares > 0 &&
+		    u < max && (w->flags & VIEW_DRIVER)) {
+			w->lo = u;
+			w->hi = min_u64(max, sat_add(u, w->held));
+			s->lo_free += (double)w->lo;
+		} else {
+			w->lo = w->hi = u;
+			w->flags |= VIEW_FIXED;
+		}
+		s->short_want = sat_add(s->short_want, w->short_give);
 	}
+}
+
+uint64_t
+wl_give_short(struct vm_work *w, size_t n, struct sums *s, uint64_t pool, uint64_t page)
+{
+	uint64_t given = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct vm_work *v = &w[i];
+		uint64_t g;
+
+		if (!v->short_give)
+			continue;
+		/* (view_vm kept it within the balloon and the VM's limit) */
+		g = min_u64(v->short_give, pool);
+		pool -= g;
+		given += g;
+		v->short_give = g;
+		v->lo += g;
+		if (v->flags & VIEW_FIXED)
+			v->hi = v->lo;
+		else
+			s->lo_free += (double)g;
+	}
+	return given;
 }
 
 double

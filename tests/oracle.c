@@ -19,8 +19,8 @@
 #define GIB 1073741824.0
 
 #define KNOWN_ACTIONS 0x1Fu
-#define KNOWN_REASONS 0xFFFFu
-#define KNOWN_SUMMARY 0x0Fu
+#define KNOWN_REASONS 0x7FFFFu
+#define KNOWN_SUMMARY 0x1Fu
 #define KNOWN_VM_FLAGS 0x0Fu
 #define KNOWN_CONFIG_FLAGS 0x0Fu
 #define SWAPLESS_REASONS                                                       \
@@ -376,7 +376,7 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 	if (d->state != st)
 		return FAIL(o, "vm %" PRIu64 ": decision state %u != summary %u", id, d->state, st);
 	if ((d->actions & ~KNOWN_ACTIONS) || (d->reasons & ~KNOWN_REASONS) ||
-	    d->bound > RECLAIM_BOUND_BALLOON || d->balloon_limit > RECLAIM_BALLOON_LIMIT_STALE ||
+	    d->bound > RECLAIM_BOUND_BALLOON || d->balloon_limit > RECLAIM_BALLOON_LIMIT_DISTRESS ||
 	    d->block > 1 || d->reserved0 != 0)
 		return FAIL(o, "vm %" PRIu64 ": unknown bits: actions %#x reasons %#x bound %u "
 			    "balloon_limit %u block %u", id, d->actions, d->reasons, d->bound,
@@ -408,6 +408,13 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 	if (d->balloon_cap_bytes > v->balloon_cap_bytes)
 		return FAIL(o, "vm %" PRIu64 ": balloon cap %" PRIu64 " > VM cap %" PRIu64, id,
 			    d->balloon_cap_bytes, v->balloon_cap_bytes);
+	/* "never ballooned below what it is actively using" */
+	if (guest_capped && d->balloon_cap_bytes > add_sat(sub_sat(cfg, min64(v->active_bytes,
+									      v->consumed_bytes)),
+						     tol))
+		return FAIL(o, "vm %" PRIu64 ": balloon cap %" PRIu64 " > configured - active %" PRIu64,
+			    id, d->balloon_cap_bytes,
+			    sub_sat(cfg, min64(v->active_bytes, v->consumed_bytes)));
 	if (guest_capped && fresh && !amb &&
 	    d->balloon_cap_bytes > add_sat(guest_term(c, v), tol))
 		return FAIL(o, "vm %" PRIu64 ": balloon cap %" PRIu64 " > guest free+swap+balloon-"
@@ -431,9 +438,10 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 		return FAIL(o, "vm %" PRIu64 ": stale stats, balloon %" PRIu64 " -> %" PRIu64, id, base,
 			    bt);
 	/* High state: no reclamation but early ballooning below the high
-	 * threshold, and the limit rule. */
-	if (st == RECLAIM_STATE_HIGH && bt > base &&
-	    !(d->reasons & (RECLAIM_REASON_LIMIT | RECLAIM_REASON_REBALANCE)) && !known("hold")) {
+	 * threshold, and the limit rule: "High means no reclamation". */
+	if (st == RECLAIM_STATE_HIGH && bt > base && !(d->reasons & RECLAIM_REASON_LIMIT) &&
+	    !((d->reasons & RECLAIM_REASON_REBALANCE) && (double)f < (double)t[0]) &&
+	    !known("hold")) {
 		if (c->flags & RECLAIM_CONFIG_NO_EARLY_BALLOON)
 			return FAIL(o, "vm %" PRIu64 ": inflates %" PRIu64 " -> %" PRIu64 " in high with "
 				    "NO_EARLY_BALLOON", id, base, bt);
@@ -443,15 +451,14 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 				    bt, f, t[0]);
 	}
 	/* "the band above the high threshold inside which balloons neither
-	 * inflate nor deflate" (the limit rule and the cap still apply) */
-	/* RECLAIM_REASON_REBALANCE moves memory between VMs at the same total. */
-	if (f >= t[0] && (double)f + (double)tol < (double)t[0] + h &&
-	    !(d->reasons & RECLAIM_REASON_REBALANCE) && !known("rebalance")) {
+	 * inflate nor deflate" (the limit rule and the cap still apply, and a
+	 * VM short of memory gets its balloon back, reason distress) */
+	if (f >= t[0] && (double)f + (double)tol < (double)t[0] + h && !known("rebalance")) {
 		if (bt > base && !(d->reasons & RECLAIM_REASON_LIMIT))
 			return FAIL(o, "vm %" PRIu64 ": inflates %" PRIu64 " -> %" PRIu64 " inside the "
 				    "hysteresis band", id, base, bt);
 		if (bt < min64(cur, d->balloon_cap_bytes) &&
-		    !(d->reasons & RECLAIM_REASON_UNRESPONSIVE))
+		    !(d->reasons & (RECLAIM_REASON_UNRESPONSIVE | RECLAIM_REASON_DISTRESS)))
 			return FAIL(o, "vm %" PRIu64 ": deflates %" PRIu64 " -> %" PRIu64 " inside the "
 				    "hysteresis band", id, cur, bt);
 	}
@@ -459,7 +466,7 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 	 * only when comfortably free: above the band. */
 	if (bt < min64(cur, d->balloon_cap_bytes) &&
 	    !(d->reasons & (RECLAIM_REASON_DEFLATE | RECLAIM_REASON_UNRESPONSIVE |
-			    RECLAIM_REASON_REBALANCE)))
+			    RECLAIM_REASON_REBALANCE | RECLAIM_REASON_DISTRESS)))
 		return FAIL(o, "vm %" PRIu64 ": balloon %" PRIu64 " -> %" PRIu64 " without reason "
 			    "deflate (reasons %#x)", id, cur, bt, d->reasons);
 	if ((d->reasons & RECLAIM_REASON_DEFLATE) && (double)f + (double)tol < (double)t[0] + h &&
@@ -467,17 +474,16 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 		return FAIL(o, "vm %" PRIu64 ": reason deflate with free %" PRIu64 " < high %" PRIu64
 			    " + band %.0f", id, f, t[0], h);
 
-	/* RECLAIM_REASON_REBALANCE: "Happens in the balloon states and inside
-	 * the hysteresis band"; the VM that grows back into its balloon is "a
+	/* RECLAIM_REASON_REBALANCE: "Happens in the balloon states" (below
+	 * the high threshold); the VM that grows back into its balloon is "a
 	 * VM short of memory (fresh guest stats, free memory within
 	 * guest_margin_bytes) and priced above the level". */
 	if (d->reasons & RECLAIM_REASON_REBALANCE) {
 		int balloon_state = st == RECLAIM_STATE_SOFT ||
 				    (st == RECLAIM_STATE_HIGH && f < t[0] &&
 				     !(c->flags & RECLAIM_CONFIG_NO_EARLY_BALLOON));
-		int in_band = f >= t[0] && (double)f < (double)t[0] + h + (double)tol;
 
-		if (!balloon_state && !in_band && !known("rebalance"))
+		if (!balloon_state && !known("rebalance"))
 			return FAIL(o, "vm %" PRIu64 ": reason rebalance in %s with free %" PRIu64
 				    " (high %" PRIu64 ", band %.0f)", id, state_name(st), f, t[0], h);
 		if (bt < min64(cur, d->balloon_cap_bytes) && !known("rebalance") &&
@@ -522,9 +528,10 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 	if (hs > round_up(d->excess_bytes, c->page_size))
 		return FAIL(o, "vm %" PRIu64 ": swap %" PRIu64 " + compress %" PRIu64 " > excess %"
 			    PRIu64, id, d->swap_bytes, d->compress_bytes, d->excess_bytes);
-	/* Low: "host-swap the whole remaining excess now" (what is consumed now) */
+	/* Low: "host-swap the whole remaining excess now" (what is consumed
+	 * now), where host swap can deliver */
 	if (st == RECLAIM_STATE_LOW && f < t[0] && hs < min64(d->excess_bytes, v->consumed_bytes) &&
-	    !(d->reasons & RECLAIM_REASON_SWAP_BOUNDED))
+	    !(d->reasons & (RECLAIM_REASON_SWAP_BOUNDED | RECLAIM_REASON_SWAP_UNAVAILABLE)))
 		return FAIL(o, "vm %" PRIu64 ": low swaps %" PRIu64 " of excess %" PRIu64, id, hs,
 			    d->excess_bytes);
 	/* Compression only with a cache, within its room. */
@@ -538,8 +545,11 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 				    d->compress_bytes, sub_sat(cmax, v->compress_used_bytes));
 	}
 
-	/* Block only in low, only above target. */
-	if (d->block && (st != RECLAIM_STATE_LOW || v->consumed_bytes <= d->target_bytes))
+	/* Block only in low, only above target, only while host swap or
+	 * compression takes its memory ("never block every VM when blocking
+	 * frees nothing"). */
+	if (d->block && (st != RECLAIM_STATE_LOW || v->consumed_bytes <= d->target_bytes ||
+			 !hs || (d->reasons & RECLAIM_REASON_SWAP_UNAVAILABLE)))
 		return FAIL(o, "vm %" PRIu64 ": blocked in %s, consumed %" PRIu64 " target %" PRIu64,
 			    id, state_name(st), v->consumed_bytes, d->target_bytes);
 	if (!!d->block != !!(d->reasons & RECLAIM_REASON_BLOCKED))
@@ -678,10 +688,9 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 	if (sum->need_bytes > sub_sat(lt[0], f))
 		return FAIL(o, "summary: need %" PRIu64 " > high %" PRIu64 " - free %" PRIu64,
 			    sum->need_bytes, lt[0], f);
-	if (!!(sum->flags & RECLAIM_SUMMARY_SHORTFALL) != (sum->reclaimable_bytes < sum->need_bytes))
-		return FAIL(o, "summary: shortfall flag %d with reclaimable %" PRIu64 " need %" PRIu64,
-			    !!(sum->flags & RECLAIM_SUMMARY_SHORTFALL), sum->reclaimable_bytes,
-			    sum->need_bytes);
+	if (sum->reclaimable_bytes < sum->need_bytes && !(sum->flags & RECLAIM_SUMMARY_SHORTFALL))
+		return FAIL(o, "summary: no shortfall with reclaimable %" PRIu64 " < need %" PRIu64,
+			    sum->reclaimable_bytes, sum->need_bytes);
 	if ((sum->flags & RECLAIM_SUMMARY_EARLY) && sum->state != RECLAIM_STATE_HIGH)
 		return FAIL(o, "summary: early ballooning in %s", state_name(sum->state));
 	if ((sum->flags & RECLAIM_SUMMARY_SWAP_BOUNDED) && !(host->flags & RECLAIM_HOST_SWAP_BOUNDED))
@@ -709,7 +718,9 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 	if (sum->deflate_bytes > deflate)
 		return FAIL(o, "summary: deflate %" PRIu64 " > deflation in decisions %" PRIu64,
 			    sum->deflate_bytes, deflate);
-	/* deflation within the host-wide budget, beyond what caps force */
+	/* deflation within the host-wide budget, beyond what caps force (a
+	 * VM short of memory above the high threshold gets its balloon back
+	 * within it too) */
 	{
 		uint64_t real = 0;
 		for (size_t i = 0; i < n; i++)
@@ -735,17 +746,30 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 
 			/* Measured from what was asked (base), as inflation is: a
 			 * cancelled request in flight is memory given back too. */
-			if (dec[i].reasons & RECLAIM_REASON_REBALANCE)
+			if (dec[i].reasons & RECLAIM_REASON_REBALANCE) {
 				back = add_sat(back, sub_sat(min64(base, dec[i].balloon_cap_bytes), bt));
+			} else {
+				/* what others give beyond what their limits take anyway */
+				uint64_t max = min64(vms[i].configured_bytes, vms[i].limit_bytes);
+				/* (a driverless balloon stays as it is) */
+				uint64_t comes_back = (vms[i].flags & RECLAIM_VM_BALLOON)
+							      ? sub_sat(cur, dec[i].balloon_cap_bytes)
+							      : 0;
+				uint64_t over = sub_sat(add_sat(min64(vms[i].consumed_bytes,
+								      vms[i].configured_bytes),
+								comes_back),
+							max);
+				uint64_t gives = add_sat(sub_sat(bt, cur),
+							 add_sat(dec[i].swap_bytes, dec[i].compress_bytes));
+
+				in = add_sat(in, sub_sat(gives, over));
+			}
 			if (!(dec[i].reasons & RECLAIM_REASON_LIMIT))
 				in_free = add_sat(in_free, sub_sat(bt, base));
-			in = add_sat(in, sub_sat(bt, cur));
 		}
-		if (back > add_sat(add_sat(in, add_sat(swap, compress)), tol * (uint64_t)(n ? n : 1)) &&
-		    !known("rebalance"))
+		if (back > add_sat(in, tol * (uint64_t)(n ? n : 1)) && !known("rebalance"))
 			return FAIL(o, "rebalancing gives back %" PRIu64 " but others give only %" PRIu64
-				    " (balloon) + %" PRIu64 " (swap, compression)", back, in,
-				    add_sat(swap, compress));
+				    " beyond their limits", back, in);
 		if (f >= lt[0] && (double)f + (double)tol < (double)lt[0] + h &&
 		    in_free > add_sat(back, tol * (uint64_t)(n ? n : 1)) && !known("rebalance"))
 			return FAIL(o, "inside the hysteresis band balloons inflate %" PRIu64 " but only %"
@@ -764,6 +788,11 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 			    PRIu64 " in flight %" PRIu64 " deflate %" PRIu64 ") < need %" PRIu64
 			    " without shortfall", planned, sum->balloon_bytes, swap, compress,
 			    sum->in_flight_bytes, sum->deflate_bytes, sum->need_bytes);
+	/* and a shortfall is one */
+	if ((sum->flags & RECLAIM_SUMMARY_SHORTFALL) && sum->reclaimable_bytes >= sum->need_bytes &&
+	    planned >= sum->need_bytes)
+		return FAIL(o, "summary: shortfall with reclaimable %" PRIu64 " and planned %" PRIu64
+			    " >= need %" PRIu64, sum->reclaimable_bytes, planned, sum->need_bytes);
 	return 0;
 }
 
@@ -823,6 +852,33 @@ oracle_decide(struct oracle *o, int *status, struct reclaim_summary *sum,
 		o->decides++;
 	}
 	*status = r[2];
+	/* RECLAIM_ORACLE_TRACE=1: what each decide saw and decided, to read a
+	 * finding's reproducer. */
+	if (getenv("RECLAIM_ORACLE_TRACE")) {
+		fprintf(stderr, "decide %d: host total %" PRIu64 " reserved %" PRIu64 " free %" PRIu64
+			" now %" PRIu64 " flags %#x swap_free %" PRIu64 "\n", r[2], host->total_bytes,
+			host->reserved_bytes, host->free_bytes, host->now_ns, host->flags,
+			host->swap_free_bytes);
+		for (size_t i = 0; i < n; i++) {
+			const struct reclaim_vm_stats *v = &vms[i];
+			char line[512];
+
+			fprintf(stderr, "  vm %" PRIu64 ": flags %#x conf %" PRIu64 " cons %" PRIu64
+				" resv %" PRIu64 " lim %" PRIu64 " shares %" PRIu64 " act %" PRIu64
+				" bal %" PRIu64 " cap %" PRIu64 " gfree %" PRIu64 " gswap %" PRIu64
+				" st %" PRIu64 "\n", v->id, v->flags, v->configured_bytes,
+				v->consumed_bytes, v->reservation_bytes, v->limit_bytes, v->shares,
+				v->active_bytes, v->balloon_bytes, v->balloon_cap_bytes,
+				v->guest_free_bytes, v->guest_swap_free_bytes, v->stats_time_ns);
+			if (r[2] == RECLAIM_OK &&
+			    reclaim_decision_format(line, sizeof(line), &d[2][i]) >= 0)
+				fprintf(stderr, "    %s\n", line);
+		}
+		if (r[2] == RECLAIM_OK)
+			fprintf(stderr, "  state %s need %" PRIu64 " reclaimable %" PRIu64 " flags %#x\n",
+				state_name(s[2].state), s[2].need_bytes, s[2].reclaimable_bytes,
+				s[2].flags);
+	}
 	if (r[0] > 0 || r[0] < -31 || !(allowed & (r[0] ? BIT(r[0]) : 1u)))
 		return FAIL(o, "decide returned %d (%s); the inputs allow mask %#x", r[0],
 			    reclaim_strerror(r[0]), allowed);
@@ -908,10 +964,14 @@ oracle_plan(struct oracle *o, int *status, struct reclaim_policy *policy,
 		if (s.struct_size != sizeof(s) || s.usable_bytes != usable)
 			return FAIL(o, "plan summary: struct_size %u usable %" PRIu64, s.struct_size,
 				    s.usable_bytes);
-		if (!!(s.flags & RECLAIM_SUMMARY_SHORTFALL) != (s.reclaimable_bytes < s.need_bytes))
-			return FAIL(o, "plan: shortfall %d, reclaimable %" PRIu64 " need %" PRIu64,
-				    !!(s.flags & RECLAIM_SUMMARY_SHORTFALL), s.reclaimable_bytes,
-				    s.need_bytes);
+		if (s.reclaimable_bytes < s.need_bytes && !(s.flags & RECLAIM_SUMMARY_SHORTFALL))
+			return FAIL(o, "plan: no shortfall with reclaimable %" PRIu64 " < need %" PRIu64,
+				    s.reclaimable_bytes, s.need_bytes);
+		if ((s.flags & RECLAIM_SUMMARY_SHORTFALL) && s.reclaimable_bytes >= s.need_bytes &&
+		    sub_sat(planned, s.deflate_bytes) >= s.need_bytes)
+			return FAIL(o, "plan: shortfall with reclaimable %" PRIu64 " and planned %" PRIu64
+				    " >= need %" PRIu64, s.reclaimable_bytes,
+				    sub_sat(planned, s.deflate_bytes), s.need_bytes);
 		if (!(s.flags & (RECLAIM_SUMMARY_SHORTFALL | RECLAIM_SUMMARY_SWAP_BOUNDED)) &&
 		    add_sat(planned, tol * (uint64_t)(n ? n : 1)) < want && !known("swap-cap"))
 			return FAIL(o, "plan admits a %" PRIu64 "-byte VM with free %" PRIu64 " + "

@@ -647,8 +647,10 @@ random_failures_over_10000_ticks(void **state)
 	assert_true(s.w.injected * 100 > s.w.calls * 8 && s.w.injected * 100 < s.w.calls * 12);
 	/* ...and the host coped: it never ran out of memory nor stayed low
 	 * for long, no call went to an unknown VM, no guest was killed,
-	 * nothing was blocked twice, and free memory ends above the high
-	 * threshold. */
+	 * nothing was blocked twice, and the host ends in the high state
+	 * above the soft threshold (guests short of memory get their balloons
+	 * back from free memory, and early ballooning takes it back below
+	 * the high threshold: it need not end above it). */
 	assert_int_equal(s.w.denied_bytes, 0);
 	assert_true(low_ticks <= SIM_TICKS / 100);
 	assert_int_equal(s.w.unknown_calls, 0);
@@ -657,7 +659,9 @@ random_failures_over_10000_ticks(void **state)
 		assert_int_equal(s.w.vm[k].redundant_block, 0);
 		assert_int_equal(s.w.vm[k].redundant_unblock, 0);
 	}
-	assert_true(fw_free(&s.w) >= high);
+	assert_int_equal(t.summary.state, RECLAIM_STATE_HIGH);
+	assert_true(fw_free(&s.w) >= fw_threshold(&t, RECLAIM_STATE_SOFT));
+	assert_true(fw_free(&s.w) + high / 6 >= high); /* within early ballooning's first third */
 	reclaim_policy_destroy(p);
 }
 

@@ -228,9 +228,10 @@ deflation_is_budgeted(void **state)
 	assert_int_equal(r.sum.swap_bytes, 0);
 	reclaim_policy_destroy(p);
 
-	/* between high and high + margin: no host-wide deflation, but memory
-	 * moves from the idlest to the busiest when that one is short of it
-	 * (rebalancing), balloon for balloon */
+	/* between high and high + margin: no host-wide deflation, and nothing
+	 * taken from anyone above the high threshold; the busiest, short of
+	 * memory, gets its balloon back from free memory (by the margin it
+	 * lacks), and no other balloon grows for it */
 	p = tu_policy(NULL, NVM);
 	setup(&r, 6.2);
 	for (int i = 0; i < NVM; i++) {
@@ -244,17 +245,17 @@ deflation_is_budgeted(void **state)
 	assert_true(r.d[0].reasons & RECLAIM_REASON_HOLD);
 	assert_false(r.sum.flags & RECLAIM_SUMMARY_EARLY);
 	assert_int_equal(r.sum.swap_bytes, 0);
-	assert_true(r.d[3].balloon_target_bytes < 2 * GiB);
-	assert_true(r.d[0].balloon_target_bytes > 2 * GiB);
-	/* a VM with plenty free is not given more */
-	assert_true(r.d[1].balloon_target_bytes >= 2 * GiB);
-	assert_true(r.d[2].balloon_target_bytes >= 2 * GiB);
-	{
-		uint64_t after = tu_sum_balloon(r.d, NVM), before = NVM * 2 * GiB;
-		uint64_t diff = after > before ? after - before : before - after;
-
-		assert_true(diff <= NVM * 4096);
+	assert_int_equal(r.d[3].balloon_target_bytes, 2 * GiB - 64 * MiB);
+	assert_true(r.d[3].actions & RECLAIM_ACTION_BALLOON);
+	assert_false(r.d[3].reasons & RECLAIM_REASON_REBALANCE);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r.d[i].balloon_target_bytes, 2 * GiB);
+		assert_false(r.d[i].actions & RECLAIM_ACTION_BALLOON);
+		assert_int_equal(r.d[i].reasons & (RECLAIM_REASON_REBALANCE | RECLAIM_REASON_PRESSURE |
+						   RECLAIM_REASON_EARLY),
+				 0);
 	}
+	assert_int_equal(r.sum.balloon_bytes, 0);
 	reclaim_policy_destroy(p);
 }
 

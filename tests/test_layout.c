@@ -26,7 +26,7 @@
 	_Static_assert(offsetof(type, member) == (off), "offset of " #type "." #member " is ABI")
 #define LAYOUT_VALUE(name, value) _Static_assert((name) == (value), #name " is ABI")
 
-LAYOUT_SIZE(struct reclaim_config, 200);
+LAYOUT_SIZE(struct reclaim_config, 224);
 LAYOUT_OFFSET(struct reclaim_config, struct_size, 0);
 LAYOUT_OFFSET(struct reclaim_config, flags, 4);
 LAYOUT_OFFSET(struct reclaim_config, threshold_base, 8);
@@ -55,6 +55,9 @@ LAYOUT_OFFSET(struct reclaim_config, estimator_slow_gain, 168);
 LAYOUT_OFFSET(struct reclaim_config, active_floor, 176);
 LAYOUT_OFFSET(struct reclaim_config, compress_max_fraction, 184);
 LAYOUT_OFFSET(struct reclaim_config, absent_grace_ns, 192);
+LAYOUT_OFFSET(struct reclaim_config, max_block_ns, 200);
+LAYOUT_OFFSET(struct reclaim_config, distress_horizon_ns, 208);
+LAYOUT_OFFSET(struct reclaim_config, swap_retry_ns, 216);
 LAYOUT_SIZE(struct reclaim_host, 48);
 LAYOUT_OFFSET(struct reclaim_host, struct_size, 0);
 LAYOUT_OFFSET(struct reclaim_host, flags, 4);
@@ -216,6 +219,9 @@ LAYOUT_VALUE(RECLAIM_REASON_SWAP_BOUNDED, 1u << 12);
 LAYOUT_VALUE(RECLAIM_REASON_ADAPTER_FAILED, 1u << 13);
 LAYOUT_VALUE(RECLAIM_REASON_HOLD, 1u << 14);
 LAYOUT_VALUE(RECLAIM_REASON_REBALANCE, 1u << 15);
+LAYOUT_VALUE(RECLAIM_REASON_DISTRESS, 1u << 16);
+LAYOUT_VALUE(RECLAIM_REASON_SWAP_UNAVAILABLE, 1u << 17);
+LAYOUT_VALUE(RECLAIM_REASON_BLOCK_TIMEOUT, 1u << 18);
 LAYOUT_VALUE(RECLAIM_BOUND_NONE, 0);
 LAYOUT_VALUE(RECLAIM_BOUND_RESERVATION, 1);
 LAYOUT_VALUE(RECLAIM_BOUND_MAX, 2);
@@ -227,10 +233,13 @@ LAYOUT_VALUE(RECLAIM_BALLOON_LIMIT_GUEST, 2);
 LAYOUT_VALUE(RECLAIM_BALLOON_LIMIT_NO_DRIVER, 3);
 LAYOUT_VALUE(RECLAIM_BALLOON_LIMIT_UNRESPONSIVE, 4);
 LAYOUT_VALUE(RECLAIM_BALLOON_LIMIT_STALE, 5);
+LAYOUT_VALUE(RECLAIM_BALLOON_LIMIT_ACTIVE, 6);
+LAYOUT_VALUE(RECLAIM_BALLOON_LIMIT_DISTRESS, 7);
 LAYOUT_VALUE(RECLAIM_SUMMARY_SHORTFALL, 1u << 0);
 LAYOUT_VALUE(RECLAIM_SUMMARY_EARLY, 1u << 1);
 LAYOUT_VALUE(RECLAIM_SUMMARY_DEFLATE, 1u << 2);
 LAYOUT_VALUE(RECLAIM_SUMMARY_SWAP_BOUNDED, 1u << 3);
+LAYOUT_VALUE(RECLAIM_SUMMARY_SWAP_UNAVAILABLE, 1u << 4);
 LAYOUT_VALUE(RECLAIM_DECIDE_DRY_RUN, 1u << 0);
 LAYOUT_VALUE(RECLAIM_APPLY_COMPRESS_FALLBACK, 1u << 0);
 LAYOUT_VALUE(RECLAIM_APPLY_SKIPPED, 1u << 1);

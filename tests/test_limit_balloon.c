@@ -161,14 +161,17 @@ balloon_cap_terms(void **state)
 
 /*
  * The seed's warning: a Linux-like guest with no free swap is never asked
- * for more than its free memory (less the margin); in soft the rest goes to
- * other VMs' balloons, in hard and low to host swap.
+ * for more than its free memory (less the margin). What its balloon cannot
+ * take of its share stays its share: the other VM gives exactly what it
+ * would if the guest had plenty free (what a guest reports limits how its
+ * memory is taken, never how much another VM gives), and in hard and low
+ * host swap takes the rest from the capped guest itself.
  */
 static void
 linux_guest_without_swap(void **state)
 {
-	struct reclaim_vm_stats vm[2];
-	struct reclaim_decision d[2];
+	struct reclaim_vm_stats vm[2], roomy[2];
+	struct reclaim_decision d[2], e[2];
 	struct reclaim_summary sum;
 	struct reclaim_config cfg;
 	uint64_t guest_cap;
@@ -188,6 +191,10 @@ linux_guest_without_swap(void **state)
 		vm[1].guest_free_bytes = 10 * GiB;
 		guest_cap = 1 * GiB - cfg.guest_margin_bytes;
 		sum = decide_n(d, vm, 2, pcts[k], &cfg);
+		roomy[0] = vm[0];
+		roomy[1] = vm[1];
+		roomy[0].guest_free_bytes = 30 * GiB;
+		(void)decide_n(e, roomy, 2, pcts[k], &cfg);
 		print_message("# %-4s: linux balloon %.2f GiB swap %.2f GiB; other balloon %.2f GiB\n",
 			      reclaim_state_name(sum.state),
 			      (double)d[0].balloon_target_bytes / (double)GiB,
@@ -195,12 +202,16 @@ linux_guest_without_swap(void **state)
 			      (double)d[1].balloon_target_bytes / (double)GiB);
 		assert_true(d[0].balloon_target_bytes <= guest_cap);
 		assert_int_equal(d[0].balloon_cap_bytes, guest_cap);
+		/* the other VM's decision does not depend on the guest's report */
+		assert_int_equal(d[1].target_bytes, e[1].target_bytes);
+		assert_int_equal(d[1].balloon_target_bytes, e[1].balloon_target_bytes);
+		assert_int_equal(d[1].swap_bytes, e[1].swap_bytes);
 		if (sum.state <= RECLAIM_STATE_SOFT) {
 			assert_int_equal(d[0].swap_bytes + d[1].swap_bytes, 0);
-			assert_true(d[0].balloon_target_bytes + d[1].balloon_target_bytes >=
-				    sum.need_bytes);
-			if (sum.need_bytes > guest_cap) /* the capped guest gives all it can */
+			if (e[0].balloon_target_bytes > guest_cap) { /* it gives all it can */
 				assert_int_equal(d[0].balloon_target_bytes, guest_cap);
+				assert_true(d[0].reasons & RECLAIM_REASON_BALLOON_CAPPED);
+			}
 		} else {
 			assert_true(d[0].swap_bytes > 0);
 		}

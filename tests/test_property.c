@@ -120,6 +120,10 @@ random_vm(struct reclaim_vm_stats *v, struct reclaim_rng *rng, uint64_t id, uint
 	v->idle_tax = (double)(reclaim_rng_next(rng) % 100) / 100.0;
 }
 
+/* RECLAIM_PROPERTY_CASE=N prints every decision of monotonicity case N,
+ * to read a failing case. */
+static int trace_case;
+
 struct outcome {
 	uint32_t state;
 	uint64_t need, taken, given; /* net planned reclamation = taken - given */
@@ -136,6 +140,22 @@ decide_fresh(struct reclaim_policy *p, struct reclaim_host *host, uint64_t free_
 	host->free_bytes = free_bytes;
 	/* A dry run leaves the policy fresh for the next call. */
 	assert_int_equal(reclaim_decide(p, host, vms, n, RECLAIM_DECIDE_DRY_RUN, &sum, dec), RECLAIM_OK);
+	if (trace_case) {
+		fprintf(stderr, "free %llu: %s need %llu balloon %llu swap %llu deflate %llu\n",
+			(unsigned long long)free_bytes, reclaim_state_name(sum.state),
+			(unsigned long long)sum.need_bytes, (unsigned long long)sum.balloon_bytes,
+			(unsigned long long)sum.swap_bytes, (unsigned long long)sum.deflate_bytes);
+		for (size_t i = 0; i < n; i++) {
+			char line[512];
+
+			if (reclaim_decision_format(line, sizeof(line), &dec[i]) >= 0)
+				fprintf(stderr, "  %s [cons %llu bal %llu gfree %llu act %llu]\n", line,
+					(unsigned long long)vms[i].consumed_bytes,
+					(unsigned long long)vms[i].balloon_bytes,
+					(unsigned long long)vms[i].guest_free_bytes,
+					(unsigned long long)vms[i].active_bytes);
+		}
+	}
 	o.state = sum.state;
 	o.need = sum.need_bytes;
 	o.taken = sum.balloon_bytes + sum.swap_bytes + sum.compress_bytes;
@@ -154,6 +174,8 @@ test_monotonic_free(void **state)
 	(void)state;
 	reclaim_rng_seed(&rng, seed);
 	for (unsigned long long i = 0; i < count; i++) {
+		/* RECLAIM_PROPERTY_CASE=N traces case N only. */
+		const char *only = getenv("RECLAIM_PROPERTY_CASE");
 		struct reclaim_config cfg;
 		struct reclaim_policy *p;
 		struct reclaim_host host = RECLAIM_HOST_INIT;
@@ -184,6 +206,7 @@ test_monotonic_free(void **state)
 					levels[b] = t;
 				}
 		tol = cfg.page_size * n;
+		trace_case = only && strtoull(only, NULL, 10) == i;
 		prev = decide_fresh(p, &host, levels[0], vms, n);
 		for (int k = 1; k < 6; k++) {
 			struct outcome o = decide_fresh(p, &host, levels[k], vms, n);

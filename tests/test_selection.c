@@ -440,7 +440,9 @@ soft_plan_covers_need_to_the_byte(void **state)
 	vms[1].active_bytes = 1669444;
 	vms[1].balloon_bytes = 3867201;
 	vms[1].guest_free_bytes = 1087372;
-	vms[1].guest_swap_free_bytes = 3052318;
+	/* (swap room enough that VM 2's balloon can take its share: a guest
+	 * that could not would be short by that much, not covered by others) */
+	vms[1].guest_swap_free_bytes = 30523180;
 	for (int i = 0; i < 2; i++) {
 		vms[i].flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
 		vms[i].stats_time_ns = h.now_ns;
@@ -577,6 +579,7 @@ targets_rise_back_to_max(void **state)
 	(void)state;
 	config(&cfg, 0.75);
 	cfg.deflate_budget_bytes = 128 * MiB;
+	cfg.guest_margin_bytes = 16 * MiB; /* 24 MiB free is not short of memory */
 	assert_int_equal(reclaim_policy_new(&p, &cfg, MAX_VMS), RECLAIM_OK);
 	h = host_at(&cfg, 16 * GiB, COMFORTABLE);
 	for (int i = 0; i < 3; i++) {
@@ -585,6 +588,7 @@ targets_rise_back_to_max(void **state)
 		vms[i].balloon_bytes = 300 * MiB;
 		vms[i].active_bytes = 200 * MiB;
 		give_balloon(&vms[i], &h);
+		vms[i].guest_free_bytes = GiB - 700 * MiB - 300 * MiB;
 	}
 	for (tick = 0; tick < 20; tick++) {
 		uint64_t deflated = 0, left = 0;

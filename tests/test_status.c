@@ -103,6 +103,9 @@ every_enum_value_has_its_name(void **state)
 	NAME(reclaim_reason_name, RECLAIM_REASON_ADAPTER_FAILED, "RECLAIM_REASON_");
 	NAME(reclaim_reason_name, RECLAIM_REASON_HOLD, "RECLAIM_REASON_");
 	NAME(reclaim_reason_name, RECLAIM_REASON_REBALANCE, "RECLAIM_REASON_");
+	NAME(reclaim_reason_name, RECLAIM_REASON_DISTRESS, "RECLAIM_REASON_");
+	NAME(reclaim_reason_name, RECLAIM_REASON_SWAP_UNAVAILABLE, "RECLAIM_REASON_");
+	NAME(reclaim_reason_name, RECLAIM_REASON_BLOCK_TIMEOUT, "RECLAIM_REASON_");
 	NAME(reclaim_bound_name, RECLAIM_BOUND_NONE, "RECLAIM_BOUND_");
 	NAME(reclaim_bound_name, RECLAIM_BOUND_RESERVATION, "RECLAIM_BOUND_");
 	NAME(reclaim_bound_name, RECLAIM_BOUND_MAX, "RECLAIM_BOUND_");
@@ -115,10 +118,13 @@ every_enum_value_has_its_name(void **state)
 	NAME(reclaim_balloon_limit_name, RECLAIM_BALLOON_LIMIT_UNRESPONSIVE,
 	     "RECLAIM_BALLOON_LIMIT_");
 	NAME(reclaim_balloon_limit_name, RECLAIM_BALLOON_LIMIT_STALE, "RECLAIM_BALLOON_LIMIT_");
+	NAME(reclaim_balloon_limit_name, RECLAIM_BALLOON_LIMIT_ACTIVE, "RECLAIM_BALLOON_LIMIT_");
+	NAME(reclaim_balloon_limit_name, RECLAIM_BALLOON_LIMIT_DISTRESS, "RECLAIM_BALLOON_LIMIT_");
 	NAME(reclaim_summary_flag_name, RECLAIM_SUMMARY_SHORTFALL, "RECLAIM_SUMMARY_");
 	NAME(reclaim_summary_flag_name, RECLAIM_SUMMARY_EARLY, "RECLAIM_SUMMARY_");
 	NAME(reclaim_summary_flag_name, RECLAIM_SUMMARY_DEFLATE, "RECLAIM_SUMMARY_");
 	NAME(reclaim_summary_flag_name, RECLAIM_SUMMARY_SWAP_BOUNDED, "RECLAIM_SUMMARY_");
+	NAME(reclaim_summary_flag_name, RECLAIM_SUMMARY_SWAP_UNAVAILABLE, "RECLAIM_SUMMARY_");
 	NAME(reclaim_where_name, RECLAIM_WHERE_NONE, "RECLAIM_WHERE_");
 	NAME(reclaim_where_name, RECLAIM_WHERE_ARGUMENT, "RECLAIM_WHERE_");
 	NAME(reclaim_where_name, RECLAIM_WHERE_CONFIG, "RECLAIM_WHERE_");

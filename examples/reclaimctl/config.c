@@ -33,6 +33,9 @@ const struct ctl_field ctl_config_fields[] = {
 	CFG(active_floor, CTL_DOUBLE, NULL),
 	CFG(compress_max_fraction, CTL_DOUBLE, NULL),
 	CFG(absent_grace_ns, CTL_U64, NULL),
+	CFG(max_block_ns, CTL_U64, NULL),
+	CFG(distress_horizon_ns, CTL_U64, NULL),
+	CFG(swap_retry_ns, CTL_U64, NULL),
 	{NULL, 0, 0, NULL, 0},
 };
 
