@@ -269,6 +269,12 @@ struct reclaim_config {
 	 *  this long (its share is ballooned and compressed instead), then
 	 *  tried again. (30 s) @since 0.3 */
 	uint64_t swap_retry_ns;
+	/** How long a guest's peak demand is remembered: the balloon cap
+	 *  leaves room for the most the guest has used lately, and lets go of
+	 *  a past peak linearly over this long, so that a guest whose demand
+	 *  comes back in spikes is not ballooned into the next one. 0
+	 *  remembers only the present. (30 min) @since 0.3 */
+	uint64_t demand_memory_ns;
 	/* append only */
 };
 

@@ -92,14 +92,15 @@ hist_find(const struct hist_table *t, uint32_t mask, uint64_t id)
  * after it stalled.
  */
 /*
- * The guest's demand: how fast its spare memory (free memory + free swap)
- * falls for reasons of its own. A balloon that inflates takes free memory
- * byte for byte, so that part of the fall is not demand; a balloon that
- * deflates and a guest that fills what came back leave spare memory where
- * it was, and that is not demand either. The rate kept is the larger of the
- * last sample's and the earlier rate decaying linearly to nothing over
- * distress_horizon_ns: it follows a spike at once and lets it go slowly.
- * Stale stats leave it as it was; stats that go back in time restart it.
+ * The guest's demand: how fast balloon + free memory + free swap falls.
+ * Ballooning moves bytes between the balloon and spare memory, so the sum
+ * falls when, and only when, the guest uses more: a balloon that inflates
+ * takes free memory byte for byte, and memory a deflating balloon gives back
+ * counts as used once the guest uses it (page cache does not: guests report
+ * it as available). The rate kept is the larger of the last sample's and
+ * the earlier rate decaying linearly to nothing over distress_horizon_ns:
+ * it follows a spike at once and lets it go slowly. Stale stats leave it as
+ * it was; stats that go back in time restart it.
  */
 static void
 track_demand(struct vm_hist *out, const struct reclaim_config *cfg,
@@ -108,13 +109,26 @@ track_demand(struct vm_hist *out, const struct reclaim_config *cfg,
 	uint64_t c = vm->configured_bytes, ts = vm->stats_time_ns;
 	uint64_t spare = sat_add(min_u64(vm->guest_free_bytes, c),
 				 min_u64(vm->guest_swap_free_bytes, c));
+	uint64_t avail = sat_add(balloon, spare);
 
 	if (stats_stale(cfg, vm, now))
 		return;
+	/* Ballooning moves bytes between balloon and spare memory: their sum
+	 * falls only when the guest uses more. Its least value is the guest's
+	 * peak demand, remembered for demand_memory_ns. */
+	if ((out->flags & HIST_AVAIL_KNOWN) && ts > out->avail_ns && avail > out->avail_min &&
+	    cfg->demand_memory_ns > 0) {
+		double back = (double)(ts - out->avail_ns) / (double)cfg->demand_memory_ns;
+
+		out->avail_min += back >= 1.0 ? avail - out->avail_min
+					      : double_to_u64((double)(avail - out->avail_min) * back);
+	} else if (!(out->flags & HIST_AVAIL_KNOWN) || avail < out->avail_min ||
+		   cfg->demand_memory_ns == 0 || ts < out->avail_ns) {
+		out->avail_min = avail;
+	}
 	if ((out->flags & HIST_AVAIL_KNOWN) && ts > out->avail_ns) {
 		double dt = (double)(ts - out->avail_ns);
-		uint64_t fall = sat_sub(sat_sub(out->spare, spare),
-					sat_sub(balloon, out->spare_balloon));
+		uint64_t fall = sat_sub(sat_add(out->spare, out->spare_balloon), avail);
 		double inst = (double)fall * (double)NS_PER_S / dt;
 		double keep = cfg->distress_horizon_ns > 0 && dt < (double)cfg->distress_horizon_ns
 				      ? 1.0 - dt / (double)cfg->distress_horizon_ns

@@ -153,6 +153,9 @@ struct vm_hist {
 	uint64_t spare;
 	uint64_t spare_balloon;
 	uint64_t avail_ns;           /* stats_time_ns of that sample */
+	/* The least balloon + free + free swap lately (the guest's peak
+	 * demand), relaxing toward the present over demand_memory_ns. */
+	uint64_t avail_min;
 	uint64_t hold_ns;            /* self-deflated: no inflation until then */
 	/* Blocking: since when the VM has been blocked without its
 	 * consumption falling below block_consumed (or, with HIST_NO_BLOCK,

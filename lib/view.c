@@ -26,10 +26,11 @@ cap_to(uint64_t *cap, uint16_t *kind, uint64_t term, uint16_t term_kind)
 
 /*
  * What the guest can give up without running out: balloon + free memory +
- * free swap, less the margin and less what its rising demand will use
- * within distress_horizon_ns. A guest already down to half its margin
- * gets at least a quarter of its balloon back per decision: its demand may
- * rise faster than one sample showed.
+ * free swap at the guest's peak demand of late (it may come back), less
+ * the margin and less what its rising demand will use within
+ * distress_horizon_ns. A guest already down to half its margin gets at
+ * least a quarter of its balloon back per decision: its demand may rise
+ * faster than one sample showed.
  */
 static uint64_t
 guest_room(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
@@ -40,7 +41,12 @@ guest_room(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
 				 guest_value(vm->guest_swap_free_bytes, c));
 	uint64_t ahead = double_to_u64((double)h->demand * (double)cfg->distress_horizon_ns /
 				       (double)NS_PER_S);
-	uint64_t room = sat_sub(sat_sub(sat_add(b, spare), cfg->guest_margin_bytes), ahead);
+	uint64_t avail = sat_add(b, spare);
+	uint64_t room;
+
+	if ((h->flags & HIST_AVAIL_KNOWN) && h->avail_min < avail)
+		avail = h->avail_min;
+	room = sat_sub(sat_sub(avail, cfg->guest_margin_bytes), ahead);
 
 	if (spare < cfg->guest_margin_bytes / 2)
 		room = min_u64(room, b - b / 4);

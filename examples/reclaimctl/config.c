@@ -36,6 +36,7 @@ const struct ctl_field ctl_config_fields[] = {
 	CFG(max_block_ns, CTL_U64, NULL),
 	CFG(distress_horizon_ns, CTL_U64, NULL),
 	CFG(swap_retry_ns, CTL_U64, NULL),
+	CFG(demand_memory_ns, CTL_U64, NULL),
 	{NULL, 0, 0, NULL, 0},
 };
 
