@@ -28,8 +28,8 @@ done
 grep -v -e '^run time (CPU s)' -e '^wall time' "$tmp/a/summary.txt" > "$tmp/a.sum"
 grep -v -e '^run time (CPU s)' -e '^wall time' "$tmp/b/summary.txt" > "$tmp/b.sum"
 cmp -s "$tmp/a.sum" "$tmp/b.sum" || { echo "stage-40: summaries differ between runs" >&2; exit 1; }
-grep -q '^guest OOM events  *0 ' "$tmp/a/summary.txt" ||
-	{ echo "stage-40: reclaim had guest OOM events in the 1-day replay" >&2; exit 1; }
+grep -q '^guest OOM episodes  *0 ' "$tmp/a/summary.txt" ||
+	{ echo "stage-40: reclaim had guest OOM episodes in the 1-day replay" >&2; exit 1; }
 bash bench/sim/plot.sh "$tmp/a" >/dev/null
 for p in free vms-reclaim vms-paper vms-swap-only vms-mom vms-squeezed; do
 	[ -s "$tmp/a/$p.png" ] || { echo "stage-40: $p.png missing" >&2; exit 1; }

@@ -294,6 +294,8 @@ run_key(struct parser *p, const char *k, char *val)
 		r = sim_parse_duration(&sc->csv_ns, val);
 	else if (!strcmp(k, "touch"))
 		r = sim_parse_duration(&sc->touch_ns, val);
+	else if (!strcmp(k, "oom_clear"))
+		r = sim_parse_duration(&sc->oom_clear_ns, val);
 	else if (!strcmp(k, "seed")) {
 		errno = 0;
 		sc->seed = strtoull(val, &end, 0);
@@ -471,6 +473,7 @@ sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_d
 	sc->decide_ns = 10 * SIM_NS;
 	sc->csv_ns = 10 * SIM_NS;
 	sc->touch_ns = 30 * SIM_NS;
+	sc->oom_clear_ns = 600 * SIM_NS;
 	sc->seed = 1;
 	sc->policies = (1u << SIM_POLICY_COUNT) - 1;
 	sc->idle_tax = -1;

@@ -108,6 +108,7 @@ struct sim_scenario {
 	uint64_t decide_ns;
 	uint64_t csv_ns;        /* timeline resolution */
 	uint64_t touch_ns;      /* a working-set page is touched within this (faults) */
+	uint64_t oom_clear_ns;  /* an OOM episode ends after this long without OOM */
 	uint64_t seed;
 	unsigned policies;      /* bit per enum sim_policy */
 	double idle_tax;        /* reclaim policies' tau (<0: the profile's default) */
@@ -155,6 +156,8 @@ struct sim_vm {
 	int running;
 	int blocked;
 	int oom;               /* in an OOM condition now */
+	int in_episode;        /* an OOM episode is open */
+	uint64_t oom_last_ns;  /* last time it was out of memory */
 	uint64_t conf;
 	uint64_t balloon;
 	uint64_t balloon_target;
@@ -173,7 +176,8 @@ struct sim_vm {
 	uint64_t samples[SIM_SAMPLE_MAX];
 
 	/* counters */
-	uint64_t oom_events;
+	uint64_t oom_events;       /* OOM conditions entered (raw; many per episode) */
+	uint64_t oom_episodes;     /* episodes: OOM, until clear for oom_clear_ns */
 	uint64_t ws_faults;        /* host-swapped working-set pages touched */
 	uint64_t other_swapins;    /* host-swapped non-working-set pages touched */
 	uint64_t swapped_out;      /* pages host-swapped by the policy */
@@ -314,7 +318,9 @@ struct sim_metrics {
 	uint64_t ws_faults;
 	uint64_t other_swapins;
 	uint64_t guest_swapped;  /* bytes */
-	uint64_t oom_events;
+	uint64_t oom_events;     /* raw OOM conditions entered */
+	uint64_t oom_episodes;
+	uint64_t oom_vms;        /* VMs with at least one episode */
 	uint64_t oom_ns;         /* VM-time out of memory */
 	int64_t min_free;        /* bytes */
 	double fairness;         /* time-average, 1 = shares-weighted ideal */

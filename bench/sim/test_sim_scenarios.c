@@ -85,7 +85,7 @@ fig7_idle_tax(void **state)
 	assert_in_range((uint64_t)a1, 95, 115);
 	assert_in_range((uint64_t)a2, 238, 256);
 	assert_in_range((uint64_t)(a2 - a1), 130, 155);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
 }
 
 /* ---- Bitbrains replay --------------------------------------------------- */
@@ -98,8 +98,8 @@ replay(double overcommit, struct sim_metrics *m, int policy)
 	sim_scenario_size_host(sc);
 	struct sim_run_opts o = {.policy = policy};
 	assert_int_equal(sim_run(m, sc, &o), 0);
-	print_message("# bitbrains %.2fx %s: %llu OOM, %.2f GiB host-swapped, %.2f GiB forced\n",
-		      overcommit, sim_policy_name(policy), (unsigned long long)m->oom_events,
+	print_message("# bitbrains %.2fx %s: %llu OOM episodes, %.2f GiB host-swapped, %.2f GiB forced\n",
+		      overcommit, sim_policy_name(policy), (unsigned long long)m->oom_episodes,
 		      (double)m->swapped_out / SIM_GIB, (double)m->forced_out / SIM_GIB);
 }
 
@@ -109,7 +109,7 @@ bitbrains_125_no_oom(void **state)
 	(void)state;
 	struct sim_metrics m;
 	replay(1.25, &m, SIM_POLICY_RECLAIM);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
 	assert_int_equal(m.forced_out, 0);
 }
 
@@ -119,7 +119,7 @@ bitbrains_150_no_oom_and_less_swap_than_paper(void **state)
 	(void)state;
 	struct sim_metrics m, paper;
 	replay(1.5, &m, SIM_POLICY_RECLAIM);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
 	assert_int_equal(m.forced_out, 0);
 	replay(1.5, &paper, SIM_POLICY_PAPER);
 	assert_true(m.swapped_out <= paper.swapped_out);
@@ -137,7 +137,7 @@ noswap_guest_never_ooms(void **state)
 	assert_int_equal(sim_run(&m, sc, &o), 0);
 	/* The host really was short: balloons were needed. */
 	assert_true(m.balloon_peak > SIM_GIB);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
 }
 
 /* ---- A VM above its limit on an idle host ------------------------------- */
@@ -177,7 +177,7 @@ limit_vm_reclaimed_on_idle_host(void **state)
 	/* Without the limit it would fill 8 GiB with page cache. */
 	assert_true(l.worst_after * SIM_PAGE <= 2 * SIM_GIB + 64 * SIM_MIB);
 	assert_true(m.balloon_peak > 0);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
 }
 
 /* ---- A stalled balloon -------------------------------------------------- */
@@ -230,7 +230,7 @@ stalled_balloon_escalates_to_swap_in_hard(void **state)
 	assert_true(s.first_state >= RECLAIM_STATE_HARD);
 	assert_int_equal(s.swaps_below_hard, 0); /* default: soft never swaps */
 	assert_int_equal(m.forced_out, 0);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
 }
 
 /* ---- A VM without a balloon driver -------------------------------------- */

@@ -103,12 +103,84 @@ oom_when_working_set_exceeds_ram_and_swap(void **state)
 	for (int i = 0; i < 60; i++)
 		sim_world_step(&w, SIM_NS);
 	assert_int_equal(vm->oom_events, 2);
+	/* Both within the 10 min clear time: one episode. */
+	assert_int_equal(vm->oom_episodes, 1);
 	/* With the balloon gone, 900 MiB fits in 1 GiB. */
 	sim_vm_set_balloon(&w, vm, 0);
 	for (int i = 0; i < 10; i++)
 		sim_world_step(&w, SIM_NS);
 	assert_false(vm->oom);
 	assert_int_equal(vm->gswap, 0);
+	sim_world_free(&w);
+}
+
+/* 624 MiB of RAM (1 GiB, 400 MiB ballooned) + 256 MiB of swap: the OOM
+ * boundary is at 880 MiB of working set. */
+static const char *boundary_vm =
+	"[run]\nduration = 3h\n[host]\ntotal = 8G\n"
+	"[vm a]\nconfigured = 1G\nguest_swap = 256M\ncache_rate = 0\nws_shape = linear\n";
+
+static struct sim_vm *
+boundary_world(struct sim_world *w, const char *ws)
+{
+	static char text[4096];
+	snprintf(text, sizeof(text), "%sws = %s\n", boundary_vm, ws);
+	world(w, parse(text), 1);
+	sim_vm_set_balloon(w, &w->vms[0], PAGES(400 * SIM_MIB));
+	return &w->vms[0];
+}
+
+static void
+oom_pinned_at_the_boundary_is_one_episode(void **state)
+{
+	(void)state;
+	/* For an hour the working set swings 850 <-> 910 MiB every 2 min:
+	 * across the boundary 30 times. */
+	char ws[2048] = "0 850M";
+	size_t n = strlen(ws);
+	for (int i = 1; i <= 30; i++)
+		n += (size_t)snprintf(ws + n, sizeof(ws) - n, "; %dm %s", 2 * i,
+				      i % 2 ? "910M" : "850M");
+	struct sim_world w;
+	struct sim_vm *vm = boundary_world(&w, ws);
+	for (int i = 0; i < 3 * 3600; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_true(vm->oom_events >= 10);
+	assert_int_equal(vm->oom_episodes, 1);
+	assert_false(vm->in_episode); /* clear for more than 10 min at the end */
+	/* Half of the hour above the boundary, give or take the ramps. */
+	assert_in_range(vm->oom_ns / SIM_NS, 20 * 60, 40 * 60);
+	sim_world_free(&w);
+}
+
+static void
+oom_episodes_apart_by_more_than_the_clear_time(void **state)
+{
+	(void)state;
+	struct sim_world w;
+	/* OOM at 5 min for a minute, again at 20 min: 14 min apart. */
+	struct sim_vm *vm = boundary_world(&w, "0 500M; 5m 950M; 6m 500M; 20m 950M; 21m 500M");
+	for (int i = 0; i < 3600; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->oom_events, 2);
+	assert_int_equal(vm->oom_episodes, 2);
+	sim_world_free(&w);
+	/* 8 min apart: one episode; with oom_clear = 5m, two. */
+	vm = boundary_world(&w, "0 500M; 5m 950M; 6m 500M; 14m 950M; 15m 500M");
+	for (int i = 0; i < 3600; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->oom_events, 2);
+	assert_int_equal(vm->oom_episodes, 1);
+	sim_world_free(&w);
+	static char text[4096];
+	snprintf(text, sizeof(text), "%sws = 0 500M; 5m 950M; 6m 500M; 14m 950M; 15m 500M\n"
+		 "[run]\noom_clear = 5m\n", boundary_vm);
+	world(&w, parse(text), 1);
+	vm = &w.vms[0];
+	sim_vm_set_balloon(&w, vm, PAGES(400 * SIM_MIB));
+	for (int i = 0; i < 3600; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->oom_episodes, 2);
 	sim_world_free(&w);
 }
 
@@ -342,6 +414,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(balloon_takes_free_then_cache_then_anon),
 		cmocka_unit_test(oom_when_working_set_exceeds_ram_and_swap),
+		cmocka_unit_test(oom_pinned_at_the_boundary_is_one_episode),
+		cmocka_unit_test(oom_episodes_apart_by_more_than_the_clear_time),
 		cmocka_unit_test(host_swap_hits_working_set_and_faults),
 		cmocka_unit_test(pick_count_is_hypergeometric),
 		cmocka_unit_test(page_cache_fills_free_guest_memory),

@@ -384,8 +384,17 @@ sim_world_step(struct sim_world *w, uint64_t dt_ns)
 	for (size_t i = 0; i < w->n_vms; i++) {
 		struct sim_vm *vm = &w->vms[i];
 		vm_step(w, vm, dt_ns);
-		if (vm->oom)
+		/* Episodes: one starts when the guest runs out of memory and
+		 * ends once it has been clear of OOM for oom_clear_ns. */
+		if (vm->oom) {
 			vm->oom_ns += dt_ns;
+			if (!vm->in_episode)
+				vm->oom_episodes++;
+			vm->in_episode = 1;
+			vm->oom_last_ns = w->now_ns;
+		} else if (vm->in_episode && w->now_ns - vm->oom_last_ns >= w->sc->oom_clear_ns) {
+			vm->in_episode = 0;
+		}
 	}
 	sim_world_account(w);
 	emergency_reclaim(w);
