@@ -39,7 +39,8 @@ ad_swap_out(void *ud, uint64_t id, uint64_t bytes)
 	struct sim_vm *vm = vm_by_id(ud, id);
 	if (!vm)
 		return -ENOENT;
-	vm->swapped_out += sim_vm_swap_out(ud, vm, (bytes + SIM_PAGE - 1) / SIM_PAGE);
+	struct sim_world *w = ud;
+	vm->swapped_out += sim_vm_swap_out(w, vm, (bytes + SIM_PAGE - 1) / SIM_PAGE, w->sc->swap_pick);
 	return 0;
 }
 
@@ -226,7 +227,8 @@ tick_swap_only(struct sim_driver *d, struct sim_world *w)
 		uint64_t c = sim_vm_consumed(vm), resv = vm->spec->reservation / SIM_PAGE;
 		uint64_t above = c > resv ? c - resv : 0;
 		uint64_t part = (uint64_t)ceil((double)need * (double)above / (double)total);
-		vm->swapped_out += sim_vm_swap_out(w, vm, part < above ? part : above);
+		vm->swapped_out += sim_vm_swap_out(w, vm, part < above ? part : above,
+						   w->sc->swap_pick);
 	}
 	return 0;
 }

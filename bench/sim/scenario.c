@@ -31,6 +31,16 @@ sim_policy_parse(const char *name)
 	return -1;
 }
 
+int
+sim_swap_pick_parse(const char *name)
+{
+	if (!strcmp(name, "random"))
+		return SIM_SWAP_RANDOM;
+	if (!strcmp(name, "cold"))
+		return SIM_SWAP_COLD;
+	return -1;
+}
+
 static int
 parse_double(double *out, const char *s, char **end)
 {
@@ -345,6 +355,11 @@ host_key(struct parser *p, const char *k, char *val)
 		r = sim_parse_bytes(&sc->reserved, val);
 	else if (!strcmp(k, "swap"))
 		r = sim_parse_bytes(&sc->host_swap, val);
+	else if (!strcmp(k, "swap_pick")) {
+		r = sim_swap_pick_parse(val);
+		if (r >= 0)
+			sc->swap_pick = r;
+	}
 	else if (!strcmp(k, "overcommit")) {
 		r = parse_double(&sc->overcommit, val, &end);
 		if (r == 0 && (*end || sc->overcommit <= 0))

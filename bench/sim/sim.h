@@ -34,9 +34,17 @@ enum sim_policy {
 	SIM_POLICY_COUNT = 5
 };
 
+/* How host swap picks a VM's pages (bench/README.md). */
+enum sim_swap_pick {
+	SIM_SWAP_RANDOM = 0, /* uniformly among resident pages (ESX) */
+	SIM_SWAP_COLD = 1    /* pages outside the working set first (Linux LRU) */
+};
+
 const char *sim_policy_name(int policy);
 /* Index of a policy name, or -1. */
 int sim_policy_parse(const char *name);
+/* "random" or "cold" (enum sim_swap_pick), or -1. */
+int sim_swap_pick_parse(const char *name);
 
 /* A piecewise working-set schedule: bytes from t_ns on (steps, not ramps). */
 struct sim_point {
@@ -101,6 +109,7 @@ struct sim_scenario {
 	uint64_t total;
 	uint64_t reserved;
 	uint64_t host_swap;
+	int swap_pick;          /* enum sim_swap_pick: policy-driven host swap */
 	double overcommit;      /* > 0: total = sum(max configured) / overcommit + reserved */
 	/* run */
 	uint64_t duration_ns;
@@ -247,8 +256,9 @@ int sim_vm_balloon_moving(const struct sim_world *w, const struct sim_vm *vm);
 
 /* Actions (the adapter's effects). */
 void sim_vm_set_balloon(struct sim_world *w, struct sim_vm *vm, uint64_t pages);
-/* Host-swaps up to pages random resident pages; returns how many. */
-uint64_t sim_vm_swap_out(struct sim_world *w, struct sim_vm *vm, uint64_t pages);
+/* Host-swaps up to pages resident pages, picked by pick (enum
+ * sim_swap_pick); returns how many. */
+uint64_t sim_vm_swap_out(struct sim_world *w, struct sim_vm *vm, uint64_t pages, int pick);
 /* Balloon/unplug path: the guest gives up pages (free, then cache, then anon
  * to guest swap while it has room). Returns pages given. */
 uint64_t sim_vm_guest_take(struct sim_world *w, struct sim_vm *vm, uint64_t pages);

@@ -197,7 +197,7 @@ host_swap_hits_working_set_and_faults(void **state)
 	vm->cache_res = PAGES(512 * SIM_MIB);
 	vm->free_res = PAGES(256 * SIM_MIB);
 	uint64_t k = PAGES(512 * SIM_MIB);
-	assert_int_equal(sim_vm_swap_out(&w, vm, k), k);
+	assert_int_equal(sim_vm_swap_out(&w, vm, k, SIM_SWAP_RANDOM), k);
 	/* Random pages: a quarter of them from the working set, within 5 %. */
 	assert_in_range(vm->ws_swp, k / 4 - k / 20, k / 4 + k / 20);
 	assert_int_equal(sim_vm_swapped(vm), k);
@@ -221,9 +221,110 @@ host_swap_hits_working_set_and_faults(void **state)
 	/* Host swap is bounded. */
 	uint64_t room = w.swap_size - w.swap_used;
 	assert_true(room < sim_vm_consumed(vm));
-	assert_int_equal(sim_vm_swap_out(&w, vm, PAGES(8 * SIM_GIB)), room);
+	assert_int_equal(sim_vm_swap_out(&w, vm, PAGES(8 * SIM_GIB), SIM_SWAP_RANDOM), room);
 	assert_int_equal(w.swap_used, w.swap_size);
-	assert_int_equal(sim_vm_swap_out(&w, vm, 1), 0);
+	assert_int_equal(sim_vm_swap_out(&w, vm, 1, SIM_SWAP_RANDOM), 0);
+	sim_world_free(&w);
+}
+
+static void
+cold_first_swap_spares_the_working_set(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = parse(
+		"[run]\nduration = 1h\n[host]\ntotal = 8G\nswap_pick = cold\n"
+		"[vm a]\nconfigured = 1G\nguest_swap = 256M\ncache_rate = 0\nws = 0 256M\n");
+	assert_int_equal(sc->swap_pick, SIM_SWAP_COLD);
+	struct sim_world w;
+	world(&w, sc, 7);
+	struct sim_vm *vm = &w.vms[0];
+	vm->running = 1;
+	vm->ws_res = PAGES(256 * SIM_MIB);
+	vm->cache_res = PAGES(512 * SIM_MIB);
+	vm->free_res = PAGES(256 * SIM_MIB);
+	/* 700 MiB of 768 MiB cold: free memory first, then page cache. */
+	assert_int_equal(sim_vm_swap_out(&w, vm, PAGES(700 * SIM_MIB), SIM_SWAP_COLD),
+			 PAGES(700 * SIM_MIB));
+	assert_int_equal(vm->free_swp, PAGES(256 * SIM_MIB));
+	assert_int_equal(vm->cache_swp, PAGES(444 * SIM_MIB));
+	assert_int_equal(vm->ws_swp, 0);
+	for (int i = 0; i < 600; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->ws_faults, 0);
+	/* 200 MiB more: 68 MiB of cache, then 132 MiB of working set, every
+	 * page of which faults back within 10 min (touched every 30 s). */
+	sim_vm_swap_out(&w, vm, PAGES(200 * SIM_MIB), SIM_SWAP_COLD);
+	assert_int_equal(vm->cache_res, 0);
+	assert_int_equal(vm->ws_swp, PAGES(132 * SIM_MIB));
+	for (int i = 0; i < 60; i++)
+		sim_world_step(&w, 5 * SIM_NS);
+	assert_int_equal(vm->ws_faults, PAGES(132 * SIM_MIB));
+	assert_int_equal(vm->ws_swp, 0);
+	sim_world_free(&w);
+}
+
+static void
+fault_rate_does_not_depend_on_the_step(void **state)
+{
+	(void)state;
+	uint64_t faults[2];
+	for (int k = 0; k < 2; k++) {
+		struct sim_world w;
+		world(&w, parse("[run]\nduration = 1h\n[host]\ntotal = 8G\n"
+				"[vm a]\nconfigured = 1G\ncache_rate = 0\nws = 0 512M\n"), 7);
+		struct sim_vm *vm = &w.vms[0];
+		vm->running = 1;
+		vm->ws_res = PAGES(512 * SIM_MIB);
+		sim_vm_swap_out(&w, vm, PAGES(512 * SIM_MIB), SIM_SWAP_COLD);
+		/* 30 s in 1 s steps or in one step: 1 - 1/e of the pages. */
+		if (k == 0)
+			for (int i = 0; i < 30; i++)
+				sim_world_step(&w, SIM_NS);
+		else
+			sim_world_step(&w, 30 * SIM_NS);
+		faults[k] = vm->ws_faults;
+		sim_world_free(&w);
+	}
+	uint64_t e = (uint64_t)(PAGES(512 * SIM_MIB) * 0.632);
+	assert_in_range(faults[0], e - e / 100, e + e / 100);
+	assert_in_range(faults[1], e - e / 100, e + e / 100);
+}
+
+static void
+host_kernel_reclaims_cold_pages_of_every_vm_first(void **state)
+{
+	(void)state;
+	/* 2 GiB usable, emergency floor 0.5 % (about 10 MiB). */
+	struct sim_scenario *sc = parse(
+		"[run]\nduration = 1h\n[host]\ntotal = 2G\nswap = 2G\n"
+		"[defaults]\ncache_rate = 0\n"
+		"[vm hot]\nconfigured = 2G\nws = 0 1000M\n"
+		"[vm cold]\nconfigured = 2G\nws = 0 500M\n");
+	struct sim_world w;
+	world(&w, sc, 7);
+	struct sim_vm *hot = &w.vms[0], *cold = &w.vms[1];
+	sim_world_step(&w, SIM_NS);
+	assert_int_equal(sim_vm_anon(hot), PAGES(1000 * SIM_MIB));
+	cold->cache_res = PAGES(540 * SIM_MIB); /* 8 MiB free now */
+	sim_world_account(&w);
+	assert_true(w.free < (int64_t)w.emergency);
+	sim_world_step(&w, SIM_NS);
+	assert_int_equal(w.free, (int64_t)w.emergency);
+	assert_int_equal(hot->forced_out, 0);
+	assert_int_equal(cold->forced_out, cold->cache_swp);
+	assert_int_equal(cold->ws_swp, 0);
+	/* No cold page left (the cache becomes working set) and the hot VM
+	 * grows by 300 MiB: working sets go, in proportion to their size. */
+	sc->vms[0].ws[0].bytes = 1300 * SIM_MIB;
+	sc->vms[1].ws[0].bytes = 1040 * SIM_MIB;
+	cold->ws_res += cold->cache_res;
+	cold->cache_res = 0;
+	uint64_t c0 = cold->forced_out;
+	sim_world_step(&w, SIM_NS);
+	assert_in_range((uint64_t)w.free, w.emergency, w.emergency + 2);
+	uint64_t h = hot->forced_out, c = cold->forced_out - c0;
+	assert_in_range(h + c, PAGES(290 * SIM_MIB), PAGES(310 * SIM_MIB));
+	assert_in_range(h * 100 / (h + c), 54, 57); /* 1300 / (1300 + 1040) = 55.6 % */
 	sim_world_free(&w);
 }
 
@@ -417,6 +518,9 @@ main(void)
 		cmocka_unit_test(oom_pinned_at_the_boundary_is_one_episode),
 		cmocka_unit_test(oom_episodes_apart_by_more_than_the_clear_time),
 		cmocka_unit_test(host_swap_hits_working_set_and_faults),
+		cmocka_unit_test(cold_first_swap_spares_the_working_set),
+		cmocka_unit_test(fault_rate_does_not_depend_on_the_step),
+		cmocka_unit_test(host_kernel_reclaims_cold_pages_of_every_vm_first),
 		cmocka_unit_test(pick_count_is_hypergeometric),
 		cmocka_unit_test(page_cache_fills_free_guest_memory),
 		cmocka_unit_test(estimator_tracks_the_working_set),

@@ -190,12 +190,21 @@ sim_vm_guest_take(struct sim_world *w, struct sim_vm *vm, uint64_t n)
 }
 
 uint64_t
-sim_vm_swap_out(struct sim_world *w, struct sim_vm *vm, uint64_t pages)
+sim_vm_swap_out(struct sim_world *w, struct sim_vm *vm, uint64_t pages, int pick)
 {
 	uint64_t res = sim_vm_consumed(vm);
 	uint64_t k = min_u64(min_u64(pages, res), w->swap_size - w->swap_used);
-	uint64_t a = sim_pick_count(&w->rng, res, vm->ws_res, k);
-	uint64_t b = sim_pick_count(&w->rng, res - vm->ws_res, vm->cache_res, k - a);
+	uint64_t a, b;
+	if (pick == SIM_SWAP_COLD) {
+		/* The LRU's order: backed free memory and page cache (never
+		 * touched again) before any working-set page. */
+		uint64_t f = min_u64(k, vm->free_res);
+		b = min_u64(k - f, vm->cache_res);
+		a = k - f - b;
+	} else {
+		a = sim_pick_count(&w->rng, res, vm->ws_res, k);
+		b = sim_pick_count(&w->rng, res - vm->ws_res, vm->cache_res, k - a);
+	}
 	vm->ws_res -= a;
 	vm->ws_swp += a;
 	vm->cache_res -= b;
@@ -329,9 +338,12 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 		vm->oom = 0;
 	}
 
-	/* Host-swapped working-set pages fault back in as they are touched. */
+	/* Host-swapped working-set pages fault back in as they are touched:
+	 * each at rate 1/touch, so a share 1 - e^(-dt/touch) of them within
+	 * dt, whatever the step. */
 	if (vm->ws_swp) {
-		uint64_t n = (uint64_t)ceil((double)vm->ws_swp * (double)dt_ns / (double)w->sc->touch_ns);
+		double p = -expm1(-(double)dt_ns / (double)w->sc->touch_ns);
+		uint64_t n = (uint64_t)ceil((double)vm->ws_swp * p);
 		n = min_u64(n, vm->ws_swp);
 		vm->ws_swp -= n;
 		vm->ws_res += n;
@@ -360,19 +372,29 @@ sim_world_account(struct sim_world *w)
 }
 
 /* Below the emergency floor the host's own kernel swaps, as Linux would:
- * from every VM in proportion to what it consumes. */
+ * one LRU over all guests' memory, so cold pages (outside any working set)
+ * of every VM go first, in proportion to what each holds of them; working
+ * sets only once no cold page is left, in proportion to their size. */
 static void
 emergency_reclaim(struct sim_world *w)
 {
 	if (w->free >= (int64_t)w->emergency)
 		return;
-	uint64_t need = (uint64_t)((int64_t)w->emergency - w->free), total = 0;
-	for (size_t i = 0; i < w->n_vms; i++)
-		total += sim_vm_consumed(&w->vms[i]);
-	for (size_t i = 0; i < w->n_vms && total; i++) {
+	uint64_t need = (uint64_t)((int64_t)w->emergency - w->free), cold = 0, hot = 0;
+	for (size_t i = 0; i < w->n_vms; i++) {
+		cold += w->vms[i].free_res + w->vms[i].cache_res;
+		hot += w->vms[i].ws_res;
+	}
+	uint64_t from_cold = min_u64(need, cold), from_hot = min_u64(need - from_cold, hot);
+	for (size_t i = 0; i < w->n_vms; i++) {
 		struct sim_vm *vm = &w->vms[i];
-		uint64_t part = (uint64_t)ceil((double)need * (double)sim_vm_consumed(vm) / (double)total);
-		vm->forced_out += sim_vm_swap_out(w, vm, part);
+		uint64_t c = vm->free_res + vm->cache_res, part = 0;
+		if (cold)
+			part = min_u64(c, (uint64_t)ceil((double)from_cold * (double)c / (double)cold));
+		if (hot)
+			part += min_u64(vm->ws_res, (uint64_t)ceil((double)from_hot * (double)vm->ws_res /
+								   (double)hot));
+		vm->forced_out += sim_vm_swap_out(w, vm, part, SIM_SWAP_COLD);
 	}
 	sim_world_account(w);
 }
