@@ -240,6 +240,7 @@ sim_run(struct sim_metrics *m, const struct sim_scenario *sc, const struct sim_r
 		m->oom_episodes += vm->oom_episodes;
 		m->oom_vms += vm->oom_episodes > 0;
 		m->oom_ns += vm->oom_ns;
+		m->oom_deflated += vm->oom_deflated * SIM_PAGE;
 		m->blocked_ns += vm->blocked_ns;
 	}
 out:
@@ -324,6 +325,7 @@ enum row {
 	ROW_STATES,
 	ROW_BALLOON,
 	ROW_INFLATED,
+	ROW_OOM_DEFLATED,
 	ROW_MIN_FREE,
 	ROW_FAIRNESS,
 	ROW_BLOCKED,
@@ -342,6 +344,7 @@ static const char *const row_names[ROW_COUNT] = {
 	[ROW_STATES] = "time high / soft / hard / low (%)",
 	[ROW_BALLOON] = "balloon avg / peak (GiB)",
 	[ROW_INFLATED] = "ballooned (inflated, GiB)",
+	[ROW_OOM_DEFLATED] = "deflated by guests on OOM (GiB)",
 	[ROW_MIN_FREE] = "lowest free memory (MiB)",
 	[ROW_FAIRNESS] = "fairness vs shares (1 = ideal)",
 	[ROW_BLOCKED] = "VM-hours blocked",
@@ -370,6 +373,7 @@ cell_text(char *cell, size_t len, int row, const struct sim_metrics *x, double d
 		snprintf(cell, len, "%.2f / %.2f", gib(x->balloon_avg), gib((double)x->balloon_peak));
 		break;
 	case ROW_INFLATED: snprintf(cell, len, "%.1f", gib((double)x->inflated)); break;
+	case ROW_OOM_DEFLATED: snprintf(cell, len, "%.2f", gib((double)x->oom_deflated)); break;
 	case ROW_MIN_FREE: snprintf(cell, len, "%.0f", (double)x->min_free / SIM_MIB); break;
 	case ROW_FAIRNESS: snprintf(cell, len, "%.3f", x->fairness); break;
 	case ROW_BLOCKED: snprintf(cell, len, "%.2f", (double)x->blocked_ns / 3.6e12); break;

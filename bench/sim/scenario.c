@@ -250,6 +250,8 @@ vm_key(struct parser *p, struct sim_vm_spec *v, const char *k, char *val)
 		r = sim_parse_duration(&v->balloon_stall_ns, val);
 	else if (!strcmp(k, "cache_rate"))
 		r = sim_parse_bytes(&v->cache_rate, val);
+	else if (!strcmp(k, "deflate_on_oom"))
+		r = parse_bool(&v->deflate_on_oom, val);
 	else if (!strcmp(k, "start"))
 		r = sim_parse_duration(&v->start_ns, val);
 	else if (!strcmp(k, "idle_tax")) {

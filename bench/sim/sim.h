@@ -68,6 +68,7 @@ struct sim_vm_spec {
 	uint64_t balloon_delay_ns; /* driver loads this long after the VM starts */
 	uint64_t balloon_stall_ns; /* driver stops making progress at this time */
 	uint64_t cache_rate;   /* page cache growth into free guest memory, bytes/s */
+	int deflate_on_oom;    /* VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
 	uint64_t start_ns;     /* the VM powers on at this time */
 	int has_idle_tax;
 	double idle_tax;
@@ -187,6 +188,7 @@ struct sim_vm {
 	/* counters */
 	uint64_t oom_events;       /* OOM conditions entered (raw; many per episode) */
 	uint64_t oom_episodes;     /* episodes: OOM, until clear for oom_clear_ns */
+	uint64_t oom_deflated;     /* pages the guest deflated on OOM by itself */
 	uint64_t ws_faults;        /* host-swapped working-set pages touched */
 	uint64_t other_swapins;    /* host-swapped non-working-set pages touched */
 	uint64_t swapped_out;      /* pages host-swapped by the policy */
@@ -332,6 +334,7 @@ struct sim_metrics {
 	uint64_t oom_episodes;
 	uint64_t oom_vms;        /* VMs with at least one episode */
 	uint64_t oom_ns;         /* VM-time out of memory */
+	uint64_t oom_deflated;   /* bytes guests deflated on OOM by themselves */
 	int64_t min_free;        /* bytes */
 	double fairness;         /* time-average, 1 = shares-weighted ideal */
 	uint64_t blocked_ns;

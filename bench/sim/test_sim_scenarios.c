@@ -140,6 +140,26 @@ noswap_guest_never_ooms(void **state)
 	assert_int_equal(m.oom_episodes, 0);
 }
 
+/* The paper's profile balloons the guest without swap into OOM; with
+ * deflate-on-oom the guest hands balloon pages back instead, and the policy
+ * sees a smaller balloon than it asked for. */
+static void
+noswap_guest_deflates_on_oom(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("noswap-linux.conf");
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_PAPER};
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	assert_true(m.oom_episodes > 0);
+	assert_int_equal(m.oom_deflated, 0);
+	for (size_t i = 0; i < sc->n_vms; i++)
+		sc->vms[i].deflate_on_oom = 1;
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	assert_int_equal(m.oom_episodes, 0);
+	assert_true(m.oom_deflated > 0);
+}
+
 /* ---- A VM above its limit on an idle host ------------------------------- */
 
 struct limit_obs {
@@ -279,6 +299,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fig7_idle_tax),
 		cmocka_unit_test(noswap_guest_never_ooms),
+		cmocka_unit_test(noswap_guest_deflates_on_oom),
 		cmocka_unit_test(limit_vm_reclaimed_on_idle_host),
 		cmocka_unit_test(stalled_balloon_escalates_to_swap_in_hard),
 		cmocka_unit_test(no_balloon_vm_swapped_in_hard_not_soft),

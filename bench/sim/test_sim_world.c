@@ -114,6 +114,48 @@ oom_when_working_set_exceeds_ram_and_swap(void **state)
 	sim_world_free(&w);
 }
 
+static void
+deflate_on_oom_gives_the_balloon_back(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = parse(
+		"[run]\nduration = 10m\n[host]\ntotal = 8G\n"
+		"[vm a]\nconfigured = 1G\nguest_swap = 256M\ncache_rate = 0\ndeflate_on_oom = yes\n"
+		"balloon_stall = 150s\nws = 0 500M; 60s 900M; 120s 1000M; 180s 1G\n");
+	assert_true(sc->vms[0].deflate_on_oom);
+	struct sim_world w;
+	world(&w, sc, 1);
+	struct sim_vm *vm = &w.vms[0];
+	sim_vm_set_balloon(&w, vm, PAGES(400 * SIM_MIB));
+	for (int i = 0; i < 60; i++)
+		sim_world_step(&w, SIM_NS);
+	/* 900 MiB needs 20 MiB more than 624 MiB of RAM + 256 MiB of swap:
+	 * the guest takes them from its balloon instead of OOMing. */
+	assert_int_equal(vm->oom_events, 0);
+	assert_int_equal(vm->balloon, PAGES(380 * SIM_MIB));
+	assert_int_equal(vm->oom_deflated, PAGES(20 * SIM_MIB));
+	/* The host asks for 400 MiB again: the guest has nothing to give. */
+	sim_vm_set_balloon(&w, vm, PAGES(400 * SIM_MIB));
+	for (int i = 0; i < 30; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->balloon, PAGES(380 * SIM_MIB));
+	assert_int_equal(vm->balloon_target, PAGES(400 * SIM_MIB));
+	/* 1000 MiB: 100 MiB more from the balloon. */
+	for (int i = 0; i < 60; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->balloon, PAGES(280 * SIM_MIB));
+	assert_int_equal(vm->oom_deflated, PAGES(120 * SIM_MIB));
+	assert_int_equal(vm->oom_events, 0);
+	/* A driver that no longer responds (150 s) deflates nothing: OOM. */
+	for (int i = 0; i < 60; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(vm->balloon, PAGES(280 * SIM_MIB));
+	assert_int_equal(vm->oom_events, 1);
+	sim_world_free(&w);
+	/* Off by default. */
+	assert_false(parse(one_vm)->vms[0].deflate_on_oom);
+}
+
 /* 624 MiB of RAM (1 GiB, 400 MiB ballooned) + 256 MiB of swap: the OOM
  * boundary is at 880 MiB of working set. */
 static const char *boundary_vm =
@@ -516,6 +558,7 @@ main(void)
 		cmocka_unit_test(balloon_takes_free_then_cache_then_anon),
 		cmocka_unit_test(oom_when_working_set_exceeds_ram_and_swap),
 		cmocka_unit_test(oom_pinned_at_the_boundary_is_one_episode),
+		cmocka_unit_test(deflate_on_oom_gives_the_balloon_back),
 		cmocka_unit_test(oom_episodes_apart_by_more_than_the_clear_time),
 		cmocka_unit_test(host_swap_hits_working_set_and_faults),
 		cmocka_unit_test(cold_first_swap_spares_the_working_set),

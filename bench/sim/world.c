@@ -329,6 +329,19 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 	}
 	if (vm->gswap > 0 && sim_vm_guest_unused(vm) + sim_vm_cache(vm) > 0)
 		vm->gswap -= alloc_anon(w, vm, vm->gswap);
+	if (vm->gswap > vm->gswap_size && s->deflate_on_oom && vm->balloon &&
+	    sim_vm_balloon_moving(w, vm)) {
+		/* VIRTIO_BALLOON_F_DEFLATE_ON_OOM: the driver's OOM notifier
+		 * hands back balloon pages, 1 MiB (256 pages) per call, until
+		 * the allocation fits or the balloon is empty. The driver
+		 * does not inflate again until the host sets a target anew. */
+		uint64_t need = vm->gswap - vm->gswap_size;
+		uint64_t d = min_u64((need + 255) / 256 * 256, vm->balloon);
+		vm->balloon -= d;
+		vm->balloon_target = vm->balloon;
+		vm->oom_deflated += d;
+		vm->gswap -= alloc_anon(w, vm, min_u64(d, vm->gswap));
+	}
 	if (vm->gswap > vm->gswap_size) {
 		if (!vm->oom)
 			vm->oom_events++;
