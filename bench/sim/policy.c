@@ -90,6 +90,17 @@ sim_driver_init(struct sim_driver *d, int policy, struct sim_world *w)
 
 	memset(d, 0, sizeof(*d));
 	d->policy = policy;
+	d->decide_ns = sc->decide_ns;
+	if (policy == SIM_POLICY_MOM) {
+		uint64_t conf = 0;
+		for (size_t i = 0; i < sc->n_vms; i++)
+			conf += sc->vms[i].configured;
+		d->decide_ns = SIM_MOM_POLICY_NS;
+		d->sample_ns = SIM_MOM_SAMPLE_NS;
+		d->mom_floor = sc->mom_guaranteed >= 0
+				       ? sc->mom_guaranteed
+				       : sim_mom_default_floor(conf, sc->total - sc->reserved);
+	}
 	d->summary = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
 	r = reclaim_config_init_profile(&d->cfg, sizeof(d->cfg),
 					policy == SIM_POLICY_PAPER ? RECLAIM_PROFILE_PAPER
@@ -290,11 +301,24 @@ avg10(const uint64_t *h, int n)
 	return n ? (uint64_t)(s / n) : 0;
 }
 
-static int
-tick_mom(struct sim_driver *d, struct sim_world *w)
+double
+sim_mom_default_floor(uint64_t configured, uint64_t usable)
+{
+	/* oVirt's VM dialog sets "Physical Memory Guaranteed" to memory size
+	 * x 100 / the cluster's memory overcommit percent, and its scheduler
+	 * only admits VMs while what they configure fits in that percent of
+	 * the host: on a host at overcommit x the cluster is at least at
+	 * 100 x percent. */
+	if (configured <= usable || configured == 0)
+		return 1.0;
+	return (double)usable / (double)configured;
+}
+
+/* MOM's host and guest monitors: one sample into the 10-sample history. */
+static void
+sample_mom(struct sim_driver *d, struct sim_world *w)
 {
 	int slot = d->mom_n % 10;
-	int n = d->mom_n < 10 ? d->mom_n + 1 : 10;
 
 	d->mom_free[slot] = free_bytes(w);
 	for (size_t i = 0; i < w->n_vms; i++) {
@@ -303,6 +327,14 @@ tick_mom(struct sim_driver *d, struct sim_world *w)
 		vm->mom_unused[slot] = sim_vm_guest_unused(vm) * SIM_PAGE;
 	}
 	d->mom_n++;
+}
+
+static int
+tick_mom(struct sim_driver *d, struct sim_world *w)
+{
+	if (d->mom_n == 0)
+		sample_mom(d, w);
+	int n = d->mom_n < 10 ? d->mom_n : 10;
 	/* mem_available is MemTotal. */
 	double host_free_pct = (double)avg10(d->mom_free, n) / (double)w->sc->total;
 	for (size_t i = 0; i < w->n_vms; i++) {
@@ -314,8 +346,14 @@ tick_mom(struct sim_driver *d, struct sim_world *w)
 			.cur_avg = avg10(vm->mom_cur, n),
 			.unused_avg = avg10(vm->mom_unused, n),
 			.max = vm->conf * SIM_PAGE,
-			.min = vm->spec->reservation,
+			/* min_guarantee: oVirt's guaranteed memory, or the
+			 * reservation when that is more. */
+			.min = (uint64_t)(d->mom_floor * (double)(vm->conf * SIM_PAGE)),
 		};
+		if (g.min < vm->spec->reservation)
+			g.min = vm->spec->reservation;
+		if (g.min > g.max)
+			g.min = g.max;
 		uint64_t target;
 		if (sim_mom_target(&target, host_free_pct, &g))
 			sim_vm_set_balloon(w, vm, vm->conf - target / SIM_PAGE);
@@ -411,6 +449,13 @@ tick_squeezed(struct sim_driver *d, struct sim_world *w)
 		sim_vm_set_balloon(w, vm, vm->conf > t ? vm->conf - t : 0);
 	}
 	return 0;
+}
+
+void
+sim_driver_sample(struct sim_driver *d, struct sim_world *w)
+{
+	if (d->policy == SIM_POLICY_MOM)
+		sample_mom(d, w);
 }
 
 int

@@ -176,15 +176,20 @@ sim_run(struct sim_metrics *m, const struct sim_scenario *sc, const struct sim_r
 		csv_headers(host, vms, &w);
 	}
 	m->min_free = w.free * (int64_t)SIM_PAGE;
-	uint64_t next_decide = 0, next_csv = 0;
+	uint64_t next_decide = 0, next_csv = 0, next_sample = 0;
 	while (w.now_ns < sc->duration_ns) {
+		if (d.sample_ns && w.now_ns >= next_sample) {
+			sim_driver_sample(&d, &w);
+			while (next_sample <= w.now_ns)
+				next_sample += d.sample_ns;
+		}
 		if (w.now_ns >= next_decide) {
 			r = sim_driver_tick(&d, &w);
 			if (r) {
 				m->error = r;
 				goto out;
 			}
-			next_decide += sc->decide_ns;
+			next_decide += d.decide_ns;
 			size_t n = 0;
 			for (size_t i = 0; i < w.n_vms; i++) {
 				const struct sim_vm *vm = &w.vms[i];

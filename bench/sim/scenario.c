@@ -333,6 +333,14 @@ run_key(struct parser *p, const char *k, char *val)
 		    sim_parse_duration(&sc->tau_change[sc->n_tau_change].t_ns, t) < 0)
 			return fail(p, "tau_change: expected \"time tau\"");
 		sc->tau_change[sc->n_tau_change++].tau = tau;
+	} else if (!strcmp(k, "mom_guaranteed")) {
+		if (!strcmp(val, "ovirt")) {
+			sc->mom_guaranteed = -1;
+		} else {
+			r = parse_double(&sc->mom_guaranteed, val, &end);
+			if (r == 0 && (*end || sc->mom_guaranteed > 1))
+				r = -1;
+		}
 	} else if (!strcmp(k, "squeezed_dyn_min")) {
 		r = parse_double(&sc->squeezed_dyn_min, val, &end);
 		if (r == 0 && (*end || sc->squeezed_dyn_min > 1))
@@ -495,6 +503,7 @@ sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_d
 	sc->policies = (1u << SIM_POLICY_COUNT) - 1;
 	sc->idle_tax = -1;
 	sc->squeezed_dyn_min = 0.25;
+	sc->mom_guaranteed = -1;
 	sc->reserved = 0;
 	sc->host_swap = SIM_NEVER;
 	p.sc = sc;

@@ -129,6 +129,7 @@ struct sim_scenario {
 	size_t n_tau_change;
 	/* peers */
 	double squeezed_dyn_min; /* squeezed: dynamic_min as a fraction of configured */
+	double mom_guaranteed;   /* MOM: balloon floor, fraction of configured; < 0: oVirt's */
 	/* trace */
 	char trace_dir[512];
 	struct sim_trace trace;
@@ -278,8 +279,15 @@ struct sim_tick {
 	uint64_t in_flight;
 };
 
+/* MOM's shipped cadence (doc/mom-balloon.conf): host and guest monitors
+ * sample every 5 s, the policy engine runs every 10 s. */
+#define SIM_MOM_SAMPLE_NS (5 * SIM_NS)
+#define SIM_MOM_POLICY_NS (10 * SIM_NS)
+
 struct sim_driver {
 	int policy;
+	uint64_t decide_ns;            /* decides this often */
+	uint64_t sample_ns;            /* monitors sample this often (0: none) */
 	struct reclaim_config cfg;
 	struct reclaim_policy *rp;     /* library policies */
 	struct reclaim_vm_stats *stats;
@@ -290,6 +298,7 @@ struct sim_driver {
 	size_t tau_next;
 	int mom_n;                     /* MOM: samples in its history */
 	uint64_t mom_free[10];
+	double mom_floor;              /* MOM: guaranteed memory, fraction of configured */
 	int error;                     /* a library call failed (status) */
 	struct reclaim_summary summary;
 };
@@ -298,6 +307,8 @@ int sim_driver_init(struct sim_driver *d, int policy, struct sim_world *w);
 void sim_driver_free(struct sim_driver *d);
 /* One decision tick: observe the world, decide, act on it. */
 int sim_driver_tick(struct sim_driver *d, struct sim_world *w);
+/* A monitoring sample between decisions (every d->sample_ns). */
+void sim_driver_sample(struct sim_driver *d, struct sim_world *w);
 
 /* Peer rules, exposed for tests. Sizes in bytes. */
 struct sim_mom_guest {
@@ -312,6 +323,12 @@ struct sim_sq_domain {
 	int active;     /* 0: stuck, held at actual */
 	uint64_t target; /* out */
 };
+/* oVirt's default guaranteed memory, MOM's balloon floor, as a fraction of
+ * configured memory, on a host whose VMs configure `configured` bytes on
+ * `usable` bytes: 100 / the cluster's memory overcommit percent, the
+ * smallest that admits the VMs. */
+double sim_mom_default_floor(uint64_t configured, uint64_t usable);
+
 /* Xen squeezed's proportional targets. Returns gamma. */
 double sim_squeezed_targets(struct sim_sq_domain *d, size_t n, uint64_t host_free,
 			    uint64_t host_target);

@@ -10,6 +10,7 @@
 #include "sim.h"
 
 #define MB(x) ((uint64_t)(x) * SIM_MIB)
+#define PAGES_OF(b) ((uint64_t)(b) / SIM_PAGE)
 
 static uint64_t
 mom(double host_free_pct, uint64_t cur, uint64_t unused, uint64_t max, uint64_t min, int *changed)
@@ -61,6 +62,73 @@ mom_grows_when_free(void **state)
 	assert_int_equal(mom(0.30, 990, 0, 1000, 0, &c), 1000);
 	mom(0.30, 1000, 0, 1000, 0, &c);
 	assert_false(c);
+}
+
+static void
+mom_floor_is_ovirts_guaranteed_memory(void **state)
+{
+	(void)state;
+	/* 150 GiB configured on 100 GiB: a 150 % cluster, 2/3 guaranteed. */
+	assert_in_range((uint64_t)(sim_mom_default_floor(150 * SIM_GIB, 100 * SIM_GIB) * 1000), 666,
+			667);
+	assert_true(sim_mom_default_floor(250 * SIM_GIB, 100 * SIM_GIB) == 0.4);
+	/* No overcommit: the whole VM is guaranteed, MOM never balloons. */
+	assert_true(sim_mom_default_floor(50 * SIM_GIB, 100 * SIM_GIB) == 1.0);
+}
+
+struct mom_obs {
+	uint64_t decisions, bad_samples, below_floor, floor_pages[2], ballooned;
+};
+
+static void
+mom_observe(void *ctx, const struct sim_world *w, const struct sim_driver *d)
+{
+	struct mom_obs *o = ctx;
+	/* Monitors every 5 s, one sample at t = 0: now / 5 s + 1 samples. */
+	if ((uint64_t)d->mom_n != w->now_ns / (5 * SIM_NS) + 1)
+		o->bad_samples++;
+	if (w->now_ns % (10 * SIM_NS))
+		o->bad_samples++; /* the policy runs every 10 s */
+	o->decisions++;
+	for (size_t i = 0; i < 2; i++) {
+		const struct sim_vm *vm = &w->vms[i];
+		if (vm->conf - vm->balloon_target < o->floor_pages[i])
+			o->below_floor++;
+		if (vm->balloon > o->ballooned)
+			o->ballooned = vm->balloon;
+	}
+}
+
+static void
+mom_samples_every_5s_and_holds_the_floor(void **state)
+{
+	(void)state;
+	static struct sim_scenario sc;
+	char err[256];
+	/* 8 GiB configured on 4 GiB usable: guaranteed 50 %; decide = 1 s in
+	 * the scenario, but MOM keeps its own 10 s. */
+	int r = sim_scenario_parse(&sc,
+				   "[run]\nduration = 30m\ndecide = 1s\npolicies = mom\n"
+				   "[host]\ntotal = 4G\nreserved = 0\n"
+				   "[defaults]\ncache_rate = 16M\nguest_swap = 4G\n"
+				   "[vm a]\nconfigured = 4G\nws = 0 1G; 10m 3G\n"
+				   "[vm b]\nconfigured = 4G\nws = 0 3G\n",
+				   ".", "t", err, sizeof(err));
+	assert_int_equal(r, 0);
+	struct mom_obs o = {.floor_pages = {PAGES_OF(2 * SIM_GIB), PAGES_OF(2 * SIM_GIB)}};
+	struct sim_metrics m;
+	struct sim_run_opts opt = {.policy = SIM_POLICY_MOM, .observe = mom_observe, .ctx = &o};
+	assert_int_equal(sim_run(&m, &sc, &opt), 0);
+	assert_int_equal(o.decisions, 180);
+	assert_int_equal(o.bad_samples, 0);
+	assert_int_equal(o.below_floor, 0);
+	/* It did balloon, down to the floor (within MOM's 0.25 % dead band). */
+	assert_in_range(o.ballooned, PAGES_OF(2 * SIM_GIB) * 99 / 100, PAGES_OF(2 * SIM_GIB));
+	/* A floor of 0 (mom_guaranteed = 0) lets it go further. */
+	sc.mom_guaranteed = 0;
+	o = (struct mom_obs){.floor_pages = {0, 0}};
+	assert_int_equal(sim_run(&m, &sc, &opt), 0);
+	assert_true(o.ballooned > PAGES_OF(2 * SIM_GIB));
 }
 
 static void
@@ -150,6 +218,8 @@ main(void)
 		cmocka_unit_test(mom_shrinks_at_most_five_percent),
 		cmocka_unit_test(mom_critical_forces_the_guest_to_swap),
 		cmocka_unit_test(mom_grows_when_free),
+		cmocka_unit_test(mom_floor_is_ovirts_guaranteed_memory),
+		cmocka_unit_test(mom_samples_every_5s_and_holds_the_floor),
 		cmocka_unit_test(squeezed_is_proportional_to_dynamic_range),
 		cmocka_unit_test(squeezed_stuck_domain_is_held),
 		cmocka_unit_test(fairness_against_shares),
