@@ -400,27 +400,18 @@ tick_squeezed(struct sim_driver *d, struct sim_world *w)
 	const struct sim_scenario *sc = w->sc;
 	struct sim_sq_domain dom[SIM_VMS_MAX];
 	size_t n = 0, idx[SIM_VMS_MAX];
+	int building[SIM_VMS_MAX];
 	uint64_t xen_used = 0;
-	(void)d;
 
-	/* Xen's accounting: a domain owns all of its non-balloon memory. */
+	/* Xen's accounting: a domain owns all of its non-balloon memory. A
+	 * domain to be built before the next tick reserves its dynamic
+	 * minimum now and is built at its target (reserve_memory_range). */
 	for (size_t i = 0; i < w->n_vms; i++) {
 		struct sim_vm *vm = &w->vms[i];
-		if (!vm->running)
+		int build = !vm->running && vm->spec->balloon && w->host_model == SIM_HOST_XEN &&
+			    vm->spec->start_ns < w->now_ns + d->decide_ns;
+		if (!vm->running && !build)
 			continue;
-		xen_used += (vm->conf - vm->balloon) * SIM_PAGE;
-		if (!sim_vm_has_balloon(w, vm))
-			continue;
-		/* Stuck: a pending request without progress for 5 s. */
-		int pending = vm->balloon != vm->balloon_target;
-		if (pending && vm->balloon == vm->last_balloon) {
-			if (vm->stuck_since_ns == 0)
-				vm->stuck_since_ns = w->now_ns;
-		} else {
-			vm->stuck_since_ns = 0;
-		}
-		vm->last_balloon = vm->balloon;
-		vm->inactive = vm->stuck_since_ns && w->now_ns - vm->stuck_since_ns >= SQ_STUCK_NS;
 		uint64_t conf = vm->conf * SIM_PAGE;
 		uint64_t dyn_max = vm->spec->limit < conf ? vm->spec->limit : conf;
 		uint64_t dyn_min = (uint64_t)(sc->squeezed_dyn_min * (double)conf);
@@ -428,10 +419,24 @@ tick_squeezed(struct sim_driver *d, struct sim_world *w)
 			dyn_min = vm->spec->reservation;
 		if (dyn_min > dyn_max)
 			dyn_min = dyn_max;
+		uint64_t actual = build ? dyn_min : (vm->conf - vm->balloon) * SIM_PAGE;
+		xen_used += actual;
+		if (!build && !sim_vm_has_balloon(w, vm))
+			continue;
+		/* Stuck: a pending request without progress for 5 s. */
+		int pending = vm->balloon != vm->balloon_target;
+		if (pending && vm->balloon == vm->last_balloon && !build) {
+			if (vm->stuck_since_ns == 0)
+				vm->stuck_since_ns = w->now_ns;
+		} else {
+			vm->stuck_since_ns = 0;
+		}
+		vm->last_balloon = vm->balloon;
+		vm->inactive = vm->stuck_since_ns && w->now_ns - vm->stuck_since_ns >= SQ_STUCK_NS;
 		dom[n] = (struct sim_sq_domain){
-			.dyn_min = dyn_min, .dyn_max = dyn_max,
-			.actual = (vm->conf - vm->balloon) * SIM_PAGE, .active = !vm->inactive,
+			.dyn_min = dyn_min, .dyn_max = dyn_max, .actual = actual, .active = !vm->inactive,
 		};
+		building[n] = build;
 		idx[n++] = i;
 	}
 	uint64_t usable = w->usable * SIM_PAGE;
@@ -440,10 +445,10 @@ tick_squeezed(struct sim_driver *d, struct sim_world *w)
 	/* Two phases: while anyone must free memory, only freeing targets go out. */
 	int freeing = 0;
 	for (size_t j = 0; j < n; j++)
-		freeing |= dom[j].active && dom[j].target < dom[j].actual;
+		freeing |= dom[j].active && !building[j] && dom[j].target < dom[j].actual;
 	for (size_t j = 0; j < n; j++) {
 		struct sim_vm *vm = &w->vms[idx[j]];
-		if (!dom[j].active || (freeing && dom[j].target > dom[j].actual))
+		if (!dom[j].active || (freeing && !building[j] && dom[j].target > dom[j].actual))
 			continue;
 		uint64_t t = dom[j].target / SIM_PAGE;
 		sim_vm_set_balloon(w, vm, vm->conf > t ? vm->conf - t : 0);

@@ -160,6 +160,8 @@ sim_run(struct sim_metrics *m, const struct sim_scenario *sc, const struct sim_r
 	 * until the policies diverge. */
 	if (sim_world_init(&w, sc, sc->seed, &cfg) < 0)
 		return m->error = RECLAIM_E_NOMEM;
+	if (o->policy == SIM_POLICY_SQUEEZED)
+		sim_world_set_host(&w, sc->squeezed_host);
 	r = sim_driver_init(&d, o->policy, &w);
 	if (r) {
 		sim_driver_free(&d);
@@ -195,7 +197,7 @@ sim_run(struct sim_metrics *m, const struct sim_scenario *sc, const struct sim_r
 				const struct sim_vm *vm = &w.vms[i];
 				if (!vm->running)
 					continue;
-				alloc[n] = sim_vm_consumed(vm);
+				alloc[n] = sim_vm_held(&w, vm);
 				shares[n] = vm->shares;
 				uint64_t lim = vm->spec->limit / SIM_PAGE;
 				max[n++] = lim < vm->conf ? lim : vm->conf;

@@ -341,6 +341,13 @@ run_key(struct parser *p, const char *k, char *val)
 			if (r == 0 && (*end || sc->mom_guaranteed > 1))
 				r = -1;
 		}
+	} else if (!strcmp(k, "squeezed_host")) {
+		if (!strcmp(val, "xen"))
+			sc->squeezed_host = SIM_HOST_XEN;
+		else if (!strcmp(val, "linux"))
+			sc->squeezed_host = SIM_HOST_LINUX;
+		else
+			r = -1;
 	} else if (!strcmp(k, "squeezed_dyn_min")) {
 		r = parse_double(&sc->squeezed_dyn_min, val, &end);
 		if (r == 0 && (*end || sc->squeezed_dyn_min > 1))
@@ -503,6 +510,7 @@ sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_d
 	sc->policies = (1u << SIM_POLICY_COUNT) - 1;
 	sc->idle_tax = -1;
 	sc->squeezed_dyn_min = 0.25;
+	sc->squeezed_host = SIM_HOST_XEN;
 	sc->mom_guaranteed = -1;
 	sc->reserved = 0;
 	sc->host_swap = SIM_NEVER;

@@ -34,6 +34,12 @@ enum sim_policy {
 	SIM_POLICY_COUNT = 5
 };
 
+/* The host squeezed runs on. */
+enum sim_host_model {
+	SIM_HOST_LINUX = 0, /* demand-paged, host swap, kernel reclaim below a floor */
+	SIM_HOST_XEN = 1    /* a domain owns all its non-balloon memory; no host swap */
+};
+
 /* How host swap picks a VM's pages (bench/README.md). */
 enum sim_swap_pick {
 	SIM_SWAP_RANDOM = 0, /* uniformly among resident pages (ESX) */
@@ -129,6 +135,7 @@ struct sim_scenario {
 	size_t n_tau_change;
 	/* peers */
 	double squeezed_dyn_min; /* squeezed: dynamic_min as a fraction of configured */
+	int squeezed_host;       /* enum sim_host_model squeezed runs on */
 	double mom_guaranteed;   /* MOM: balloon floor, fraction of configured; < 0: oVirt's */
 	/* trace */
 	char trace_dir[512];
@@ -209,6 +216,7 @@ struct sim_vm {
 
 struct sim_world {
 	const struct sim_scenario *sc;
+	int host_model;         /* enum sim_host_model */
 	struct reclaim_rng rng;
 	uint64_t now_ns;
 	uint64_t usable;        /* pages */
@@ -217,7 +225,7 @@ struct sim_world {
 	uint64_t emergency;     /* pages: the host reclaims on its own below this */
 	size_t n_vms;
 	struct sim_vm *vms;
-	int64_t free;           /* pages; negative means the host ran out */
+	int64_t free;           /* pages; negative means the host ran out (Xen: over-allocated) */
 	uint64_t host_oom_ns;   /* time spent with free < 0 */
 	uint64_t sample_pages;
 	uint64_t sample_period_ns;
@@ -225,6 +233,8 @@ struct sim_world {
 
 int sim_world_init(struct sim_world *w, const struct sim_scenario *sc, uint64_t seed,
 		   const struct reclaim_config *cfg);
+/* Switches to a host model (enum sim_host_model) before the first step. */
+void sim_world_set_host(struct sim_world *w, int host_model);
 void sim_world_free(struct sim_world *w);
 /* Advances the world by dt. */
 void sim_world_step(struct sim_world *w, uint64_t dt_ns);
@@ -248,6 +258,9 @@ static inline uint64_t sim_vm_consumed(const struct sim_vm *vm)
 {
 	return vm->ws_res + vm->cache_res + vm->free_res;
 }
+/* Host memory the VM holds: what it consumes, or on Xen all of its
+ * non-balloon memory. */
+uint64_t sim_vm_held(const struct sim_world *w, const struct sim_vm *vm);
 /* Guest view: memory not used by balloon, anon or cache (MemFree). */
 static inline uint64_t sim_vm_guest_unused(const struct sim_vm *vm)
 {

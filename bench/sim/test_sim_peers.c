@@ -172,6 +172,48 @@ squeezed_stuck_domain_is_held(void **state)
 }
 
 static void
+squeezed_on_xen_keeps_its_slush_without_host_swap(void **state)
+{
+	(void)state;
+	static struct sim_scenario sc;
+	char err[256];
+	int r = sim_scenario_parse(&sc,
+				   "[run]\nduration = 2h\ndecide = 10s\nstep = 5s\npolicies = squeezed\n"
+				   "[host]\novercommit = 1.5\nreserved = 0\n"
+				   "[defaults]\ncache_rate = 4M\n"
+				   "[vm a]\nconfigured = 4G\nws = 0 1G; 30m 2500M\n"
+				   "[vm b]\nconfigured = 4G\nws = 0 2G\n"
+				   "[vm c]\nconfigured = 4G\nws = 0 500M\n",
+				   ".", "t", err, sizeof(err));
+	assert_int_equal(r, 0);
+	assert_int_equal(sc.squeezed_host, SIM_HOST_XEN);
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_SQUEEZED};
+	assert_int_equal(sim_run(&m, &sc, &o), 0);
+	/* Domains are built at their targets and free memory stays at the
+	 * 9 MiB slush; nothing is ever host-swapped. */
+	assert_in_range((uint64_t)m.min_free / SIM_MIB, 8, 9);
+	assert_int_equal(m.host_oom_ns, 0);
+	assert_int_equal(m.forced_out, 0);
+	assert_int_equal(m.ws_faults, 0);
+	assert_true(m.balloon_peak >= 4 * SIM_GIB - 64 * SIM_MIB);
+	/* The same policy on a demand-paged Linux host trips the host
+	 * kernel's reclaim (floor 0.5 % of usable, 41 MiB here). */
+	r = sim_scenario_parse(&sc,
+			       "[run]\nduration = 2h\ndecide = 10s\nstep = 5s\npolicies = squeezed\n"
+			       "squeezed_host = linux\n"
+			       "[host]\novercommit = 1.5\nreserved = 0\n"
+			       "[defaults]\ncache_rate = 4M\n"
+			       "[vm a]\nconfigured = 4G\nws = 0 1G; 30m 2500M\n"
+			       "[vm b]\nconfigured = 4G\nws = 0 2G\n"
+			       "[vm c]\nconfigured = 4G\nws = 0 500M\n",
+			       ".", "t", err, sizeof(err));
+	assert_int_equal(r, 0);
+	assert_int_equal(sim_run(&m, &sc, &o), 0);
+	assert_true(m.forced_out > 0);
+}
+
+static void
 fairness_against_shares(void **state)
 {
 	(void)state;
@@ -222,6 +264,7 @@ main(void)
 		cmocka_unit_test(mom_samples_every_5s_and_holds_the_floor),
 		cmocka_unit_test(squeezed_is_proportional_to_dynamic_range),
 		cmocka_unit_test(squeezed_stuck_domain_is_held),
+		cmocka_unit_test(squeezed_on_xen_keeps_its_slush_without_host_swap),
 		cmocka_unit_test(fairness_against_shares),
 		cmocka_unit_test(swap_only_restores_the_high_threshold),
 	};

@@ -371,6 +371,45 @@ host_kernel_reclaims_cold_pages_of_every_vm_first(void **state)
 }
 
 static void
+xen_domains_hold_all_their_memory(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = parse(
+		"[run]\nduration = 1h\n[host]\ntotal = 3G\n"
+		"[defaults]\ncache_rate = 0\n"
+		"[vm a]\nconfigured = 2G\nws = 0 256M\n"
+		"[vm b]\nconfigured = 2G\nws = 0 256M\n");
+	struct sim_world w;
+	world(&w, sc, 1);
+	sim_world_set_host(&w, SIM_HOST_XEN);
+	assert_int_equal(w.swap_size, 0);
+	struct sim_vm *a = &w.vms[0], *b = &w.vms[1];
+	/* Built at their targets: 1.5 GiB each, the whole host. */
+	sim_vm_set_balloon(&w, a, PAGES(512 * SIM_MIB));
+	sim_vm_set_balloon(&w, b, PAGES(512 * SIM_MIB));
+	sim_world_step(&w, SIM_NS);
+	assert_int_equal(a->balloon, PAGES(512 * SIM_MIB));
+	assert_int_equal(w.free, 0);
+	/* Only 256 MiB touched, yet nothing is free: no deflation. */
+	assert_int_equal(sim_vm_consumed(a), PAGES(256 * SIM_MIB));
+	sim_vm_set_balloon(&w, a, 0);
+	for (int i = 0; i < 10; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(a->balloon, PAGES(512 * SIM_MIB));
+	/* b gives 300 MiB back: a gets exactly those. */
+	sim_vm_set_balloon(&w, b, PAGES(812 * SIM_MIB));
+	for (int i = 0; i < 10; i++)
+		sim_world_step(&w, SIM_NS);
+	assert_int_equal(b->balloon, PAGES(812 * SIM_MIB));
+	assert_int_equal(a->balloon, PAGES(212 * SIM_MIB));
+	assert_int_equal(w.free, 0);
+	/* No host swap, and the host kernel does not reclaim. */
+	assert_int_equal(sim_vm_swap_out(&w, a, 100, SIM_SWAP_COLD), 0);
+	assert_int_equal(a->forced_out + b->forced_out, 0);
+	sim_world_free(&w);
+}
+
+static void
 pick_count_is_hypergeometric(void **state)
 {
 	(void)state;
@@ -564,6 +603,7 @@ main(void)
 		cmocka_unit_test(cold_first_swap_spares_the_working_set),
 		cmocka_unit_test(fault_rate_does_not_depend_on_the_step),
 		cmocka_unit_test(host_kernel_reclaims_cold_pages_of_every_vm_first),
+		cmocka_unit_test(xen_domains_hold_all_their_memory),
 		cmocka_unit_test(pick_count_is_hypergeometric),
 		cmocka_unit_test(page_cache_fills_free_guest_memory),
 		cmocka_unit_test(estimator_tracks_the_working_set),

@@ -71,6 +71,27 @@ sim_pick_count(struct reclaim_rng *rng, uint64_t n, uint64_t m, uint64_t k)
 	return complement ? m - hits : hits;
 }
 
+uint64_t
+sim_vm_held(const struct sim_world *w, const struct sim_vm *vm)
+{
+	if (w->host_model != SIM_HOST_XEN)
+		return sim_vm_consumed(vm);
+	return vm->running ? vm->conf - vm->balloon : 0;
+}
+
+/* Pages a balloon may hand back to its guest: on Xen only what the
+ * hypervisor has free (populate_physmap fails beyond it). */
+static uint64_t
+host_grant(const struct sim_world *w, uint64_t pages)
+{
+	if (w->host_model != SIM_HOST_XEN)
+		return pages;
+	int64_t f = (int64_t)w->usable;
+	for (size_t i = 0; i < w->n_vms; i++)
+		f -= (int64_t)sim_vm_held(w, &w->vms[i]);
+	return f > 0 ? min_u64(pages, (uint64_t)f) : 0;
+}
+
 int
 sim_vm_has_balloon(const struct sim_world *w, const struct sim_vm *vm)
 {
@@ -281,6 +302,10 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 		if (w->now_ns < s->start_ns)
 			return;
 		vm->running = 1;
+		/* Xen builds the domain at its balloon target (squeezed
+		 * reserved the memory for it). */
+		if (w->host_model == SIM_HOST_XEN && s->balloon)
+			vm->balloon = min_u64(vm->balloon_target, vm->conf);
 		estimator_start(w, vm);
 	}
 	if (s->trace_col >= 0) {
@@ -302,7 +327,8 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 			vm->balloon += got;
 			vm->inflated += got;
 		} else if (t < vm->balloon) {
-			vm->balloon -= min_u64(vm->balloon - t, pages_at_rate(s->deflate_rate, dt_ns));
+			vm->balloon -= host_grant(w, min_u64(vm->balloon - t,
+							     pages_at_rate(s->deflate_rate, dt_ns)));
 		}
 	}
 
@@ -336,7 +362,7 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 		 * the allocation fits or the balloon is empty. The driver
 		 * does not inflate again until the host sets a target anew. */
 		uint64_t need = vm->gswap - vm->gswap_size;
-		uint64_t d = min_u64((need + 255) / 256 * 256, vm->balloon);
+		uint64_t d = host_grant(w, min_u64((need + 255) / 256 * 256, vm->balloon));
 		vm->balloon -= d;
 		vm->balloon_target = vm->balloon;
 		vm->oom_deflated += d;
@@ -380,7 +406,7 @@ sim_world_account(struct sim_world *w)
 {
 	uint64_t used = 0;
 	for (size_t i = 0; i < w->n_vms; i++)
-		used += sim_vm_consumed(&w->vms[i]);
+		used += sim_vm_held(w, &w->vms[i]);
 	w->free = (int64_t)w->usable - (int64_t)used;
 }
 
@@ -391,7 +417,7 @@ sim_world_account(struct sim_world *w)
 static void
 emergency_reclaim(struct sim_world *w)
 {
-	if (w->free >= (int64_t)w->emergency)
+	if (w->free >= (int64_t)w->emergency || w->host_model == SIM_HOST_XEN)
 		return;
 	uint64_t need = (uint64_t)((int64_t)w->emergency - w->free), cold = 0, hot = 0;
 	for (size_t i = 0; i < w->n_vms; i++) {
@@ -469,6 +495,15 @@ sim_world_init(struct sim_world *w, const struct sim_scenario *sc, uint64_t seed
 	}
 	sim_world_account(w);
 	return 0;
+}
+
+void
+sim_world_set_host(struct sim_world *w, int host_model)
+{
+	w->host_model = host_model;
+	if (host_model == SIM_HOST_XEN)
+		w->swap_size = 0; /* Xen does not demand-page guests */
+	sim_world_account(w);
 }
 
 void
