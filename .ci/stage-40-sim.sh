@@ -31,7 +31,7 @@ cmp -s "$tmp/a.sum" "$tmp/b.sum" || { echo "stage-40: summaries differ between r
 grep -q '^guest OOM episodes  *0 ' "$tmp/a/summary.txt" ||
 	{ echo "stage-40: reclaim had guest OOM episodes in the 1-day replay" >&2; exit 1; }
 bash bench/sim/plot.sh "$tmp/a" >/dev/null
-for p in free vms-reclaim vms-paper vms-swap-only vms-mom vms-squeezed; do
+for p in free vms-reclaim vms-paper vms-swap-only vms-mom vms-squeezed vms-kernel-only vms-psi; do
 	[ -s "$tmp/a/$p.png" ] || { echo "stage-40: $p.png missing" >&2; exit 1; }
 done
 echo "stage-40: deterministic replay, plots written"

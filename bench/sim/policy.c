@@ -463,6 +463,77 @@ sim_driver_sample(struct sim_driver *d, struct sim_world *w)
 		sample_mom(d, w);
 }
 
+/* ---- Senpai (facebookincubator/senpai, senpai.py's defaults) ----------- */
+
+#define PSI_MAX_PROBE 0.01     /* --max-probe: at most 1 % per probe */
+#define PSI_MAX_BACKOFF 1.0    /* --max-backoff: at most +100 % per backoff */
+#define PSI_COEFF_PROBE 10.0   /* --coeff-probe */
+#define PSI_COEFF_BACKOFF 20.0 /* --coeff-backoff */
+#define PSI_MIN_SIZE (100 * SIM_MIB) /* --min-size */
+#define PSI_MAX_SIZE (100 * SIM_GIB) /* --max-size */
+#define PSI_TICK_NS SIM_NS     /* it reads memory.pressure every second */
+
+double
+sim_psi_factor(uint64_t stall_ns, uint64_t dt_ns, uint64_t pressure_ns, uint64_t interval_ns)
+{
+	if (dt_ns == 0)
+		return 1;
+	double rate = (double)stall_ns / (double)dt_ns, p = (double)pressure_ns;
+	double iv = (double)interval_ns, tick = (double)PSI_TICK_NS, dt = (double)dt_ns;
+	if (rate * iv > p) {
+		/* Senpai integrates the stall every second since its last
+		 * adjustment and backs off as soon as the integral passes the
+		 * target: every max(1 s, P / rate), with err = integral / P. */
+		double every = fmax(tick, p / rate);
+		double err = fmax(1.0, rate * tick / p);
+		double adj = fmin(pow(err / PSI_COEFF_BACKOFF, 2) * PSI_MAX_BACKOFF, PSI_MAX_BACKOFF);
+		return pow(1 + adj, dt / every);
+	}
+	/* Below the target over a whole interval it probes: err = P / the
+	 * integral over the interval (at least 1 us). */
+	double err = p / fmax(rate * iv, 1000.0);
+	double adj = fmin(pow(err / PSI_COEFF_PROBE, 2) * PSI_MAX_PROBE, PSI_MAX_PROBE);
+	return pow(1 - adj, dt / iv);
+}
+
+/* One Senpai per VM (its cgroup): memory.high moves by Senpai's rule, and
+ * the VM is reclaimed down to it through the kernel's LRU (cold pages
+ * first). Pressure: every host swap-in the VM took in the window (faults
+ * on its swapped working set, and pages it reused that were on host swap)
+ * stalls it for psi_fault_cost. */
+static int
+tick_psi(struct sim_driver *d, struct sim_world *w)
+{
+	const struct sim_scenario *sc = w->sc;
+	uint64_t dt = w->now_ns - d->psi_last_ns;
+
+	d->psi_last_ns = w->now_ns;
+	for (size_t i = 0; i < w->n_vms; i++) {
+		struct sim_vm *vm = &w->vms[i];
+		if (!vm->running)
+			continue;
+		uint64_t faults = vm->ws_faults + vm->other_swapins;
+		if (!vm->psi_init) {
+			/* "Resetting limit to memory.current." */
+			vm->psi_init = 1;
+			vm->psi_limit = (double)sim_vm_consumed(vm);
+			vm->psi_faults = faults;
+			continue;
+		}
+		uint64_t stall = (faults - vm->psi_faults) * sc->psi_fault_ns;
+		vm->psi_faults = faults;
+		double l = vm->psi_limit * sim_psi_factor(stall, dt, sc->psi_pressure_ns,
+							  sc->psi_interval_ns);
+		l = fmax(l, (double)(PSI_MIN_SIZE / SIM_PAGE));
+		l = fmin(l, (double)(PSI_MAX_SIZE / SIM_PAGE));
+		vm->psi_limit = l;
+		uint64_t c = sim_vm_consumed(vm);
+		if ((double)c > l)
+			vm->swapped_out += sim_vm_swap_out(w, vm, c - (uint64_t)l, SIM_SWAP_COLD);
+	}
+	return 0;
+}
+
 int
 sim_driver_tick(struct sim_driver *d, struct sim_world *w)
 {
@@ -473,6 +544,8 @@ sim_driver_tick(struct sim_driver *d, struct sim_world *w)
 	case SIM_POLICY_SWAP: r = tick_swap_only(d, w); break;
 	case SIM_POLICY_MOM: r = tick_mom(d, w); break;
 	case SIM_POLICY_SQUEEZED: r = tick_squeezed(d, w); break;
+	case SIM_POLICY_KERNEL: r = 0; break; /* the world's kernel reclaim is all */
+	case SIM_POLICY_PSI: r = tick_psi(d, w); break;
 	default: r = RECLAIM_E_INVAL;
 	}
 	if (!is_library(d->policy))

@@ -328,6 +328,7 @@ enum row {
 	ROW_SWAPPED,
 	ROW_FORCED,
 	ROW_FAULTS,
+	ROW_OTHER_SWAPINS,
 	ROW_GUEST_SWAP,
 	ROW_STATES,
 	ROW_BALLOON,
@@ -347,6 +348,7 @@ static const char *const row_names[ROW_COUNT] = {
 	[ROW_SWAPPED] = "host-swapped by policy (GiB)",
 	[ROW_FORCED] = "host-swapped by host kernel (GiB)",
 	[ROW_FAULTS] = "faults on swapped working set (M pages)",
+	[ROW_OTHER_SWAPINS] = "swap-ins of reused guest memory (M pages)",
 	[ROW_GUEST_SWAP] = "guest swap-outs (GiB)",
 	[ROW_STATES] = "time high / soft / hard / low (%)",
 	[ROW_BALLOON] = "balloon avg / peak (GiB)",
@@ -370,6 +372,9 @@ cell_text(char *cell, size_t len, int row, const struct sim_metrics *x, double d
 	case ROW_SWAPPED: snprintf(cell, len, "%.2f", gib((double)x->swapped_out)); break;
 	case ROW_FORCED: snprintf(cell, len, "%.2f", gib((double)x->forced_out)); break;
 	case ROW_FAULTS: snprintf(cell, len, "%.3f", (double)x->ws_faults / 1e6); break;
+	case ROW_OTHER_SWAPINS:
+		snprintf(cell, len, "%.3f", (double)x->other_swapins / 1e6);
+		break;
 	case ROW_GUEST_SWAP: snprintf(cell, len, "%.2f", gib((double)x->guest_swapped)); break;
 	case ROW_STATES:
 		snprintf(cell, len, "%.1f / %.1f / %.1f / %.1f", 100.0 * (double)x->band_ns[0] / dur,

@@ -11,7 +11,7 @@
 #include "sim.h"
 
 static const char *const policy_names[SIM_POLICY_COUNT] = {
-	"reclaim", "paper", "swap-only", "mom", "squeezed",
+	"reclaim", "paper", "swap-only", "mom", "squeezed", "kernel-only", "psi",
 };
 
 const char *
@@ -336,6 +336,9 @@ run_key(struct parser *p, const char *k, char *val)
 	} else if (!strcmp(k, "mom_guaranteed")) {
 		if (!strcmp(val, "ovirt")) {
 			sc->mom_guaranteed = -1;
+	sc->psi_pressure_ns = 10 * 1000 * 1000; /* senpai.py --pressure 10 ms */
+	sc->psi_interval_ns = 6 * SIM_NS;       /* senpai.py --interval 6 s */
+	sc->psi_fault_ns = 100 * 1000;          /* a 4 KiB swap-in from an SSD */
 		} else {
 			r = parse_double(&sc->mom_guaranteed, val, &end);
 			if (r == 0 && (*end || sc->mom_guaranteed > 1))
@@ -348,6 +351,12 @@ run_key(struct parser *p, const char *k, char *val)
 			sc->squeezed_host = SIM_HOST_LINUX;
 		else
 			r = -1;
+	} else if (!strcmp(k, "psi_pressure")) {
+		r = sim_parse_duration(&sc->psi_pressure_ns, val);
+	} else if (!strcmp(k, "psi_interval")) {
+		r = sim_parse_duration(&sc->psi_interval_ns, val);
+	} else if (!strcmp(k, "psi_fault_cost")) {
+		r = sim_parse_duration(&sc->psi_fault_ns, val);
 	} else if (!strcmp(k, "squeezed_dyn_min")) {
 		r = parse_double(&sc->squeezed_dyn_min, val, &end);
 		if (r == 0 && (*end || sc->squeezed_dyn_min > 1))
@@ -512,6 +521,9 @@ sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_d
 	sc->squeezed_dyn_min = 0.25;
 	sc->squeezed_host = SIM_HOST_XEN;
 	sc->mom_guaranteed = -1;
+	sc->psi_pressure_ns = 10 * 1000 * 1000; /* senpai.py --pressure 10 ms */
+	sc->psi_interval_ns = 6 * SIM_NS;       /* senpai.py --interval 6 s */
+	sc->psi_fault_ns = 100 * 1000;          /* a 4 KiB swap-in from an SSD */
 	sc->reserved = 0;
 	sc->host_swap = SIM_NEVER;
 	p.sc = sc;
@@ -585,6 +597,8 @@ sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_d
 		return fail(&p, "no VMs");
 	if (sc->step_ns == 0 || sc->decide_ns == 0 || sc->csv_ns == 0 || sc->touch_ns == 0)
 		return fail(&p, "step, decide, csv and touch must be > 0");
+	if (sc->psi_pressure_ns == 0 || sc->psi_interval_ns == 0)
+		return fail(&p, "psi_pressure and psi_interval must be > 0");
 	if (sc->total == 0 && sc->overcommit == 0)
 		return fail(&p, "[host] needs total or overcommit");
 	sim_scenario_size_host(sc);

@@ -31,7 +31,9 @@ enum sim_policy {
 	SIM_POLICY_SWAP = 2,     /* swap-only baseline */
 	SIM_POLICY_MOM = 3,      /* oVirt MOM default balloon policy */
 	SIM_POLICY_SQUEEZED = 4, /* Xen squeezed proportional policy */
-	SIM_POLICY_COUNT = 5
+	SIM_POLICY_KERNEL = 5,   /* no policy: the host kernel's own LRU reclaim */
+	SIM_POLICY_PSI = 6,      /* Senpai-style PSI-driven proactive reclaim */
+	SIM_POLICY_COUNT = 7
 };
 
 /* The host squeezed runs on. */
@@ -137,6 +139,9 @@ struct sim_scenario {
 	double squeezed_dyn_min; /* squeezed: dynamic_min as a fraction of configured */
 	int squeezed_host;       /* enum sim_host_model squeezed runs on */
 	double mom_guaranteed;   /* MOM: balloon floor, fraction of configured; < 0: oVirt's */
+	uint64_t psi_pressure_ns; /* psi: stall target per interval (Senpai --pressure) */
+	uint64_t psi_interval_ns; /* psi: probe interval (Senpai --interval) */
+	uint64_t psi_fault_ns;   /* psi: stall per fault on swapped working set */
 	/* trace */
 	char trace_dir[512];
 	struct sim_trace trace;
@@ -212,6 +217,9 @@ struct sim_vm {
 	int inactive;              /* squeezed: excluded as stuck */
 	uint64_t mom_cur[10];      /* MOM: balloon_cur history */
 	uint64_t mom_unused[10];   /* MOM: mem_unused history */
+	int psi_init;              /* psi: limit set */
+	double psi_limit;          /* psi: memory.high, pages */
+	uint64_t psi_faults;       /* psi: ws_faults at the last tick */
 };
 
 struct sim_world {
@@ -312,6 +320,7 @@ struct sim_driver {
 	int mom_n;                     /* MOM: samples in its history */
 	uint64_t mom_free[10];
 	double mom_floor;              /* MOM: guaranteed memory, fraction of configured */
+	uint64_t psi_last_ns;          /* psi: time of the last tick */
 	int error;                     /* a library call failed (status) */
 	struct reclaim_summary summary;
 };
@@ -341,6 +350,12 @@ struct sim_sq_domain {
  * `usable` bytes: 100 / the cluster's memory overcommit percent, the
  * smallest that admits the VMs. */
 double sim_mom_default_floor(uint64_t configured, uint64_t usable);
+
+/* Senpai's rule (senpai.py's defaults) over a window of dt_ns in which a
+ * VM stalled stall_ns: the factor its memory.high is multiplied by (> 1
+ * backs off, < 1 probes). pressure_ns per interval_ns is the target. */
+double sim_psi_factor(uint64_t stall_ns, uint64_t dt_ns, uint64_t pressure_ns,
+		      uint64_t interval_ns);
 
 /* Xen squeezed's proportional targets. Returns gamma. */
 double sim_squeezed_targets(struct sim_sq_domain *d, size_t n, uint64_t host_free,

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include <cmocka.h>
@@ -214,6 +215,107 @@ squeezed_on_xen_keeps_its_slush_without_host_swap(void **state)
 }
 
 static void
+psi_follows_senpais_rule(void **state)
+{
+	(void)state;
+	const uint64_t p = 10 * 1000 * 1000, iv = 6 * SIM_NS;
+	/* No stall: the full 1 % probe every 6 s. */
+	assert_true(fabs(sim_psi_factor(0, 6 * SIM_NS, p, iv) - 0.99) < 1e-12);
+	assert_true(fabs(sim_psi_factor(0, 12 * SIM_NS, p, iv) - 0.99 * 0.99) < 1e-12);
+	/* At the target (10 ms per 6 s): a probe of (1/10)^2 x 1 %. */
+	assert_true(fabs(sim_psi_factor(p, iv, p, iv) - (1 - 1e-4)) < 1e-12);
+	/* 1 ms per 6 s: err = 10, still the full probe. */
+	assert_true(fabs(sim_psi_factor(p / 10, iv, p, iv) - 0.99) < 1e-12);
+	/* 20 ms in 6 s: backs off every 3 s by (1/20)^2 = 0.25 %. */
+	assert_true(fabs(sim_psi_factor(2 * p, iv, p, iv) - 1.0025 * 1.0025) < 1e-12);
+	/* 200 ms a second (err 20 at the first second): doubles every second. */
+	assert_true(fabs(sim_psi_factor(4 * SIM_NS / 10, 2 * SIM_NS, p, iv) - 4.0) < 1e-9);
+	assert_true(sim_psi_factor(0, 0, p, iv) == 1.0);
+}
+
+static const char *psi_vm =
+	"[run]\nduration = 3h\ndecide = 10s\nstep = 5s\npolicies = psi\n"
+	"[host]\ntotal = 16G\nreserved = 0\n"
+	"[vm a]\nconfigured = 4G\nguest_swap = 1G\ncache_rate = 16M\n";
+
+struct psi_obs {
+	uint64_t consumed, faults_late, late_ns;
+	uint64_t faults_at_2h;
+};
+
+static void
+psi_observe(void *ctx, const struct sim_world *w, const struct sim_driver *d)
+{
+	struct psi_obs *o = ctx;
+	(void)d;
+	const struct sim_vm *vm = &w->vms[0];
+	o->consumed = sim_vm_consumed(vm);
+	if (w->now_ns == 2 * 3600 * SIM_NS)
+		o->faults_at_2h = vm->ws_faults + vm->other_swapins;
+	if (w->now_ns > 2 * 3600 * SIM_NS)
+		o->faults_late = vm->ws_faults + vm->other_swapins - o->faults_at_2h;
+}
+
+static void
+psi_reclaims_cold_memory_and_holds_its_pressure(void **state)
+{
+	(void)state;
+	static struct sim_scenario sc;
+	static char text[1024];
+	char err[256];
+	snprintf(text, sizeof(text), "%sws = 0 1G\n", psi_vm);
+	assert_int_equal(sim_scenario_parse(&sc, text, ".", "t", err, sizeof(err)), 0);
+	struct psi_obs o = {0};
+	struct sim_metrics m;
+	struct sim_run_opts opt = {.policy = SIM_POLICY_PSI, .observe = psi_observe, .ctx = &o};
+	assert_int_equal(sim_run(&m, &sc, &opt), 0);
+	/* The guest fills its 4 GiB with page cache; psi swaps the cold 3 GiB
+	 * out and sits just below the 1 GiB working set, */
+	assert_true(m.swapped_out > 2 * SIM_GIB);
+	assert_in_range(o.consumed * SIM_PAGE / SIM_MIB, 900, 1024);
+	assert_int_equal(m.balloon_peak, 0);
+	/* where its faults cost about the target: 10 ms per 6 s at 100 us a
+	 * fault is 16.7 faults/s, 60,000 an hour. */
+	print_message("# psi: %llu faults in the last hour\n", (unsigned long long)o.faults_late);
+	assert_in_range(o.faults_late, 30000, 120000);
+	/* A higher target lets it take more: fewer pages left, more faults. */
+	sc.psi_pressure_ns *= 10;
+	struct psi_obs hi = {0};
+	opt.ctx = &hi;
+	assert_int_equal(sim_run(&m, &sc, &opt), 0);
+	assert_true(hi.consumed < o.consumed);
+	assert_true(hi.faults_late > 5 * o.faults_late);
+}
+
+static void
+kernel_only_swaps_cold_pages_at_the_floor(void **state)
+{
+	(void)state;
+	static struct sim_scenario sc;
+	char err[256];
+	/* 8 GiB configured on 4 GiB; page cache fills the guests. */
+	int r = sim_scenario_parse(&sc,
+				   "[run]\nduration = 1h\ndecide = 10s\nstep = 5s\npolicies = kernel-only\n"
+				   "[host]\ntotal = 4G\nreserved = 0\n"
+				   "[defaults]\ncache_rate = 16M\n"
+				   "[vm a]\nconfigured = 4G\nws = 0 1G\n"
+				   "[vm b]\nconfigured = 4G\nws = 0 1500M\n",
+				   ".", "t", err, sizeof(err));
+	assert_int_equal(r, 0);
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_KERNEL};
+	assert_int_equal(sim_run(&m, &sc, &o), 0);
+	/* No balloon, no policy: the host kernel swaps, and only cold pages,
+	 * holding free memory at its floor (0.5 %, 20 MiB). */
+	assert_int_equal(m.balloon_peak, 0);
+	assert_int_equal(m.swapped_out, 0);
+	assert_true(m.forced_out > 2 * SIM_GIB);
+	assert_int_equal(m.ws_faults, 0);
+	assert_in_range((uint64_t)m.min_free / SIM_MIB, 19, 21);
+	assert_true(m.band_ns[RECLAIM_STATE_LOW] > sc.duration_ns / 2);
+}
+
+static void
 fairness_against_shares(void **state)
 {
 	(void)state;
@@ -265,6 +367,9 @@ main(void)
 		cmocka_unit_test(squeezed_is_proportional_to_dynamic_range),
 		cmocka_unit_test(squeezed_stuck_domain_is_held),
 		cmocka_unit_test(squeezed_on_xen_keeps_its_slush_without_host_swap),
+		cmocka_unit_test(psi_follows_senpais_rule),
+		cmocka_unit_test(psi_reclaims_cold_memory_and_holds_its_pressure),
+		cmocka_unit_test(kernel_only_swaps_cold_pages_at_the_floor),
 		cmocka_unit_test(fairness_against_shares),
 		cmocka_unit_test(swap_only_restores_the_high_threshold),
 	};
