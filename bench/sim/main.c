@@ -121,6 +121,12 @@ main(int argc, char **argv)
 		sc->duration_ns = duration;
 	if (have_seed)
 		sc->seed = seed;
+	if ((have_seed || duration) && sim_scenario_generate(sc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "reclaim-sim: %s\n", err);
+		sim_scenario_free(sc);
+		free(sc);
+		return 1;
+	}
 	if (swap_pick >= 0)
 		sc->swap_pick = swap_pick;
 	if (policies) {

@@ -368,7 +368,7 @@ tick_mom(struct sim_driver *d, struct sim_world *w)
 #define SQ_STUCK_NS (5 * SIM_NS)
 
 double
-sim_squeezed_targets(struct sim_sq_domain *d, size_t n, uint64_t host_free,
+sim_squeezed_targets(struct sim_sq_domain *d, size_t n, int64_t host_free,
 		     uint64_t host_target)
 {
 	double surplus = (double)host_free - (double)host_target, range = 0;
@@ -408,8 +408,8 @@ tick_squeezed(struct sim_driver *d, struct sim_world *w)
 	 * minimum now and is built at its target (reserve_memory_range). */
 	for (size_t i = 0; i < w->n_vms; i++) {
 		struct sim_vm *vm = &w->vms[i];
-		int build = !vm->running && vm->spec->balloon && w->host_model == SIM_HOST_XEN &&
-			    vm->spec->start_ns < w->now_ns + d->decide_ns;
+		int build = !vm->running && w->host_model == SIM_HOST_XEN &&
+			    vm->spec->start_ns <= w->now_ns + d->decide_ns;
 		if (!vm->running && !build)
 			continue;
 		uint64_t conf = vm->conf * SIM_PAGE;
@@ -419,9 +419,11 @@ tick_squeezed(struct sim_driver *d, struct sim_world *w)
 			dyn_min = vm->spec->reservation;
 		if (dyn_min > dyn_max)
 			dyn_min = dyn_max;
-		uint64_t actual = build ? dyn_min : (vm->conf - vm->balloon) * SIM_PAGE;
+		/* A domain without a balloon driver is built at its full size. */
+		uint64_t actual = build ? (vm->spec->balloon ? dyn_min : conf)
+					: (vm->conf - vm->balloon) * SIM_PAGE;
 		xen_used += actual;
-		if (!build && !sim_vm_has_balloon(w, vm))
+		if (!vm->spec->balloon || (!build && !sim_vm_has_balloon(w, vm)))
 			continue;
 		/* Stuck: a pending request without progress for 5 s. */
 		int pending = vm->balloon != vm->balloon_target;
@@ -439,8 +441,9 @@ tick_squeezed(struct sim_driver *d, struct sim_world *w)
 		building[n] = build;
 		idx[n++] = i;
 	}
-	uint64_t usable = w->usable * SIM_PAGE;
-	uint64_t xen_free = usable > xen_used ? usable - xen_used : 0;
+	/* Negative while a domain was built before the others freed its
+	 * memory (the world's shortcut for squeezed's reservation wait). */
+	int64_t xen_free = (int64_t)(w->usable * SIM_PAGE) - (int64_t)xen_used;
 	sim_squeezed_targets(dom, n, xen_free, SQ_HOST_TARGET);
 	/* Two phases: while anyone must free memory, only freeing targets go out. */
 	int freeing = 0;

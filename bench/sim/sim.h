@@ -60,7 +60,14 @@ struct sim_point {
 	uint64_t bytes;
 };
 
-#define SIM_SCHEDULE_MAX 64
+#define SIM_SCHEDULE_MAX 1024
+
+/* Generated working-set patterns (holdout scenarios). */
+enum sim_ws_pattern {
+	SIM_WS_SCHEDULE = 0, /* the ws key, or a trace column */
+	SIM_WS_SPIKES = 1,   /* at ws_low; at random, up within ws_rise, held, down */
+	SIM_WS_RAMPS = 2     /* slow ramps from ws_low up, then a fast fall */
+};
 
 struct sim_vm_spec {
 	char name[32];
@@ -92,6 +99,15 @@ struct sim_vm_spec {
 	 * zeroing, Fig. 7's VM1): bytes, then it becomes free memory. */
 	uint64_t boot_touch;
 	uint64_t boot_ns;
+	/* A generated working set (ws_pattern != SIM_WS_SCHEDULE), written
+	 * into ws[] by sim_scenario_generate() from the scenario's seed. */
+	int ws_pattern;
+	uint64_t ws_low, ws_high;   /* bytes */
+	uint64_t ws_every_ns;       /* spikes: mean gap; ramps: mean ramp length */
+	uint64_t ws_rise_ns;        /* spikes: low to top in this long */
+	uint64_t ws_hold_ns;        /* spikes: mean time at the top; ramps: mean pause */
+	uint64_t ws_fall_ns;        /* top back to low in this long */
+	double ws_amplitude;        /* an event's top: [this, 1] of high - low above low */
 };
 
 /* The derived Bitbrains trace (bench/data/bitbrains). */
@@ -158,6 +174,10 @@ int sim_scenario_load(struct sim_scenario *sc, const char *path, char *err, size
 int sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_dir,
 		       const char *label, char *err, size_t errlen);
 void sim_scenario_free(struct sim_scenario *sc);
+/* Writes the working sets of VMs with a ws_pattern from sc->seed (and the
+ * VM's name) over sc->duration_ns. The parser calls it; call it again after
+ * changing either. Returns 0, or -1 with a message in err. */
+int sim_scenario_generate(struct sim_scenario *sc, char *err, size_t errlen);
 /* Byte and duration parsing ("1.5G", "256M", "30d", "90s", "500ms"). */
 int sim_parse_bytes(uint64_t *out, const char *s);
 int sim_parse_duration(uint64_t *out, const char *s);
@@ -358,7 +378,7 @@ double sim_psi_factor(uint64_t stall_ns, uint64_t dt_ns, uint64_t pressure_ns,
 		      uint64_t interval_ns);
 
 /* Xen squeezed's proportional targets. Returns gamma. */
-double sim_squeezed_targets(struct sim_sq_domain *d, size_t n, uint64_t host_free,
+double sim_squeezed_targets(struct sim_sq_domain *d, size_t n, int64_t host_free,
 			    uint64_t host_target);
 
 /* ---- a run ------------------------------------------------------------------ */

@@ -293,6 +293,35 @@ no_balloon_vm_swapped_in_hard_not_soft(void **state)
 	assert_true(paper.swaps[RECLAIM_STATE_SOFT] > 0);
 }
 
+/* ---- The holdout host ------------------------------------------------- */
+
+static void
+holdout_has_the_demand_it_promises(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("holdout.conf");
+	unsigned steep = 0, noswap = 0, swap = 0, nodriver = 0, patterns = 0;
+	for (size_t i = 0; i < sc->n_vms; i++) {
+		const struct sim_vm_spec *v = &sc->vms[i];
+		noswap += v->guest_swap == 0;
+		swap += v->guest_swap > 0;
+		nodriver += !v->balloon;
+		patterns += v->ws_pattern != SIM_WS_SCHEDULE;
+		/* +8 GiB or more within 5 min after hours at a few GiB. */
+		for (size_t k = 1; k < v->n_ws; k++)
+			steep += v->ws[k].bytes >= v->ws[k - 1].bytes + 8 * SIM_GIB &&
+				 v->ws[k].t_ns - v->ws[k - 1].t_ns <= 300 * SIM_NS &&
+				 v->ws[k - 1].t_ns >= 2 * 3600 * SIM_NS;
+	}
+	print_message("# holdout: %u steep spikes, %u VMs with swap, %u without\n", steep, swap,
+		      noswap);
+	assert_true(steep >= 3);
+	assert_true(noswap >= 3 && swap >= 3);
+	assert_true(nodriver >= 1);
+	assert_true(patterns >= 6);
+	assert_true(sc->duration_ns <= 3 * 86400 * SIM_NS); /* seconds to run */
+}
+
 int
 main(void)
 {
@@ -303,6 +332,7 @@ main(void)
 		cmocka_unit_test(limit_vm_reclaimed_on_idle_host),
 		cmocka_unit_test(stalled_balloon_escalates_to_swap_in_hard),
 		cmocka_unit_test(no_balloon_vm_swapped_in_hard_not_soft),
+		cmocka_unit_test(holdout_has_the_demand_it_promises),
 		cmocka_unit_test(bitbrains_125_no_oom),
 		cmocka_unit_test(bitbrains_150_no_oom_and_less_swap_than_paper),
 	};

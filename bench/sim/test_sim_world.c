@@ -565,6 +565,71 @@ scenario_parser_reads_and_rejects(void **state)
 	assert_string_equal(err, "f.conf:3: duplicate VM \"a\"");
 }
 
+static const char *spiky =
+	"[run]\nduration = 2d\nseed = 5\n[host]\ntotal = 64G\n"
+	"[vm s]\nconfigured = 24G\nws_pattern = spikes\nws_low = 2G\nws_high = 14G\n"
+	"ws_amplitude = 0.7\nws_every = 10h\nws_rise = 3m\nws_hold = 40m\nws_fall = 15m\n"
+	"[vm r]\nconfigured = 16G\nws_pattern = ramps\nws_low = 2G\nws_high = 12G\n"
+	"ws_every = 10h\nws_hold = 2h\nws_fall = 5m\n";
+
+static void
+generated_working_sets_are_seeded_and_shaped(void **state)
+{
+	(void)state;
+	static struct sim_point first[SIM_SCHEDULE_MAX];
+	struct sim_scenario *sc = parse(spiky);
+	const struct sim_vm_spec *s = &sc->vms[0], *r = &sc->vms[1];
+	/* Spikes: 4 points each (up, top, down, low) after the first. */
+	assert_true(s->ws_linear);
+	assert_true(s->n_ws >= 1 + 2 * 4);
+	assert_int_equal((s->n_ws - 1) % 4, 0);
+	for (size_t k = 1; k < s->n_ws; k += 4) {
+		const struct sim_point *p = &s->ws[k];
+		assert_int_equal(p[0].bytes, 2 * SIM_GIB);
+		/* +8.4 to +12 GiB within 3 min, held 20-60 min, down in 15. */
+		assert_int_equal(p[1].t_ns - p[0].t_ns, 180 * SIM_NS);
+		assert_in_range(p[1].bytes, 2 * SIM_GIB + 12 * SIM_GIB * 7 / 10, 14 * SIM_GIB);
+		assert_int_equal(p[2].bytes, p[1].bytes);
+		assert_in_range(p[2].t_ns - p[1].t_ns, 1200 * SIM_NS, 3600 * SIM_NS);
+		assert_int_equal(p[3].t_ns - p[2].t_ns, 900 * SIM_NS);
+		assert_int_equal(p[3].bytes, 2 * SIM_GIB);
+		assert_true(p[3].t_ns <= 2 * 86400 * SIM_NS + 4 * 3600 * SIM_NS);
+	}
+	/* Ramps: up over 5-15 h, then down in 5 min. */
+	assert_true(r->n_ws >= 1 + 4);
+	for (size_t k = 1; k < r->n_ws; k += 4) {
+		const struct sim_point *p = &r->ws[k];
+		assert_in_range(p[1].t_ns - p[0].t_ns, 5 * 3600 * SIM_NS, 15 * 3600 * SIM_NS);
+		assert_int_equal(p[3].t_ns - p[2].t_ns, 300 * SIM_NS);
+		assert_in_range(p[1].bytes, 2 * SIM_GIB, 12 * SIM_GIB);
+	}
+	/* The world follows the ramp between points. */
+	struct sim_world w;
+	world(&w, sc, 1);
+	w.vms[0].running = 1;
+	w.now_ns = s->ws[1].t_ns + 90 * SIM_NS;
+	uint64_t mid = (s->ws[1].bytes + s->ws[2].bytes) / 2 / SIM_PAGE;
+	assert_in_range(sim_vm_ws_want(&w, &w.vms[0]), mid - 2, mid + 2);
+	sim_world_free(&w);
+	/* Same seed, same schedule; another seed, another one. */
+	size_t n = s->n_ws;
+	memcpy(first, s->ws, sizeof(first));
+	char err[256];
+	assert_int_equal(sim_scenario_generate(sc, err, sizeof(err)), 0);
+	assert_int_equal(s->n_ws, n);
+	assert_memory_equal(first, s->ws, n * sizeof(first[0]));
+	sc->seed = 6;
+	assert_int_equal(sim_scenario_generate(sc, err, sizeof(err)), 0);
+	assert_true(s->n_ws != n || s->ws[1].t_ns != first[1].t_ns);
+	/* A pattern that needs more points than a schedule holds. */
+	static struct sim_scenario bad;
+	assert_int_equal(sim_scenario_parse(&bad, "[run]\nduration = 30d\n[host]\ntotal = 8G\n"
+					    "[vm a]\nconfigured = 1G\nws_pattern = spikes\n"
+					    "ws_high = 512M\nws_every = 10m\n", ".", "f.conf", err,
+					    sizeof(err)), -1);
+	assert_string_equal(err, "f.conf: VM a: ws_pattern needs more than 1024 points over the run");
+}
+
 static void
 bitbrains_trace_loads(void **state)
 {
@@ -609,6 +674,7 @@ main(void)
 		cmocka_unit_test(estimator_tracks_the_working_set),
 		cmocka_unit_test(runs_are_deterministic),
 		cmocka_unit_test(scenario_parser_reads_and_rejects),
+		cmocka_unit_test(generated_working_sets_are_seeded_and_shaped),
 		cmocka_unit_test(bitbrains_trace_loads),
 	};
 	return cmocka_run_group_tests_name("sim_world", tests, NULL, NULL);

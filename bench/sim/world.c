@@ -127,9 +127,15 @@ sim_vm_ws_want(const struct sim_world *w, const struct sim_vm *vm)
 		uint64_t base = (uint64_t)(s->ws_base_fraction * (double)(vm->conf * SIM_PAGE));
 		bytes += min_u64(base, s->ws_base_max);
 	} else {
-		size_t i = 0;
-		while (i < s->n_ws && s->ws[i].t_ns <= t)
-			i++;
+		/* i = the number of points at or before t. */
+		size_t i = 0, hi = s->n_ws;
+		while (i < hi) {
+			size_t mid = (i + hi) / 2;
+			if (s->ws[mid].t_ns <= t)
+				i = mid + 1;
+			else
+				hi = mid;
+		}
 		if (i > 0) {
 			bytes = s->ws[i - 1].bytes;
 			if (s->ws_linear && i < s->n_ws) {
