@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The simulated world's mechanics, the scenario parser and the trace. */
+#define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -410,6 +412,49 @@ xen_domains_hold_all_their_memory(void **state)
 }
 
 static void
+xen_hot_plug_starts_ballooned(void **state)
+{
+	(void)state;
+	/* A one-VM trace whose provisioned memory goes 2 -> 4 GiB at 600 s. */
+	char dir[] = "/tmp/sim-trace-XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/used.tsv", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "t_s\t1\n");
+	for (int t = 0; t <= 1200; t += 300)
+		fprintf(f, "%d\t262144\n", t);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/provisioned.tsv", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "t_s\tvm\tkib\n0\t1\t2097152\n600\t1\t4194304\n");
+	fclose(f);
+	static char text[512];
+	snprintf(text, sizeof(text), "[run]\nduration = 20m\n[host]\ntotal = 8G\n"
+		 "[defaults]\ncache_rate = 0\n[trace]\ndir = %s\nvms = all\n", dir);
+	struct sim_scenario *sc = parse(text);
+	struct sim_world w;
+	world(&w, sc, 1);
+	sim_world_set_host(&w, SIM_HOST_XEN);
+	struct sim_vm *vm = &w.vms[0];
+	sim_vm_set_balloon(&w, vm, PAGES(512 * SIM_MIB));
+	for (int i = 0; i < 900; i++)
+		sim_world_step(&w, SIM_NS);
+	/* 4 GiB configured, 2.5 GiB of it ballooned: still 1.5 GiB held. */
+	assert_int_equal(vm->conf, PAGES(4 * SIM_GIB));
+	assert_int_equal(vm->balloon, PAGES(2560 * SIM_MIB));
+	assert_int_equal(sim_vm_held(&w, vm), PAGES(1536 * SIM_MIB));
+	sim_world_free(&w);
+	sim_scenario_free(sc);
+	snprintf(path, sizeof(path), "%s/used.tsv", dir);
+	remove(path);
+	snprintf(path, sizeof(path), "%s/provisioned.tsv", dir);
+	remove(path);
+	rmdir(dir);
+}
+
+static void
 pick_count_is_hypergeometric(void **state)
 {
 	(void)state;
@@ -669,6 +714,7 @@ main(void)
 		cmocka_unit_test(fault_rate_does_not_depend_on_the_step),
 		cmocka_unit_test(host_kernel_reclaims_cold_pages_of_every_vm_first),
 		cmocka_unit_test(xen_domains_hold_all_their_memory),
+		cmocka_unit_test(xen_hot_plug_starts_ballooned),
 		cmocka_unit_test(pick_count_is_hypergeometric),
 		cmocka_unit_test(page_cache_fills_free_guest_memory),
 		cmocka_unit_test(estimator_tracks_the_working_set),

@@ -316,7 +316,13 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 	}
 	if (s->trace_col >= 0) {
 		uint64_t want = trace_conf(w, vm);
-		if (want > vm->conf)
+		if (want > vm->conf && w->host_model == SIM_HOST_XEN && s->balloon) {
+			/* Xen: raising a domain's maximum allocates nothing;
+			 * the new memory starts out ballooned. */
+			vm->balloon += want - vm->conf;
+			vm->balloon_target += want - vm->conf;
+			vm->conf = want;
+		} else if (want > vm->conf)
 			vm->conf = want;
 		else if (want < vm->conf)
 			vm->conf -= sim_vm_guest_take(w, vm, vm->conf - want);
