@@ -377,7 +377,7 @@ cell_text(char *cell, size_t len, int row, const struct sim_metrics *x, double d
 		break;
 	case ROW_GUEST_SWAP: snprintf(cell, len, "%.2f", gib((double)x->guest_swapped)); break;
 	case ROW_STATES:
-		snprintf(cell, len, "%.1f / %.1f / %.1f / %.1f", 100.0 * (double)x->band_ns[0] / dur,
+		snprintf(cell, len, "%.2f / %.2f / %.2f / %.2f", 100.0 * (double)x->band_ns[0] / dur,
 			 100.0 * (double)x->band_ns[1] / dur, 100.0 * (double)x->band_ns[2] / dur,
 			 100.0 * (double)x->band_ns[3] / dur);
 		break;
@@ -408,7 +408,7 @@ sim_print_table(FILE *f, const struct sim_scenario *sc,
 		fprintf(f, "%-42s", "metric");
 	for (int p = 0; p < SIM_POLICY_COUNT; p++)
 		if (sc->policies & (1u << p))
-			fprintf(f, md ? " | %s" : "  %-22s", sim_policy_name(p));
+			fprintf(f, md ? " | %s" : "  %-26s", sim_policy_name(p));
 	fprintf(f, md ? " |\n" : "\n");
 	if (md) {
 		fprintf(f, "|---");
@@ -427,7 +427,7 @@ sim_print_table(FILE *f, const struct sim_scenario *sc,
 				continue;
 			char cell[64];
 			cell_text(cell, sizeof(cell), r, &m[p], dur);
-			fprintf(f, md ? "%s%s" : "%s%-22s", sep, cell);
+			fprintf(f, md ? "%s%s" : "%s%-26s", sep, cell);
 		}
 		fprintf(f, md ? " |\n" : "\n");
 	}

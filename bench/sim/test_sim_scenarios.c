@@ -293,6 +293,46 @@ no_balloon_vm_swapped_in_hard_not_soft(void **state)
 	assert_true(paper.swaps[RECLAIM_STATE_SOFT] > 0);
 }
 
+/* ---- The demo's tour of the states ------------------------------------- */
+
+static uint64_t
+crunch_demand(struct sim_world *w, uint64_t t_ns)
+{
+	uint64_t sum = 0;
+	w->now_ns = t_ns;
+	for (size_t i = 0; i < w->n_vms; i++) {
+		w->vms[i].running = 1;
+		sum += sim_vm_ws_want(w, &w->vms[i]);
+	}
+	return sum * SIM_PAGE;
+}
+
+static void
+crunch_outgrows_ram_and_guest_swap(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("crunch.conf");
+	struct sim_world w;
+	struct reclaim_config cfg;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	assert_int_equal(sim_world_init(&w, sc, 1, &cfg), 0);
+	uint64_t usable = sc->total - sc->reserved, gswap = 0;
+	for (size_t i = 0; i < sc->n_vms; i++)
+		gswap += sc->vms[i].guest_swap;
+	/* Starts well inside the host, peaks past host RAM + every guest's
+	 * swap (no policy avoids host swap there), ends inside again. */
+	assert_true(crunch_demand(&w, 20 * 60 * SIM_NS) < usable / 2);
+	assert_true(crunch_demand(&w, 60 * 60 * SIM_NS) > usable + gswap);
+	assert_true(crunch_demand(&w, 90 * 60 * SIM_NS) < usable / 2);
+	sim_world_free(&w);
+	/* Without a policy the host sits at its kernel's floor, in low. */
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_KERNEL};
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	assert_true(m.band_ns[RECLAIM_STATE_LOW] > sc->duration_ns / 2);
+	assert_true(m.ws_faults > 0);
+}
+
 /* ---- The holdout host ------------------------------------------------- */
 
 static void
@@ -332,6 +372,7 @@ main(void)
 		cmocka_unit_test(limit_vm_reclaimed_on_idle_host),
 		cmocka_unit_test(stalled_balloon_escalates_to_swap_in_hard),
 		cmocka_unit_test(no_balloon_vm_swapped_in_hard_not_soft),
+		cmocka_unit_test(crunch_outgrows_ram_and_guest_swap),
 		cmocka_unit_test(holdout_has_the_demand_it_promises),
 		cmocka_unit_test(bitbrains_125_no_oom),
 		cmocka_unit_test(bitbrains_150_no_oom_and_less_swap_than_paper),
