@@ -244,7 +244,7 @@ tick_swap_only(struct sim_driver *d, struct sim_world *w)
 	return 0;
 }
 
-/* ---- oVirt MOM (doc/balloon.rules as summarised in peers.md section 2.3) */
+/* ---- oVirt MOM (oVirt/mom: doc/balloon.rules, doc/mom-balloon.conf) ---- */
 
 #define MOM_PRESSURE 0.20
 #define MOM_CRITICAL 0.05
@@ -361,7 +361,7 @@ tick_mom(struct sim_driver *d, struct sim_world *w)
 	return 0;
 }
 
-/* ---- Xen squeezed (lib/squeeze.ml as summarised in peers.md section 3.2) */
+/* ---- Xen squeezed (xapi-project/squeezed: lib/squeeze.ml) ------------- */
 
 #define SQ_INACCURACY (4 * 1024ull)
 #define SQ_HOST_TARGET (9 * SIM_MIB)
