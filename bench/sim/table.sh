@@ -3,8 +3,8 @@
 # Bitbrains replay at 1.25x, 1.5x, 2x and 2.5x overcommit and the holdout
 # host, every policy. One command to regenerate the tables after a change.
 #   bash bench/sim/table.sh [BUILDDIR]       (default: build; JOBS=N threads)
-# About 4 minutes of CPU; extra reclaim-sim options go in SIM_OPTS
-# (e.g. SIM_OPTS="-S cold").
+# About 7 minutes of CPU (5 of wall time on 2 cores). Extra reclaim-sim
+# options go in SIM_OPTS (e.g. SIM_OPTS="-S cold").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
