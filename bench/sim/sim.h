@@ -157,7 +157,7 @@ struct sim_scenario {
 	double mom_guaranteed;   /* MOM: balloon floor, fraction of configured; < 0: oVirt's */
 	uint64_t psi_pressure_ns; /* psi: stall target per interval (Senpai --pressure) */
 	uint64_t psi_interval_ns; /* psi: probe interval (Senpai --interval) */
-	uint64_t psi_fault_ns;   /* psi: stall per fault on swapped working set */
+	uint64_t psi_fault_ns;   /* psi: stall per host swap-in of the VM */
 	/* trace */
 	char trace_dir[512];
 	struct sim_trace trace;
@@ -239,7 +239,7 @@ struct sim_vm {
 	uint64_t mom_unused[10];   /* MOM: mem_unused history */
 	int psi_init;              /* psi: limit set */
 	double psi_limit;          /* psi: memory.high, pages */
-	uint64_t psi_faults;       /* psi: ws_faults at the last tick */
+	uint64_t psi_faults;       /* psi: host swap-ins (ws_faults + other_swapins) so far */
 };
 
 struct sim_world {
