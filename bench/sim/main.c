@@ -18,8 +18,10 @@ usage(FILE *f)
 		"  -o, --out DIR         write CSV timelines and summary.{txt,md} to DIR\n"
 		"  -x, --overcommit X    size the host so that configured memory is X times usable\n"
 		"  -d, --duration T      override the run length (e.g. 2d, 90m)\n"
-		"  -p, --policies LIST   comma-separated: reclaim,paper,swap-only,mom,squeezed or all\n"
+		"  -p, --policies LIST   comma-separated: reclaim,paper,swap-only,mom,squeezed,\n"
+		"                        kernel-only,psi, or all\n"
 		"  -s, --seed N          override the seed\n"
+		"  -S, --swap-pick P     how policies' host swap picks pages: random or cold\n"
 		"  -j, --jobs N          policies run in parallel (default: online CPUs)\n"
 		"  -m, --markdown        print the table as Markdown\n"
 		"Scenario format: bench/README.md.\n");
@@ -44,7 +46,7 @@ main(int argc, char **argv)
 	const char *out = NULL, *path = NULL, *policies = NULL;
 	double overcommit = 0;
 	uint64_t duration = 0, seed = 0;
-	int have_seed = 0, md = 0;
+	int have_seed = 0, md = 0, swap_pick = -1;
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
 	char err[512];
 
@@ -82,6 +84,13 @@ main(int argc, char **argv)
 			seed = strtoull(v, NULL, 0);
 			have_seed = 1;
 			i++;
+		} else if (!strcmp(a, "-S") || !strcmp(a, "--swap-pick")) {
+			swap_pick = sim_swap_pick_parse(v);
+			if (swap_pick < 0) {
+				fprintf(stderr, "reclaim-sim: bad swap pick %s (random or cold)\n", v);
+				return 2;
+			}
+			i++;
 		} else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
 			jobs = strtol(v, NULL, 10);
 			i++;
@@ -112,6 +121,14 @@ main(int argc, char **argv)
 		sc->duration_ns = duration;
 	if (have_seed)
 		sc->seed = seed;
+	if ((have_seed || duration) && sim_scenario_generate(sc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "reclaim-sim: %s\n", err);
+		sim_scenario_free(sc);
+		free(sc);
+		return 1;
+	}
+	if (swap_pick >= 0)
+		sc->swap_pick = swap_pick;
 	if (policies) {
 		char buf[256];
 		snprintf(buf, sizeof(buf), "%s", policies);

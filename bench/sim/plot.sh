@@ -7,7 +7,7 @@ extra=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 command -v gnuplot >/dev/null || { echo "plot.sh: gnuplot not found (apt-get install gnuplot-nox)" >&2; exit 1; }
 policies=""
-for p in reclaim paper swap-only mom squeezed; do
+for p in reclaim paper swap-only mom squeezed kernel-only psi; do
 	[ -e "$dir/$p-host.csv" ] && policies="$policies $p"
 done
 policies=${policies# }

@@ -39,7 +39,8 @@ ad_swap_out(void *ud, uint64_t id, uint64_t bytes)
 	struct sim_vm *vm = vm_by_id(ud, id);
 	if (!vm)
 		return -ENOENT;
-	vm->swapped_out += sim_vm_swap_out(ud, vm, (bytes + SIM_PAGE - 1) / SIM_PAGE);
+	struct sim_world *w = ud;
+	vm->swapped_out += sim_vm_swap_out(w, vm, (bytes + SIM_PAGE - 1) / SIM_PAGE, w->sc->swap_pick);
 	return 0;
 }
 
@@ -89,6 +90,17 @@ sim_driver_init(struct sim_driver *d, int policy, struct sim_world *w)
 
 	memset(d, 0, sizeof(*d));
 	d->policy = policy;
+	d->decide_ns = sc->decide_ns;
+	if (policy == SIM_POLICY_MOM) {
+		uint64_t conf = 0;
+		for (size_t i = 0; i < sc->n_vms; i++)
+			conf += sc->vms[i].configured;
+		d->decide_ns = SIM_MOM_POLICY_NS;
+		d->sample_ns = SIM_MOM_SAMPLE_NS;
+		d->mom_floor = sc->mom_guaranteed >= 0
+				       ? sc->mom_guaranteed
+				       : sim_mom_default_floor(conf, sc->total - sc->reserved);
+	}
 	d->summary = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
 	r = reclaim_config_init_profile(&d->cfg, sizeof(d->cfg),
 					policy == SIM_POLICY_PAPER ? RECLAIM_PROFILE_PAPER
@@ -226,12 +238,13 @@ tick_swap_only(struct sim_driver *d, struct sim_world *w)
 		uint64_t c = sim_vm_consumed(vm), resv = vm->spec->reservation / SIM_PAGE;
 		uint64_t above = c > resv ? c - resv : 0;
 		uint64_t part = (uint64_t)ceil((double)need * (double)above / (double)total);
-		vm->swapped_out += sim_vm_swap_out(w, vm, part < above ? part : above);
+		vm->swapped_out += sim_vm_swap_out(w, vm, part < above ? part : above,
+						   w->sc->swap_pick);
 	}
 	return 0;
 }
 
-/* ---- oVirt MOM (doc/balloon.rules as summarised in peers.md section 2.3) */
+/* ---- oVirt MOM (oVirt/mom: doc/balloon.rules, doc/mom-balloon.conf) ---- */
 
 #define MOM_PRESSURE 0.20
 #define MOM_CRITICAL 0.05
@@ -288,11 +301,24 @@ avg10(const uint64_t *h, int n)
 	return n ? (uint64_t)(s / n) : 0;
 }
 
-static int
-tick_mom(struct sim_driver *d, struct sim_world *w)
+double
+sim_mom_default_floor(uint64_t configured, uint64_t usable)
+{
+	/* oVirt's VM dialog sets "Physical Memory Guaranteed" to memory size
+	 * x 100 / the cluster's memory overcommit percent, and its scheduler
+	 * only admits VMs while what they configure fits in that percent of
+	 * the host: on a host at overcommit x the cluster is at least at
+	 * 100 x percent. */
+	if (configured <= usable || configured == 0)
+		return 1.0;
+	return (double)usable / (double)configured;
+}
+
+/* MOM's host and guest monitors: one sample into the 10-sample history. */
+static void
+sample_mom(struct sim_driver *d, struct sim_world *w)
 {
 	int slot = d->mom_n % 10;
-	int n = d->mom_n < 10 ? d->mom_n + 1 : 10;
 
 	d->mom_free[slot] = free_bytes(w);
 	for (size_t i = 0; i < w->n_vms; i++) {
@@ -301,6 +327,14 @@ tick_mom(struct sim_driver *d, struct sim_world *w)
 		vm->mom_unused[slot] = sim_vm_guest_unused(vm) * SIM_PAGE;
 	}
 	d->mom_n++;
+}
+
+static int
+tick_mom(struct sim_driver *d, struct sim_world *w)
+{
+	if (d->mom_n == 0)
+		sample_mom(d, w);
+	int n = d->mom_n < 10 ? d->mom_n : 10;
 	/* mem_available is MemTotal. */
 	double host_free_pct = (double)avg10(d->mom_free, n) / (double)w->sc->total;
 	for (size_t i = 0; i < w->n_vms; i++) {
@@ -312,8 +346,14 @@ tick_mom(struct sim_driver *d, struct sim_world *w)
 			.cur_avg = avg10(vm->mom_cur, n),
 			.unused_avg = avg10(vm->mom_unused, n),
 			.max = vm->conf * SIM_PAGE,
-			.min = vm->spec->reservation,
+			/* min_guarantee: oVirt's guaranteed memory, or the
+			 * reservation when that is more. */
+			.min = (uint64_t)(d->mom_floor * (double)(vm->conf * SIM_PAGE)),
 		};
+		if (g.min < vm->spec->reservation)
+			g.min = vm->spec->reservation;
+		if (g.min > g.max)
+			g.min = g.max;
 		uint64_t target;
 		if (sim_mom_target(&target, host_free_pct, &g))
 			sim_vm_set_balloon(w, vm, vm->conf - target / SIM_PAGE);
@@ -321,14 +361,14 @@ tick_mom(struct sim_driver *d, struct sim_world *w)
 	return 0;
 }
 
-/* ---- Xen squeezed (lib/squeeze.ml as summarised in peers.md section 3.2) */
+/* ---- Xen squeezed (xapi-project/squeezed: lib/squeeze.ml) ------------- */
 
 #define SQ_INACCURACY (4 * 1024ull)
 #define SQ_HOST_TARGET (9 * SIM_MIB)
 #define SQ_STUCK_NS (5 * SIM_NS)
 
 double
-sim_squeezed_targets(struct sim_sq_domain *d, size_t n, uint64_t host_free,
+sim_squeezed_targets(struct sim_sq_domain *d, size_t n, int64_t host_free,
 		     uint64_t host_target)
 {
 	double surplus = (double)host_free - (double)host_target, range = 0;
@@ -360,27 +400,18 @@ tick_squeezed(struct sim_driver *d, struct sim_world *w)
 	const struct sim_scenario *sc = w->sc;
 	struct sim_sq_domain dom[SIM_VMS_MAX];
 	size_t n = 0, idx[SIM_VMS_MAX];
+	int building[SIM_VMS_MAX];
 	uint64_t xen_used = 0;
-	(void)d;
 
-	/* Xen's accounting: a domain owns all of its non-balloon memory. */
+	/* Xen's accounting: a domain owns all of its non-balloon memory. A
+	 * domain to be built before the next tick reserves its dynamic
+	 * minimum now and is built at its target (reserve_memory_range). */
 	for (size_t i = 0; i < w->n_vms; i++) {
 		struct sim_vm *vm = &w->vms[i];
-		if (!vm->running)
+		int build = !vm->running && w->host_model == SIM_HOST_XEN &&
+			    vm->spec->start_ns <= w->now_ns + d->decide_ns;
+		if (!vm->running && !build)
 			continue;
-		xen_used += (vm->conf - vm->balloon) * SIM_PAGE;
-		if (!sim_vm_has_balloon(w, vm))
-			continue;
-		/* Stuck: a pending request without progress for 5 s. */
-		int pending = vm->balloon != vm->balloon_target;
-		if (pending && vm->balloon == vm->last_balloon) {
-			if (vm->stuck_since_ns == 0)
-				vm->stuck_since_ns = w->now_ns;
-		} else {
-			vm->stuck_since_ns = 0;
-		}
-		vm->last_balloon = vm->balloon;
-		vm->inactive = vm->stuck_since_ns && w->now_ns - vm->stuck_since_ns >= SQ_STUCK_NS;
 		uint64_t conf = vm->conf * SIM_PAGE;
 		uint64_t dyn_max = vm->spec->limit < conf ? vm->spec->limit : conf;
 		uint64_t dyn_min = (uint64_t)(sc->squeezed_dyn_min * (double)conf);
@@ -388,25 +419,120 @@ tick_squeezed(struct sim_driver *d, struct sim_world *w)
 			dyn_min = vm->spec->reservation;
 		if (dyn_min > dyn_max)
 			dyn_min = dyn_max;
+		/* A domain without a balloon driver is built at its full size. */
+		uint64_t actual = build ? (vm->spec->balloon ? dyn_min : conf)
+					: (vm->conf - vm->balloon) * SIM_PAGE;
+		xen_used += actual;
+		if (!vm->spec->balloon || (!build && !sim_vm_has_balloon(w, vm)))
+			continue;
+		/* Stuck: a pending request without progress for 5 s. */
+		int pending = vm->balloon != vm->balloon_target;
+		if (pending && vm->balloon == vm->last_balloon && !build) {
+			if (vm->stuck_since_ns == 0)
+				vm->stuck_since_ns = w->now_ns;
+		} else {
+			vm->stuck_since_ns = 0;
+		}
+		vm->last_balloon = vm->balloon;
+		vm->inactive = vm->stuck_since_ns && w->now_ns - vm->stuck_since_ns >= SQ_STUCK_NS;
 		dom[n] = (struct sim_sq_domain){
-			.dyn_min = dyn_min, .dyn_max = dyn_max,
-			.actual = (vm->conf - vm->balloon) * SIM_PAGE, .active = !vm->inactive,
+			.dyn_min = dyn_min, .dyn_max = dyn_max, .actual = actual, .active = !vm->inactive,
 		};
+		building[n] = build;
 		idx[n++] = i;
 	}
-	uint64_t usable = w->usable * SIM_PAGE;
-	uint64_t xen_free = usable > xen_used ? usable - xen_used : 0;
+	/* Negative while a domain was built before the others freed its
+	 * memory (the world's shortcut for squeezed's reservation wait). */
+	int64_t xen_free = (int64_t)(w->usable * SIM_PAGE) - (int64_t)xen_used;
 	sim_squeezed_targets(dom, n, xen_free, SQ_HOST_TARGET);
 	/* Two phases: while anyone must free memory, only freeing targets go out. */
 	int freeing = 0;
 	for (size_t j = 0; j < n; j++)
-		freeing |= dom[j].active && dom[j].target < dom[j].actual;
+		freeing |= dom[j].active && !building[j] && dom[j].target < dom[j].actual;
 	for (size_t j = 0; j < n; j++) {
 		struct sim_vm *vm = &w->vms[idx[j]];
-		if (!dom[j].active || (freeing && dom[j].target > dom[j].actual))
+		if (!dom[j].active || (freeing && !building[j] && dom[j].target > dom[j].actual))
 			continue;
 		uint64_t t = dom[j].target / SIM_PAGE;
 		sim_vm_set_balloon(w, vm, vm->conf > t ? vm->conf - t : 0);
+	}
+	return 0;
+}
+
+void
+sim_driver_sample(struct sim_driver *d, struct sim_world *w)
+{
+	if (d->policy == SIM_POLICY_MOM)
+		sample_mom(d, w);
+}
+
+/* ---- Senpai (facebookincubator/senpai, senpai.py's defaults) ----------- */
+
+#define PSI_MAX_PROBE 0.01     /* --max-probe: at most 1 % per probe */
+#define PSI_MAX_BACKOFF 1.0    /* --max-backoff: at most +100 % per backoff */
+#define PSI_COEFF_PROBE 10.0   /* --coeff-probe */
+#define PSI_COEFF_BACKOFF 20.0 /* --coeff-backoff */
+#define PSI_MIN_SIZE (100 * SIM_MIB) /* --min-size */
+#define PSI_MAX_SIZE (100 * SIM_GIB) /* --max-size */
+#define PSI_TICK_NS SIM_NS     /* it reads memory.pressure every second */
+
+double
+sim_psi_factor(uint64_t stall_ns, uint64_t dt_ns, uint64_t pressure_ns, uint64_t interval_ns)
+{
+	if (dt_ns == 0)
+		return 1;
+	double rate = (double)stall_ns / (double)dt_ns, p = (double)pressure_ns;
+	double iv = (double)interval_ns, tick = (double)PSI_TICK_NS, dt = (double)dt_ns;
+	if (rate * iv > p) {
+		/* Senpai integrates the stall every second since its last
+		 * adjustment and backs off as soon as the integral passes the
+		 * target: every max(1 s, P / rate), with err = integral / P. */
+		double every = fmax(tick, p / rate);
+		double err = fmax(1.0, rate * tick / p);
+		double adj = fmin(pow(err / PSI_COEFF_BACKOFF, 2) * PSI_MAX_BACKOFF, PSI_MAX_BACKOFF);
+		return pow(1 + adj, dt / every);
+	}
+	/* Below the target over a whole interval it probes: err = P / the
+	 * integral over the interval (at least 1 us). */
+	double err = p / fmax(rate * iv, 1000.0);
+	double adj = fmin(pow(err / PSI_COEFF_PROBE, 2) * PSI_MAX_PROBE, PSI_MAX_PROBE);
+	return pow(1 - adj, dt / iv);
+}
+
+/* One Senpai per VM (its cgroup): memory.high moves by Senpai's rule, and
+ * the VM is reclaimed down to it through the kernel's LRU (cold pages
+ * first). Pressure: every host swap-in the VM took in the window (faults
+ * on its swapped working set, and pages it reused that were on host swap)
+ * stalls it for psi_fault_cost. */
+static int
+tick_psi(struct sim_driver *d, struct sim_world *w)
+{
+	const struct sim_scenario *sc = w->sc;
+	uint64_t dt = w->now_ns - d->psi_last_ns;
+
+	d->psi_last_ns = w->now_ns;
+	for (size_t i = 0; i < w->n_vms; i++) {
+		struct sim_vm *vm = &w->vms[i];
+		if (!vm->running)
+			continue;
+		uint64_t faults = vm->ws_faults + vm->other_swapins;
+		if (!vm->psi_init) {
+			/* "Resetting limit to memory.current." */
+			vm->psi_init = 1;
+			vm->psi_limit = (double)sim_vm_consumed(vm);
+			vm->psi_faults = faults;
+			continue;
+		}
+		uint64_t stall = (faults - vm->psi_faults) * sc->psi_fault_ns;
+		vm->psi_faults = faults;
+		double l = vm->psi_limit * sim_psi_factor(stall, dt, sc->psi_pressure_ns,
+							  sc->psi_interval_ns);
+		l = fmax(l, (double)(PSI_MIN_SIZE / SIM_PAGE));
+		l = fmin(l, (double)(PSI_MAX_SIZE / SIM_PAGE));
+		vm->psi_limit = l;
+		uint64_t c = sim_vm_consumed(vm);
+		if ((double)c > l)
+			vm->swapped_out += sim_vm_swap_out(w, vm, c - (uint64_t)l, SIM_SWAP_COLD);
 	}
 	return 0;
 }
@@ -421,6 +547,8 @@ sim_driver_tick(struct sim_driver *d, struct sim_world *w)
 	case SIM_POLICY_SWAP: r = tick_swap_only(d, w); break;
 	case SIM_POLICY_MOM: r = tick_mom(d, w); break;
 	case SIM_POLICY_SQUEEZED: r = tick_squeezed(d, w); break;
+	case SIM_POLICY_KERNEL: r = 0; break; /* the world's kernel reclaim is all */
+	case SIM_POLICY_PSI: r = tick_psi(d, w); break;
 	default: r = RECLAIM_E_INVAL;
 	}
 	if (!is_library(d->policy))

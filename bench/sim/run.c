@@ -99,7 +99,7 @@ static void
 csv_headers(FILE *host, FILE *vms, const struct sim_world *w)
 {
 	fprintf(host, "t_s,free_mib,state,band,balloon_mib,swapped_mib,consumed_mib,ws_mib,"
-		      "ws_faults,oom_events,high_mib,soft_mib,hard_mib,low_mib\n");
+		      "ws_faults,oom_episodes,high_mib,soft_mib,hard_mib,low_mib\n");
 	fprintf(vms, "t_s");
 	for (size_t i = 0; i < w->n_vms; i++) {
 		const char *n = w->vms[i].spec->name;
@@ -125,7 +125,7 @@ csv_row(FILE *host, FILE *vms, const struct sim_world *w, const struct sim_drive
 		consumed += c;
 		ws += want;
 		faults += vm->ws_faults;
-		ooms += vm->oom_events;
+		ooms += vm->oom_episodes;
 		double cb = (double)c * SIM_PAGE;
 		fprintf(vms, ",%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f", mib(c), mib(vm->balloon),
 			mib(sim_vm_swapped(vm)), mib(want),
@@ -160,6 +160,8 @@ sim_run(struct sim_metrics *m, const struct sim_scenario *sc, const struct sim_r
 	 * until the policies diverge. */
 	if (sim_world_init(&w, sc, sc->seed, &cfg) < 0)
 		return m->error = RECLAIM_E_NOMEM;
+	if (o->policy == SIM_POLICY_SQUEEZED)
+		sim_world_set_host(&w, sc->squeezed_host);
 	r = sim_driver_init(&d, o->policy, &w);
 	if (r) {
 		sim_driver_free(&d);
@@ -176,21 +178,26 @@ sim_run(struct sim_metrics *m, const struct sim_scenario *sc, const struct sim_r
 		csv_headers(host, vms, &w);
 	}
 	m->min_free = w.free * (int64_t)SIM_PAGE;
-	uint64_t next_decide = 0, next_csv = 0;
+	uint64_t next_decide = 0, next_csv = 0, next_sample = 0;
 	while (w.now_ns < sc->duration_ns) {
+		if (d.sample_ns && w.now_ns >= next_sample) {
+			sim_driver_sample(&d, &w);
+			while (next_sample <= w.now_ns)
+				next_sample += d.sample_ns;
+		}
 		if (w.now_ns >= next_decide) {
 			r = sim_driver_tick(&d, &w);
 			if (r) {
 				m->error = r;
 				goto out;
 			}
-			next_decide += sc->decide_ns;
+			next_decide += d.decide_ns;
 			size_t n = 0;
 			for (size_t i = 0; i < w.n_vms; i++) {
 				const struct sim_vm *vm = &w.vms[i];
 				if (!vm->running)
 					continue;
-				alloc[n] = sim_vm_consumed(vm);
+				alloc[n] = sim_vm_held(&w, vm);
 				shares[n] = vm->shares;
 				uint64_t lim = vm->spec->limit / SIM_PAGE;
 				max[n++] = lim < vm->conf ? lim : vm->conf;
@@ -237,7 +244,10 @@ sim_run(struct sim_metrics *m, const struct sim_scenario *sc, const struct sim_r
 		m->other_swapins += vm->other_swapins;
 		m->guest_swapped += vm->guest_swapped * SIM_PAGE;
 		m->oom_events += vm->oom_events;
+		m->oom_episodes += vm->oom_episodes;
+		m->oom_vms += vm->oom_episodes > 0;
 		m->oom_ns += vm->oom_ns;
+		m->oom_deflated += vm->oom_deflated * SIM_PAGE;
 		m->blocked_ns += vm->blocked_ns;
 	}
 out:
@@ -311,25 +321,84 @@ gib(double bytes)
 	return bytes / (double)SIM_GIB;
 }
 
+enum row {
+	ROW_OOM_EPISODES,
+	ROW_OOM_HOURS,
+	ROW_OOM_VMS,
+	ROW_SWAPPED,
+	ROW_FORCED,
+	ROW_FAULTS,
+	ROW_OTHER_SWAPINS,
+	ROW_GUEST_SWAP,
+	ROW_STATES,
+	ROW_BALLOON,
+	ROW_INFLATED,
+	ROW_OOM_DEFLATED,
+	ROW_MIN_FREE,
+	ROW_FAIRNESS,
+	ROW_BLOCKED,
+	ROW_SECONDS,
+	ROW_COUNT
+};
+
+static const char *const row_names[ROW_COUNT] = {
+	[ROW_OOM_EPISODES] = "guest OOM episodes",
+	[ROW_OOM_HOURS] = "VM-hours out of memory",
+	[ROW_OOM_VMS] = "VMs with OOM episodes",
+	[ROW_SWAPPED] = "host-swapped by policy (GiB)",
+	[ROW_FORCED] = "host-swapped by host kernel (GiB)",
+	[ROW_FAULTS] = "faults on swapped working set (M pages)",
+	[ROW_OTHER_SWAPINS] = "swap-ins of reused guest memory (M pages)",
+	[ROW_GUEST_SWAP] = "guest swap-outs (GiB)",
+	[ROW_STATES] = "time high / soft / hard / low (%)",
+	[ROW_BALLOON] = "balloon avg / peak (GiB)",
+	[ROW_INFLATED] = "ballooned (inflated, GiB)",
+	[ROW_OOM_DEFLATED] = "deflated by guests on OOM (GiB)",
+	[ROW_MIN_FREE] = "lowest free memory (MiB)",
+	[ROW_FAIRNESS] = "fairness vs shares (1 = ideal)",
+	[ROW_BLOCKED] = "VM-hours blocked",
+	[ROW_SECONDS] = "run time (CPU s)",
+};
+
+static void
+cell_text(char *cell, size_t len, int row, const struct sim_metrics *x, double dur)
+{
+	switch (row) {
+	case ROW_OOM_EPISODES:
+		snprintf(cell, len, "%llu", (unsigned long long)x->oom_episodes);
+		break;
+	case ROW_OOM_HOURS: snprintf(cell, len, "%.2f", (double)x->oom_ns / 3.6e12); break;
+	case ROW_OOM_VMS: snprintf(cell, len, "%llu", (unsigned long long)x->oom_vms); break;
+	case ROW_SWAPPED: snprintf(cell, len, "%.2f", gib((double)x->swapped_out)); break;
+	case ROW_FORCED: snprintf(cell, len, "%.2f", gib((double)x->forced_out)); break;
+	case ROW_FAULTS: snprintf(cell, len, "%.3f", (double)x->ws_faults / 1e6); break;
+	case ROW_OTHER_SWAPINS:
+		snprintf(cell, len, "%.3f", (double)x->other_swapins / 1e6);
+		break;
+	case ROW_GUEST_SWAP: snprintf(cell, len, "%.2f", gib((double)x->guest_swapped)); break;
+	case ROW_STATES:
+		snprintf(cell, len, "%.2f / %.2f / %.2f / %.2f", 100.0 * (double)x->band_ns[0] / dur,
+			 100.0 * (double)x->band_ns[1] / dur, 100.0 * (double)x->band_ns[2] / dur,
+			 100.0 * (double)x->band_ns[3] / dur);
+		break;
+	case ROW_BALLOON:
+		snprintf(cell, len, "%.2f / %.2f", gib(x->balloon_avg), gib((double)x->balloon_peak));
+		break;
+	case ROW_INFLATED: snprintf(cell, len, "%.1f", gib((double)x->inflated)); break;
+	case ROW_OOM_DEFLATED: snprintf(cell, len, "%.2f", gib((double)x->oom_deflated)); break;
+	case ROW_MIN_FREE: snprintf(cell, len, "%.0f", (double)x->min_free / SIM_MIB); break;
+	case ROW_FAIRNESS: snprintf(cell, len, "%.3f", x->fairness); break;
+	case ROW_BLOCKED: snprintf(cell, len, "%.2f", (double)x->blocked_ns / 3.6e12); break;
+	default: snprintf(cell, len, "%.1f", x->seconds); break;
+	}
+	if (x->error)
+		snprintf(cell, len, "error %d", x->error);
+}
+
 void
 sim_print_table(FILE *f, const struct sim_scenario *sc,
 		const struct sim_metrics m[SIM_POLICY_COUNT], int md)
 {
-	static const char *const rows[] = {
-		"time high / soft / hard / low (%)",
-		"balloon avg / peak (GiB)",
-		"ballooned (inflated, GiB)",
-		"host-swapped by policy (GiB)",
-		"host-swapped by host kernel (GiB)",
-		"faults on swapped working set (M pages)",
-		"guest swap-outs (GiB)",
-		"guest OOM events",
-		"VM-hours out of memory",
-		"lowest free memory (MiB)",
-		"fairness vs shares (1 = ideal)",
-		"VM-hours blocked",
-		"run time (CPU s)",
-	};
 	const char *sep = md ? " | " : "  ";
 	double dur = (double)sc->duration_ns;
 
@@ -339,7 +408,7 @@ sim_print_table(FILE *f, const struct sim_scenario *sc,
 		fprintf(f, "%-42s", "metric");
 	for (int p = 0; p < SIM_POLICY_COUNT; p++)
 		if (sc->policies & (1u << p))
-			fprintf(f, md ? " | %s" : "  %-22s", sim_policy_name(p));
+			fprintf(f, md ? " | %s" : "  %-26s", sim_policy_name(p));
 	fprintf(f, md ? " |\n" : "\n");
 	if (md) {
 		fprintf(f, "|---");
@@ -348,43 +417,17 @@ sim_print_table(FILE *f, const struct sim_scenario *sc,
 				fprintf(f, "|---");
 		fprintf(f, "|\n");
 	}
-	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+	for (int r = 0; r < ROW_COUNT; r++) {
 		if (md)
-			fprintf(f, "| %s", rows[r]);
+			fprintf(f, "| %s", row_names[r]);
 		else
-			fprintf(f, "%-42s", rows[r]);
+			fprintf(f, "%-42s", row_names[r]);
 		for (int p = 0; p < SIM_POLICY_COUNT; p++) {
 			if (!(sc->policies & (1u << p)))
 				continue;
-			const struct sim_metrics *x = &m[p];
 			char cell[64];
-			switch (r) {
-			case 0:
-				snprintf(cell, sizeof(cell), "%.1f / %.1f / %.1f / %.1f",
-					 100.0 * (double)x->band_ns[0] / dur,
-					 100.0 * (double)x->band_ns[1] / dur,
-					 100.0 * (double)x->band_ns[2] / dur,
-					 100.0 * (double)x->band_ns[3] / dur);
-				break;
-			case 1:
-				snprintf(cell, sizeof(cell), "%.2f / %.2f", gib(x->balloon_avg),
-					 gib((double)x->balloon_peak));
-				break;
-			case 2: snprintf(cell, sizeof(cell), "%.1f", gib((double)x->inflated)); break;
-			case 3: snprintf(cell, sizeof(cell), "%.2f", gib((double)x->swapped_out)); break;
-			case 4: snprintf(cell, sizeof(cell), "%.2f", gib((double)x->forced_out)); break;
-			case 5: snprintf(cell, sizeof(cell), "%.3f", (double)x->ws_faults / 1e6); break;
-			case 6: snprintf(cell, sizeof(cell), "%.2f", gib((double)x->guest_swapped)); break;
-			case 7: snprintf(cell, sizeof(cell), "%llu", (unsigned long long)x->oom_events); break;
-			case 8: snprintf(cell, sizeof(cell), "%.2f", (double)x->oom_ns / 3.6e12); break;
-			case 9: snprintf(cell, sizeof(cell), "%.0f", (double)x->min_free / SIM_MIB); break;
-			case 10: snprintf(cell, sizeof(cell), "%.3f", x->fairness); break;
-			case 11: snprintf(cell, sizeof(cell), "%.2f", (double)x->blocked_ns / 3.6e12); break;
-			default: snprintf(cell, sizeof(cell), "%.1f", x->seconds); break;
-			}
-			if (x->error)
-				snprintf(cell, sizeof(cell), "error %d", x->error);
-			fprintf(f, md ? "%s%s" : "%s%-22s", sep, cell);
+			cell_text(cell, sizeof(cell), r, &m[p], dur);
+			fprintf(f, md ? "%s%s" : "%s%-26s", sep, cell);
 		}
 		fprintf(f, md ? " |\n" : "\n");
 	}

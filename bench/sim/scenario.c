@@ -11,7 +11,7 @@
 #include "sim.h"
 
 static const char *const policy_names[SIM_POLICY_COUNT] = {
-	"reclaim", "paper", "swap-only", "mom", "squeezed",
+	"reclaim", "paper", "swap-only", "mom", "squeezed", "kernel-only", "psi",
 };
 
 const char *
@@ -28,6 +28,16 @@ sim_policy_parse(const char *name)
 	for (int i = 0; i < SIM_POLICY_COUNT; i++)
 		if (strcmp(name, policy_names[i]) == 0)
 			return i;
+	return -1;
+}
+
+int
+sim_swap_pick_parse(const char *name)
+{
+	if (!strcmp(name, "random"))
+		return SIM_SWAP_RANDOM;
+	if (!strcmp(name, "cold"))
+		return SIM_SWAP_COLD;
 	return -1;
 }
 
@@ -134,6 +144,11 @@ vm_defaults(struct sim_vm_spec *v)
 	v->ws_base_fraction = 0.05;
 	v->ws_base_max = 128 * SIM_MIB;
 	v->guest_swap = SIM_NEVER; /* "rhel": sized from configured */
+	v->ws_every_ns = 6 * 3600 * SIM_NS;
+	v->ws_rise_ns = 300 * SIM_NS;
+	v->ws_hold_ns = 1800 * SIM_NS;
+	v->ws_fall_ns = 600 * SIM_NS;
+	v->ws_amplitude = 1;
 }
 
 /* RHEL 7's recommended swap: 2x RAM up to 2 GiB, = RAM up to 8 GiB, 4 GiB
@@ -240,6 +255,8 @@ vm_key(struct parser *p, struct sim_vm_spec *v, const char *k, char *val)
 		r = sim_parse_duration(&v->balloon_stall_ns, val);
 	else if (!strcmp(k, "cache_rate"))
 		r = sim_parse_bytes(&v->cache_rate, val);
+	else if (!strcmp(k, "deflate_on_oom"))
+		r = parse_bool(&v->deflate_on_oom, val);
 	else if (!strcmp(k, "start"))
 		r = sim_parse_duration(&v->start_ns, val);
 	else if (!strcmp(k, "idle_tax")) {
@@ -264,7 +281,33 @@ vm_key(struct parser *p, struct sim_vm_spec *v, const char *k, char *val)
 			r = -1;
 	} else if (!strcmp(k, "ws_base_max"))
 		r = sim_parse_bytes(&v->ws_base_max, val);
-	else if (!strcmp(k, "boot_touch"))
+	else if (!strcmp(k, "ws_pattern")) {
+		if (!strcmp(val, "spikes"))
+			v->ws_pattern = SIM_WS_SPIKES;
+		else if (!strcmp(val, "ramps"))
+			v->ws_pattern = SIM_WS_RAMPS;
+		else if (!strcmp(val, "none"))
+			v->ws_pattern = SIM_WS_SCHEDULE;
+		else
+			r = -1;
+	} else if (!strcmp(k, "ws_low"))
+		r = sim_parse_bytes(&v->ws_low, val);
+	else if (!strcmp(k, "ws_high"))
+		r = sim_parse_bytes(&v->ws_high, val);
+	else if (!strcmp(k, "ws_every"))
+		r = sim_parse_duration(&v->ws_every_ns, val);
+	else if (!strcmp(k, "ws_rise"))
+		r = sim_parse_duration(&v->ws_rise_ns, val);
+	else if (!strcmp(k, "ws_hold"))
+		r = sim_parse_duration(&v->ws_hold_ns, val);
+	else if (!strcmp(k, "ws_fall"))
+		r = sim_parse_duration(&v->ws_fall_ns, val);
+	else if (!strcmp(k, "ws_amplitude")) {
+		char *end;
+		r = parse_double(&v->ws_amplitude, val, &end);
+		if (r == 0 && (*end || v->ws_amplitude > 1))
+			r = -1;
+	} else if (!strcmp(k, "boot_touch"))
 		r = sim_parse_bytes(&v->boot_touch, val);
 	else if (!strcmp(k, "boot_time"))
 		r = sim_parse_duration(&v->boot_ns, val);
@@ -294,6 +337,8 @@ run_key(struct parser *p, const char *k, char *val)
 		r = sim_parse_duration(&sc->csv_ns, val);
 	else if (!strcmp(k, "touch"))
 		r = sim_parse_duration(&sc->touch_ns, val);
+	else if (!strcmp(k, "oom_clear"))
+		r = sim_parse_duration(&sc->oom_clear_ns, val);
 	else if (!strcmp(k, "seed")) {
 		errno = 0;
 		sc->seed = strtoull(val, &end, 0);
@@ -319,6 +364,30 @@ run_key(struct parser *p, const char *k, char *val)
 		    sim_parse_duration(&sc->tau_change[sc->n_tau_change].t_ns, t) < 0)
 			return fail(p, "tau_change: expected \"time tau\"");
 		sc->tau_change[sc->n_tau_change++].tau = tau;
+	} else if (!strcmp(k, "mom_guaranteed")) {
+		if (!strcmp(val, "ovirt")) {
+			sc->mom_guaranteed = -1;
+	sc->psi_pressure_ns = 10 * 1000 * 1000; /* senpai.py --pressure 10 ms */
+	sc->psi_interval_ns = 6 * SIM_NS;       /* senpai.py --interval 6 s */
+	sc->psi_fault_ns = 100 * 1000;          /* a 4 KiB swap-in from an SSD */
+		} else {
+			r = parse_double(&sc->mom_guaranteed, val, &end);
+			if (r == 0 && (*end || sc->mom_guaranteed > 1))
+				r = -1;
+		}
+	} else if (!strcmp(k, "squeezed_host")) {
+		if (!strcmp(val, "xen"))
+			sc->squeezed_host = SIM_HOST_XEN;
+		else if (!strcmp(val, "linux"))
+			sc->squeezed_host = SIM_HOST_LINUX;
+		else
+			r = -1;
+	} else if (!strcmp(k, "psi_pressure")) {
+		r = sim_parse_duration(&sc->psi_pressure_ns, val);
+	} else if (!strcmp(k, "psi_interval")) {
+		r = sim_parse_duration(&sc->psi_interval_ns, val);
+	} else if (!strcmp(k, "psi_fault_cost")) {
+		r = sim_parse_duration(&sc->psi_fault_ns, val);
 	} else if (!strcmp(k, "squeezed_dyn_min")) {
 		r = parse_double(&sc->squeezed_dyn_min, val, &end);
 		if (r == 0 && (*end || sc->squeezed_dyn_min > 1))
@@ -343,6 +412,11 @@ host_key(struct parser *p, const char *k, char *val)
 		r = sim_parse_bytes(&sc->reserved, val);
 	else if (!strcmp(k, "swap"))
 		r = sim_parse_bytes(&sc->host_swap, val);
+	else if (!strcmp(k, "swap_pick")) {
+		r = sim_swap_pick_parse(val);
+		if (r >= 0)
+			sc->swap_pick = r;
+	}
 	else if (!strcmp(k, "overcommit")) {
 		r = parse_double(&sc->overcommit, val, &end);
 		if (r == 0 && (*end || sc->overcommit <= 0))
@@ -471,10 +545,16 @@ sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_d
 	sc->decide_ns = 10 * SIM_NS;
 	sc->csv_ns = 10 * SIM_NS;
 	sc->touch_ns = 30 * SIM_NS;
+	sc->oom_clear_ns = 600 * SIM_NS;
 	sc->seed = 1;
 	sc->policies = (1u << SIM_POLICY_COUNT) - 1;
 	sc->idle_tax = -1;
 	sc->squeezed_dyn_min = 0.25;
+	sc->squeezed_host = SIM_HOST_XEN;
+	sc->mom_guaranteed = -1;
+	sc->psi_pressure_ns = 10 * 1000 * 1000; /* senpai.py --pressure 10 ms */
+	sc->psi_interval_ns = 6 * SIM_NS;       /* senpai.py --interval 6 s */
+	sc->psi_fault_ns = 100 * 1000;          /* a 4 KiB swap-in from an SSD */
 	sc->reserved = 0;
 	sc->host_swap = SIM_NEVER;
 	p.sc = sc;
@@ -543,16 +623,110 @@ sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_d
 				    v->name);
 		if (v->balloon && v->balloon_rate == 0)
 			return fail(&p, "VM %s: balloon_rate must be > 0", v->name);
+		if (v->ws_pattern != SIM_WS_SCHEDULE &&
+		    (v->ws_high < v->ws_low || v->ws_every_ns == 0 || v->trace_col >= 0))
+			return fail(&p, "VM %s: ws_pattern needs ws_high >= ws_low, ws_every > 0 "
+				    "and no trace", v->name);
 	}
 	if (sc->n_vms == 0)
 		return fail(&p, "no VMs");
 	if (sc->step_ns == 0 || sc->decide_ns == 0 || sc->csv_ns == 0 || sc->touch_ns == 0)
 		return fail(&p, "step, decide, csv and touch must be > 0");
+	if (sc->psi_pressure_ns == 0 || sc->psi_interval_ns == 0)
+		return fail(&p, "psi_pressure and psi_interval must be > 0");
 	if (sc->total == 0 && sc->overcommit == 0)
 		return fail(&p, "[host] needs total or overcommit");
 	sim_scenario_size_host(sc);
 	if (sc->reserved >= sc->total)
 		return fail(&p, "[host] reserved must be below total");
+	return sim_scenario_generate(sc, err, errlen);
+}
+
+/* ---- generated working sets ---------------------------------------------- */
+
+/* splitmix64: small, seedable, the same on every platform. */
+static uint64_t
+gen_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1). */
+static double
+gen_unit(uint64_t *s)
+{
+	return (double)(gen_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static uint64_t
+gen_scale(uint64_t ns, double f)
+{
+	return (uint64_t)((double)ns * f);
+}
+
+static int
+gen_point(struct sim_vm_spec *v, uint64_t t, uint64_t bytes)
+{
+	if (v->n_ws == SIM_SCHEDULE_MAX)
+		return -1;
+	v->ws[v->n_ws++] = (struct sim_point){.t_ns = t, .bytes = bytes};
+	return 0;
+}
+
+static int
+generate_vm(struct sim_vm_spec *v, uint64_t seed, uint64_t duration)
+{
+	/* The VM's own stream: the scenario seed and its name (FNV-1a). */
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const char *c = v->name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+	uint64_t s = seed ^ h, t = 0;
+	double range = (double)(v->ws_high - v->ws_low);
+
+	v->n_ws = 0;
+	v->ws_linear = 1;
+	if (gen_point(v, 0, v->ws_low) < 0)
+		return -1;
+	while (t < duration) {
+		double amp = v->ws_amplitude + (1 - v->ws_amplitude) * gen_unit(&s);
+		uint64_t top = v->ws_low + (uint64_t)(amp * range), up, hold;
+		if (v->ws_pattern == SIM_WS_SPIKES) {
+			/* Poisson arrivals, every ws_every on average. */
+			t += gen_scale(v->ws_every_ns, -log1p(-gen_unit(&s)));
+			up = v->ws_rise_ns;
+			hold = gen_scale(v->ws_hold_ns, 0.5 + gen_unit(&s));
+		} else {
+			t += gen_scale(v->ws_hold_ns, 0.5 + gen_unit(&s));
+			up = gen_scale(v->ws_every_ns, 0.5 + gen_unit(&s));
+			hold = 0;
+		}
+		if (t >= duration)
+			break;
+		if (gen_point(v, t, v->ws_low) < 0 || gen_point(v, t + up, top) < 0 ||
+		    gen_point(v, t + up + hold, top) < 0 ||
+		    gen_point(v, t + up + hold + v->ws_fall_ns, v->ws_low) < 0)
+			return -1;
+		t += up + hold + v->ws_fall_ns;
+	}
+	return 0;
+}
+
+int
+sim_scenario_generate(struct sim_scenario *sc, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sc->n_vms; i++) {
+		struct sim_vm_spec *v = &sc->vms[i];
+		if (v->ws_pattern == SIM_WS_SCHEDULE)
+			continue;
+		if (generate_vm(v, sc->seed, sc->duration_ns) < 0) {
+			snprintf(err, errlen, "%s: VM %s: ws_pattern needs more than %u points over "
+				 "the run", sc->name, v->name, SIM_SCHEDULE_MAX);
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -31,12 +31,28 @@ enum sim_policy {
 	SIM_POLICY_SWAP = 2,     /* swap-only baseline */
 	SIM_POLICY_MOM = 3,      /* oVirt MOM default balloon policy */
 	SIM_POLICY_SQUEEZED = 4, /* Xen squeezed proportional policy */
-	SIM_POLICY_COUNT = 5
+	SIM_POLICY_KERNEL = 5,   /* no policy: the host kernel's own LRU reclaim */
+	SIM_POLICY_PSI = 6,      /* Senpai-style PSI-driven proactive reclaim */
+	SIM_POLICY_COUNT = 7
+};
+
+/* The host squeezed runs on. */
+enum sim_host_model {
+	SIM_HOST_LINUX = 0, /* demand-paged, host swap, kernel reclaim below a floor */
+	SIM_HOST_XEN = 1    /* a domain owns all its non-balloon memory; no host swap */
+};
+
+/* How host swap picks a VM's pages (bench/README.md). */
+enum sim_swap_pick {
+	SIM_SWAP_RANDOM = 0, /* uniformly among resident pages (ESX) */
+	SIM_SWAP_COLD = 1    /* pages outside the working set first (Linux LRU) */
 };
 
 const char *sim_policy_name(int policy);
 /* Index of a policy name, or -1. */
 int sim_policy_parse(const char *name);
+/* "random" or "cold" (enum sim_swap_pick), or -1. */
+int sim_swap_pick_parse(const char *name);
 
 /* A piecewise working-set schedule: bytes from t_ns on (steps, not ramps). */
 struct sim_point {
@@ -44,7 +60,14 @@ struct sim_point {
 	uint64_t bytes;
 };
 
-#define SIM_SCHEDULE_MAX 64
+#define SIM_SCHEDULE_MAX 1024
+
+/* Generated working-set patterns (holdout scenarios). */
+enum sim_ws_pattern {
+	SIM_WS_SCHEDULE = 0, /* the ws key, or a trace column */
+	SIM_WS_SPIKES = 1,   /* at ws_low; at random, up within ws_rise, held, down */
+	SIM_WS_RAMPS = 2     /* slow ramps from ws_low up, then a fast fall */
+};
 
 struct sim_vm_spec {
 	char name[32];
@@ -60,6 +83,7 @@ struct sim_vm_spec {
 	uint64_t balloon_delay_ns; /* driver loads this long after the VM starts */
 	uint64_t balloon_stall_ns; /* driver stops making progress at this time */
 	uint64_t cache_rate;   /* page cache growth into free guest memory, bytes/s */
+	int deflate_on_oom;    /* VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
 	uint64_t start_ns;     /* the VM powers on at this time */
 	int has_idle_tax;
 	double idle_tax;
@@ -75,6 +99,15 @@ struct sim_vm_spec {
 	 * zeroing, Fig. 7's VM1): bytes, then it becomes free memory. */
 	uint64_t boot_touch;
 	uint64_t boot_ns;
+	/* A generated working set (ws_pattern != SIM_WS_SCHEDULE), written
+	 * into ws[] by sim_scenario_generate() from the scenario's seed. */
+	int ws_pattern;
+	uint64_t ws_low, ws_high;   /* bytes */
+	uint64_t ws_every_ns;       /* spikes: mean gap; ramps: mean ramp length */
+	uint64_t ws_rise_ns;        /* spikes: low to top in this long */
+	uint64_t ws_hold_ns;        /* spikes: mean time at the top; ramps: mean pause */
+	uint64_t ws_fall_ns;        /* top back to low in this long */
+	double ws_amplitude;        /* an event's top: [this, 1] of high - low above low */
 };
 
 /* The derived Bitbrains trace (bench/data/bitbrains). */
@@ -101,6 +134,7 @@ struct sim_scenario {
 	uint64_t total;
 	uint64_t reserved;
 	uint64_t host_swap;
+	int swap_pick;          /* enum sim_swap_pick: policy-driven host swap */
 	double overcommit;      /* > 0: total = sum(max configured) / overcommit + reserved */
 	/* run */
 	uint64_t duration_ns;
@@ -108,6 +142,7 @@ struct sim_scenario {
 	uint64_t decide_ns;
 	uint64_t csv_ns;        /* timeline resolution */
 	uint64_t touch_ns;      /* a working-set page is touched within this (faults) */
+	uint64_t oom_clear_ns;  /* an OOM episode ends after this long without OOM */
 	uint64_t seed;
 	unsigned policies;      /* bit per enum sim_policy */
 	double idle_tax;        /* reclaim policies' tau (<0: the profile's default) */
@@ -118,6 +153,11 @@ struct sim_scenario {
 	size_t n_tau_change;
 	/* peers */
 	double squeezed_dyn_min; /* squeezed: dynamic_min as a fraction of configured */
+	int squeezed_host;       /* enum sim_host_model squeezed runs on */
+	double mom_guaranteed;   /* MOM: balloon floor, fraction of configured; < 0: oVirt's */
+	uint64_t psi_pressure_ns; /* psi: stall target per interval (Senpai --pressure) */
+	uint64_t psi_interval_ns; /* psi: probe interval (Senpai --interval) */
+	uint64_t psi_fault_ns;   /* psi: stall per host swap-in of the VM */
 	/* trace */
 	char trace_dir[512];
 	struct sim_trace trace;
@@ -134,6 +174,10 @@ int sim_scenario_load(struct sim_scenario *sc, const char *path, char *err, size
 int sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_dir,
 		       const char *label, char *err, size_t errlen);
 void sim_scenario_free(struct sim_scenario *sc);
+/* Writes the working sets of VMs with a ws_pattern from sc->seed (and the
+ * VM's name) over sc->duration_ns. The parser calls it; call it again after
+ * changing either. Returns 0, or -1 with a message in err. */
+int sim_scenario_generate(struct sim_scenario *sc, char *err, size_t errlen);
 /* Byte and duration parsing ("1.5G", "256M", "30d", "90s", "500ms"). */
 int sim_parse_bytes(uint64_t *out, const char *s);
 int sim_parse_duration(uint64_t *out, const char *s);
@@ -155,6 +199,8 @@ struct sim_vm {
 	int running;
 	int blocked;
 	int oom;               /* in an OOM condition now */
+	int in_episode;        /* an OOM episode is open */
+	uint64_t oom_last_ns;  /* last time it was out of memory */
 	uint64_t conf;
 	uint64_t balloon;
 	uint64_t balloon_target;
@@ -173,7 +219,9 @@ struct sim_vm {
 	uint64_t samples[SIM_SAMPLE_MAX];
 
 	/* counters */
-	uint64_t oom_events;
+	uint64_t oom_events;       /* OOM conditions entered (raw; many per episode) */
+	uint64_t oom_episodes;     /* episodes: OOM, until clear for oom_clear_ns */
+	uint64_t oom_deflated;     /* pages the guest deflated on OOM by itself */
 	uint64_t ws_faults;        /* host-swapped working-set pages touched */
 	uint64_t other_swapins;    /* host-swapped non-working-set pages touched */
 	uint64_t swapped_out;      /* pages host-swapped by the policy */
@@ -189,10 +237,14 @@ struct sim_vm {
 	int inactive;              /* squeezed: excluded as stuck */
 	uint64_t mom_cur[10];      /* MOM: balloon_cur history */
 	uint64_t mom_unused[10];   /* MOM: mem_unused history */
+	int psi_init;              /* psi: limit set */
+	double psi_limit;          /* psi: memory.high, pages */
+	uint64_t psi_faults;       /* psi: host swap-ins (ws_faults + other_swapins) so far */
 };
 
 struct sim_world {
 	const struct sim_scenario *sc;
+	int host_model;         /* enum sim_host_model */
 	struct reclaim_rng rng;
 	uint64_t now_ns;
 	uint64_t usable;        /* pages */
@@ -201,7 +253,7 @@ struct sim_world {
 	uint64_t emergency;     /* pages: the host reclaims on its own below this */
 	size_t n_vms;
 	struct sim_vm *vms;
-	int64_t free;           /* pages; negative means the host ran out */
+	int64_t free;           /* pages; negative means the host ran out (Xen: over-allocated) */
 	uint64_t host_oom_ns;   /* time spent with free < 0 */
 	uint64_t sample_pages;
 	uint64_t sample_period_ns;
@@ -209,6 +261,8 @@ struct sim_world {
 
 int sim_world_init(struct sim_world *w, const struct sim_scenario *sc, uint64_t seed,
 		   const struct reclaim_config *cfg);
+/* Switches to a host model (enum sim_host_model) before the first step. */
+void sim_world_set_host(struct sim_world *w, int host_model);
 void sim_world_free(struct sim_world *w);
 /* Advances the world by dt. */
 void sim_world_step(struct sim_world *w, uint64_t dt_ns);
@@ -232,6 +286,9 @@ static inline uint64_t sim_vm_consumed(const struct sim_vm *vm)
 {
 	return vm->ws_res + vm->cache_res + vm->free_res;
 }
+/* Host memory the VM holds: what it consumes, or on Xen all of its
+ * non-balloon memory. */
+uint64_t sim_vm_held(const struct sim_world *w, const struct sim_vm *vm);
 /* Guest view: memory not used by balloon, anon or cache (MemFree). */
 static inline uint64_t sim_vm_guest_unused(const struct sim_vm *vm)
 {
@@ -243,8 +300,9 @@ int sim_vm_balloon_moving(const struct sim_world *w, const struct sim_vm *vm);
 
 /* Actions (the adapter's effects). */
 void sim_vm_set_balloon(struct sim_world *w, struct sim_vm *vm, uint64_t pages);
-/* Host-swaps up to pages random resident pages; returns how many. */
-uint64_t sim_vm_swap_out(struct sim_world *w, struct sim_vm *vm, uint64_t pages);
+/* Host-swaps up to pages resident pages, picked by pick (enum
+ * sim_swap_pick); returns how many. */
+uint64_t sim_vm_swap_out(struct sim_world *w, struct sim_vm *vm, uint64_t pages, int pick);
 /* Balloon/unplug path: the guest gives up pages (free, then cache, then anon
  * to guest swap while it has room). Returns pages given. */
 uint64_t sim_vm_guest_take(struct sim_world *w, struct sim_vm *vm, uint64_t pages);
@@ -262,8 +320,15 @@ struct sim_tick {
 	uint64_t in_flight;
 };
 
+/* MOM's shipped cadence (doc/mom-balloon.conf): host and guest monitors
+ * sample every 5 s, the policy engine runs every 10 s. */
+#define SIM_MOM_SAMPLE_NS (5 * SIM_NS)
+#define SIM_MOM_POLICY_NS (10 * SIM_NS)
+
 struct sim_driver {
 	int policy;
+	uint64_t decide_ns;            /* decides this often */
+	uint64_t sample_ns;            /* monitors sample this often (0: none) */
 	struct reclaim_config cfg;
 	struct reclaim_policy *rp;     /* library policies */
 	struct reclaim_vm_stats *stats;
@@ -274,6 +339,8 @@ struct sim_driver {
 	size_t tau_next;
 	int mom_n;                     /* MOM: samples in its history */
 	uint64_t mom_free[10];
+	double mom_floor;              /* MOM: guaranteed memory, fraction of configured */
+	uint64_t psi_last_ns;          /* psi: time of the last tick */
 	int error;                     /* a library call failed (status) */
 	struct reclaim_summary summary;
 };
@@ -282,6 +349,8 @@ int sim_driver_init(struct sim_driver *d, int policy, struct sim_world *w);
 void sim_driver_free(struct sim_driver *d);
 /* One decision tick: observe the world, decide, act on it. */
 int sim_driver_tick(struct sim_driver *d, struct sim_world *w);
+/* A monitoring sample between decisions (every d->sample_ns). */
+void sim_driver_sample(struct sim_driver *d, struct sim_world *w);
 
 /* Peer rules, exposed for tests. Sizes in bytes. */
 struct sim_mom_guest {
@@ -296,8 +365,20 @@ struct sim_sq_domain {
 	int active;     /* 0: stuck, held at actual */
 	uint64_t target; /* out */
 };
+/* oVirt's default guaranteed memory, MOM's balloon floor, as a fraction of
+ * configured memory, on a host whose VMs configure `configured` bytes on
+ * `usable` bytes: 100 / the cluster's memory overcommit percent, the
+ * smallest that admits the VMs. */
+double sim_mom_default_floor(uint64_t configured, uint64_t usable);
+
+/* Senpai's rule (senpai.py's defaults) over a window of dt_ns in which a
+ * VM stalled stall_ns: the factor its memory.high is multiplied by (> 1
+ * backs off, < 1 probes). pressure_ns per interval_ns is the target. */
+double sim_psi_factor(uint64_t stall_ns, uint64_t dt_ns, uint64_t pressure_ns,
+		      uint64_t interval_ns);
+
 /* Xen squeezed's proportional targets. Returns gamma. */
-double sim_squeezed_targets(struct sim_sq_domain *d, size_t n, uint64_t host_free,
+double sim_squeezed_targets(struct sim_sq_domain *d, size_t n, int64_t host_free,
 			    uint64_t host_target);
 
 /* ---- a run ------------------------------------------------------------------ */
@@ -314,8 +395,11 @@ struct sim_metrics {
 	uint64_t ws_faults;
 	uint64_t other_swapins;
 	uint64_t guest_swapped;  /* bytes */
-	uint64_t oom_events;
+	uint64_t oom_events;     /* raw OOM conditions entered */
+	uint64_t oom_episodes;
+	uint64_t oom_vms;        /* VMs with at least one episode */
 	uint64_t oom_ns;         /* VM-time out of memory */
+	uint64_t oom_deflated;   /* bytes guests deflated on OOM by themselves */
 	int64_t min_free;        /* bytes */
 	double fairness;         /* time-average, 1 = shares-weighted ideal */
 	uint64_t blocked_ns;

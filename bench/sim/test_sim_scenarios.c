@@ -85,7 +85,7 @@ fig7_idle_tax(void **state)
 	assert_in_range((uint64_t)a1, 95, 115);
 	assert_in_range((uint64_t)a2, 238, 256);
 	assert_in_range((uint64_t)(a2 - a1), 130, 155);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
 }
 
 /* ---- Bitbrains replay --------------------------------------------------- */
@@ -98,8 +98,8 @@ replay(double overcommit, struct sim_metrics *m, int policy)
 	sim_scenario_size_host(sc);
 	struct sim_run_opts o = {.policy = policy};
 	assert_int_equal(sim_run(m, sc, &o), 0);
-	print_message("# bitbrains %.2fx %s: %llu OOM, %.2f GiB host-swapped, %.2f GiB forced\n",
-		      overcommit, sim_policy_name(policy), (unsigned long long)m->oom_events,
+	print_message("# bitbrains %.2fx %s: %llu OOM episodes, %.2f GiB host-swapped, %.2f GiB forced\n",
+		      overcommit, sim_policy_name(policy), (unsigned long long)m->oom_episodes,
 		      (double)m->swapped_out / SIM_GIB, (double)m->forced_out / SIM_GIB);
 }
 
@@ -109,7 +109,7 @@ bitbrains_125_no_oom(void **state)
 	(void)state;
 	struct sim_metrics m;
 	replay(1.25, &m, SIM_POLICY_RECLAIM);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
 	assert_int_equal(m.forced_out, 0);
 }
 
@@ -119,7 +119,7 @@ bitbrains_150_no_oom_and_less_swap_than_paper(void **state)
 	(void)state;
 	struct sim_metrics m, paper;
 	replay(1.5, &m, SIM_POLICY_RECLAIM);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
 	assert_int_equal(m.forced_out, 0);
 	replay(1.5, &paper, SIM_POLICY_PAPER);
 	assert_true(m.swapped_out <= paper.swapped_out);
@@ -137,7 +137,27 @@ noswap_guest_never_ooms(void **state)
 	assert_int_equal(sim_run(&m, sc, &o), 0);
 	/* The host really was short: balloons were needed. */
 	assert_true(m.balloon_peak > SIM_GIB);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
+}
+
+/* The paper's profile balloons the guest without swap into OOM; with
+ * deflate-on-oom the guest hands balloon pages back instead, and the policy
+ * sees a smaller balloon than it asked for. */
+static void
+noswap_guest_deflates_on_oom(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("noswap-linux.conf");
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_PAPER};
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	assert_true(m.oom_episodes > 0);
+	assert_int_equal(m.oom_deflated, 0);
+	for (size_t i = 0; i < sc->n_vms; i++)
+		sc->vms[i].deflate_on_oom = 1;
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	assert_int_equal(m.oom_episodes, 0);
+	assert_true(m.oom_deflated > 0);
 }
 
 /* ---- A VM above its limit on an idle host ------------------------------- */
@@ -177,7 +197,7 @@ limit_vm_reclaimed_on_idle_host(void **state)
 	/* Without the limit it would fill 8 GiB with page cache. */
 	assert_true(l.worst_after * SIM_PAGE <= 2 * SIM_GIB + 64 * SIM_MIB);
 	assert_true(m.balloon_peak > 0);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
 }
 
 /* ---- A stalled balloon -------------------------------------------------- */
@@ -230,7 +250,7 @@ stalled_balloon_escalates_to_swap_in_hard(void **state)
 	assert_true(s.first_state >= RECLAIM_STATE_HARD);
 	assert_int_equal(s.swaps_below_hard, 0); /* default: soft never swaps */
 	assert_int_equal(m.forced_out, 0);
-	assert_int_equal(m.oom_events, 0);
+	assert_int_equal(m.oom_episodes, 0);
 }
 
 /* ---- A VM without a balloon driver -------------------------------------- */
@@ -273,15 +293,87 @@ no_balloon_vm_swapped_in_hard_not_soft(void **state)
 	assert_true(paper.swaps[RECLAIM_STATE_SOFT] > 0);
 }
 
+/* ---- The demo's tour of the states ------------------------------------- */
+
+static uint64_t
+crunch_demand(struct sim_world *w, uint64_t t_ns)
+{
+	uint64_t sum = 0;
+	w->now_ns = t_ns;
+	for (size_t i = 0; i < w->n_vms; i++) {
+		w->vms[i].running = 1;
+		sum += sim_vm_ws_want(w, &w->vms[i]);
+	}
+	return sum * SIM_PAGE;
+}
+
+static void
+crunch_outgrows_ram_and_guest_swap(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("crunch.conf");
+	struct sim_world w;
+	struct reclaim_config cfg;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	assert_int_equal(sim_world_init(&w, sc, 1, &cfg), 0);
+	uint64_t usable = sc->total - sc->reserved, gswap = 0;
+	for (size_t i = 0; i < sc->n_vms; i++)
+		gswap += sc->vms[i].guest_swap;
+	/* Starts well inside the host, peaks past host RAM + every guest's
+	 * swap (no policy avoids host swap there), ends inside again. */
+	assert_true(crunch_demand(&w, 20 * 60 * SIM_NS) < usable / 2);
+	assert_true(crunch_demand(&w, 60 * 60 * SIM_NS) > usable + gswap);
+	assert_true(crunch_demand(&w, 90 * 60 * SIM_NS) < usable / 2);
+	sim_world_free(&w);
+	/* Without a policy the host sits at its kernel's floor, in low. */
+	struct sim_metrics m;
+	struct sim_run_opts o = {.policy = SIM_POLICY_KERNEL};
+	assert_int_equal(sim_run(&m, sc, &o), 0);
+	assert_true(m.band_ns[RECLAIM_STATE_LOW] > sc->duration_ns / 2);
+	assert_true(m.ws_faults > 0);
+}
+
+/* ---- The holdout host ------------------------------------------------- */
+
+static void
+holdout_has_the_demand_it_promises(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("holdout.conf");
+	unsigned steep = 0, noswap = 0, swap = 0, nodriver = 0, patterns = 0;
+	for (size_t i = 0; i < sc->n_vms; i++) {
+		const struct sim_vm_spec *v = &sc->vms[i];
+		noswap += v->guest_swap == 0;
+		swap += v->guest_swap > 0;
+		nodriver += !v->balloon;
+		patterns += v->ws_pattern != SIM_WS_SCHEDULE;
+		/* +8 GiB or more within 5 min after hours at a few GiB. */
+		for (size_t k = 1; k < v->n_ws; k++)
+			steep += v->ws[k].bytes >= v->ws[k - 1].bytes + 8 * SIM_GIB &&
+				 v->ws[k].t_ns - v->ws[k - 1].t_ns <= 300 * SIM_NS &&
+				 v->ws[k - 1].t_ns >= 2 * 3600 * SIM_NS;
+	}
+	print_message("# holdout: %u steep spikes, %u VMs with swap, %u without\n", steep, swap,
+		      noswap);
+	assert_true(steep >= 3);
+	assert_true(noswap >= 3 && swap >= 3);
+	assert_true(nodriver >= 1);
+	assert_true(patterns >= 6);
+	assert_true(sc->duration_ns <= 3 * 86400 * SIM_NS); /* seconds to run */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fig7_idle_tax),
 		cmocka_unit_test(noswap_guest_never_ooms),
+		cmocka_unit_test(noswap_guest_deflates_on_oom),
 		cmocka_unit_test(limit_vm_reclaimed_on_idle_host),
 		cmocka_unit_test(stalled_balloon_escalates_to_swap_in_hard),
 		cmocka_unit_test(no_balloon_vm_swapped_in_hard_not_soft),
+		cmocka_unit_test(crunch_outgrows_ram_and_guest_swap),
+		cmocka_unit_test(holdout_has_the_demand_it_promises),
 		cmocka_unit_test(bitbrains_125_no_oom),
 		cmocka_unit_test(bitbrains_150_no_oom_and_less_swap_than_paper),
 	};

@@ -71,6 +71,27 @@ sim_pick_count(struct reclaim_rng *rng, uint64_t n, uint64_t m, uint64_t k)
 	return complement ? m - hits : hits;
 }
 
+uint64_t
+sim_vm_held(const struct sim_world *w, const struct sim_vm *vm)
+{
+	if (w->host_model != SIM_HOST_XEN)
+		return sim_vm_consumed(vm);
+	return vm->running ? vm->conf - vm->balloon : 0;
+}
+
+/* Pages a balloon may hand back to its guest: on Xen only what the
+ * hypervisor has free (populate_physmap fails beyond it). */
+static uint64_t
+host_grant(const struct sim_world *w, uint64_t pages)
+{
+	if (w->host_model != SIM_HOST_XEN)
+		return pages;
+	int64_t f = (int64_t)w->usable;
+	for (size_t i = 0; i < w->n_vms; i++)
+		f -= (int64_t)sim_vm_held(w, &w->vms[i]);
+	return f > 0 ? min_u64(pages, (uint64_t)f) : 0;
+}
+
 int
 sim_vm_has_balloon(const struct sim_world *w, const struct sim_vm *vm)
 {
@@ -106,9 +127,15 @@ sim_vm_ws_want(const struct sim_world *w, const struct sim_vm *vm)
 		uint64_t base = (uint64_t)(s->ws_base_fraction * (double)(vm->conf * SIM_PAGE));
 		bytes += min_u64(base, s->ws_base_max);
 	} else {
-		size_t i = 0;
-		while (i < s->n_ws && s->ws[i].t_ns <= t)
-			i++;
+		/* i = the number of points at or before t. */
+		size_t i = 0, hi = s->n_ws;
+		while (i < hi) {
+			size_t mid = (i + hi) / 2;
+			if (s->ws[mid].t_ns <= t)
+				i = mid + 1;
+			else
+				hi = mid;
+		}
 		if (i > 0) {
 			bytes = s->ws[i - 1].bytes;
 			if (s->ws_linear && i < s->n_ws) {
@@ -190,12 +217,21 @@ sim_vm_guest_take(struct sim_world *w, struct sim_vm *vm, uint64_t n)
 }
 
 uint64_t
-sim_vm_swap_out(struct sim_world *w, struct sim_vm *vm, uint64_t pages)
+sim_vm_swap_out(struct sim_world *w, struct sim_vm *vm, uint64_t pages, int pick)
 {
 	uint64_t res = sim_vm_consumed(vm);
 	uint64_t k = min_u64(min_u64(pages, res), w->swap_size - w->swap_used);
-	uint64_t a = sim_pick_count(&w->rng, res, vm->ws_res, k);
-	uint64_t b = sim_pick_count(&w->rng, res - vm->ws_res, vm->cache_res, k - a);
+	uint64_t a, b;
+	if (pick == SIM_SWAP_COLD) {
+		/* The LRU's order: backed free memory and page cache (never
+		 * touched again) before any working-set page. */
+		uint64_t f = min_u64(k, vm->free_res);
+		b = min_u64(k - f, vm->cache_res);
+		a = k - f - b;
+	} else {
+		a = sim_pick_count(&w->rng, res, vm->ws_res, k);
+		b = sim_pick_count(&w->rng, res - vm->ws_res, vm->cache_res, k - a);
+	}
 	vm->ws_res -= a;
 	vm->ws_swp += a;
 	vm->cache_res -= b;
@@ -272,11 +308,21 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 		if (w->now_ns < s->start_ns)
 			return;
 		vm->running = 1;
+		/* Xen builds the domain at its balloon target (squeezed
+		 * reserved the memory for it). */
+		if (w->host_model == SIM_HOST_XEN && s->balloon)
+			vm->balloon = min_u64(vm->balloon_target, vm->conf);
 		estimator_start(w, vm);
 	}
 	if (s->trace_col >= 0) {
 		uint64_t want = trace_conf(w, vm);
-		if (want > vm->conf)
+		if (want > vm->conf && w->host_model == SIM_HOST_XEN && s->balloon) {
+			/* Xen: raising a domain's maximum allocates nothing;
+			 * the new memory starts out ballooned. */
+			vm->balloon += want - vm->conf;
+			vm->balloon_target += want - vm->conf;
+			vm->conf = want;
+		} else if (want > vm->conf)
 			vm->conf = want;
 		else if (want < vm->conf)
 			vm->conf -= sim_vm_guest_take(w, vm, vm->conf - want);
@@ -293,7 +339,8 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 			vm->balloon += got;
 			vm->inflated += got;
 		} else if (t < vm->balloon) {
-			vm->balloon -= min_u64(vm->balloon - t, pages_at_rate(s->deflate_rate, dt_ns));
+			vm->balloon -= host_grant(w, min_u64(vm->balloon - t,
+							     pages_at_rate(s->deflate_rate, dt_ns)));
 		}
 	}
 
@@ -320,6 +367,19 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 	}
 	if (vm->gswap > 0 && sim_vm_guest_unused(vm) + sim_vm_cache(vm) > 0)
 		vm->gswap -= alloc_anon(w, vm, vm->gswap);
+	if (vm->gswap > vm->gswap_size && s->deflate_on_oom && vm->balloon &&
+	    sim_vm_balloon_moving(w, vm)) {
+		/* VIRTIO_BALLOON_F_DEFLATE_ON_OOM: the driver's OOM notifier
+		 * hands back balloon pages, 1 MiB (256 pages) per call, until
+		 * the allocation fits or the balloon is empty. The driver
+		 * does not inflate again until the host sets a target anew. */
+		uint64_t need = vm->gswap - vm->gswap_size;
+		uint64_t d = host_grant(w, min_u64((need + 255) / 256 * 256, vm->balloon));
+		vm->balloon -= d;
+		vm->balloon_target = vm->balloon;
+		vm->oom_deflated += d;
+		vm->gswap -= alloc_anon(w, vm, min_u64(d, vm->gswap));
+	}
 	if (vm->gswap > vm->gswap_size) {
 		if (!vm->oom)
 			vm->oom_events++;
@@ -329,9 +389,12 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 		vm->oom = 0;
 	}
 
-	/* Host-swapped working-set pages fault back in as they are touched. */
+	/* Host-swapped working-set pages fault back in as they are touched:
+	 * each at rate 1/touch, so a share 1 - e^(-dt/touch) of them within
+	 * dt, whatever the step. */
 	if (vm->ws_swp) {
-		uint64_t n = (uint64_t)ceil((double)vm->ws_swp * (double)dt_ns / (double)w->sc->touch_ns);
+		double p = -expm1(-(double)dt_ns / (double)w->sc->touch_ns);
+		uint64_t n = (uint64_t)ceil((double)vm->ws_swp * p);
 		n = min_u64(n, vm->ws_swp);
 		vm->ws_swp -= n;
 		vm->ws_res += n;
@@ -355,24 +418,34 @@ sim_world_account(struct sim_world *w)
 {
 	uint64_t used = 0;
 	for (size_t i = 0; i < w->n_vms; i++)
-		used += sim_vm_consumed(&w->vms[i]);
+		used += sim_vm_held(w, &w->vms[i]);
 	w->free = (int64_t)w->usable - (int64_t)used;
 }
 
 /* Below the emergency floor the host's own kernel swaps, as Linux would:
- * from every VM in proportion to what it consumes. */
+ * one LRU over all guests' memory, so cold pages (outside any working set)
+ * of every VM go first, in proportion to what each holds of them; working
+ * sets only once no cold page is left, in proportion to their size. */
 static void
 emergency_reclaim(struct sim_world *w)
 {
-	if (w->free >= (int64_t)w->emergency)
+	if (w->free >= (int64_t)w->emergency || w->host_model == SIM_HOST_XEN)
 		return;
-	uint64_t need = (uint64_t)((int64_t)w->emergency - w->free), total = 0;
-	for (size_t i = 0; i < w->n_vms; i++)
-		total += sim_vm_consumed(&w->vms[i]);
-	for (size_t i = 0; i < w->n_vms && total; i++) {
+	uint64_t need = (uint64_t)((int64_t)w->emergency - w->free), cold = 0, hot = 0;
+	for (size_t i = 0; i < w->n_vms; i++) {
+		cold += w->vms[i].free_res + w->vms[i].cache_res;
+		hot += w->vms[i].ws_res;
+	}
+	uint64_t from_cold = min_u64(need, cold), from_hot = min_u64(need - from_cold, hot);
+	for (size_t i = 0; i < w->n_vms; i++) {
 		struct sim_vm *vm = &w->vms[i];
-		uint64_t part = (uint64_t)ceil((double)need * (double)sim_vm_consumed(vm) / (double)total);
-		vm->forced_out += sim_vm_swap_out(w, vm, part);
+		uint64_t c = vm->free_res + vm->cache_res, part = 0;
+		if (cold)
+			part = min_u64(c, (uint64_t)ceil((double)from_cold * (double)c / (double)cold));
+		if (hot)
+			part += min_u64(vm->ws_res, (uint64_t)ceil((double)from_hot * (double)vm->ws_res /
+								   (double)hot));
+		vm->forced_out += sim_vm_swap_out(w, vm, part, SIM_SWAP_COLD);
 	}
 	sim_world_account(w);
 }
@@ -384,8 +457,17 @@ sim_world_step(struct sim_world *w, uint64_t dt_ns)
 	for (size_t i = 0; i < w->n_vms; i++) {
 		struct sim_vm *vm = &w->vms[i];
 		vm_step(w, vm, dt_ns);
-		if (vm->oom)
+		/* Episodes: one starts when the guest runs out of memory and
+		 * ends once it has been clear of OOM for oom_clear_ns. */
+		if (vm->oom) {
 			vm->oom_ns += dt_ns;
+			if (!vm->in_episode)
+				vm->oom_episodes++;
+			vm->in_episode = 1;
+			vm->oom_last_ns = w->now_ns;
+		} else if (vm->in_episode && w->now_ns - vm->oom_last_ns >= w->sc->oom_clear_ns) {
+			vm->in_episode = 0;
+		}
 	}
 	sim_world_account(w);
 	emergency_reclaim(w);
@@ -425,6 +507,15 @@ sim_world_init(struct sim_world *w, const struct sim_scenario *sc, uint64_t seed
 	}
 	sim_world_account(w);
 	return 0;
+}
+
+void
+sim_world_set_host(struct sim_world *w, int host_model)
+{
+	w->host_model = host_model;
+	if (host_model == SIM_HOST_XEN)
+		w->swap_size = 0; /* Xen does not demand-page guests */
+	sim_world_account(w);
 }
 
 void
