@@ -324,8 +324,19 @@ vm_step(struct sim_world *w, struct sim_vm *vm, uint64_t dt_ns)
 			vm->conf = want;
 		} else if (want > vm->conf)
 			vm->conf = want;
-		else if (want < vm->conf)
-			vm->conf -= sim_vm_guest_take(w, vm, vm->conf - want);
+		else if (want < vm->conf) {
+			/* Unplugging takes what the balloon holds first: those
+			 * pages are the host's already, and a guest that loses
+			 * memory it does not use is not pushed toward its OOM
+			 * killer. The rest the guest gives up as it would to a
+			 * balloon. */
+			uint64_t cut = vm->conf - want, held = min_u64(cut, vm->balloon);
+
+			vm->balloon -= held;
+			vm->balloon_target = vm->balloon_target > held ? vm->balloon_target - held : 0;
+			vm->conf -= held;
+			vm->conf -= sim_vm_guest_take(w, vm, cut - held);
+		}
 	}
 	if (vm->blocked) {
 		vm->blocked_ns += dt_ns;
