@@ -265,9 +265,11 @@ struct reclaim_config {
 	 *  (RECLAIM_REASON_DISTRESS). 0 projects nothing, as 0.2 did. (30 s)
 	 *  @since 0.3 */
 	uint64_t distress_horizon_ns;
-	/** A VM whose swap_out failed is treated as unable to host-swap for
-	 *  this long (its share is ballooned and compressed instead), then
-	 *  tried again. (30 s) @since 0.3 */
+	/** A VM whose swap_out says host swap is not there (NULL op, -ENOSYS,
+	 *  -EOPNOTSUPP, -ENODEV, -ENOSPC, -ENOMEM) or fails twice in a row is
+	 *  treated as unable to host-swap for this long (its share is
+	 *  ballooned and compressed instead), then tried again. (30 s)
+	 *  @since 0.3 */
 	uint64_t swap_retry_ns;
 	/** How long a guest's peak demand is remembered: the balloon cap
 	 *  leaves room for the most the guest has used lately, and lets go of

@@ -42,6 +42,13 @@ call2(int (*op)(void *, uint64_t, uint64_t), void *user_data, uint64_t id, uint6
  * does not have (NULL) is reported but not retried: asking again each tick
  * would change nothing.
  */
+static bool
+swap_missing(int32_t status)
+{
+	return status == -ENOSYS || status == -EOPNOTSUPP || status == -ENOSPC ||
+	       status == -ENOMEM || status == -ENODEV;
+}
+
 static void
 record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
        const struct reclaim_decision *d, size_t index, const struct reclaim_apply_result *r)
@@ -61,6 +68,19 @@ record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
 		return;
 	if (r->balloon_status < 0 && adapter->set_balloon)
 		h->flags |= HIST_RESEND;
+	/* Host swap that is not there (no op, no device, no room) or that
+	 * failed twice in a row cannot be counted on: balloons and
+	 * compression take the VM's share until swap_retry_ns has passed. A
+	 * single other failure is planned again at the next decide. */
+	if (r->swap_status < 0) {
+		if (swap_missing(r->swap_status) || (h->flags & HIST_SWAP_FAILED)) {
+			h->flags |= HIST_SWAP_DOWN;
+			h->swap_retry_ns = sat_add(h->last_ns, policy->cfg.swap_retry_ns);
+		}
+		h->flags |= HIST_SWAP_FAILED;
+	} else if (r->swap_status == 0) {
+		h->flags &= (uint16_t)~HIST_SWAP_FAILED;
+	}
 	if (r->block_status < 0 && block_op) {
 		/* The VM is still in the state it was in before. */
 		if (d->actions & RECLAIM_ACTION_BLOCK)

@@ -137,7 +137,8 @@ enum hist_flag {
 	HIST_SWAP_DOWN = 1u << 5,      /* swap_out failed: no host swap until swap_retry_ns */
 	HIST_SELF_DEFLATED = 1u << 6,  /* the guest shrank its balloon: held until hold_ns */
 	HIST_NO_BLOCK = 1u << 7,       /* blocked too long without progress: not until block_ns */
-	HIST_AVAIL_KNOWN = 1u << 8     /* avail, avail_ns hold a fresh guest sample */
+	HIST_AVAIL_KNOWN = 1u << 8,    /* spare, avail_ns hold a fresh guest sample */
+	HIST_SWAP_FAILED = 1u << 9     /* the last swap_out failed */
 };
 
 struct vm_hist {

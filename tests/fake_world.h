@@ -28,6 +28,9 @@
  * - Host swap writes at most swap_bw bytes/s (0: unbounded) host-wide: a
  *   swap_out beyond this tick's budget does what it can, and the policy sees
  *   the rest still resident at the next tick.
+ * - Host swap may be bounded (swap_bounded: swap_room bytes left, used up
+ *   by swap_out, reported in the host snapshot), or missing altogether
+ *   (swap_errno: every swap_out fails with it).
  * - A blocked guest does not grow and faults nothing back in.
  * - A guest with cache_rate fills its free memory with page cache at that
  *   pace (bytes/s), as far as the host has memory free: over time it touches
@@ -88,6 +91,7 @@ struct fw_vm {
 	uint64_t redundant_unblock; /* unblock of a running VM */
 	uint64_t oom_events;
 	uint64_t blocked_ticks;
+	uint64_t blocked_run, blocked_run_max; /* consecutive blocked ticks */
 };
 
 struct fw_world {
@@ -96,6 +100,9 @@ struct fw_world {
 	double swapin_per_s;
 	uint64_t swap_bw;                /* host swap bytes/s, 0: unbounded */
 	uint64_t swap_budget;            /* left in this tick */
+	bool swap_bounded;               /* the host reports swap_room */
+	uint64_t swap_room;              /* host swap left, with swap_bounded */
+	int swap_errno;                  /* nonzero: swap_out fails with -swap_errno */
 	double fail_prob;                /* every adapter call fails with this */
 	struct reclaim_rng rng;
 	size_t n;
@@ -229,6 +236,10 @@ fw_host(const struct fw_world *w, struct reclaim_host *h)
 	h->reserved_bytes = w->reserved;
 	h->free_bytes = fw_free(w);
 	h->now_ns = w->now;
+	if (w->swap_bounded) {
+		h->flags |= RECLAIM_HOST_SWAP_BOUNDED;
+		h->swap_free_bytes = w->swap_room;
+	}
 }
 
 static inline void
@@ -323,11 +334,17 @@ fw_swap_out(void *ud, uint64_t id, uint64_t bytes)
 
 	if (rc)
 		return rc;
+	if (w->swap_errno)
+		return -w->swap_errno;
 	v->last_arg[FW_OP_SWAP] = bytes;
 	bytes = fw_min(bytes, fw_resident(v));
 	if (w->swap_bw) {
 		bytes = fw_min(bytes, w->swap_budget);
 		w->swap_budget -= bytes;
+	}
+	if (w->swap_bounded) {
+		bytes = fw_min(bytes, w->swap_room);
+		w->swap_room -= bytes & ~(FW_PAGE - 1);
 	}
 	v->swapped += bytes & ~(FW_PAGE - 1);
 	return 0;
@@ -510,8 +527,13 @@ fw_vm_advance(struct fw_world *w, struct fw_vm *v, double dt)
 		cin = fw_min(cin, (2 * fw_free(w)) & ~(FW_PAGE - 1));
 		v->compressed -= cin;
 	}
-	if (v->blocked)
+	if (v->blocked) {
 		v->blocked_ticks++;
+		v->blocked_run++;
+		v->blocked_run_max = fw_max(v->blocked_run_max, v->blocked_run);
+	} else {
+		v->blocked_run = 0;
+	}
 	if (!v->stats_frozen)
 		v->stats_time = w->now;
 }

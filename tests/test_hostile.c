@@ -310,6 +310,65 @@ test_extreme_byte_counts(void **state)
 	assert_true(ok > 0);
 }
 
+/*
+ * A guest that lies about running short (its free memory and swap falling
+ * fast, then gone) keeps its balloon from growing and gets some back, but
+ * gains nothing else: over two ticks in the soft state, on policies that
+ * see the lie and the truth, every other VM's decisions are the same bytes,
+ * the liar's target (its share of the level) is the same, and so is the
+ * host's need. What its balloon does not take is its own shortfall.
+ */
+static void
+test_lying_about_demand(void **state)
+{
+	struct reclaim_host h = soft_host();
+	struct reclaim_policy *liar, *honest;
+	struct reclaim_vm_stats lie[3], truth[3];
+	struct out x, y;
+
+	(void)state;
+	assert_int_equal(reclaim_policy_new(&liar, &config, 4), RECLAIM_OK);
+	assert_int_equal(reclaim_policy_new(&honest, &config, 4), RECLAIM_OK);
+	for (int i = 0; i < 3; i++) {
+		truth[i] = guest((uint64_t)i + 1);
+		truth[i].balloon_bytes = 2 * GIB;
+		truth[i].guest_free_bytes = 6 * GIB;
+		truth[i].guest_swap_free_bytes = 2 * GIB;
+		truth[i].consumed_bytes = 12 * GIB;
+		truth[i].active_bytes = (uint64_t)(i + 1) * GIB;
+		lie[i] = truth[i];
+	}
+	for (int tick = 0; tick < 2; tick++) {
+		h.now_ns = NOW + (uint64_t)tick * 1000000000ull;
+		for (int i = 0; i < 3; i++)
+			lie[i].stats_time_ns = truth[i].stats_time_ns = h.now_ns;
+		if (tick == 1) { /* 8 GiB gone in a second, says VM 1 */
+			lie[0].guest_free_bytes = 0;
+			lie[0].guest_swap_free_bytes = 0;
+		}
+		memset(&x, 0, sizeof(x));
+		memset(&y, 0, sizeof(y));
+		x.sum = y.sum = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
+		assert_int_equal(reclaim_decide(liar, &h, lie, 3, 0, &x.sum, x.dec), RECLAIM_OK);
+		assert_int_equal(reclaim_decide(honest, &h, truth, 3, 0, &y.sum, y.dec), RECLAIM_OK);
+	}
+	assert_int_equal(x.sum.state, RECLAIM_STATE_SOFT);
+	assert_true(x.dec[0].reasons & RECLAIM_REASON_DISTRESS);
+	assert_true(x.dec[0].balloon_target_bytes < y.dec[0].balloon_target_bytes);
+	assert_int_equal(x.dec[0].target_bytes, y.dec[0].target_bytes);
+	assert_int_equal(x.sum.need_bytes, y.sum.need_bytes);
+	/* The host's plan falls short by what the liar's balloon will not
+	 * take: said on every decision, and nothing else differs. */
+	assert_true(x.sum.flags & RECLAIM_SUMMARY_SHORTFALL);
+	for (int i = 1; i < 3; i++) {
+		x.dec[i].reasons &= ~(uint32_t)RECLAIM_REASON_SHORTFALL;
+		y.dec[i].reasons &= ~(uint32_t)RECLAIM_REASON_SHORTFALL;
+	}
+	assert_memory_equal(&x.dec[1], &y.dec[1], 2 * sizeof(x.dec[0]));
+	reclaim_policy_destroy(liar);
+	reclaim_policy_destroy(honest);
+}
+
 int
 main(void)
 {
@@ -322,6 +381,7 @@ main(void)
 		cmocka_unit_test(test_everything_at_once),
 		cmocka_unit_test(test_idle_tax_out_of_range),
 		cmocka_unit_test(test_extreme_byte_counts),
+		cmocka_unit_test_setup(test_lying_about_demand, setup_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, setup_defaults, NULL);

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Safe on every host, driven by the fake world over many ticks:
+ *
+ * - a host without swap (bounded at nothing, swap_out failing, or running
+ *   out half way) recovers by ballooning, and never freezes its VMs;
+ * - blocking is a brake: only while host swap takes a VM's memory, never
+ *   longer than max_block_ns without its consumption falling;
+ * - a guest whose demand spikes while it holds a balloon gets the balloon
+ *   back at the rate it needs and never meets its OOM killer, and one that
+ *   deflates its balloon itself is not inflated again at once;
+ * - no VM is ballooned below its active memory.
+ *
+ * Each scenario also runs with the behaviour switched off where the config
+ * allows it (distress_horizon_ns and demand_memory_ns 0), to show that the
+ * test would fail without it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake_world.h"
+
+#define GIB FW_GIB
+#define MIB FW_MIB
+
+/*
+ * The case a new user tried: a 64 GiB host at 0.8 % free, four 16 GiB VMs
+ * with balloon drivers, 8 GiB of guest free memory each and no swap inside;
+ * host swap as the caller sets it up.
+ */
+static void
+swapless_host(struct fw_world *w)
+{
+	fw_init(w, 64 * GIB, 0, FW_NS, 7);
+	for (uint64_t id = 1; id <= 4; id++) {
+		struct fw_vm *v = fw_add_vm(w, id, 16 * GIB, 8 * GIB);
+
+		v->touched = 16 * GIB - 64 * MIB;
+		v->gswap_total = 0;
+		v->active_fraction = 0.5;
+	}
+	fw_set_free(w, 64 * GIB * 8 / 1000);
+}
+
+struct outcome {
+	unsigned first_high; /* ticks until the host was in the high state for good, or 0 */
+	uint64_t blocked_max; /* longest run of blocked ticks of any VM */
+	uint64_t balloon_calls, oom;
+	uint32_t reasons;     /* every reason seen */
+};
+
+static struct outcome
+run(struct fw_world *w, struct reclaim_policy *p, unsigned ticks,
+    void (*each)(struct fw_world *, unsigned))
+{
+	struct reclaim_adapter ad = fw_adapter();
+	struct outcome o = {0};
+	struct fw_tick t;
+
+	for (unsigned i = 0; i < ticks; i++) {
+		if (each)
+			each(w, i);
+		fw_tick(w, p, &ad, &t);
+		assert_int_equal(t.decide_rc, RECLAIM_OK);
+		for (size_t k = 0; k < t.n; k++)
+			o.reasons |= t.d[k].reasons;
+		if (t.summary.state != RECLAIM_STATE_HIGH)
+			o.first_high = 0;
+		else if (!o.first_high)
+			o.first_high = i + 1;
+	}
+	for (size_t k = 0; k < w->n; k++) {
+		o.blocked_max = fw_max(o.blocked_max, w->vm[k].blocked_run_max);
+		o.balloon_calls += w->vm[k].calls[FW_OP_BALLOON];
+		o.oom += w->vm[k].oom_events;
+	}
+	print_message("# high for good after %u ticks, longest block %llu ticks, %llu balloon "
+		      "calls, %llu OOM, reasons %#x\n",
+		      o.first_high, (unsigned long long)o.blocked_max,
+		      (unsigned long long)o.balloon_calls, (unsigned long long)o.oom, o.reasons);
+	return o;
+}
+
+/* Host swap bounded at nothing: balloons take it all, nobody is frozen. */
+static void
+no_host_swap_recovers_by_ballooning(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p = policy_with(&cfg, 4);
+	struct fw_world w;
+	struct outcome o;
+
+	(void)state;
+	swapless_host(&w);
+	w.swap_bounded = true;
+	w.swap_room = 0;
+	o = run(&w, p, 40, NULL);
+	assert_true(o.first_high > 0 && o.first_high <= 20);
+	assert_int_equal(o.blocked_max, 0);
+	assert_true(o.balloon_calls > 0);
+	assert_true(o.reasons & RECLAIM_REASON_SWAP_UNAVAILABLE);
+	assert_int_equal(o.oom, 0);
+	reclaim_policy_destroy(p);
+}
+
+/* swap_out failing on every call, with -ENOSYS (an adapter without host
+ * swap: given up at the first failure) or -EIO (a broken one: at the
+ * second): the same recovery. */
+static void
+failing_swap_out_recovers_by_ballooning(void **state)
+{
+	const int errs[] = {ENOSYS, EIO};
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		struct reclaim_config cfg = default_config();
+		struct reclaim_policy *p = policy_with(&cfg, 4);
+		struct fw_world w;
+		struct outcome o;
+
+		swapless_host(&w);
+		w.swap_errno = errs[k];
+		o = run(&w, p, 40, NULL);
+		assert_true(o.first_high > 0 && o.first_high <= 20);
+		assert_true(o.blocked_max * FW_NS <= cfg.max_block_ns);
+		assert_true(o.reasons & RECLAIM_REASON_SWAP_UNAVAILABLE);
+		assert_int_equal(o.oom, 0);
+		reclaim_policy_destroy(p);
+	}
+}
+
+/* Host swap with room for half the need: used, then the balloons take the
+ * rest, and a VM whose swap stops freeing is let go. */
+static void
+host_swap_running_out_half_way(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p = policy_with(&cfg, 4);
+	struct fw_world w;
+	struct outcome o;
+	uint64_t room;
+
+	(void)state;
+	swapless_host(&w);
+	w.swap_bounded = true;
+	room = (fw_usable(&w) * 6 / 100 - fw_free(&w)) / 2;
+	w.swap_room = room;
+	o = run(&w, p, 40, NULL);
+	assert_true(w.swap_room < room); /* swap was used */
+	assert_true(o.first_high > 0 && o.first_high <= 20);
+	assert_true(o.blocked_max * FW_NS <= cfg.max_block_ns);
+	assert_true(o.balloon_calls > 0);
+	assert_int_equal(o.oom, 0);
+	reclaim_policy_destroy(p);
+}
+
+/* No balloon driver anywhere and host swap that frees nothing (the writes
+ * never complete): low blocks, then lets go after max_block_ns, and does
+ * not block again before as long has passed. */
+static void
+blocking_has_a_maximum(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p;
+	struct reclaim_adapter ad = fw_adapter();
+	struct fw_world w;
+	struct fw_tick t;
+	unsigned blocked = 0, timeouts = 0;
+
+	(void)state;
+	cfg.max_block_ns = 5 * FW_NS;
+	p = policy_with(&cfg, 4);
+	swapless_host(&w);
+	for (size_t k = 0; k < w.n; k++)
+		w.vm[k].driver = false;
+	w.swap_bw = 1; /* a byte a second: swap makes no progress */
+	for (unsigned i = 0; i < 30; i++) {
+		fw_tick(&w, p, &ad, &t);
+		assert_int_equal(t.summary.state, RECLAIM_STATE_LOW);
+		blocked += t.d[0].block;
+		timeouts += !!(t.d[0].reasons & RECLAIM_REASON_BLOCK_TIMEOUT);
+	}
+	print_message("# vm 1 blocked %u of 30 ticks, timed out in %u, longest run %llu\n", blocked,
+		      timeouts, (unsigned long long)w.vm[0].blocked_run_max);
+	assert_true(blocked > 0);
+	assert_true(timeouts > 0);
+	assert_true(w.vm[0].blocked_run_max * FW_NS <= cfg.max_block_ns + FW_NS);
+	/* blocked at most half the time: max_block_ns on, as long off */
+	assert_true(blocked <= 30 / 2 + 1);
+	assert_int_equal(w.vm[0].redundant_block + w.vm[0].redundant_unblock, 0);
+	reclaim_policy_destroy(p);
+}
+
+/* A blocked VM is unblocked as soon as the host leaves low. */
+static void
+unblocked_when_leaving_low(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p = policy_with(&cfg, 4);
+	struct reclaim_adapter ad = fw_adapter();
+	struct fw_world w;
+	struct fw_tick t;
+
+	(void)state;
+	swapless_host(&w);
+	fw_tick(&w, p, &ad, &t);
+	assert_int_equal(t.summary.state, RECLAIM_STATE_LOW);
+	assert_true(w.vm[0].blocked);
+	fw_set_free(&w, fw_usable(&w) / 10); /* memory came back */
+	fw_tick(&w, p, &ad, &t);
+	assert_int_equal(t.summary.state, RECLAIM_STATE_HIGH);
+	for (size_t k = 0; k < w.n; k++) {
+		assert_false(w.vm[k].blocked);
+		assert_true(t.d[k].actions & RECLAIM_ACTION_UNBLOCK);
+	}
+	reclaim_policy_destroy(p);
+}
+
+/*
+ * A guest holding a large balloon whose working set climbs by 12 GiB in
+ * three minutes (80 MiB/s; guest swap 256 MiB), on a host deciding every
+ * 10 s whose balloons deflate at 128 MiB/s: it gets its balloon back as
+ * fast as it needs it and never runs out of memory, with the host below
+ * the high threshold and other guests to balloon. Without the demand
+ * reading (distress_horizon_ns and demand_memory_ns 0) the balloon comes
+ * back only as the guest's free memory runs out, and the guest runs out
+ * first.
+ */
+static uint64_t
+spike(const struct reclaim_config *cfg, uint32_t *reasons, uint64_t *given_per_tick)
+{
+	struct reclaim_policy *p = policy_with(cfg, 4);
+	struct reclaim_adapter ad = fw_adapter();
+	struct fw_world w;
+	struct fw_tick t;
+	struct fw_vm *g;
+	uint64_t last = 0;
+
+	fw_init(&w, 64 * GIB, 0, 10 * FW_NS, 3);
+	g = fw_add_vm(&w, 1, 24 * GIB, 4 * GIB);
+	g->gswap_total = 256 * MIB;
+	g->deflate_rate = 128.0 * MIB;
+	for (uint64_t id = 2; id <= 4; id++) {
+		struct fw_vm *v = fw_add_vm(&w, id, 16 * GIB, 3 * GIB);
+
+		v->touched = 12 * GIB;
+		v->active_fraction = 0.1;
+	}
+	/* The spiking guest was idle and ballooned down to its working set. */
+	g->balloon = g->balloon_target = 16 * GIB;
+	g->touched = 5 * GIB;
+	fw_set_free(&w, fw_usable(&w) * 5 / 100);
+	*reasons = 0;
+	*given_per_tick = 0;
+	for (unsigned i = 0; i < 60; i++) {
+		if (i >= 10 && i < 28)
+			g->demand = fw_min(g->demand + 800 * MIB, 16 * GIB);
+		fw_tick(&w, p, &ad, &t);
+		*reasons |= fw_decision(&t, 1)->reasons;
+		if (last > g->balloon)
+			*given_per_tick = fw_max(*given_per_tick, last - g->balloon);
+		last = g->balloon;
+	}
+	reclaim_policy_destroy(p);
+	return g->oom_events;
+}
+
+static void
+spiking_guest_gets_its_balloon_back(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	uint64_t oom, given;
+	uint32_t reasons;
+
+	(void)state;
+	oom = spike(&cfg, &reasons, &given);
+	print_message("# with demand reading: %llu OOM, up to %llu MiB given back a tick\n",
+		      (unsigned long long)oom, (unsigned long long)(given / MIB));
+	assert_int_equal(oom, 0);
+	assert_true(reasons & RECLAIM_REASON_DISTRESS);
+	/* faster than the host-wide deflation budget */
+	assert_true(given > cfg.deflate_budget_bytes);
+
+	cfg.distress_horizon_ns = 0;
+	cfg.demand_memory_ns = 0;
+	oom = spike(&cfg, &reasons, &given);
+	print_message("# without: %llu OOM\n", (unsigned long long)oom);
+	assert_true(oom > 0);
+}
+
+/*
+ * A guest that deflates its balloon itself (deflate-on-oom) is short of
+ * memory: it is not inflated again before balloon_backoff_ns, even with
+ * the host under pressure, and then it may be.
+ */
+static void
+self_deflated_balloon_is_left_alone(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p;
+	struct reclaim_adapter ad = fw_adapter();
+	struct fw_world w;
+	struct fw_tick t;
+	const struct reclaim_decision *d;
+	uint64_t shrunk_at;
+
+	(void)state;
+	cfg.balloon_backoff_ns = 20 * FW_NS;
+	p = policy_with(&cfg, 4);
+	fw_init(&w, 32 * GIB, 0, FW_NS, 5);
+	for (uint64_t id = 1; id <= 2; id++) {
+		struct fw_vm *v = fw_add_vm(&w, id, 16 * GIB, 4 * GIB);
+
+		v->touched = 15 * GIB;
+		v->active_fraction = 0.2;
+	}
+	fw_set_free(&w, fw_usable(&w) * 3 / 100);
+	for (unsigned i = 0; i < 60 && w.vm[0].balloon < 512 * MIB; i++)
+		fw_tick(&w, p, &ad, &t);
+	assert_true(w.vm[0].balloon >= 512 * MIB);
+	/* The guest takes half its balloon back on its own. */
+	w.vm[0].balloon /= 2;
+	w.vm[0].balloon_target = w.vm[0].balloon;
+	shrunk_at = w.now;
+	fw_set_free(&w, fw_usable(&w) * 3 / 100); /* still under pressure */
+	fw_tick(&w, p, &ad, &t);
+	d = fw_decision(&t, 1);
+	assert_true(d->reasons & RECLAIM_REASON_DISTRESS);
+	assert_int_equal(d->balloon_limit, RECLAIM_BALLOON_LIMIT_DISTRESS);
+	assert_true(d->balloon_target_bytes <= t.vms[0].balloon_bytes);
+	while (w.now < shrunk_at + cfg.balloon_backoff_ns) {
+		fw_tick(&w, p, &ad, &t);
+		assert_true(fw_decision(&t, 1)->balloon_target_bytes <= t.vms[0].balloon_bytes);
+	}
+	/* the hold is over: it may be asked again */
+	for (unsigned i = 0; i < 5; i++)
+		fw_tick(&w, p, &ad, &t);
+	assert_int_not_equal(fw_decision(&t, 1)->balloon_limit, RECLAIM_BALLOON_LIMIT_DISTRESS);
+	reclaim_policy_destroy(p);
+}
+
+/* Never ballooned below what it actively uses: a busy VM's balloon cap is
+ * its configured size less its active memory. */
+static void
+never_below_active_memory(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p = policy_with(&cfg, 2);
+	struct reclaim_host h = RECLAIM_HOST_INIT;
+	struct reclaim_vm_stats vm[2] = {RECLAIM_VM_STATS_INIT, RECLAIM_VM_STATS_INIT};
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_decision d[2];
+
+	(void)state;
+	h.total_bytes = 32 * GIB;
+	h.free_bytes = GIB / 2;
+	h.now_ns = 10 * FW_NS;
+	for (int i = 0; i < 2; i++) {
+		vm[i].id = (uint64_t)i + 1;
+		vm[i].flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+		vm[i].configured_bytes = 16 * GIB;
+		vm[i].consumed_bytes = 15 * GIB;
+		vm[i].shares = 1000;
+		vm[i].guest_free_bytes = 8 * GIB;
+		vm[i].guest_swap_free_bytes = 16 * GIB;
+		vm[i].stats_time_ns = h.now_ns;
+	}
+	vm[0].active_bytes = 12 * GIB; /* busy */
+	vm[1].active_bytes = GIB;
+	assert_int_equal(reclaim_decide(p, &h, vm, 2, 0, &sum, d), RECLAIM_OK);
+	assert_int_equal(d[0].balloon_cap_bytes, 4 * GIB);
+	assert_int_equal(d[0].balloon_limit, RECLAIM_BALLOON_LIMIT_ACTIVE);
+	assert_true(d[0].balloon_target_bytes <= 4 * GIB);
+	/* the paper's profile balloons into the guest's own swap */
+	cfg.flags |= RECLAIM_CONFIG_NO_GUEST_CAP;
+	assert_int_equal(reclaim_policy_set_config(p, &cfg), RECLAIM_OK);
+	assert_int_equal(reclaim_decide(p, &h, vm, 2, RECLAIM_DECIDE_DRY_RUN, &sum, d), RECLAIM_OK);
+	assert_true(d[0].balloon_cap_bytes > 4 * GIB);
+	reclaim_policy_destroy(p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(no_host_swap_recovers_by_ballooning),
+		cmocka_unit_test(failing_swap_out_recovers_by_ballooning),
+		cmocka_unit_test(host_swap_running_out_half_way),
+		cmocka_unit_test(blocking_has_a_maximum),
+		cmocka_unit_test(unblocked_when_leaving_low),
+		cmocka_unit_test(spiking_guest_gets_its_balloon_back),
+		cmocka_unit_test(self_deflated_balloon_is_left_alone),
+		cmocka_unit_test(never_below_active_memory),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
