@@ -36,7 +36,9 @@
  *   values so;
  * - nothing on the decision path allocates, blocks, prints or touches global
  *   state: distinct policies may be used from distinct threads at once, one
- *   policy from one thread at a time.
+ *   policy from one thread at a time. A call that finds its policy in use
+ *   (by another thread, or by the reclaim_apply() whose adapter callback is
+ *   calling) does nothing and returns RECLAIM_E_BUSY.
  */
 #ifndef RECLAIM_H
 #define RECLAIM_H
@@ -99,7 +101,11 @@ enum reclaim_status {
 	RECLAIM_E_NOMEM = -12,        /**< allocation failed (reclaim_policy_new, _resize) */
 	RECLAIM_E_ADAPTER = -13,      /**< an adapter callback returned an error */
 	RECLAIM_E_INVAL = -14,        /**< another invalid argument (size, flag, ...) */
-	RECLAIM_E_NOSPACE = -15       /**< caller-supplied memory too small */
+	RECLAIM_E_NOSPACE = -15,      /**< caller-supplied memory too small */
+	/** The policy is in use by another call: another thread, or an
+	 *  adapter callback calling back into the policy that reclaim_apply()
+	 *  is applying. Nothing was done. @since 0.3 */
+	RECLAIM_E_BUSY = -16
 };
 
 /**
@@ -344,7 +350,14 @@ struct reclaim_host {
 	uint64_t total_bytes;    /**< machine memory */
 	uint64_t reserved_bytes; /**< held by the hypervisor itself; usable = total - reserved */
 	uint64_t free_bytes;     /**< free machine memory now (<= total; clamped to usable) */
-	uint64_t now_ns;         /**< monotonic time of this snapshot */
+	/** Monotonic time of this snapshot. The clock may misbehave: a
+	 *  reading before the last one, or more than ten times the longest of
+	 *  balloon_window_ns, balloon_backoff_ns and stats_max_age_ns after
+	 *  it, is a gap, not a tick. Across a gap no balloon progress is
+	 *  judged, and back-offs, holds and block deadlines set on the other
+	 *  side are brought within one period of now_ns, so one absurd
+	 *  reading wedges nothing once sane time returns. @since 0.3 */
+	uint64_t now_ns;
 	uint64_t swap_free_bytes; /**< host swap room, read with RECLAIM_HOST_SWAP_BOUNDED */
 	/* append only */
 };
@@ -362,7 +375,12 @@ enum reclaim_vm_flag {
 	/** idle_tax overrides the config's idle_tax for this VM. */
 	RECLAIM_VM_IDLE_TAX = 1u << 2,
 	/** The VM has a compression cache (compress_used_bytes, compress_max_bytes). */
-	RECLAIM_VM_COMPRESS = 1u << 3
+	RECLAIM_VM_COMPRESS = 1u << 3,
+	/** configured_bytes changed on purpose (memory hot-plug or unplug): the
+	 *  VM keeps its history. Without it, an id whose configured size
+	 *  changes is taken for a different VM that reuses the id, and starts
+	 *  with no history. @since 0.3 */
+	RECLAIM_VM_RESIZED = 1u << 4
 };
 
 /** Name of one enum reclaim_vm_flag bit ("balloon", ...), or NULL. @since 0.2 */
@@ -398,7 +416,9 @@ reclaim_vm_flag_name(uint32_t flag);
 struct reclaim_vm_stats {
 	uint32_t struct_size;      /**< sizeof(struct reclaim_vm_stats) */
 	uint32_t flags;            /**< enum reclaim_vm_flag bits */
-	uint64_t id;               /**< caller's id, unique within one call */
+	uint64_t id;               /**< caller's id, unique within one call; an id whose
+					configured_bytes changes is a new VM unless
+					RECLAIM_VM_RESIZED says otherwise */
 	uint64_t configured_bytes; /**< guest-visible memory size, > 0 */
 	uint64_t consumed_bytes;   /**< guest memory backed by host memory now (see above) */
 	uint64_t reservation_bytes; /**< min: never reclaimed below this */

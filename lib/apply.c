@@ -153,8 +153,15 @@ reclaim_apply(struct reclaim_policy *policy, const struct reclaim_adapter *adapt
 	size_t i, dsize;
 	bool failed = false;
 
-	if (check_apply(&ops, &f, adapter, decisions, n, results, result_size))
-		return policy ? policy_fail(policy, &f) : f.status;
+	if (policy && !policy_enter(policy))
+		return RECLAIM_E_BUSY;
+	if (check_apply(&ops, &f, adapter, decisions, n, results, result_size)) {
+		if (policy) {
+			policy_fail(policy, &f);
+			policy_leave(policy);
+		}
+		return f.status;
+	}
 	adapter = &ops;
 	dsize = n ? decisions->struct_size : 0;
 	for (i = 0; i < n; i++) {
@@ -202,5 +209,7 @@ reclaim_apply(struct reclaim_policy *policy, const struct reclaim_adapter *adapt
 		else if (results)
 			memcpy((char *)results + i * result_size, &r, result_size);
 	}
+	if (policy)
+		policy_leave(policy);
 	return failed ? RECLAIM_E_ADAPTER : RECLAIM_OK;
 }

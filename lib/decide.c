@@ -107,8 +107,6 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 	bool shortfall = false;
 	size_t i;
 
-	if (!p)
-		return RECLAIM_E_NULL;
 	if (check_call(&c, &f, p, host, vms, n, flags, summary, decisions))
 		return policy_fail(p, &f);
 	cfg = &p->cfg;
@@ -127,10 +125,22 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 		uint64_t b = min_u64(vm->balloon_bytes, vm->configured_bytes);
 		struct vm_work *w = &p->work[i];
 		struct vm_hist *h = &next->entries[i];
+		uint16_t blocked = 0;
 
+		/* An id reused by a VM of another size is another VM, unless
+		 * the caller says it was resized. It keeps one thing: a VM we
+		 * blocked under this id is unblocked, should the caller have
+		 * resized it without saying so. */
+		if (old && old->configured != vm->configured_bytes &&
+		    !(vm->flags & RECLAIM_VM_RESIZED)) {
+			blocked = old->flags & HIST_BLOCKED;
+			old = NULL;
+		}
 		h->id = vm->id;
 		hist_advance(h, old, old && (size_t)(old - cur->entries) >= cur->present, cfg, vm, b,
 			     t.now);
+		h->configured = vm->configured_bytes;
+		h->flags |= blocked;
 		view_vm(w, &s, cfg, &t, vm, h);
 		w->asked_before = old ? old->asked : b;
 		wl_bounds(w, &s, cfg, &t, vm);
@@ -207,12 +217,31 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 	return RECLAIM_OK;
 }
 
+/* One call at a time per policy: another thread, or an adapter callback of
+ * an apply on this policy, finds it busy and changes nothing. */
+static int
+guarded_step(struct reclaim_policy *p, const struct reclaim_host *host,
+	     const struct reclaim_vm_stats *vms, size_t n, uint32_t flags, bool admission,
+	     uint64_t new_vm_bytes, struct reclaim_summary *summary,
+	     struct reclaim_decision *decisions)
+{
+	int rc;
+
+	if (!p)
+		return RECLAIM_E_NULL;
+	if (!policy_enter(p))
+		return RECLAIM_E_BUSY;
+	rc = step(p, host, vms, n, flags, admission, new_vm_bytes, summary, decisions);
+	policy_leave(p);
+	return rc;
+}
+
 int
 reclaim_decide(struct reclaim_policy *policy, const struct reclaim_host *host,
 	       const struct reclaim_vm_stats *vms, size_t n_vms, uint32_t flags,
 	       struct reclaim_summary *summary, struct reclaim_decision *decisions)
 {
-	return step(policy, host, vms, n_vms, flags, false, 0, summary, decisions);
+	return guarded_step(policy, host, vms, n_vms, flags, false, 0, summary, decisions);
 }
 
 int
@@ -220,6 +249,6 @@ reclaim_plan_admission(struct reclaim_policy *policy, const struct reclaim_host 
 		       const struct reclaim_vm_stats *vms, size_t n_vms, uint64_t new_vm_bytes,
 		       struct reclaim_summary *summary, struct reclaim_decision *decisions)
 {
-	return step(policy, host, vms, n_vms, RECLAIM_DECIDE_DRY_RUN, true, new_vm_bytes, summary,
-		    decisions);
+	return guarded_step(policy, host, vms, n_vms, RECLAIM_DECIDE_DRY_RUN, true, new_vm_bytes,
+			    summary, decisions);
 }

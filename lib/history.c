@@ -147,6 +147,29 @@ track_demand(struct vm_hist *out, const struct reclaim_config *cfg,
 	out->flags |= HIST_AVAIL_KNOWN;
 }
 
+/* Longer than this between two readings is a gap, not a tick. */
+static uint64_t
+time_gap_ns(const struct reclaim_config *cfg)
+{
+	uint64_t longest = max_u64(max_u64(cfg->balloon_window_ns, cfg->balloon_backoff_ns),
+				   cfg->stats_max_age_ns);
+
+	return longest > UINT64_MAX / 10 ? UINT64_MAX : 10 * longest;
+}
+
+static void
+clamp_deadlines(struct vm_hist *h, const struct reclaim_config *cfg, uint64_t now)
+{
+	h->retry_ns = min_u64(h->retry_ns, sat_add(now, cfg->balloon_backoff_ns));
+	h->hold_ns = min_u64(h->hold_ns, sat_add(now, cfg->balloon_backoff_ns));
+	h->swap_retry_ns = min_u64(h->swap_retry_ns, sat_add(now, cfg->swap_retry_ns));
+	if (h->flags & HIST_NO_BLOCK)
+		h->block_ns = min_u64(h->block_ns, sat_add(now, cfg->max_block_ns));
+	else
+		h->block_ns = min_u64(h->block_ns, now);
+	h->last_ns = min_u64(h->last_ns, now);
+}
+
 void
 hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 	     const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, uint64_t balloon,
@@ -168,6 +191,16 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 		return;
 	}
 	*out = *old;
+	/* The caller's clock may jump: backwards (a different clock, a bad
+	 * reading) or far ahead (a host suspended for days, a bad reading).
+	 * Progress is judged only between readings a sane tick apart: after a
+	 * jump the VM is taken as returning, and deadlines set by the other
+	 * side of it are brought within one period of now. A single absurd
+	 * reading thus costs nothing once sane time comes back. */
+	if (now < old->last_ns || now - old->last_ns > time_gap_ns(cfg)) {
+		returning = true;
+		clamp_deadlines(out, cfg, now);
+	}
 	track_demand(out, cfg, vm, balloon, now);
 	if ((out->flags & HIST_SWAP_DOWN) && now >= out->swap_retry_ns)
 		out->flags &= (uint16_t)~HIST_SWAP_DOWN;
@@ -201,8 +234,9 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 		return;
 	}
 
-	/* Observed inflation rate, smoothed; only inflation says anything. */
-	if (now > old->last_ns && balloon > old->last_balloon) {
+	/* Observed inflation rate, smoothed; only inflation says anything,
+	 * and only over a tick. */
+	if (!returning && now > old->last_ns && balloon > old->last_balloon) {
 		double dt = (double)(now - old->last_ns) / (double)NS_PER_S;
 		double inst = (double)(balloon - old->last_balloon) / dt;
 

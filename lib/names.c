@@ -33,6 +33,7 @@ static const struct {
 	{"RECLAIM_E_ADAPTER", "an adapter callback failed"},
 	{"RECLAIM_E_INVAL", "invalid argument"},
 	{"RECLAIM_E_NOSPACE", "supplied memory is too small"},
+	{"RECLAIM_E_BUSY", "the policy is in use by another call"},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -93,7 +94,7 @@ BIT_NAMES(reclaim_config_flag_name, "no_early_balloon", "soft_swap", "hard_swap_
 	  "no_guest_cap")
 VALUE_NAMES(reclaim_threshold_base_name, "usable", "minfree")
 BIT_NAMES(reclaim_host_flag_name, "swap_bounded")
-BIT_NAMES(reclaim_vm_flag_name, "balloon", "guest_stats", "idle_tax", "compress")
+BIT_NAMES(reclaim_vm_flag_name, "balloon", "guest_stats", "idle_tax", "compress", "resized")
 BIT_NAMES(reclaim_action_name, "balloon", "swap", "compress", "block", "unblock")
 BIT_NAMES(reclaim_reason_name, "pressure", "early", "limit", "deflate", "no_balloon",
 	  "unresponsive", "stale", "balloon_capped", "slow_balloon", "blocked", "zero_shares",

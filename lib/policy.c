@@ -71,6 +71,8 @@ policy_place(void *memory, const struct reclaim_config *cfg, size_t capacity, bo
 	}
 	p->work = (struct vm_work *)(void *)(base + l.work);
 	p->active = (uint32_t *)(void *)(base + l.active);
+	p->in_use = &p->in_use_word;
+	atomic_init(p->in_use, 0);
 	return p;
 }
 
@@ -181,16 +183,17 @@ reclaim_policy_copy(struct reclaim_policy **out, void *memory, size_t bytes,
 
 	if (!out || !memory || !from)
 		return RECLAIM_E_NULL;
+	if (!policy_enter(from))
+		return RECLAIM_E_BUSY;
 	rc = check_copy(from, capacity);
-	if (rc)
-		return rc;
-	rc = check_memory(memory, bytes, capacity);
-	if (rc)
-		return rc;
-	if (m < f + policy_bytes(from) && f < m + bytes)
-		return RECLAIM_E_INVAL;
-	*out = policy_copy(memory, from, capacity, false);
-	return RECLAIM_OK;
+	if (!rc)
+		rc = check_memory(memory, bytes, capacity);
+	if (!rc && m < f + policy_bytes(from) && f < m + bytes)
+		rc = RECLAIM_E_INVAL;
+	if (!rc)
+		*out = policy_copy(memory, from, capacity, false);
+	policy_leave(from);
+	return rc;
 }
 
 int
@@ -203,14 +206,16 @@ reclaim_policy_resize(struct reclaim_policy **policy, size_t capacity)
 	if (!policy || !*policy)
 		return RECLAIM_E_NULL;
 	from = *policy;
-	if (!from->owned)
-		return RECLAIM_E_INVAL;
-	rc = check_copy(from, capacity);
-	if (rc)
+	if (!policy_enter(from))
+		return RECLAIM_E_BUSY;
+	rc = from->owned ? check_copy(from, capacity) : RECLAIM_E_INVAL;
+	mem = rc ? NULL : malloc(reclaim_policy_memory_size(capacity));
+	if (!rc && !mem)
+		rc = RECLAIM_E_NOMEM;
+	if (rc) {
+		policy_leave(from);
 		return rc;
-	mem = malloc(reclaim_policy_memory_size(capacity));
-	if (!mem)
-		return RECLAIM_E_NOMEM;
+	}
 	*policy = policy_copy(mem, from, capacity, true);
 	free(from);
 	return RECLAIM_OK;
@@ -244,13 +249,17 @@ reclaim_policy_set_config(struct reclaim_policy *policy, const struct reclaim_co
 
 	if (!policy || !cfg)
 		return RECLAIM_E_NULL;
+	if (!policy_enter(policy))
+		return RECLAIM_E_BUSY;
 	f.status = config_read(&full, cfg, &f.field);
 	if (f.status) {
 		f.where = RECLAIM_WHERE_CONFIG;
-		return policy_fail(policy, &f);
+		policy_fail(policy, &f);
+	} else {
+		policy->cfg = full;
 	}
-	policy->cfg = full;
-	return RECLAIM_OK;
+	policy_leave(policy);
+	return f.status;
 }
 
 int
@@ -262,7 +271,10 @@ reclaim_policy_get_config(const struct reclaim_policy *policy, struct reclaim_co
 		return RECLAIM_E_NULL;
 	if (!abi_known(ABI_CONFIG, cfg->struct_size))
 		return RECLAIM_E_VERSION;
+	if (!policy_enter(policy))
+		return RECLAIM_E_BUSY;
 	c = policy->cfg;
+	policy_leave(policy);
 	c.struct_size = cfg->struct_size;
 	memcpy(cfg, &c, cfg->struct_size);
 	return RECLAIM_OK;
@@ -278,6 +290,8 @@ reclaim_policy_last_error(const struct reclaim_policy *policy, struct reclaim_er
 		return RECLAIM_E_NULL;
 	if (!abi_known(ABI_ERROR, error->struct_size))
 		return RECLAIM_E_VERSION;
+	if (!policy_enter(policy))
+		return RECLAIM_E_BUSY;
 	f = &policy->error;
 	memset(&e, 0, sizeof(e));
 	e.struct_size = error->struct_size;
@@ -287,6 +301,7 @@ reclaim_policy_last_error(const struct reclaim_policy *policy, struct reclaim_er
 	e.other_index = f->other_index;
 	e.id = f->id;
 	e.field = f->field;
+	policy_leave(policy);
 	memcpy(error, &e, error->struct_size);
 	return RECLAIM_OK;
 }

@@ -24,6 +24,7 @@
 #ifndef RECLAIM_PRIVATE_H
 #define RECLAIM_PRIVATE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -143,6 +144,7 @@ enum hist_flag {
 
 struct vm_hist {
 	uint64_t id;
+	uint64_t configured;         /* configured size: another size is another VM */
 	uint64_t asked;              /* balloon size last asked for */
 	uint64_t window_start_ns;    /* start of the current progress window */
 	uint64_t window_balloon;     /* balloon size at window start */
@@ -471,9 +473,29 @@ struct reclaim_policy {
 	struct hist_table hist[2];
 	struct vm_work *work;
 	uint32_t *active;       /* solver scratch: VMs still changing piece */
+	/* In use by a call: the one member even readers write, so reached
+	 * through a pointer that a const policy still lets them use. */
+	atomic_int *in_use;
+	atomic_int in_use_word;
 };
 
 /* Records a failed call's fault in the policy; returns its status. */
 int policy_fail(struct reclaim_policy *p, const struct fault *f);
+
+/* Takes the policy for one call; false when another call has it. */
+static inline bool
+policy_enter(const struct reclaim_policy *p)
+{
+	int idle = 0;
+
+	return atomic_compare_exchange_strong_explicit(p->in_use, &idle, 1, memory_order_acquire,
+						       memory_order_relaxed);
+}
+
+static inline void
+policy_leave(const struct reclaim_policy *p)
+{
+	atomic_store_explicit(p->in_use, 0, memory_order_release);
+}
 
 #endif /* RECLAIM_PRIVATE_H */

@@ -46,7 +46,7 @@ vm_read_old(struct reclaim_vm_stats *tmp, const struct vm_array *a, size_t i)
 
 #define KNOWN_VM_FLAGS                                                        \
 	(RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS | RECLAIM_VM_IDLE_TAX |  \
-	 RECLAIM_VM_COMPRESS)
+	 RECLAIM_VM_COMPRESS | RECLAIM_VM_RESIZED)
 
 static int
 validate_vm(const struct reclaim_vm_stats *vm, struct fault *f)

@@ -21,7 +21,7 @@
 #define KNOWN_ACTIONS 0x1Fu
 #define KNOWN_REASONS 0x7FFFFu
 #define KNOWN_SUMMARY 0x1Fu
-#define KNOWN_VM_FLAGS 0x0Fu
+#define KNOWN_VM_FLAGS 0x1Fu
 #define KNOWN_CONFIG_FLAGS 0x0Fu
 #define SWAPLESS_REASONS                                                       \
 	(RECLAIM_REASON_NO_BALLOON | RECLAIM_REASON_UNRESPONSIVE | RECLAIM_REASON_STALE)
@@ -207,6 +207,20 @@ find_vm(struct oracle *o, uint64_t id)
 	return NULL;
 }
 
+/* What the policy remembers of @p v: "an id whose configured size changes
+ * is a new VM unless RECLAIM_VM_RESIZED says otherwise"; such a VM keeps
+ * only our block (it is unblocked, in case it is the same VM after all). */
+static const struct oracle_vm *
+vm_memory(struct oracle *o, const struct reclaim_vm_stats *v, struct oracle_vm *fresh)
+{
+	const struct oracle_vm *m = find_vm(o, v->id);
+
+	if (!m || m->configured == v->configured_bytes || (v->flags & RECLAIM_VM_RESIZED))
+		return m;
+	*fresh = (struct oracle_vm){.id = m->id, .blocked = m->blocked, .apply = 0};
+	return fresh;
+}
+
 void
 oracle_init(struct oracle *o, const struct reclaim_config *cfg, size_t capacity)
 {
@@ -223,9 +237,11 @@ remember(struct oracle *o, const struct reclaim_host *host,
 	struct oracle_vm next[ORACLE_MAX_VMS];
 
 	for (size_t i = 0; i < n; i++) {
-		struct oracle_vm *m = find_vm(o, vms[i].id);
+		struct oracle_vm fresh;
+		const struct oracle_vm *m = vm_memory(o, &vms[i], &fresh);
 		next[i] = m ? *m : (struct oracle_vm){0};
 		next[i].id = vms[i].id;
+		next[i].configured = vms[i].configured_bytes;
 		next[i].balloon_target = dec[i].balloon_target_bytes;
 		next[i].blocked = dec[i].block;
 		next[i].apply = -1;
@@ -349,7 +365,8 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 	struct reclaim_vm_stats clamped = *raw;
 	const struct reclaim_vm_stats *v = &clamped;
 	const struct reclaim_config *c = &o->cfg;
-	const struct oracle_vm *m = find_vm(o, v->id);
+	struct oracle_vm new_vm;
+	const struct oracle_vm *m = vm_memory(o, raw, &new_vm);
 	uint64_t cfg = v->configured_bytes;
 	uint64_t max = min64(cfg, v->limit_bytes);
 	uint64_t cur = min64(v->balloon_bytes, cfg);
@@ -699,7 +716,8 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 	for (size_t i = 0; i < n; i++) {
 		const struct reclaim_decision *d = &dec[i];
 		uint64_t cur = min64(vms[i].balloon_bytes, vms[i].configured_bytes);
-		const struct oracle_vm *m = find_vm(o, vms[i].id);
+		struct oracle_vm fresh;
+		const struct oracle_vm *m = vm_memory(o, &vms[i], &fresh);
 		uint64_t base = m ? max64(cur, m->balloon_target) : cur;
 
 		if (check_vm(o, host, &vms[i], sum, d, f, lt, h, tol, &forced))
@@ -740,7 +758,8 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 		uint64_t back = 0, in = 0, in_free = 0;
 		for (size_t i = 0; i < n; i++) {
 			uint64_t cur = min64(vms[i].balloon_bytes, vms[i].configured_bytes);
-			const struct oracle_vm *m = find_vm(o, vms[i].id);
+			struct oracle_vm fresh;
+			const struct oracle_vm *m = vm_memory(o, &vms[i], &fresh);
 			uint64_t base = m ? max64(cur, m->balloon_target) : cur;
 			uint64_t bt = dec[i].balloon_target_bytes;
 

@@ -22,6 +22,7 @@
 /* What the oracle remembers about one VM between real (non-dry-run) decides. */
 struct oracle_vm {
 	uint64_t id;
+	uint64_t configured;     /* configured size: another, unless resized, is another VM */
 	uint64_t balloon_target; /* last balloon_target_bytes decided */
 	uint32_t blocked;        /* blocked as far as the policy knows */
 	int32_t apply;           /* last apply with the policy: -1 unknown, 0 ok, 1 failed */

@@ -17,7 +17,7 @@ every_status_has_its_own_text(void **state)
 	int n = 0;
 
 	(void)state;
-	for (int code = RECLAIM_OK; code >= RECLAIM_E_NOSPACE; code--) {
+	for (int code = RECLAIM_OK; code >= RECLAIM_E_BUSY; code--) {
 		const char *s = reclaim_strerror(code);
 
 		assert_non_null(s);
@@ -82,6 +82,7 @@ every_enum_value_has_its_name(void **state)
 	NAME(reclaim_vm_flag_name, RECLAIM_VM_GUEST_STATS, "RECLAIM_VM_");
 	NAME(reclaim_vm_flag_name, RECLAIM_VM_IDLE_TAX, "RECLAIM_VM_");
 	NAME(reclaim_vm_flag_name, RECLAIM_VM_COMPRESS, "RECLAIM_VM_");
+	NAME(reclaim_vm_flag_name, RECLAIM_VM_RESIZED, "RECLAIM_VM_");
 	NAME(reclaim_action_name, RECLAIM_ACTION_BALLOON, "RECLAIM_ACTION_");
 	NAME(reclaim_action_name, RECLAIM_ACTION_SWAP, "RECLAIM_ACTION_");
 	NAME(reclaim_action_name, RECLAIM_ACTION_COMPRESS, "RECLAIM_ACTION_");
@@ -138,6 +139,7 @@ every_enum_value_has_its_name(void **state)
 	assert_string_equal(reclaim_status_name(RECLAIM_OK), "RECLAIM_OK");
 	assert_string_equal(reclaim_status_name(RECLAIM_E_VM_BOUNDS), "RECLAIM_E_VM_BOUNDS");
 	assert_string_equal(reclaim_status_name(RECLAIM_E_NOSPACE), "RECLAIM_E_NOSPACE");
+	assert_string_equal(reclaim_status_name(RECLAIM_E_BUSY), "RECLAIM_E_BUSY");
 }
 
 /* Values the library does not know have no name; nothing crashes. */

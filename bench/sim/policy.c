@@ -184,7 +184,9 @@ tick_library(struct sim_driver *d, struct sim_world *w)
 			continue;
 		struct reclaim_vm_stats *st = &d->stats[n++];
 		*st = (struct reclaim_vm_stats)RECLAIM_VM_STATS_INIT;
-		st->flags = RECLAIM_VM_GUEST_STATS;
+		/* Slot i is always the same VM: a new configured size is memory
+		 * hot-plug or unplug, never another VM under a reused id. */
+		st->flags = RECLAIM_VM_GUEST_STATS | RECLAIM_VM_RESIZED;
 		if (sim_vm_has_balloon(w, vm))
 			st->flags |= RECLAIM_VM_BALLOON;
 		if (s->has_idle_tax) {

@@ -150,7 +150,7 @@ test_names_round_trip(void **state)
 		{reclaim_config_flag_name, 1, 4},
 		{reclaim_threshold_base_name, 0, 2},
 		{reclaim_host_flag_name, 1, 1},
-		{reclaim_vm_flag_name, 1, 4},
+		{reclaim_vm_flag_name, 1, 5},
 		{reclaim_action_name, 1, 5},
 		{reclaim_reason_name, 1, 19},
 		{reclaim_bound_name, 0, 5},
@@ -416,7 +416,7 @@ test_request(void **state)
 			 -1);
 	assert_int_equal(err.kind, CTL_ERR_INPUT);
 	assert_string_equal(err.path, "vms[1].flags[1]");
-	assert_string_equal(err.message, "expected one of balloon, guest_stats, idle_tax, compress");
+	assert_string_equal(err.message, "expected one of balloon, guest_stats, idle_tax, compress, resized");
 
 	assert_int_equal(read_request(&req, &err,
 				      "{\"host\":{\"total_bytes\":1,\"free_bytes\":1},\"vms\":[]}"),
