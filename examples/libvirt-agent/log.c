@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Log lines: one per event, to stderr (the journal, under systemd). */
+/* Log lines, one per event, to stderr (the journal, under systemd); clocks. */
 #include <stdarg.h>
 #include <string.h>
 #include <sys/time.h>
@@ -53,4 +53,20 @@ lv_virerr(void)
 {
 	const char *msg = virGetLastErrorMessage();
 	return msg ? msg : "unknown libvirt error";
+}
+
+uint64_t
+lv_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+lv_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }

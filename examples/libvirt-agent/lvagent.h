@@ -31,6 +31,8 @@ void lv_log(enum lv_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* libvirt's last error message, never NULL. */
 const char *lv_virerr(void);
+uint64_t lv_now_ns(void);  /* CLOCK_MONOTONIC */
+uint64_t lv_wall_ns(void); /* CLOCK_REALTIME */
 
 /* ---- domxml.c: what the domain XML says ---- */
 
@@ -243,9 +245,6 @@ struct lv_agent {
 	struct lv_http *http;
 };
 
-/* time.c-like helpers in main.c */
-uint64_t lv_now_ns(void);      /* CLOCK_MONOTONIC */
-uint64_t lv_wall_ns(void);     /* CLOCK_REALTIME */
 
 /* ---- domains.c: libvirt connection, discovery, lifecycle ---- */
 
