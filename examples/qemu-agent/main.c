@@ -17,7 +17,6 @@
 
 #include "agent.h"
 
-#define NS_PER_S 1000000000ull
 #define QMP_TIMEOUT_MS 5000
 
 struct guest {
@@ -36,13 +35,10 @@ struct guest {
 	uint64_t configured;
 	char balloon_path[160]; /* QOM path of the virtio-balloon device */
 	int has_balloon;
-	int deflate_on_oom; /* the guest deflates by itself; MemTotal stays put */
 	int blocked;
-	/* Guest stats and the balloon size are read at different moments; see
-	 * read_guest_stats(). */
-	double balloon_changed_wall; /* when we last saw the balloon move */
-	uint64_t balloon_prev;
-	uint64_t empty_total; /* guest MemTotal with an empty balloon, or 0 */
+	/* Guest stats and the balloon size are read at different moments:
+	 * agent-common's guest_view aligns them. */
+	struct guest_view view;
 	struct reclaim_estimator est;
 	uint64_t period_start_ns;
 	struct reclaim_rng rng;
@@ -189,7 +185,7 @@ guest_attach(struct agent *a, struct guest *g)
 	json_array_foreach(memdevs, i, dev) {
 		uint64_t size;
 		if (json_get_u64(&size, json_object_get(dev, "size")) == 0 && size == base &&
-		    (mapped = guest_mem_open(&g->mem, pid, size)) == 0)
+		    (mapped = guest_mem_open_memfd(&g->mem, pid, size)) == 0)
 			break;
 	}
 	json_decref(memdevs);
@@ -225,15 +221,15 @@ guest_attach(struct agent *a, struct guest *g)
 			return -1;
 		}
 		json_t *ret = NULL;
+		int deflate_on_oom = 0;
 		args = json_pack("{s:s, s:s}", "path", g->balloon_path, "property",
 				 "deflate-on-oom");
 		if (qmp_execute(&g->qmp, &ret, "qom-get", args) == 0)
-			g->deflate_on_oom = json_is_true(ret);
+			deflate_on_oom = json_is_true(ret);
 		json_decref(args);
 		json_decref(ret);
-		/* Until seen otherwise, the balloon may have just moved. */
-		g->balloon_changed_wall = (double)clock_ns(CLOCK_REALTIME) / 1e9;
-		g->balloon_prev = UINT64_MAX;
+		guest_view_init(&g->view, g->guest_swap, deflate_on_oom,
+				(double)clock_ns(CLOCK_REALTIME) / 1e9);
 	}
 
 	err = reclaim_estimator_init(&g->est, sizeof(g->est), &a->cfg);
@@ -248,26 +244,15 @@ guest_attach(struct agent *a, struct guest *g)
 
 	char size[32];
 	printf("%s: QEMU pid %d, %s of guest RAM at 0x%" PRIx64 ", balloon %s\n", g->name,
-	       (int)pid, format_size(size, sizeof(size), g->configured), g->mem.start,
+	       (int)pid, format_size(size, sizeof(size), g->configured), g->mem.region[0].start,
 	       g->has_balloon ? g->balloon_path : "none");
 	return 0;
 }
 
 /* ---- sampling ---- */
 
-/*
- * Guest stats are a snapshot the guest took up to one polling interval ago,
- * while the balloon size is read now. The policy caps a balloon at
- * balloon + guest free + free swap - margin, which is only right when both
- * terms come from the same moment: mixing a balloon that just grew with free
- * memory from before it grew counts that memory twice, and the cap flaps.
- * Without deflate-on-oom the guest's total memory shrinks by exactly the
- * balloon, so the stats tell the balloon size they were taken with:
- * empty_total - stat-total-memory, where empty_total (total + balloon) is
- * learnt from stats taken after the balloon had settled. Free memory is then
- * moved to the balloon size of now. Until empty_total is known, the stats are
- * withheld (the policy treats them as stale and does not inflate).
- */
+/* The guest's view through the balloon's guest-stats, aligned with the
+ * balloon size of now (agent-common's guestview.c explains why). */
 static void
 read_guest_stats(struct agent *a, struct guest *g, uint64_t now_ns)
 {
@@ -284,44 +269,25 @@ read_guest_stats(struct agent *a, struct guest *g, uint64_t now_ns)
 
 	/* last-update is the host's wall clock in seconds when QEMU got the
 	 * stats; 0 until the driver has ever reported. */
-	uint64_t updated, avail, total, swap_in = 0, swap_out = 0;
+	struct guest_stats_raw raw = {0};
 	json_t *stats = json_object_get(ret, "stats");
-	if (json_get_u64(&updated, json_object_get(ret, "last-update")) != 0 || updated == 0 ||
-	    (json_get_u64(&avail, json_object_get(stats, "stat-available-memory")) != 0 &&
-	     json_get_u64(&avail, json_object_get(stats, "stat-free-memory")) != 0)) {
-		json_decref(ret);
-		return;
-	}
-	uint64_t wall = clock_ns(CLOCK_REALTIME);
-	uint64_t age = wall > updated * NS_PER_S ? wall - updated * NS_PER_S : 0;
-	g->stats_time_ns = now_ns > age ? now_ns - age : 0;
-
-	/* Available, not free: page cache is memory the guest can give the
-	 * balloon without running out. */
-	if (g->deflate_on_oom ||
-	    json_get_u64(&total, json_object_get(stats, "stat-total-memory")) != 0) {
-		g->guest_free = avail;
-	} else {
-		if ((double)updated > g->balloon_changed_wall)
-			g->empty_total = total + g->balloon_bytes; /* settled */
-		if (g->empty_total == 0) {
-			json_decref(ret);
-			return;
-		}
-		uint64_t then = g->empty_total > total ? g->empty_total - total : 0;
-		uint64_t free_then = avail + then;
-		g->guest_free = free_then > g->balloon_bytes ? free_then - g->balloon_bytes : 0;
-	}
-
-	/* The guest reports swap traffic, not swap use; out - in over-counts
-	 * use (pages freed while swapped out), so the free swap derived from
-	 * it errs on the safe side. */
-	json_get_u64(&swap_in, json_object_get(stats, "stat-swap-in"));
-	json_get_u64(&swap_out, json_object_get(stats, "stat-swap-out"));
-	uint64_t used = swap_out > swap_in ? swap_out - swap_in : 0;
-	g->guest_swap_free = g->guest_swap > used ? g->guest_swap - used : 0;
-	g->has_stats = 1;
+	json_get_u64(&raw.last_update_s, json_object_get(ret, "last-update"));
+	raw.has_available =
+		json_get_u64(&raw.available, json_object_get(stats, "stat-available-memory")) == 0;
+	raw.has_free = json_get_u64(&raw.free, json_object_get(stats, "stat-free-memory")) == 0;
+	raw.has_total = json_get_u64(&raw.total, json_object_get(stats, "stat-total-memory")) == 0;
+	json_get_u64(&raw.swap_in, json_object_get(stats, "stat-swap-in"));
+	json_get_u64(&raw.swap_out, json_object_get(stats, "stat-swap-out"));
 	json_decref(ret);
+
+	struct guest_view_out out;
+	if (guest_view_stats(&out, &g->view, &raw, g->balloon_bytes, now_ns,
+			     clock_ns(CLOCK_REALTIME))) {
+		g->guest_free = out.free_bytes;
+		g->guest_swap_free = out.swap_free_bytes;
+		g->stats_time_ns = out.stats_time_ns;
+		g->has_stats = 1;
+	}
 }
 
 static void
@@ -346,9 +312,8 @@ sample_guest(struct agent *a, struct guest *g, uint64_t now_ns)
 		    actual < g->configured)
 			g->balloon_bytes = g->configured - actual;
 		json_decref(ret);
-		if (g->balloon_bytes != g->balloon_prev)
-			g->balloon_changed_wall = (double)clock_ns(CLOCK_REALTIME) / 1e9;
-		g->balloon_prev = g->balloon_bytes;
+		guest_view_balloon(&g->view, g->balloon_bytes,
+				   (double)clock_ns(CLOCK_REALTIME) / 1e9);
 	}
 	read_guest_stats(a, g, now_ns);
 	if (!g->alive)
@@ -564,17 +529,9 @@ trace_tick(struct agent *a, const struct reclaim_summary *sum,
 static uint64_t
 host_swap_free(void)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	unsigned long long kb = 0;
-	char line[128];
+	struct meminfo mi;
 
-	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "SwapFree: %llu kB", &kb) == 1)
-			break;
-	fclose(f);
-	return (uint64_t)kb << 10;
+	return meminfo_read(&mi, NULL) == 0 ? mi.swap_free : 0;
 }
 
 /* Samples every guest; then, unless only @p observing, decides and acts.
@@ -691,7 +648,7 @@ parse_vm(struct guest *g, char *spec, uint64_t index)
 	g->balloon_cap = RECLAIM_UNLIMITED;
 	snprintf(g->name, sizeof(g->name), "vm%" PRIu64, index);
 	g->qmp.fd = -1;
-	g->mem.pidfd = -1;
+	guest_mem_init(&g->mem);
 
 	char *save = NULL;
 	for (char *item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "common.h"
 
 enum kind { K_DOUBLE, K_SIZE, K_TIME, K_U32 };
 
@@ -48,6 +48,10 @@ static const struct key keys[] = {
 	KEY(estimator_slow_gain, K_DOUBLE),
 	KEY(active_floor, K_DOUBLE),
 	KEY(compress_max_fraction, K_DOUBLE),
+	KEY(absent_grace_ns, K_TIME),
+	KEY(max_block_ns, K_TIME),
+	KEY(distress_horizon_ns, K_TIME),
+	KEY(swap_retry_ns, K_TIME),
 };
 #undef KEY
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "common.h"
 
 /* Parses a non-negative number followed by a unit from @p units (matched
  * longest first by the caller's ordering); multiplies by its factor. */

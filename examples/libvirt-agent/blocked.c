@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The domains this agent suspended, one UUID per line in STATE_DIR/blocked.
+ * A UUID is written before the domain is suspended and removed after it is
+ * resumed, so an agent killed in between leaves it listed, and the next one
+ * resumes it. The directory is the agent's alone: created 0700, refused when
+ * others could write into it; the file is replaced atomically, mode 0600.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lvagent.h"
+
+static int
+valid_uuid(const char *s)
+{
+	if (strlen(s) != VIR_UUID_STRING_BUFLEN - 1)
+		return 0;
+	for (size_t i = 0; s[i]; i++) {
+		int dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+push(struct lv_blocked *b, const char *uuid)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 16;
+		void *p = realloc(b->uuids, cap * sizeof(*b->uuids));
+		if (p == NULL)
+			return -ENOMEM;
+		b->uuids = p;
+		b->cap = cap;
+	}
+	snprintf(b->uuids[b->n++], sizeof(b->uuids[0]), "%s", uuid);
+	return 0;
+}
+
+int
+blocked_open(struct lv_blocked *b, const char *dir)
+{
+	memset(b, 0, sizeof(*b));
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		int err = -errno;
+		lv_log(LV_ERROR, "state directory %s: %s", dir, strerror(errno));
+		return err;
+	}
+	struct stat st;
+	if (lstat(dir, &st) != 0) {
+		int err = -errno;
+		lv_log(LV_ERROR, "state directory %s: %s", dir, strerror(errno));
+		return err;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022)) {
+		lv_log(LV_ERROR, "state directory %s must be a directory of ours that only we "
+		       "can write (mode 0700)", dir);
+		return -EPERM;
+	}
+	int w = snprintf(b->path, sizeof(b->path), "%s/blocked", dir);
+	if (w < 0 || (size_t)w >= sizeof(b->path))
+		return -ENAMETOOLONG;
+
+	FILE *f = fopen(b->path, "r");
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	char line[128];
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0')
+			continue;
+		if (!valid_uuid(line)) {
+			lv_log(LV_WARN, "%s: ignoring a line that is not a UUID", b->path);
+			continue;
+		}
+		if (!blocked_has(b, line) && push(b, line) != 0) {
+			fclose(f);
+			return -ENOMEM;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+void
+blocked_close(struct lv_blocked *b)
+{
+	free(b->uuids);
+	b->uuids = NULL;
+	b->n = b->cap = 0;
+}
+
+int
+blocked_has(const struct lv_blocked *b, const char *uuid)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (!strcmp(b->uuids[i], uuid))
+			return 1;
+	return 0;
+}
+
+static int
+save(const struct lv_blocked *b)
+{
+	char tmp[sizeof(b->path) + 8];
+	snprintf(tmp, sizeof(tmp), "%s.new", b->path);
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	int err = 0;
+	for (size_t i = 0; i < b->n && !err; i++) {
+		char line[VIR_UUID_STRING_BUFLEN + 1];
+		int len = snprintf(line, sizeof(line), "%s\n", b->uuids[i]);
+		if (write(fd, line, (size_t)len) != len)
+			err = errno ? -errno : -EIO;
+	}
+	if (!err && fsync(fd) != 0)
+		err = -errno;
+	if (close(fd) != 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, b->path) != 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+int
+blocked_add(struct lv_blocked *b, const char *uuid)
+{
+	if (b->path[0] == '\0')
+		return -EBADF;
+	if (blocked_has(b, uuid))
+		return 0;
+	int err = push(b, uuid);
+	if (err)
+		return err;
+	err = save(b);
+	if (err)
+		b->n--;
+	return err;
+}
+
+int
+blocked_remove(struct lv_blocked *b, const char *uuid)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (strcmp(b->uuids[i], uuid) != 0)
+			continue;
+		memmove(b->uuids[i], b->uuids[i + 1], (b->n - i - 1) * sizeof(b->uuids[0]));
+		b->n--;
+		return b->path[0] ? save(b) : 0;
+	}
+	return 0;
+}

@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The libvirt side: one connection, lifecycle and metadata events through
+ * libvirt's event loop, a full resync now and then, and reconnection when
+ * libvirtd goes away. Domains are followed by UUID; each gets a policy id
+ * derived from its UUID, so a domain keeps its id (and its history in the
+ * policy) across a missed poll, a libvirtd restart and an agent restart.
+ * While libvirtd is away the agent keeps every domain it knew, with the
+ * host-side view still fresh and the guest's view going stale.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libvirt/virterror.h>
+
+#include "lvagent.h"
+
+#define RECONNECT_MS 2000
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+uint64_t
+lv_uuid_id(const char *uuid)
+{
+	uint64_t id = 0;
+	int digits = 0;
+
+	for (const char *p = uuid; *p && digits < 16; p++) {
+		int v = hexval((unsigned char)*p);
+		if (v < 0)
+			continue;
+		id = id << 4 | (uint64_t)v;
+		digits++;
+	}
+	return id;
+}
+
+/* Reads a whole /proc file (command lines can be long). */
+static char *
+read_proc(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	while (buf != NULL) {
+		if (n == cap) {
+			if (cap >= (1u << 20))
+				break;
+			char *p = realloc(buf, cap * 2);
+			if (p == NULL) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = p;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	*len = n;
+	return buf;
+}
+
+pid_t
+lv_find_qemu(const char *uuid)
+{
+	DIR *dir = opendir("/proc");
+	if (dir == NULL)
+		return 0;
+	char want[64];
+	int want_len = snprintf(want, sizeof(want), "-uuid%c%s", '\0', uuid) + 1;
+	pid_t found = 0;
+	struct dirent *e;
+	while (found == 0 && (e = readdir(dir)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		size_t len = 0;
+		char *cmd = read_proc(path, &len);
+		if (cmd == NULL)
+			continue;
+		/* "-uuid" and the UUID are two arguments, each NUL-terminated. */
+		if (len >= (size_t)want_len &&
+		    memmem(cmd, len, want, (size_t)want_len) != NULL)
+			found = (pid_t)pid;
+		free(cmd);
+	}
+	closedir(dir);
+	return found;
+}
+
+struct lv_domain *
+lv_domain_by_id(struct lv_agent *a, uint64_t id)
+{
+	for (size_t i = 0; i < a->n_doms; i++)
+		if (a->doms[i]->id == id && a->doms[i]->managed)
+			return a->doms[i];
+	return NULL;
+}
+
+struct lv_domain *
+lv_domain_by_uuid(struct lv_agent *a, const char *uuid)
+{
+	for (size_t i = 0; i < a->n_doms; i++)
+		if (!strcmp(a->doms[i]->uuid, uuid))
+			return a->doms[i];
+	return NULL;
+}
+
+static size_t
+managed_count(const struct lv_agent *a)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < a->n_doms; i++)
+		n += a->doms[i]->managed;
+	return n;
+}
+
+/* Host side of a newly managed domain: its QEMU process and guest RAM, the
+ * balloon's stats period, active-memory sampling. */
+static void
+setup_host(struct lv_agent *a, struct lv_domain *d)
+{
+	char why[200] = "";
+	guest_mem_init(&d->mem);
+	d->pid = lv_find_qemu(d->uuid);
+	if (d->pid == 0) {
+		snprintf(why, sizeof(why), "no QEMU process with this UUID on this host");
+	} else {
+		int err = guest_mem_open_ram(&d->mem, d->pid, d->set.ram, d->set.n_ram, why,
+					     sizeof(why));
+		if (err && err != -ENOENT)
+			snprintf(why, sizeof(why), "QEMU pid %d: %s", (int)d->pid, strerror(-err));
+	}
+	if (d->mem.n_regions == 0)
+		lv_log(LV_WARN, "%s: guest RAM not found (%s): consumed memory is the whole VMM "
+		       "process's RSS from libvirt, no host swap for it", d->name, why);
+
+	if (d->set.has_balloon && d->set.stats_period == 0) {
+		if (a->dry_run) {
+			lv_log(LV_WARN, "%s: the balloon has no stats period and a dry run does "
+			       "not set one: no guest statistics", d->name);
+		} else if (d->dom != NULL &&
+			   virDomainSetMemoryStatsPeriod(d->dom, (int)a->stats_interval_s,
+							 VIR_DOMAIN_AFFECT_LIVE) == 0) {
+			lv_log(LV_INFO, "%s: balloon stats period set to %u s", d->name,
+			       a->stats_interval_s);
+			d->set.stats_period = a->stats_interval_s;
+		} else {
+			lv_log(LV_WARN, "%s: cannot set the balloon stats period: %s", d->name,
+			       lv_virerr());
+		}
+	}
+	guest_view_init(&d->view, d->set.guest_swap, d->set.deflate_on_oom,
+			(double)lv_wall_ns() / 1e9);
+	reclaim_rng_seed(&d->rng, a->seed ^ (d->id * 0x9e3779b97f4a7c15ull));
+	active_start(a, d);
+}
+
+static void
+teardown_host(struct lv_domain *d)
+{
+	active_stop(d);
+	guest_mem_close(&d->mem);
+	d->pid = 0;
+	d->sampled = 0;
+	d->have_last = d->have_logged = 0;
+}
+
+static void
+log_settings(const struct lv_domain *d, const char *what)
+{
+	const struct lv_settings *s = &d->set;
+	char cfg[32], res[32], lim[32], cap[32], gs[32], ram[48], period[32];
+	if (s->stats_period)
+		snprintf(period, sizeof(period), "every %u s", s->stats_period);
+	else
+		snprintf(period, sizeof(period), "none");
+	if (d->mem.n_regions > 0)
+		snprintf(ram, sizeof(ram), "%zu mapping%s in QEMU pid %d", d->mem.n_regions,
+			 d->mem.n_regions == 1 ? "" : "s", (int)d->pid);
+	else
+		snprintf(ram, sizeof(ram), "not found");
+	lv_log(LV_INFO,
+	       "%s: %s (uuid %s): type %s, memory %s, guest RAM %s, balloon stats %s; shares "
+	       "%" PRIu64 " (%s), reservation %s (%s), limit %s (%s), balloon cap %s (%s), "
+	       "guest swap %s (%s); active memory by %s: %s",
+	       d->name, what, d->uuid, s->type, format_size(cfg, sizeof(cfg), s->configured), ram,
+	       period, s->shares,
+	       lv_source_name(s->src_shares), format_size(res, sizeof(res), s->reservation),
+	       lv_source_name(s->src_reservation),
+	       s->limit == RECLAIM_UNLIMITED ? "none" : format_size(lim, sizeof(lim), s->limit),
+	       lv_source_name(s->src_limit),
+	       s->balloon_cap == RECLAIM_UNLIMITED ? "none"
+						   : format_size(cap, sizeof(cap), s->balloon_cap),
+	       lv_source_name(s->src_balloon_cap), format_size(gs, sizeof(gs), s->guest_swap),
+	       lv_source_name(s->src_guest_swap), lv_active_name(d->act.method), d->act.why);
+}
+
+void
+lv_domain_refresh(struct lv_agent *a, struct lv_domain *d)
+{
+	if (d->dom == NULL)
+		return;
+	char *xml = virDomainGetXMLDesc(d->dom, 0);
+	char *inactive = d->persistent ? virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE) : NULL;
+	struct lv_settings set;
+	const char *skip = NULL;
+	if (xml == NULL) {
+		lv_log(LV_WARN, "%s: cannot read its XML: %s", d->name, lv_virerr());
+		free(inactive);
+		return; /* keep what we had */
+	}
+	int parsed = domxml_parse(&set, d->name, xml, inactive) == 0;
+	if (!parsed)
+		skip = "its XML cannot be read";
+	free(xml);
+	free(inactive);
+
+	if (skip == NULL && !set.has_balloon)
+		skip = "no balloon device";
+	else if (skip == NULL && !set.manage)
+		skip = "metadata says manage='no'";
+	else if (skip == NULL && !d->managed && managed_count(a) >= a->max_domains)
+		skip = "more domains than --max-domains";
+
+	if (skip != NULL) {
+		if (d->managed) {
+			if (d->blocked)
+				lv_unblock(a, d);
+			teardown_host(d);
+		}
+		if (d->managed || strcmp(d->skip_why, skip) != 0)
+			lv_log(LV_INFO, "%s: not managed: %s", d->name, skip);
+		d->managed = 0;
+		snprintf(d->skip_why, sizeof(d->skip_why), "%s", skip);
+		if (parsed)
+			d->set = set;
+		return;
+	}
+	if (!d->managed) {
+		d->set = set;
+		d->managed = 1;
+		d->skip_why[0] = '\0';
+		setup_host(a, d);
+		log_settings(d, "managed");
+		return;
+	}
+	/* Settings the operator may change live (virsh metadata, memtune). */
+	int changed = set.shares != d->set.shares || set.reservation != d->set.reservation ||
+		      set.limit != d->set.limit || set.balloon_cap != d->set.balloon_cap ||
+		      set.guest_swap != d->set.guest_swap;
+	unsigned period = d->set.stats_period;
+	set.stats_period = set.stats_period ? set.stats_period : period;
+	d->set = set;
+	d->view.guest_swap = set.guest_swap;
+	if (changed)
+		log_settings(d, "settings changed");
+}
+
+static struct lv_domain *
+attach(struct lv_agent *a, virDomainPtr dom)
+{
+	struct lv_domain *d = calloc(1, sizeof(*d));
+	const char *name = virDomainGetName(dom);
+	if (d == NULL || name == NULL || (d->name = strdup(name)) == NULL ||
+	    virDomainGetUUIDString(dom, d->uuid) != 0) {
+		if (d)
+			free(d->name);
+		free(d);
+		virDomainFree(dom);
+		lv_log(LV_ERROR, "cannot follow a domain: %s", name ? name : lv_virerr());
+		return NULL;
+	}
+	struct lv_domain **p = realloc(a->doms, (a->n_doms + 1) * sizeof(*p));
+	if (p == NULL) {
+		free(d->name);
+		free(d);
+		virDomainFree(dom);
+		return NULL;
+	}
+	a->doms = p;
+	a->doms[a->n_doms++] = d;
+	d->dom = dom;
+	d->persistent = virDomainIsPersistent(dom) == 1;
+	guest_mem_init(&d->mem);
+	/* Ids must be unique within a decision; UUIDs that agree on their
+	 * first 64 bits are as good as never seen, but still work. */
+	d->id = lv_uuid_id(d->uuid);
+	for (size_t i = 0; i + 1 < a->n_doms; i++) {
+		if (a->doms[i]->id == d->id) {
+			d->id++;
+			i = (size_t)-1;
+		}
+	}
+	lv_domain_refresh(a, d);
+	return d;
+}
+
+void
+lv_domain_drop(struct lv_agent *a, struct lv_domain *d, const char *why)
+{
+	size_t i;
+	for (i = 0; i < a->n_doms && a->doms[i] != d; i++)
+		;
+	if (i == a->n_doms)
+		return;
+	if (d->managed)
+		lv_log(LV_INFO, "%s: dropped (%s)", d->name, why);
+	if (d->blocked) {
+		/* It stopped while suspended: nothing left to resume. */
+		blocked_remove(&a->blocked, d->uuid);
+		d->blocked = 0;
+	}
+	teardown_host(d);
+	if (d->dom != NULL)
+		virDomainFree(d->dom);
+	free(d->name);
+	free(d);
+	memmove(&a->doms[i], &a->doms[i + 1], (a->n_doms - i - 1) * sizeof(a->doms[0]));
+	a->n_doms--;
+}
+
+void
+lv_domains_free(struct lv_agent *a)
+{
+	while (a->n_doms > 0) {
+		struct lv_domain *d = a->doms[a->n_doms - 1];
+		teardown_host(d);
+		if (d->dom != NULL)
+			virDomainFree(d->dom);
+		free(d->name);
+		free(d);
+		a->n_doms--;
+	}
+	free(a->doms);
+	a->doms = NULL;
+}
+
+void
+lv_resync(struct lv_agent *a)
+{
+	if (!a->connected)
+		return;
+	virDomainPtr *list = NULL;
+	int n = virConnectListAllDomains(a->conn, &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	if (n < 0) {
+		lv_log(LV_WARN, "cannot list domains: %s", lv_virerr());
+		return;
+	}
+	a->last_resync_ns = lv_now_ns();
+	uint8_t *seen = calloc(a->n_doms + 1, 1);
+	size_t known = a->n_doms;
+	for (int i = 0; i < n; i++) {
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		if (virDomainGetUUIDString(list[i], uuid) != 0) {
+			virDomainFree(list[i]);
+			continue;
+		}
+		struct lv_domain *d = lv_domain_by_uuid(a, uuid);
+		if (d == NULL) {
+			attach(a, list[i]);
+			continue;
+		}
+		for (size_t j = 0; j < known && seen; j++)
+			if (a->doms[j] == d)
+				seen[j] = 1;
+		if (d->dom == NULL) {
+			d->dom = list[i]; /* back after a reconnect */
+		} else {
+			virDomainFree(list[i]);
+		}
+		lv_domain_refresh(a, d);
+	}
+	free(list);
+	/* Known before and not listed now: gone while we were not looking. */
+	for (size_t j = known; seen && j-- > 0;)
+		if (!seen[j])
+			lv_domain_drop(a, a->doms[j], "no longer running");
+	free(seen);
+}
+
+void
+lv_resume_leftovers(struct lv_agent *a)
+{
+	if (!a->connected)
+		return;
+	for (size_t i = 0; i < a->blocked.n;) {
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		snprintf(uuid, sizeof(uuid), "%s", a->blocked.uuids[i]);
+		struct lv_domain *d = lv_domain_by_uuid(a, uuid);
+		if (d != NULL && d->blocked) {
+			i++; /* ours, from this run */
+			continue;
+		}
+		virDomainPtr dom = virDomainLookupByUUIDString(a->conn, uuid);
+		int state = VIR_DOMAIN_NOSTATE, reason = 0;
+		if (dom != NULL && virDomainGetState(dom, &state, &reason, 0) != 0)
+			state = VIR_DOMAIN_NOSTATE;
+		const char *name = dom ? virDomainGetName(dom) : uuid;
+		int done = 1;
+		if (state == VIR_DOMAIN_PAUSED) {
+			if (a->dry_run) {
+				lv_log(LV_INFO, "dry-run: %s was suspended by an earlier run; a real "
+				       "run would resume it", name);
+				done = 0;
+			} else if (virDomainResume(dom) == 0) {
+				lv_log(LV_INFO, "%s: resumed (suspended by an earlier run of the "
+				       "agent)", name);
+			} else {
+				lv_log(LV_ERROR, "%s: cannot resume it: %s", name, lv_virerr());
+				done = 0;
+			}
+		}
+		if (dom != NULL)
+			virDomainFree(dom);
+		if (done && !a->dry_run)
+			blocked_remove(&a->blocked, uuid);
+		else
+			i++;
+	}
+}
+
+void
+lv_resume_all(struct lv_agent *a)
+{
+	for (size_t i = 0; i < a->n_doms; i++) {
+		struct lv_domain *d = a->doms[i];
+		if (d->blocked && lv_unblock(a, d) != 0)
+			lv_log(LV_ERROR, "%s: left suspended; the next run of the agent resumes it "
+			       "(listed in %s)", d->name, a->blocked.path);
+	}
+}
+
+/* ---- events ---- */
+
+static void
+on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+	struct lv_agent *a = opaque;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	(void)conn;
+	if (virDomainGetUUIDString(dom, uuid) != 0)
+		return;
+	struct lv_domain *d = lv_domain_by_uuid(a, uuid);
+	switch (event) {
+	case VIR_DOMAIN_EVENT_STARTED:
+	case VIR_DOMAIN_EVENT_RESUMED:
+		if (d == NULL && virDomainRef(dom) == 0) {
+			lv_log(LV_DEBUG, "%s: started", virDomainGetName(dom));
+			attach(a, dom);
+		}
+		break;
+	case VIR_DOMAIN_EVENT_STOPPED:
+		if (d != NULL) {
+			static const char *const why[] = {"shut down", "destroyed", "crashed",
+							  "migrated away", "saved", "failed",
+							  "snapshot loaded"};
+			lv_domain_drop(a, d, detail >= 0 && detail < 7 ? why[detail] : "stopped");
+		}
+		break;
+	case VIR_DOMAIN_EVENT_SUSPENDED:
+		if (d != NULL && d->managed && !d->blocked)
+			lv_log(LV_INFO, "%s: paused by someone else", d->name);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque)
+{
+	struct lv_agent *a = opaque;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	(void)conn;
+	if (type == VIR_DOMAIN_METADATA_ELEMENT && (nsuri == NULL || strcmp(nsuri, LV_METADATA_URI)))
+		return;
+	if (virDomainGetUUIDString(dom, uuid) != 0)
+		return;
+	struct lv_domain *d = lv_domain_by_uuid(a, uuid);
+	if (d != NULL) {
+		lv_log(LV_DEBUG, "%s: metadata changed", d->name);
+		lv_domain_refresh(a, d);
+	}
+}
+
+static void
+on_close(virConnectPtr conn, int reason, void *opaque)
+{
+	struct lv_agent *a = opaque;
+	static const char *const why[] = {"error", "end of file", "keepalive timeout",
+					  "client closed"};
+	(void)conn;
+	if (!a->connected)
+		return;
+	a->connected = 0;
+	lv_log(LV_WARN, "lost the connection to libvirt (%s); reconnecting every %d s",
+	       reason >= 0 && reason < 4 ? why[reason] : "?", RECONNECT_MS / 1000);
+	/* The connection is closed outside this callback. */
+	virEventUpdateTimeout(a->reconnect_timer, 0);
+}
+
+static void
+reconnect_timer(int timer, void *opaque)
+{
+	struct lv_agent *a = opaque;
+	(void)timer;
+	if (a->conn != NULL && !a->connected)
+		lv_disconnect(a);
+	if (a->conn == NULL && lv_connect(a, 0) == 0) {
+		a->reconnects++;
+		virEventUpdateTimeout(a->reconnect_timer, -1);
+		return;
+	}
+	virEventUpdateTimeout(a->reconnect_timer, RECONNECT_MS);
+}
+
+void
+lv_disconnect(struct lv_agent *a)
+{
+	for (size_t i = 0; i < a->n_doms; i++) {
+		if (a->doms[i]->dom != NULL)
+			virDomainFree(a->doms[i]->dom);
+		a->doms[i]->dom = NULL;
+	}
+	if (a->conn == NULL)
+		return;
+	virResetLastError();
+	if (a->lifecycle_cb >= 0)
+		virConnectDomainEventDeregisterAny(a->conn, a->lifecycle_cb);
+	if (a->metadata_cb >= 0)
+		virConnectDomainEventDeregisterAny(a->conn, a->metadata_cb);
+	virConnectUnregisterCloseCallback(a->conn, on_close);
+	a->lifecycle_cb = a->metadata_cb = -1;
+	virConnectClose(a->conn);
+	a->conn = NULL;
+	a->connected = 0;
+}
+
+int
+lv_connect(struct lv_agent *a, int retry)
+{
+	if (a->reconnect_timer <= 0)
+		a->reconnect_timer = virEventAddTimeout(-1, reconnect_timer, a, NULL);
+	/* A dry run cannot change anything: libvirtd itself refuses. */
+	virConnectPtr c = a->dry_run ? virConnectOpenReadOnly(a->uri) : virConnectOpen(a->uri);
+	if (c == NULL) {
+		if (retry) {
+			lv_log(LV_WARN, "cannot connect to %s: %s; retrying every %d s", a->uri,
+			       lv_virerr(), RECONNECT_MS / 1000);
+			virEventUpdateTimeout(a->reconnect_timer, RECONNECT_MS);
+		}
+		return -1;
+	}
+	a->conn = c;
+	a->connected = 1;
+	a->lifecycle_cb = virConnectDomainEventRegisterAny(
+		c, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), a,
+		NULL);
+	a->metadata_cb = virConnectDomainEventRegisterAny(
+		c, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(on_metadata),
+		a, NULL);
+	if (a->lifecycle_cb < 0)
+		lv_log(LV_WARN, "no lifecycle events from %s (%s): domains are found by polling "
+		       "only", a->uri, lv_virerr());
+	if (virConnectRegisterCloseCallback(c, on_close, a, NULL) != 0)
+		lv_log(LV_WARN, "no close notification from %s: %s", a->uri, lv_virerr());
+	/* Notice a hung libvirtd too, not only one that closed the socket. */
+	virResetLastError();
+	if (virConnectSetKeepAlive(c, 5, 3) < 0)
+		virResetLastError();
+	lv_log(LV_INFO, "connected to %s%s", a->uri, a->dry_run ? " (read-only: dry run)" : "");
+	lv_resync(a);
+	lv_resume_leftovers(a);
+	return 0;
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reclaim-libvirt-agent: reclaim managing every running libvirt domain with a
+ * balloon on this host (see README.md). Declarations shared by its files.
+ */
+#ifndef LVAGENT_H
+#define LVAGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <libvirt/libvirt.h>
+
+#include "common.h" /* examples/agent-common */
+#include "reclaim.h"
+
+/* The agent's XML namespace for <metadata> (virsh metadata --uri). */
+#define LV_METADATA_URI "urn:reclaim:libvirt-agent:1"
+#define LV_METADATA_KEY "reclaim"
+
+/* ---- log.c ---- */
+
+enum lv_level { LV_ERROR, LV_WARN, LV_INFO, LV_DEBUG };
+
+/* Log lines go to @p out (stderr when NULL); LV_DEBUG only when verbose.
+ * With @p stamp, lines start with the local time. */
+void lv_log_setup(FILE *out, int verbose, int stamp);
+void lv_log(enum lv_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* libvirt's last error message, never NULL. */
+const char *lv_virerr(void);
+uint64_t lv_now_ns(void);  /* CLOCK_MONOTONIC */
+uint64_t lv_wall_ns(void); /* CLOCK_REALTIME */
+
+/* ---- domxml.c: what the domain XML says ---- */
+
+/* Where a policy input came from, for the log and the README's table. */
+enum lv_source {
+	LV_SRC_DEFAULT = 0,
+	LV_SRC_METADATA,      /* <metadata><reclaim:vm .../> */
+	LV_SRC_MEMTUNE,       /* <memtune> min_guarantee / hard_limit */
+	LV_SRC_CURRENT,       /* persistent <currentMemory> */
+};
+
+struct lv_settings {
+	char type[16];            /* <domain type=...>: kvm, qemu (TCG), ... */
+	int kvm;                  /* type kvm: hardware virtualization */
+	uint64_t configured;      /* <memory>: guest-visible maximum */
+	int has_balloon;          /* a virtio <memballoon> */
+	unsigned stats_period;    /* <memballoon><stats period>, seconds; 0: none */
+	int deflate_on_oom;       /* <memballoon><driver deflate_on_oom='on'> */
+	size_t n_ram;             /* guest RAM backends and their sizes */
+	uint64_t ram[GUEST_MEM_MAX_REGIONS];
+
+	int manage;               /* metadata manage='no' leaves the domain alone */
+	uint64_t shares;
+	uint64_t reservation;
+	uint64_t limit;           /* RECLAIM_UNLIMITED for none */
+	uint64_t balloon_cap;     /* RECLAIM_UNLIMITED for none */
+	uint64_t guest_swap;
+	enum lv_source src_shares, src_reservation, src_limit, src_balloon_cap, src_guest_swap;
+};
+
+/*
+ * Reads @p xml (the live definition) and, when not NULL, @p inactive_xml (the
+ * persistent one, for <currentMemory>). Bad metadata gets one log line naming
+ * @p name and the default instead. Returns 0, or -1 (logged) when the XML
+ * cannot be used at all.
+ */
+int domxml_parse(struct lv_settings *out, const char *name, const char *xml,
+		 const char *inactive_xml);
+/* "metadata", "memtune", ... */
+const char *lv_source_name(enum lv_source src);
+
+/* ---- memstats.c: virDomainMemoryStats as the policy needs it ---- */
+
+struct lv_memstats {
+	int has_actual;
+	uint64_t actual;  /* the guest's current size (balloon = configured - actual) */
+	int has_rss;
+	uint64_t rss;     /* the VMM process's RSS */
+	struct guest_stats_raw raw;
+};
+
+/* Maps @p n libvirt stats (KiB, seconds) to bytes, saturating. */
+void memstats_map(struct lv_memstats *out, const virDomainMemoryStatStruct *stats, int n);
+
+/* ---- blocked.c: the domains this agent suspended, on disk ---- */
+
+struct lv_blocked {
+	char path[4096];
+	char (*uuids)[VIR_UUID_STRING_BUFLEN];
+	size_t n;
+	size_t cap;
+};
+
+/*
+ * Opens the state directory @p dir (created 0700 if missing; refused when
+ * group- or world-writable or not ours) and reads its "blocked" file.
+ * 0 or -errno (logged).
+ */
+int blocked_open(struct lv_blocked *b, const char *dir);
+void blocked_close(struct lv_blocked *b);
+int blocked_has(const struct lv_blocked *b, const char *uuid);
+/* Adds or removes @p uuid and rewrites the file atomically (mode 0600).
+ * 0 or -errno. */
+int blocked_add(struct lv_blocked *b, const char *uuid);
+int blocked_remove(struct lv_blocked *b, const char *uuid);
+
+/* ---- the agent ---- */
+
+enum lv_active_method {
+	LV_ACTIVE_AUTO = 0,
+	LV_ACTIVE_PAGE_IDLE,  /* idle page tracking: sees KVM guests' accesses */
+	LV_ACTIVE_CLEAR_REFS, /* accessed bits via clear_refs: right under TCG only */
+	LV_ACTIVE_GUEST,      /* the guest's own statistics */
+};
+const char *lv_active_name(enum lv_active_method m);
+
+struct lv_domain;
+
+/* A way to push a VM's memory to host swap (swap.c). */
+struct lv_swap_method {
+	const char *name;
+	/* Pushes about @p bytes out; *done gets the bytes the kernel took.
+	 * 0 or -errno (-ENOTSUP when this VM cannot be swapped this way). */
+	int (*swap_out)(struct lv_domain *d, uint64_t bytes, uint64_t *done);
+};
+const struct lv_swap_method *lv_swap_method_find(const char *name);
+/* The names, comma-separated, for --help. */
+const char *lv_swap_method_names(void);
+
+/* Active-memory sampling state of one domain (active.c). */
+struct lv_active {
+	enum lv_active_method method;
+	char why[256];            /* why this method, for the log and metrics */
+	struct reclaim_estimator est;
+	uint64_t period_start_ns;
+	/* page-idle: the pages sampled this period */
+	uint64_t *addrs;
+	uint64_t *pfns;
+	size_t n;
+	uint32_t last_sampled, last_touched;
+};
+
+struct lv_domain {
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	char *name;
+	uint64_t id;              /* stable across polls and restarts: from the UUID */
+	virDomainPtr dom;         /* NULL while disconnected */
+	int managed;              /* 0: known but left alone (why in skip_why) */
+	char skip_why[128];
+	int persistent;
+
+	struct lv_settings set;
+	pid_t pid;                /* the QEMU process, 0 if not on this host */
+	struct guest_mem mem;     /* its guest RAM; no regions if not found */
+	struct lv_active act;
+	struct guest_view view;
+	struct reclaim_rng rng;
+
+	/* This tick's view. */
+	int sampled;              /* 1 when this tick has read it */
+	uint64_t gone_since_ns;   /* its QEMU process vanished; libvirt not told yet */
+	struct guest_mem_usage usage;
+	uint64_t consumed;
+	uint64_t balloon;
+	int has_stats;
+	struct guest_view_out gstats;
+	struct lv_memstats ms;
+	uint64_t active;
+
+	/* What the agent did. */
+	int blocked;              /* suspended by this agent */
+	struct reclaim_decision last;   /* this tick's decision */
+	int have_last;
+	struct reclaim_decision logged; /* the last decision logged */
+	int have_logged;
+	uint64_t swap_decided_total;
+	uint64_t paged_out_total;
+	uint64_t balloon_sets_total;
+	uint64_t op_errors_total;
+	int op_error;             /* this tick */
+};
+
+struct lv_http;
+
+struct lv_agent {
+	/* options */
+	char *uri;
+	char *config_path;
+	char *state_dir;
+	char *metrics_file;
+	char *metrics_listen;
+	uint64_t budget;          /* 0: the real host */
+	uint64_t reserved;
+	uint64_t tick_ns;
+	uint64_t max_ticks;
+	uint64_t duration_ns;
+	uint64_t warmup_ns;
+	unsigned stats_interval_s;
+	uint64_t seed;
+	size_t max_domains;
+	int dry_run;
+	int verbose;
+	enum lv_active_method active_method;
+	const struct lv_swap_method *swap;
+
+	/* state */
+	struct reclaim_config cfg;
+	struct reclaim_policy *policy;
+	virConnectPtr conn;
+	int connected;
+	int lifecycle_cb;
+	int metadata_cb;
+	int reconnect_timer;
+	uint64_t reconnect_at_ns;
+	uint64_t last_resync_ns;
+	struct lv_domain **doms;
+	size_t n_doms;
+	struct lv_blocked blocked;
+	int page_idle_fd;         /* /sys/kernel/mm/page_idle/bitmap, or -1 */
+	char page_idle_why[128];
+	int stop;
+	int exit_code;
+	uint64_t start_ns;
+	uint64_t ticks;
+	uint64_t reconnects;
+
+	/* per tick */
+	struct reclaim_vm_stats *vms;
+	struct reclaim_decision *dec;
+	struct reclaim_apply_result *res;
+	struct reclaim_summary sum;
+	struct reclaim_host host;
+	int have_sum;
+	int logged_state;         /* the host state last logged, -1 none */
+	const char *free_source;  /* "MemAvailable", "budget", ... */
+
+	/* metrics */
+	char *metrics;            /* the last rendering */
+	size_t metrics_len;
+	struct lv_http *http;
+};
+
+
+/* ---- domains.c: libvirt connection, discovery, lifecycle ---- */
+
+/* Connects (once); 0 or -1 (logged). Reconnection is scheduled on failure
+ * when @p retry. */
+int lv_connect(struct lv_agent *a, int retry);
+void lv_disconnect(struct lv_agent *a);
+/* Lists the active domains: attaches new ones, drops those gone. */
+void lv_resync(struct lv_agent *a);
+/* Re-reads a domain's XML (settings). */
+void lv_domain_refresh(struct lv_agent *a, struct lv_domain *d);
+struct lv_domain *lv_domain_by_id(struct lv_agent *a, uint64_t id);
+struct lv_domain *lv_domain_by_uuid(struct lv_agent *a, const char *uuid);
+/* Forgets a domain (it stopped or left); resumes nothing. */
+void lv_domain_drop(struct lv_agent *a, struct lv_domain *d, const char *why);
+void lv_domains_free(struct lv_agent *a);
+/* Resumes the domains listed in the state file that are still paused
+ * (left by an agent that was killed). */
+void lv_resume_leftovers(struct lv_agent *a);
+/* Resumes every domain this agent suspended (on exit). */
+void lv_resume_all(struct lv_agent *a);
+/* The QEMU process whose command line carries -uuid @p uuid, or 0. */
+pid_t lv_find_qemu(const char *uuid);
+/* A stable policy id for a UUID string. */
+uint64_t lv_uuid_id(const char *uuid);
+
+/* ---- active.c ---- */
+
+/* Probes /sys/kernel/mm/page_idle (sets a->page_idle_fd, a->page_idle_why). */
+void active_probe(struct lv_agent *a);
+/* Chooses the method for @p d and says why. */
+void active_start(struct lv_agent *a, struct lv_domain *d);
+void active_stop(struct lv_domain *d);
+/* Updates d->active from this tick's sample. */
+void active_sample(struct lv_agent *a, struct lv_domain *d, uint64_t now_ns);
+
+/* ---- policy.c: the one place that decides and applies ---- */
+
+/* Samples every managed domain, decides, logs, applies (or, in a dry run,
+ * only says what it would do) and renders the metrics. */
+void lv_tick(struct lv_agent *a);
+/* Carries @p n decisions out (the adapter: balloon, swap mechanism,
+ * suspend/resume; only counted in a dry run). Returns reclaim_apply()'s
+ * status. */
+int lv_apply(struct lv_agent *a, const struct reclaim_decision *dec, size_t n);
+/* Suspends / resumes one domain as the policy's block and unblock do,
+ * keeping the state file. 0 or -errno. */
+int lv_block(struct lv_agent *a, struct lv_domain *d);
+int lv_unblock(struct lv_agent *a, struct lv_domain *d);
+
+/* ---- metrics.c ---- */
+
+/* Renders the Prometheus text into a->metrics. */
+void metrics_render(struct lv_agent *a);
+/* Writes a->metrics to @p path atomically, mode 0644. 0 or -errno. */
+int metrics_write_file(const struct lv_agent *a, const char *path);
+/* Serves a->metrics over HTTP on @p listen ("PORT", "ADDR:PORT",
+ * "[V6ADDR]:PORT"; ADDR defaults to 127.0.0.1) through libvirt's event
+ * loop. 0 or -1 (logged). */
+int metrics_http_start(struct lv_agent *a, const char *listen);
+void metrics_http_stop(struct lv_agent *a);
+/* Escapes a Prometheus label value into @p buf. */
+const char *metrics_label(char *buf, size_t len, const char *value);
+
+#endif /* LVAGENT_H */

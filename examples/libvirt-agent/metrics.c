@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Metrics in the Prometheus text format (version 0.0.4): rendered once per
+ * tick, served over HTTP from libvirt's event loop (localhost by default) and
+ * written to a textfile for node_exporter's textfile collector (replaced
+ * atomically, mode 0644). The HTTP side is deliberately small: GET only,
+ * one request per connection, a few connections at a time, each given five
+ * seconds.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "lvagent.h"
+
+#ifndef RECLAIM_AGENT_VERSION
+#define RECLAIM_AGENT_VERSION "0"
+#endif
+
+#define HTTP_MAX_CLIENTS 8
+#define HTTP_TIMEOUT_MS 5000
+
+/* ---- rendering ---- */
+
+struct out {
+	char *buf;
+	size_t len;
+	size_t cap;
+	int failed;
+};
+
+__attribute__((format(printf, 2, 3))) static void
+put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		size_t room = o->cap - o->len;
+		va_start(ap, fmt);
+		int n = o->buf ? vsnprintf(o->buf + o->len, room, fmt, ap) : -1;
+		va_end(ap);
+		if (n >= 0 && (size_t)n < room) {
+			o->len += (size_t)n;
+			return;
+		}
+		size_t cap = o->cap ? o->cap * 2 : 8192;
+		if (n >= 0 && cap < o->len + (size_t)n + 1)
+			cap = o->len + (size_t)n + 1;
+		char *p = realloc(o->buf, cap);
+		if (p == NULL) {
+			o->failed = 1;
+			return;
+		}
+		o->buf = p;
+		o->cap = cap;
+	}
+}
+
+const char *
+metrics_label(char *buf, size_t len, const char *value)
+{
+	size_t j = 0;
+	for (size_t i = 0; value[i] && j + 3 < len; i++) {
+		char c = value[i];
+		if (c == '\\' || c == '"') {
+			buf[j++] = '\\';
+			buf[j++] = c;
+		} else if (c == '\n') {
+			buf[j++] = '\\';
+			buf[j++] = 'n';
+		} else {
+			buf[j++] = c;
+		}
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+static void
+help(struct out *o, const char *name, const char *type, const char *text)
+{
+	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* One gauge or counter per managed domain. */
+static void
+per_vm(struct out *o, const struct lv_agent *a, const char *name, const char *type,
+       const char *text, uint64_t (*get)(const struct lv_domain *))
+{
+	help(o, name, type, text);
+	for (size_t i = 0; i < a->n_doms; i++) {
+		const struct lv_domain *d = a->doms[i];
+		char lbl[256];
+		if (!d->managed)
+			continue;
+		put(o, "%s{domain=\"%s\",uuid=\"%s\"} %" PRIu64 "\n", name,
+		    metrics_label(lbl, sizeof(lbl), d->name), d->uuid, get(d));
+	}
+}
+
+#define GETTER(fn, expr)                                                                   \
+	static uint64_t fn(const struct lv_domain *d)                                      \
+	{                                                                                  \
+		return (expr);                                                             \
+	}
+GETTER(g_configured, d->set.configured)
+GETTER(g_consumed, d->consumed)
+GETTER(g_active, d->active)
+GETTER(g_target, d->have_last ? d->last.target_bytes : d->set.configured)
+GETTER(g_balloon, d->balloon)
+GETTER(g_balloon_target, d->have_last ? d->last.balloon_target_bytes : d->balloon)
+GETTER(g_balloon_cap, d->have_last ? d->last.balloon_cap_bytes : 0)
+GETTER(g_swapped, d->usage.swap_bytes)
+GETTER(g_swap_decided, d->swap_decided_total)
+GETTER(g_paged_out, d->paged_out_total)
+GETTER(g_blocked, (uint64_t)d->blocked)
+GETTER(g_stats, (uint64_t)d->has_stats)
+GETTER(g_guest_free, d->has_stats ? d->gstats.free_bytes : 0)
+GETTER(g_errors, d->op_errors_total)
+GETTER(g_guest_ram, (uint64_t)(d->mem.n_regions > 0))
+#undef GETTER
+
+void
+metrics_render(struct lv_agent *a)
+{
+	struct out o = {0};
+	char lbl[512];
+	static const char *const states[] = {"high", "soft", "hard", "low"};
+
+	help(&o, "reclaim_agent_info", "gauge", "The agent and how it runs.");
+	put(&o, "reclaim_agent_info{version=\"%s\",uri=\"%s\",dry_run=\"%d\",swap_method=\"%s\","
+	    "free=\"%s\"} 1\n", RECLAIM_AGENT_VERSION, metrics_label(lbl, sizeof(lbl), a->uri),
+	    a->dry_run, a->swap->name, a->free_source ? a->free_source : "");
+	help(&o, "reclaim_agent_connected", "gauge", "1 while connected to libvirt.");
+	put(&o, "reclaim_agent_connected %d\n", a->connected);
+	help(&o, "reclaim_agent_reconnects_total", "counter", "Reconnections to libvirt.");
+	put(&o, "reclaim_agent_reconnects_total %" PRIu64 "\n", a->reconnects);
+	help(&o, "reclaim_agent_ticks_total", "counter", "Ticks run.");
+	put(&o, "reclaim_agent_ticks_total %" PRIu64 "\n", a->ticks);
+	size_t managed = 0;
+	for (size_t i = 0; i < a->n_doms; i++)
+		managed += a->doms[i]->managed;
+	help(&o, "reclaim_agent_domains", "gauge", "Running domains, managed or left alone.");
+	put(&o, "reclaim_agent_domains{managed=\"yes\"} %zu\n", managed);
+	put(&o, "reclaim_agent_domains{managed=\"no\"} %zu\n", a->n_doms - managed);
+	help(&o, "reclaim_agent_page_idle", "gauge",
+	     "1 when idle page tracking (sees KVM guests' accesses) is usable here.");
+	put(&o, "reclaim_agent_page_idle %d\n", a->page_idle_fd >= 0);
+
+	if (a->have_sum) {
+		const struct reclaim_summary *s = &a->sum;
+		help(&o, "reclaim_host_state", "gauge", "The host's free-memory state (1 for the current one).");
+		for (int i = 0; i < 4; i++)
+			put(&o, "reclaim_host_state{state=\"%s\"} %d\n", states[i], (int)s->state == i);
+		help(&o, "reclaim_host_total_bytes", "gauge", "Host memory (or --budget).");
+		put(&o, "reclaim_host_total_bytes %" PRIu64 "\n", a->host.total_bytes);
+		help(&o, "reclaim_host_usable_bytes", "gauge", "Host memory less --reserved.");
+		put(&o, "reclaim_host_usable_bytes %" PRIu64 "\n", s->usable_bytes);
+		help(&o, "reclaim_host_free_bytes", "gauge",
+		     "Free host memory the policy used (MemAvailable, or the budget's).");
+		put(&o, "reclaim_host_free_bytes %" PRIu64 "\n", s->free_bytes);
+		help(&o, "reclaim_host_swap_free_bytes", "gauge", "Free host swap (SwapFree).");
+		put(&o, "reclaim_host_swap_free_bytes %" PRIu64 "\n", a->host.swap_free_bytes);
+		help(&o, "reclaim_host_threshold_bytes", "gauge", "Free-memory thresholds.");
+		for (int i = 0; i < 4; i++)
+			put(&o, "reclaim_host_threshold_bytes{threshold=\"%s\"} %" PRIu64 "\n",
+			    states[i], s->threshold_bytes[i]);
+		help(&o, "reclaim_host_need_bytes", "gauge",
+		     "Memory to reclaim to get back to the high threshold.");
+		put(&o, "reclaim_host_need_bytes %" PRIu64 "\n", s->need_bytes);
+	}
+
+	per_vm(&o, a, "reclaim_vm_configured_bytes", "gauge", "Guest memory size (<memory>).",
+	       g_configured);
+	per_vm(&o, a, "reclaim_vm_consumed_bytes", "gauge", "Guest RAM resident on the host.",
+	       g_consumed);
+	per_vm(&o, a, "reclaim_vm_guest_ram_found", "gauge",
+	       "1 when the guest RAM mappings were found (else consumed is QEMU's RSS).",
+	       g_guest_ram);
+	per_vm(&o, a, "reclaim_vm_active_bytes", "gauge", "Estimated active memory.", g_active);
+	help(&o, "reclaim_vm_active_method", "gauge", "How active memory is measured, and why.");
+	for (size_t i = 0; i < a->n_doms; i++) {
+		const struct lv_domain *d = a->doms[i];
+		char why[256];
+		if (!d->managed)
+			continue;
+		put(&o, "reclaim_vm_active_method{domain=\"%s\",uuid=\"%s\",method=\"%s\",why=\"%s\"} 1\n",
+		    metrics_label(lbl, sizeof(lbl), d->name), d->uuid, lv_active_name(d->act.method),
+		    metrics_label(why, sizeof(why), d->act.why));
+	}
+	per_vm(&o, a, "reclaim_vm_target_bytes", "gauge", "Target allocation the policy decided.",
+	       g_target);
+	per_vm(&o, a, "reclaim_vm_balloon_bytes", "gauge", "Balloon size now.", g_balloon);
+	per_vm(&o, a, "reclaim_vm_balloon_target_bytes", "gauge", "Balloon size decided.",
+	       g_balloon_target);
+	per_vm(&o, a, "reclaim_vm_balloon_cap_bytes", "gauge", "The balloon cap that applied.",
+	       g_balloon_cap);
+	help(&o, "reclaim_vm_balloon_cap_by", "gauge", "Which bound set the balloon cap.");
+	for (size_t i = 0; i < a->n_doms; i++) {
+		const struct lv_domain *d = a->doms[i];
+		const char *by = d->have_last ? reclaim_balloon_limit_name(d->last.balloon_limit) : NULL;
+		if (!d->managed || by == NULL)
+			continue;
+		put(&o, "reclaim_vm_balloon_cap_by{domain=\"%s\",uuid=\"%s\",by=\"%s\"} 1\n",
+		    metrics_label(lbl, sizeof(lbl), d->name), d->uuid, by);
+	}
+	per_vm(&o, a, "reclaim_vm_swapped_bytes", "gauge", "Guest RAM in host swap now.", g_swapped);
+	per_vm(&o, a, "reclaim_vm_swap_decided_bytes_total", "counter",
+	       "Host swap the policy decided.", g_swap_decided);
+	per_vm(&o, a, "reclaim_vm_paged_out_bytes_total", "counter",
+	       "Guest RAM the kernel accepted to page out.", g_paged_out);
+	per_vm(&o, a, "reclaim_vm_blocked", "gauge", "1 while suspended by the agent.", g_blocked);
+	per_vm(&o, a, "reclaim_vm_guest_stats", "gauge", "1 when the guest's statistics are used.",
+	       g_stats);
+	per_vm(&o, a, "reclaim_vm_guest_free_bytes", "gauge",
+	       "Guest free memory, as the guest reports it.", g_guest_free);
+	per_vm(&o, a, "reclaim_vm_action_errors_total", "counter", "Actions that failed.",
+	       g_errors);
+	help(&o, "reclaim_vm_reason", "gauge", "Why the last decision is what it is.");
+	for (size_t i = 0; i < a->n_doms; i++) {
+		const struct lv_domain *d = a->doms[i];
+		if (!d->managed || !d->have_last)
+			continue;
+		metrics_label(lbl, sizeof(lbl), d->name);
+		for (uint32_t bit = 1; bit != 0; bit <<= 1) {
+			const char *r = reclaim_reason_name(bit);
+			if (r == NULL)
+				break;
+			put(&o, "reclaim_vm_reason{domain=\"%s\",uuid=\"%s\",reason=\"%s\"} %d\n", lbl,
+			    d->uuid, r, (d->last.reasons & bit) != 0);
+		}
+	}
+	if (o.failed) {
+		free(o.buf);
+		return; /* keep the last rendering */
+	}
+	free(a->metrics);
+	a->metrics = o.buf;
+	a->metrics_len = o.len;
+}
+
+int
+metrics_write_file(const struct lv_agent *a, const char *path)
+{
+	char tmp[4200];
+	int w = snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	if (w < 0 || (size_t)w >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	int err = 0;
+	/* Readable by node_exporter, writable by us only, whatever the umask. */
+	if (fchmod(fd, 0644) != 0)
+		err = -errno;
+	size_t off = 0;
+	while (!err && off < a->metrics_len) {
+		ssize_t n = write(fd, a->metrics + off, a->metrics_len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			err = n < 0 ? -errno : -EIO;
+		else
+			off += (size_t)n;
+	}
+	if (close(fd) != 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) != 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+/* ---- HTTP ---- */
+
+struct lv_http {
+	int fd;
+	int watch;
+	int clients;
+};
+
+struct client {
+	struct lv_agent *a;
+	int fd;
+	int watch;
+	int timer;
+	size_t len;
+	char buf[2048];
+};
+
+static void
+client_free(void *opaque)
+{
+	struct client *c = opaque;
+	close(c->fd);
+	c->a->http->clients--;
+	free(c);
+}
+
+static void
+client_close(struct client *c)
+{
+	if (c->timer >= 0)
+		virEventRemoveTimeout(c->timer);
+	c->timer = -1;
+	if (c->watch >= 0)
+		virEventRemoveHandle(c->watch); /* client_free runs after */
+	c->watch = -1;
+}
+
+static void
+respond(struct client *c, const char *status, const char *body, size_t len)
+{
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			 status, len);
+	/* Small replies: write them out with a deadline, blocking. */
+	int flags = fcntl(c->fd, F_GETFL);
+	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
+	struct timeval tv = {2, 0};
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	const char *parts[2] = {head, body};
+	size_t lens[2] = {(size_t)n, len};
+	for (int p = 0; p < 2; p++) {
+		size_t off = 0;
+		while (off < lens[p]) {
+			ssize_t w = send(c->fd, parts[p] + off, lens[p] - off, MSG_NOSIGNAL);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return;
+			off += (size_t)w;
+		}
+	}
+}
+
+static void
+client_readable(int watch, int fd, int events, void *opaque)
+{
+	struct client *c = opaque;
+	(void)watch;
+	(void)events;
+	ssize_t n = recv(fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	if (strstr(c->buf, "\r\n\r\n") == NULL && strstr(c->buf, "\n\n") == NULL) {
+		if (c->len == sizeof(c->buf) - 1) {
+			static const char msg[] = "request too large\n";
+			respond(c, "431 Request Header Fields Too Large", msg, sizeof(msg) - 1);
+			client_close(c);
+		}
+		return;
+	}
+	if (!strncmp(c->buf, "GET /metrics ", 13) || !strncmp(c->buf, "GET / ", 6)) {
+		const char *body = c->a->metrics ? c->a->metrics : "";
+		respond(c, "200 OK", body, c->a->metrics ? c->a->metrics_len : 0);
+	} else {
+		static const char msg[] = "not found: try /metrics\n";
+		respond(c, "404 Not Found", msg, sizeof(msg) - 1);
+	}
+	client_close(c);
+}
+
+static void
+client_timeout(int timer, void *opaque)
+{
+	struct client *c = opaque;
+	(void)timer;
+	client_close(c);
+}
+
+static void
+on_accept(int watch, int fd, int events, void *opaque)
+{
+	struct lv_agent *a = opaque;
+	(void)watch;
+	(void)events;
+	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0)
+		return;
+	struct client *c = a->http->clients < HTTP_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+	if (c == NULL) {
+		close(cfd);
+		return;
+	}
+	c->a = a;
+	c->fd = cfd;
+	c->timer = -1;
+	a->http->clients++;
+	c->watch = virEventAddHandle(cfd, VIR_EVENT_HANDLE_READABLE, client_readable, c,
+				     client_free);
+	if (c->watch < 0) {
+		client_free(c);
+		return;
+	}
+	c->timer = virEventAddTimeout(HTTP_TIMEOUT_MS, client_timeout, c, NULL);
+}
+
+int
+metrics_http_start(struct lv_agent *a, const char *listen_spec)
+{
+	char host[128] = "127.0.0.1";
+	const char *port = listen_spec;
+	const char *colon = strrchr(listen_spec, ':');
+	if (colon != NULL) {
+		const char *h = listen_spec;
+		size_t hl = (size_t)(colon - listen_spec);
+		if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+			h++;
+			hl -= 2;
+		}
+		if (hl == 0 || hl >= sizeof(host)) {
+			lv_log(LV_ERROR, "--metrics %s: expected [ADDRESS:]PORT", listen_spec);
+			return -1;
+		}
+		memcpy(host, h, hl);
+		host[hl] = '\0';
+		port = colon + 1;
+	}
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
+	struct addrinfo *res = NULL;
+	int gai = getaddrinfo(host, port, &hints, &res);
+	if (gai != 0) {
+		lv_log(LV_ERROR, "--metrics %s: %s (a numeric address and port)", listen_spec,
+		       gai_strerror(gai));
+		return -1;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+		lv_log(LV_ERROR, "--metrics %s: %s", listen_spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	a->http = calloc(1, sizeof(*a->http));
+	if (a->http == NULL) {
+		close(fd);
+		return -1;
+	}
+	a->http->fd = fd;
+	a->http->watch = virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE, on_accept, a, NULL);
+	if (a->http->watch < 0) {
+		close(fd);
+		free(a->http);
+		a->http = NULL;
+		return -1;
+	}
+	lv_log(LV_INFO, "metrics on http://%s%s%s:%s/metrics", strchr(host, ':') ? "[" : "", host,
+	       strchr(host, ':') ? "]" : "", port);
+	return 0;
+}
+
+void
+metrics_http_stop(struct lv_agent *a)
+{
+	if (a->http == NULL)
+		return;
+	virEventRemoveHandle(a->http->watch);
+	close(a->http->fd);
+	/* Clients still open are freed by the event loop, or with the process. */
+	a->http->fd = -1;
+}

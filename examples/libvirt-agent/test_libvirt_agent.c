@@ -1,0 +1,786 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reclaim-libvirt-agent's parts, against libvirt's own test driver
+ * (test:///default, in this process): domain XML and metadata, memory stats,
+ * the state file, discovery and lifecycle and metadata events, and the libvirt
+ * calls each decision issues, read back from libvirt.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libvirt/virterror.h>
+
+#include "lvagent.h"
+
+#define MIB (1ull << 20)
+#define GIB (1ull << 30)
+
+/* ---- log capture ---- */
+
+static char log_buf[1 << 16];
+static FILE *log_file;
+
+static void
+log_reset(void)
+{
+	if (log_file != NULL)
+		fclose(log_file);
+	memset(log_buf, 0, sizeof(log_buf));
+	log_file = fmemopen(log_buf, sizeof(log_buf) - 1, "w");
+	lv_log_setup(log_file, 1, 0);
+}
+
+static int
+logged(const char *text)
+{
+	fflush(log_file);
+	return strstr(log_buf, text) != NULL;
+}
+
+#define assert_logged(text)                                                               \
+	do {                                                                              \
+		if (!logged(text))                                                        \
+			fail_msg("not logged: %s\n--- log:\n%s", (text), log_buf);        \
+	} while (0)
+
+/* ---- domain XML ---- */
+
+static const char *const full_xml =
+	"<domain type='kvm'><name>a</name>"
+	"<memory unit='GiB'>1</memory><currentMemory unit='MiB'>1024</currentMemory>"
+	"<memtune><hard_limit unit='MiB'>900</hard_limit>"
+	"<min_guarantee unit='MiB'>256</min_guarantee></memtune>"
+	"<cpu><numa><cell id='0' cpus='0' memory='512' unit='MiB'/>"
+	"<cell id='1' cpus='1' memory='524288'/></numa></cpu>"
+	"<devices><memballoon model='virtio'><stats period='5'/>"
+	"<driver deflate_on_oom='on'/></memballoon></devices></domain>";
+
+static const char *const inactive_xml =
+	"<domain type='kvm'><name>a</name><memory unit='KiB'>1048576</memory>"
+	"<currentMemory unit='KiB'>786432</currentMemory></domain>";
+
+static void
+test_domxml_defaults(void **state)
+{
+	struct lv_settings s;
+	(void)state;
+	log_reset();
+	assert_int_equal(domxml_parse(&s, "a", full_xml, NULL), 0);
+	assert_true(s.kvm);
+	assert_string_equal(s.type, "kvm");
+	assert_int_equal(s.configured, GIB);
+	assert_true(s.has_balloon);
+	assert_int_equal(s.stats_period, 5);
+	assert_true(s.deflate_on_oom);
+	assert_int_equal(s.n_ram, 2); /* one backend per NUMA cell */
+	assert_int_equal(s.ram[0], 512 * MIB);
+	assert_int_equal(s.ram[1], 512 * MIB);
+	assert_int_equal(s.shares, 10 * 1024); /* 10 per MiB, ESX's normal */
+	assert_int_equal(s.src_shares, LV_SRC_DEFAULT);
+	assert_int_equal(s.reservation, 256 * MIB);
+	assert_int_equal(s.src_reservation, LV_SRC_MEMTUNE);
+	assert_int_equal(s.limit, 900 * MIB);
+	assert_int_equal(s.src_limit, LV_SRC_MEMTUNE);
+	assert_int_equal(s.balloon_cap, RECLAIM_UNLIMITED);
+	assert_int_equal(s.guest_swap, 0);
+	assert_true(s.manage);
+
+	/* The persistent <currentMemory> is a limit when it is the smaller. */
+	assert_int_equal(domxml_parse(&s, "a", full_xml, inactive_xml), 0);
+	assert_int_equal(s.limit, 768 * MIB);
+	assert_int_equal(s.src_limit, LV_SRC_CURRENT);
+	assert_string_equal(log_buf, "");
+}
+
+static void
+test_domxml_metadata(void **state)
+{
+	struct lv_settings s;
+	(void)state;
+	log_reset();
+	const char *xml =
+		"<domain type='qemu'><memory unit='GiB'>2</memory>"
+		"<metadata><reclaim:vm xmlns:reclaim='" LV_METADATA_URI "' shares='high' "
+		"reservation='128M' limit='none' balloon-cap='64M' guest-swap='1G'/></metadata>"
+		"<memtune><hard_limit unit='GiB'>1</hard_limit></memtune>"
+		"<devices><memballoon model='virtio'/></devices></domain>";
+	assert_int_equal(domxml_parse(&s, "m", xml, NULL), 0);
+	assert_false(s.kvm);
+	assert_int_equal(s.shares, 20 * 2048);
+	assert_int_equal(s.src_shares, LV_SRC_METADATA);
+	assert_int_equal(s.reservation, 128 * MIB);
+	assert_int_equal(s.limit, RECLAIM_UNLIMITED); /* metadata wins over memtune */
+	assert_int_equal(s.src_limit, LV_SRC_METADATA);
+	assert_int_equal(s.balloon_cap, 64 * MIB);
+	assert_int_equal(s.guest_swap, GIB);
+	assert_int_equal(s.n_ram, 1);
+	assert_int_equal(s.ram[0], 2 * GIB);
+	assert_string_equal(log_buf, "");
+
+	/* Another namespace is someone else's metadata. */
+	xml = "<domain type='qemu'><memory unit='GiB'>1</memory><metadata>"
+	      "<other:vm xmlns:other='urn:example:other' shares='1'/></metadata></domain>";
+	assert_int_equal(domxml_parse(&s, "m", xml, NULL), 0);
+	assert_int_equal(s.shares, 10240);
+	assert_false(s.has_balloon);
+}
+
+static void
+test_domxml_bad_metadata(void **state)
+{
+	struct lv_settings s;
+	(void)state;
+	log_reset();
+	const char *xml =
+		"<domain type='kvm'><memory unit='GiB'>1</memory>"
+		"<metadata><r:vm xmlns:r='" LV_METADATA_URI "' shares='lots' reservation='-5' "
+		"limit='0' balloon-cap='12Q' guest-swap='1e999' manage='maybe' sharez='1'/>"
+		"</metadata><devices><memballoon model='virtio'/></devices></domain>";
+	assert_int_equal(domxml_parse(&s, "bad", xml, NULL), 0);
+	assert_int_equal(s.shares, 10240);
+	assert_int_equal(s.reservation, 0);
+	assert_int_equal(s.limit, RECLAIM_UNLIMITED);
+	assert_int_equal(s.balloon_cap, RECLAIM_UNLIMITED);
+	assert_int_equal(s.guest_swap, 0);
+	assert_true(s.manage);
+	assert_logged("bad: metadata shares='lots': expected a number or low, normal, high; "
+		      "using the default");
+	assert_logged("bad: metadata reservation='-5'");
+	assert_logged("bad: metadata limit='0'");
+	assert_logged("bad: metadata balloon-cap='12Q'");
+	assert_logged("bad: metadata guest-swap='1e999'");
+	assert_logged("bad: metadata manage='maybe': expected yes or no; managing it");
+	assert_logged("bad: metadata: unknown attribute 'sharez' ignored");
+
+	/* A reservation above the limit would make the policy refuse every
+	 * decision: clamped, and said so. */
+	log_reset();
+	xml = "<domain type='kvm'><memory unit='GiB'>1</memory><metadata>"
+	      "<r:vm xmlns:r='" LV_METADATA_URI "' reservation='900M' limit='512M' manage='no'/>"
+	      "</metadata></domain>";
+	assert_int_equal(domxml_parse(&s, "clamp", xml, NULL), 0);
+	assert_int_equal(s.reservation, 512 * MIB);
+	assert_false(s.manage);
+	assert_logged("clamp: reservation 900.00 MiB above the limit 512.00 MiB; using 512.00 MiB");
+}
+
+static void
+test_domxml_unusable(void **state)
+{
+	struct lv_settings s;
+	(void)state;
+	static const char *const bad[] = {
+		"",
+		"<domain",
+		"<domain type='kvm'><name>x</name></domain>",
+		"<domain><memory unit='KiB'>0</memory></domain>",
+		"<domain><memory unit='EiB'>1</memory></domain>",
+		"<domain><memory>99999999999999999999999</memory></domain>",
+		"<domain><memory unit='GiB'>18446744073</memory></domain>",
+		"<domain><memory>-1</memory></domain>",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		log_reset();
+		s.configured = 42;
+		assert_int_equal(domxml_parse(&s, "u", bad[i], NULL), -1);
+		assert_int_equal(s.configured, 42); /* untouched */
+		assert_true(logged("error: u: "));
+	}
+	/* Memory devices: DIMMs are backends of their own. */
+	log_reset();
+	const char *xml = "<domain><memory unit='GiB'>3</memory><devices>"
+			  "<memory model='dimm'><target><size unit='GiB'>1</size></target></memory>"
+			  "<memory model='nvdimm'><target><size unit='GiB'>1</size></target></memory>"
+			  "<memballoon model='virtio'/></devices></domain>";
+	assert_int_equal(domxml_parse(&s, "dimm", xml, NULL), 0);
+	assert_int_equal(s.n_ram, 2);
+	assert_int_equal(s.ram[0], GIB); /* initial: 3 - 1 - 1 */
+	assert_int_equal(s.ram[1], GIB); /* the DIMM */
+}
+
+/* ---- memory stats ---- */
+
+static void
+test_memstats(void **state)
+{
+	(void)state;
+	virDomainMemoryStatStruct st[] = {
+		{VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, 786432},
+		{VIR_DOMAIN_MEMORY_STAT_RSS, 400000},
+		{VIR_DOMAIN_MEMORY_STAT_USABLE, 204800},
+		{VIR_DOMAIN_MEMORY_STAT_UNUSED, 102400},
+		{VIR_DOMAIN_MEMORY_STAT_AVAILABLE, 700000},
+		{VIR_DOMAIN_MEMORY_STAT_SWAP_IN, 10},
+		{VIR_DOMAIN_MEMORY_STAT_SWAP_OUT, 30},
+		{VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE, 1700000000},
+		{VIR_DOMAIN_MEMORY_STAT_DISK_CACHES, 5},
+		{99, 7}, /* a tag this agent does not know */
+	};
+	struct lv_memstats m;
+	memstats_map(&m, st, (int)(sizeof(st) / sizeof(st[0])));
+	assert_true(m.has_actual);
+	assert_int_equal(m.actual, 768 * MIB);
+	assert_int_equal(m.rss, 400000ull << 10);
+	assert_true(m.raw.has_available && m.raw.has_free && m.raw.has_total);
+	assert_int_equal(m.raw.available, 200 * MIB);
+	assert_int_equal(m.raw.free, 100 * MIB);
+	assert_int_equal(m.raw.total, 700000ull << 10);
+	assert_int_equal(m.raw.swap_in, 10 << 10);
+	assert_int_equal(m.raw.swap_out, 30 << 10);
+	assert_int_equal(m.raw.last_update_s, 1700000000);
+
+	/* A lying guest: values that overflow when scaled saturate. */
+	virDomainMemoryStatStruct lie[] = {
+		{VIR_DOMAIN_MEMORY_STAT_USABLE, ~0ull},
+		{VIR_DOMAIN_MEMORY_STAT_AVAILABLE, 1ull << 60},
+	};
+	memstats_map(&m, lie, 2);
+	assert_false(m.has_actual);
+	assert_int_equal(m.raw.available, UINT64_MAX);
+	assert_int_equal(m.raw.total, UINT64_MAX);
+	memstats_map(&m, NULL, 0);
+	assert_false(m.raw.has_available);
+}
+
+/* The guest's view, aligned with the balloon (agent-common). */
+static void
+test_guest_view(void **state)
+{
+	(void)state;
+	struct guest_view v;
+	struct guest_view_out out;
+	uint64_t wall = 1000 * NS_PER_S, mono = 50 * NS_PER_S;
+	guest_view_init(&v, 256 * MIB, 0, 1000.0);
+	guest_view_balloon(&v, 0, 1000.0);
+	struct guest_stats_raw raw = {.last_update_s = 999, .has_available = 1,
+				      .available = 300 * MIB, .has_total = 1, .total = GIB,
+				      .swap_in = 0, .swap_out = 16 * MIB};
+	/* Taken before the balloon settled: withheld. */
+	assert_int_equal(guest_view_stats(&out, &v, &raw, 0, mono, wall), 0);
+	raw.last_update_s = 1001;
+	wall = 1002 * NS_PER_S;
+	assert_int_equal(guest_view_stats(&out, &v, &raw, 0, mono, wall), 1);
+	assert_int_equal(out.free_bytes, 300 * MIB);
+	assert_int_equal(out.swap_free_bytes, 240 * MIB);
+	assert_int_equal(out.stats_time_ns, mono - NS_PER_S); /* a second old */
+	/* The balloon grew by 100 MiB since those stats: free moves with it. */
+	guest_view_balloon(&v, 100 * MIB, 1002.0);
+	assert_int_equal(guest_view_stats(&out, &v, &raw, 100 * MIB, mono, wall), 1);
+	assert_int_equal(out.free_bytes, 200 * MIB);
+	/* A report from the future counts as now; huge values do not wrap. */
+	raw.last_update_s = UINT64_MAX;
+	raw.available = UINT64_MAX;
+	raw.total = UINT64_MAX;
+	assert_int_equal(guest_view_stats(&out, &v, &raw, 100 * MIB, mono, wall), 1);
+	assert_int_equal(out.stats_time_ns, mono);
+	/* Never reported: nothing. */
+	raw.last_update_s = 0;
+	assert_int_equal(guest_view_stats(&out, &v, &raw, 0, mono, wall), 0);
+}
+
+static void
+test_meminfo(void **state)
+{
+	(void)state;
+	static char text[] = "MemTotal:       16384000 kB\nMemFree:          512000 kB\n"
+				   "MemAvailable:    8192000 kB\nBuffers: 1 kB\n"
+				   "SwapTotal:       2097152 kB\nSwapFree:        1048576 kB\n";
+	struct meminfo mi;
+	FILE *f = fmemopen(text, sizeof(text) - 1, "r");
+	assert_int_equal(meminfo_parse(&mi, f), 0);
+	fclose(f);
+	assert_int_equal(mi.total, 16384000ull << 10);
+	assert_int_equal(mi.free, 512000ull << 10);
+	assert_true(mi.has_available);
+	assert_int_equal(mi.available, 8192000ull << 10);
+	assert_int_equal(mi.swap_free, GIB);
+	static char old[] = "MemFree: 1 kB\n";
+	f = fmemopen(old, sizeof(old) - 1, "r");
+	assert_int_equal(meminfo_parse(&mi, f), -1); /* no MemTotal */
+	fclose(f);
+}
+
+/* ---- the state file ---- */
+
+static char tmpdir[64];
+
+static int
+make_tmpdir(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/lvagent-test.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int
+remove_tmpdir(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+test_blocked_file(void **state)
+{
+	(void)state;
+	struct lv_blocked b;
+	char dir[128], file[160];
+	struct stat st;
+	log_reset();
+	snprintf(dir, sizeof(dir), "%s/state", tmpdir);
+	snprintf(file, sizeof(file), "%s/blocked", dir);
+	assert_int_equal(blocked_open(&b, dir), 0);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(blocked_add(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b"), 0);
+	assert_int_equal(blocked_add(&b, "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11"), 0);
+	assert_int_equal(blocked_add(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b"), 0);
+	assert_int_equal(b.n, 2);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	blocked_close(&b);
+
+	/* A second agent finds them; lines that are not UUIDs are skipped. */
+	FILE *f = fopen(file, "a");
+	fputs("not-a-uuid\n\n../../etc/passwd\n", f);
+	fclose(f);
+	assert_int_equal(blocked_open(&b, dir), 0);
+	assert_int_equal(b.n, 2);
+	assert_true(blocked_has(&b, "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11"));
+	assert_logged("ignoring a line that is not a UUID");
+	assert_int_equal(blocked_remove(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b"), 0);
+	blocked_close(&b);
+	assert_int_equal(blocked_open(&b, dir), 0);
+	assert_int_equal(b.n, 1);
+	assert_string_equal(b.uuids[0], "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11");
+	blocked_close(&b);
+
+	/* Others could plant entries in a directory they can write. */
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_not_equal(blocked_open(&b, dir), 0);
+	assert_logged("must be a directory of ours that only we can write");
+	blocked_close(&b);
+}
+
+/* ---- against libvirt's test driver ---- */
+
+static virConnectPtr test_conn; /* the "operator's" connection */
+
+static void
+quiet(void *opaque, virErrorPtr err)
+{
+	(void)opaque;
+	(void)err;
+}
+
+static int
+event_loop_setup(void **state)
+{
+	(void)state;
+	virSetErrorFunc(NULL, quiet);
+	if (virEventRegisterDefaultImpl() != 0)
+		return -1;
+	test_conn = virConnectOpen("test:///default");
+	return make_tmpdir(state) || test_conn == NULL ? -1 : 0;
+}
+
+static int
+event_loop_teardown(void **state)
+{
+	virConnectClose(test_conn);
+	return remove_tmpdir(state);
+}
+
+static void
+pump_done(int timer, void *opaque)
+{
+	(void)timer;
+	*(int *)opaque = 1;
+}
+
+/* Runs libvirt's event loop for @p ms. */
+static void
+pump(int ms)
+{
+	int done = 0;
+	int t = virEventAddTimeout(ms, pump_done, &done, NULL);
+	while (!done)
+		virEventRunDefaultImpl();
+	virEventRemoveTimeout(t);
+}
+
+static struct lv_agent *
+agent_new(int dry_run)
+{
+	struct lv_agent *a = calloc(1, sizeof(*a));
+	assert_non_null(a);
+	a->uri = "test:///default";
+	a->tick_ns = NS_PER_S;
+	a->stats_interval_s = 1;
+	a->seed = 1;
+	a->max_domains = 16;
+	a->swap = lv_swap_method_find("pick");
+	a->page_idle_fd = -1;
+	a->lifecycle_cb = a->metadata_cb = -1;
+	a->logged_state = -1;
+	a->dry_run = dry_run;
+	assert_int_equal(RECLAIM_CONFIG_INIT_DEFAULT(&a->cfg), RECLAIM_OK);
+	assert_int_equal(reclaim_policy_new(&a->policy, &a->cfg, a->max_domains), RECLAIM_OK);
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/agent", tmpdir);
+	a->state_dir = strdup(dir);
+	assert_int_equal(blocked_open(&a->blocked, dir), 0);
+	if (dry_run)
+		a->blocked.path[0] = '\0';
+	a->start_ns = lv_now_ns();
+	return a;
+}
+
+static void
+agent_free(struct lv_agent *a)
+{
+	lv_disconnect(a);
+	lv_domains_free(a);
+	if (a->reconnect_timer > 0)
+		virEventRemoveTimeout(a->reconnect_timer);
+	blocked_close(&a->blocked);
+	reclaim_policy_destroy(a->policy);
+	free(a->vms);
+	free(a->dec);
+	free(a->res);
+	free(a->metrics);
+	free(a->state_dir);
+	free(a);
+}
+
+static struct lv_domain *
+find(struct lv_agent *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_doms; i++)
+		if (!strcmp(a->doms[i]->name, name))
+			return a->doms[i];
+	return NULL;
+}
+
+static const char *const balloon_dom =
+	"<domain type='test'><name>%s</name><memory unit='MiB'>1024</memory>"
+	"<vcpu>1</vcpu><os><type>hvm</type></os>%s"
+	"<devices><memballoon model='%s'/></devices></domain>";
+
+/* Leaves the test driver's own domain alone (or not), so that a test's
+ * domain is the only one the policy weighs. */
+static void
+manage_default_domain(int manage)
+{
+	virDomainPtr t = virDomainLookupByName(test_conn, "test");
+	assert_non_null(t);
+	assert_int_equal(virDomainSetMetadata(t, VIR_DOMAIN_METADATA_ELEMENT,
+					      manage ? NULL : "<vm manage='no'/>", LV_METADATA_KEY,
+					      LV_METADATA_URI, VIR_DOMAIN_AFFECT_LIVE),
+			 0);
+	virDomainFree(t);
+}
+
+static virDomainPtr
+create(const char *name, const char *metadata, const char *balloon)
+{
+	char xml[1024];
+	snprintf(xml, sizeof(xml), balloon_dom, name, metadata, balloon);
+	virDomainPtr d = virDomainCreateXML(test_conn, xml, 0);
+	assert_non_null(d);
+	return d;
+}
+
+static void
+test_discovery_and_events(void **state)
+{
+	(void)state;
+	log_reset();
+	struct lv_agent *a = agent_new(0);
+	assert_int_equal(lv_connect(a, 0), 0);
+	/* test:///default starts with one running domain, "test", which has a
+	 * balloon. */
+	struct lv_domain *t = find(a, "test");
+	assert_non_null(t);
+	assert_true(t->managed);
+	assert_int_equal(t->id, lv_uuid_id("6695eb01-f6a4-8304-79aa-97f2502e193f"));
+	assert_logged("test: managed (uuid 6695eb01-f6a4-8304-79aa-97f2502e193f)");
+	/* No QEMU process: the agent says what it cannot do. */
+	assert_logged("test: guest RAM not found (no QEMU process with this UUID");
+	assert_int_equal(t->act.method, LV_ACTIVE_GUEST);
+
+	/* Started: found through the lifecycle event, not a poll. */
+	virDomainPtr nb = create("nb", "", "none");
+	virDomainPtr d = create("fresh", "", "virtio");
+	pump(200);
+	struct lv_domain *f = find(a, "fresh");
+	assert_non_null(f);
+	assert_true(f->managed);
+	assert_non_null(find(a, "nb"));
+	assert_false(find(a, "nb")->managed);
+	assert_logged("nb: not managed: no balloon device");
+
+	/* Metadata set live: re-read through the metadata event. */
+	assert_int_equal(virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT,
+					      "<vm shares='5000' limit='512M'/>", LV_METADATA_KEY,
+					      LV_METADATA_URI, VIR_DOMAIN_AFFECT_LIVE),
+			 0);
+	pump(200);
+	assert_int_equal(f->set.shares, 5000);
+	assert_int_equal(f->set.limit, 512 * MIB);
+	assert_logged("fresh: settings changed");
+	/* Bad metadata set live: a log line and the default. */
+	assert_int_equal(virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT,
+					      "<vm shares='-1'/>", LV_METADATA_KEY,
+					      LV_METADATA_URI, VIR_DOMAIN_AFFECT_LIVE),
+			 0);
+	pump(200);
+	assert_logged("fresh: metadata shares='-1'");
+	assert_int_equal(f->set.shares, 10240);
+	/* manage='no' set live: left alone from then on. */
+	assert_int_equal(virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, "<vm manage='no'/>",
+					      LV_METADATA_KEY, LV_METADATA_URI,
+					      VIR_DOMAIN_AFFECT_LIVE),
+			 0);
+	pump(200);
+	assert_false(f->managed);
+	assert_logged("fresh: not managed: metadata says manage='no'");
+
+	/* Destroyed: dropped. */
+	assert_int_equal(virDomainDestroy(d), 0);
+	assert_int_equal(virDomainDestroy(nb), 0);
+	pump(200);
+	assert_null(find(a, "fresh"));
+	assert_null(find(a, "nb"));
+	virDomainFree(d);
+	virDomainFree(nb);
+
+	/* A tick renders metrics for the managed domains only. */
+	a->budget = 64 * GIB;
+	lv_tick(a);
+	assert_non_null(a->metrics);
+	assert_non_null(strstr(a->metrics, "reclaim_vm_configured_bytes{domain=\"test\""));
+	assert_null(strstr(a->metrics, "domain=\"nb\""));
+	agent_free(a);
+}
+
+static unsigned long
+guest_kib(virDomainPtr d)
+{
+	virDomainInfo info;
+	assert_int_equal(virDomainGetInfo(d, &info), 0);
+	return info.memory;
+}
+
+static int
+dom_state(virDomainPtr d)
+{
+	int st = 0, reason = 0;
+	assert_int_equal(virDomainGetState(d, &st, &reason, 0), 0);
+	return st;
+}
+
+static int
+state_file_lists(const char *uuid)
+{
+	char path[160], line[128];
+	snprintf(path, sizeof(path), "%s/agent/blocked", tmpdir);
+	FILE *f = fopen(path, "r");
+	int found = 0;
+	while (f && fgets(line, sizeof(line), f))
+		found |= !strncmp(line, uuid, strlen(uuid));
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* One decision for @p d, as reclaim_decide() would write it. */
+static struct reclaim_decision
+decision(const struct lv_domain *d, uint32_t actions)
+{
+	struct reclaim_decision x;
+	memset(&x, 0, sizeof(x));
+	x.struct_size = sizeof(x);
+	x.id = d->id;
+	x.actions = actions;
+	x.state = RECLAIM_STATE_LOW;
+	x.block = (actions & RECLAIM_ACTION_BLOCK) != 0;
+	return x;
+}
+
+/* The calls each decision issues, read back from libvirt. */
+static void
+test_decisions_to_libvirt(void **state)
+{
+	(void)state;
+	log_reset();
+	manage_default_domain(0);
+	virDomainPtr d = create("act", "", "virtio");
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	virDomainGetUUIDString(d, uuid);
+	/* The guest has 768 MiB of its 1 GiB: a balloon of 256 MiB. */
+	assert_int_equal(virDomainSetMemoryFlags(d, 768 * 1024, VIR_DOMAIN_AFFECT_LIVE), 0);
+	struct lv_agent *a = agent_new(0);
+	assert_int_equal(lv_connect(a, 0), 0);
+	struct lv_domain *x = find(a, "act");
+	assert_non_null(x);
+	assert_logged("act: balloon stats period set to 1 s");
+
+	/* A roomy host, through the policy: the balloon deflates with
+	 * virDomainSetMemoryFlags. */
+	a->budget = 64 * GIB;
+	lv_tick(a);
+	assert_true(x->have_last);
+	assert_true(x->last.reasons & RECLAIM_REASON_DEFLATE);
+	assert_int_equal(guest_kib(d), (x->set.configured - x->last.balloon_target_bytes) >> 10);
+	assert_true(guest_kib(d) > 768 * 1024);
+	assert_int_equal(x->balloon_sets_total, 1);
+	assert_logged("act: high target");
+
+	/* Each action alone. Balloon: the guest's size is configured - balloon. */
+	struct reclaim_decision dec = decision(x, RECLAIM_ACTION_BALLOON);
+	dec.balloon_target_bytes = 128 * MIB;
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_int_equal(guest_kib(d), 896 * 1024);
+
+	/* Block: listed in the state file, then virDomainSuspend. */
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	assert_true(x->blocked);
+	assert_true(state_file_lists(uuid));
+	assert_logged("act: suspended");
+	lv_tick(a);
+	assert_non_null(strstr(a->metrics, "reclaim_vm_blocked{domain=\"act\""));
+
+	/* Unblock: virDomainResume, then unlisted. */
+	dec = decision(x, RECLAIM_ACTION_UNBLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
+	assert_false(x->blocked);
+	assert_false(state_file_lists(uuid));
+	assert_logged("act: resumed");
+
+	/* Host swap: no guest RAM of this domain on this host, so the swap
+	 * mechanism refuses, and the failure is reported to the policy. */
+	dec = decision(x, RECLAIM_ACTION_SWAP);
+	dec.swap_bytes = 16 * MIB;
+	uint64_t errors = x->op_errors_total;
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_E_ADAPTER);
+	assert_logged("act: host swap (pick): Operation not supported");
+	assert_int_equal(x->op_errors_total, errors + 1);
+
+	/* Suspended, then the agent goes away without resuming (as if killed):
+	 * the next agent resumes it. */
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	x->blocked = 0; /* forget it, as a killed agent would */
+	agent_free(a);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	log_reset();
+	a = agent_new(0);
+	assert_int_equal(lv_connect(a, 0), 0);
+	x = find(a, "act");
+	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
+	assert_logged("act: resumed (suspended by an earlier run of the agent)");
+	assert_false(state_file_lists(uuid));
+
+	/* Suspended by this agent and the agent stops: resumed on the way out. */
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	lv_resume_all(a);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
+	assert_false(state_file_lists(uuid));
+
+	/* Paused by someone else: blocking it is a no-op, and the agent never
+	 * resumes it. */
+	log_reset();
+	assert_int_equal(virDomainSuspend(d), 0);
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_logged("act: to be blocked, and already paused by someone else");
+	assert_false(state_file_lists(uuid));
+	dec = decision(x, RECLAIM_ACTION_UNBLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	lv_resume_all(a);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	agent_free(a);
+	assert_int_equal(virDomainResume(d), 0);
+
+	assert_int_equal(virDomainDestroy(d), 0);
+	virDomainFree(d);
+	manage_default_domain(1);
+}
+
+/* A dry run decides the same and changes nothing, not even the state file. */
+static void
+test_dry_run_changes_nothing(void **state)
+{
+	(void)state;
+	log_reset();
+	manage_default_domain(0);
+	virDomainPtr d = create("dry", "", "virtio");
+	assert_int_equal(virDomainSetMemoryFlags(d, 768 * 1024, VIR_DOMAIN_AFFECT_LIVE), 0);
+	struct lv_agent *a = agent_new(1);
+	assert_int_equal(lv_connect(a, 0), 0);
+	struct lv_domain *x = find(a, "dry");
+	assert_non_null(x);
+	assert_logged("dry: the balloon has no stats period and a dry run does not set one");
+	a->budget = 64 * GIB;
+	lv_tick(a);
+	assert_true(x->last.reasons & RECLAIM_REASON_DEFLATE);
+	assert_int_equal(guest_kib(d), 768 * 1024);
+	assert_logged("dry-run: dry: high target");
+	struct reclaim_decision dec[3] = {
+		decision(x, RECLAIM_ACTION_BALLOON),
+		decision(x, RECLAIM_ACTION_SWAP),
+		decision(x, RECLAIM_ACTION_BLOCK),
+	};
+	dec[0].balloon_target_bytes = 512 * MIB;
+	dec[1].swap_bytes = 16 * MIB;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(lv_apply(a, &dec[i], 1), RECLAIM_OK);
+	assert_int_equal(guest_kib(d), 768 * 1024);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
+	assert_false(x->blocked);
+	assert_int_equal(x->paged_out_total, 0);
+	char path[160];
+	snprintf(path, sizeof(path), "%s/agent/blocked", tmpdir);
+	struct stat st;
+	assert_true(stat(path, &st) != 0 || st.st_size == 0);
+	agent_free(a);
+	assert_int_equal(virDomainDestroy(d), 0);
+	virDomainFree(d);
+	manage_default_domain(1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_domxml_defaults),
+		cmocka_unit_test(test_domxml_metadata),
+		cmocka_unit_test(test_domxml_bad_metadata),
+		cmocka_unit_test(test_domxml_unusable),
+		cmocka_unit_test(test_memstats),
+		cmocka_unit_test(test_guest_view),
+		cmocka_unit_test(test_meminfo),
+		cmocka_unit_test(test_blocked_file),
+		cmocka_unit_test(test_discovery_and_events),
+		cmocka_unit_test(test_decisions_to_libvirt),
+		cmocka_unit_test(test_dry_run_changes_nothing),
+	};
+	return cmocka_run_group_tests_name("libvirt_agent", tests, event_loop_setup,
+					   event_loop_teardown);
+}
