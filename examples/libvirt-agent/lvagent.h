@@ -156,6 +156,7 @@ struct lv_domain {
 
 	struct lv_settings set;
 	pid_t pid;                /* the QEMU process, 0 if not on this host */
+	pid_t decided_pid;        /* the QEMU process of the last decide, 0 if none */
 	struct guest_mem mem;     /* its guest RAM; no regions if not found */
 	struct lv_active act;
 	struct guest_view view;

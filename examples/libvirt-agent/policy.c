@@ -417,6 +417,12 @@ lv_tick(struct lv_agent *a)
 		v.balloon_bytes = d->balloon;
 		v.balloon_cap_bytes = d->set.balloon_cap;
 		v.swapped_bytes = d->usage.swap_bytes;
+		/* The id comes from the UUID, so a domain restarted at another
+		 * size keeps it: the same QEMU process says a new size is memory
+		 * hot-plug, a new process says it is a new guest. */
+		if (d->pid && d->pid == d->decided_pid)
+			v.flags |= RECLAIM_VM_RESIZED;
+		d->decided_pid = d->pid;
 		if (d->set.has_balloon)
 			v.flags |= RECLAIM_VM_BALLOON;
 		if (d->has_stats) {
