@@ -279,8 +279,6 @@ oracle_allowed_statuses(const struct oracle *o, const struct reclaim_host *host,
 		must |= BIT(RECLAIM_E_HOST_FREE);
 	if (host->flags & ~(uint32_t)RECLAIM_HOST_SWAP_BOUNDED)
 		may |= BIT(RECLAIM_E_INVAL);
-	if (o->have_prev && host->now_ns < o->prev_now)
-		may |= BIT(RECLAIM_E_INVAL);
 
 	for (size_t i = 0; i < n; i++) {
 		const struct reclaim_vm_stats *v = &vms[i];
@@ -1655,6 +1653,13 @@ decode_config(struct rd *r, struct reclaim_config *c, int hostile)
 		c->compress_max_fraction = u8(r) / 255.0;
 	if (m2 & 0x02)
 		c->threshold_base = u8(r) & 1;
+	if (m2 & 0x08) { /* 0 switches each off */
+		c->absent_grace_ns = u8(r) * 1000000000ull;
+		c->max_block_ns = u8(r) * 250000000ull;
+		c->distress_horizon_ns = u8(r) * 500000000ull;
+		c->swap_retry_ns = u8(r) * 1000000000ull;
+		c->demand_memory_ns = u8(r) * 30000000000ull;
+	}
 	/* hostile: one raw field */
 	if (hostile && (m2 & 0x04)) {
 		uint8_t which = u8(r);
@@ -1675,12 +1680,17 @@ decode_config(struct rd *r, struct reclaim_config *c, int hostile)
 				c->struct_size = (uint32_t)hostile_u64(r, c->struct_size);
 				break;
 			}
-			switch (u8(r) % 6) {
+			switch (u8(r) % 11) {
 			case 0: c->reserved1 = u8(r); break;
 			case 1: c->balloon_default_rate = hostile_u64(r, 0); break;
 			case 2: c->sample_period_ns = hostile_u64(r, 0); break;
 			case 3: c->estimator_slow_gain = hostile_double(r); break;
 			case 4: c->compress_max_fraction = hostile_double(r); break;
+			case 5: c->absent_grace_ns = hostile_u64(r, 0); break;
+			case 6: c->max_block_ns = hostile_u64(r, 0); break;
+			case 7: c->distress_horizon_ns = hostile_u64(r, 0); break;
+			case 8: c->swap_retry_ns = hostile_u64(r, 0); break;
+			case 9: c->demand_memory_ns = hostile_u64(r, 0); break;
 			default: c->sample_pages = (uint32_t)hostile_u64(r, 0); break;
 			}
 			break;
@@ -1795,6 +1805,8 @@ evolve(struct world *w)
 
 	if (w->hostile && t == 255)
 		w->host.now_ns = sub_sat(w->host.now_ns, 1000000000ull);
+	else if (w->hostile && t == 254) /* a bad clock reading */
+		w->host.now_ns = hostile_u64(r, w->host.now_ns);
 	else
 		w->host.now_ns += t * 250000000ull;
 	decode_free(w);
@@ -1828,6 +1840,17 @@ evolve(struct world *w)
 		if (e & 4) {
 			v->stats_time_ns = sub_sat(w->host.now_ns, u8(r) * 50000000ull);
 			v->guest_free_bytes = scale(v->configured_bytes, u8(r), 255);
+		}
+		if ((e & 0x18) == 0x18) {
+			/* memory hot-plug (said so, or not: then it is a new VM) */
+			uint64_t usable = w->host.total_bytes - w->host.reserved_bytes;
+
+			v->configured_bytes = 1 + scale(usable, 1 + u8(r), 1024);
+			v->consumed_bytes = min64(v->consumed_bytes, v->configured_bytes);
+			v->balloon_bytes = min64(v->balloon_bytes, v->configured_bytes);
+			v->guest_free_bytes = min64(v->guest_free_bytes, v->configured_bytes);
+			v->flags = (v->flags & ~(uint32_t)RECLAIM_VM_RESIZED) |
+				   (e & 0x20 ? RECLAIM_VM_RESIZED : 0);
 		}
 	}
 	churn = u8(r);
