@@ -97,10 +97,20 @@ hist_find(const struct hist_table *t, uint32_t mask, uint64_t id)
  * falls when, and only when, the guest uses more: a balloon that inflates
  * takes free memory byte for byte, and memory a deflating balloon gives back
  * counts as used once the guest uses it (page cache does not: guests report
- * it as available). The rate kept is the larger of the last sample's and
- * the earlier rate decaying linearly to nothing over distress_horizon_ns:
- * it follows a spike at once and lets it go slowly. Stale stats leave it as
- * it was; stats that go back in time restart it.
+ * it as available).
+ *
+ * A guest's free memory jitters by a few MiB between readings (its kernel
+ * allocates, page cache comes and goes, and the balloon size and the stats
+ * are rarely read at the same instant), and a jitter over a short tick,
+ * projected over distress_horizon_ns, would look like a spike. So the fall
+ * is measured from the start of a window of at least an eighth of the
+ * horizon (the most the sum reached since), less a noise allowance of an
+ * eighth of the guest margin, and divided by the window: a real spike shows
+ * at the first reading, as the fall so far over the window, and a steady
+ * rise at its true rate once a window has passed. The rate kept is the
+ * larger of that and the earlier rate decaying linearly to nothing over
+ * distress_horizon_ns: it follows a spike at once and lets it go slowly.
+ * Stale stats leave it as it was; stats that go back in time restart it.
  */
 static void
 track_demand(struct vm_hist *out, const struct reclaim_config *cfg,
@@ -110,6 +120,7 @@ track_demand(struct vm_hist *out, const struct reclaim_config *cfg,
 	uint64_t spare = sat_add(min_u64(vm->guest_free_bytes, c),
 				 min_u64(vm->guest_swap_free_bytes, c));
 	uint64_t avail = sat_add(balloon, spare);
+	uint64_t window = cfg->distress_horizon_ns / 8;
 
 	if (stats_stale(cfg, vm, now))
 		return;
@@ -128,21 +139,28 @@ track_demand(struct vm_hist *out, const struct reclaim_config *cfg,
 	}
 	if ((out->flags & HIST_AVAIL_KNOWN) && ts > out->avail_ns) {
 		double dt = (double)(ts - out->avail_ns);
-		uint64_t fall = sat_sub(sat_add(out->spare, out->spare_balloon), avail);
-		double inst = (double)fall * (double)NS_PER_S / dt;
+		uint64_t span = ts - out->win_ns;
+		uint64_t fall = sat_sub(sat_sub(out->win_avail, avail), cfg->guest_margin_bytes / 8);
+		double inst = (double)fall * (double)NS_PER_S / (double)max_u64(span, window);
 		double keep = cfg->distress_horizon_ns > 0 && dt < (double)cfg->distress_horizon_ns
 				      ? 1.0 - dt / (double)cfg->distress_horizon_ns
 				      : 0.0;
 		double rate = (double)out->demand * keep;
 
 		out->demand = (float)(inst > rate ? inst : rate);
+		if (span >= window) {
+			out->win_avail = avail;
+			out->win_ns = ts;
+		} else {
+			out->win_avail = max_u64(out->win_avail, avail);
+		}
 	} else if (!(out->flags & HIST_AVAIL_KNOWN) || ts < out->avail_ns) {
 		out->demand = 0.0f;
+		out->win_avail = avail;
+		out->win_ns = ts;
 	} else {
 		return; /* the same sample again */
 	}
-	out->spare = spare;
-	out->spare_balloon = balloon;
 	out->avail_ns = ts;
 	out->flags |= HIST_AVAIL_KNOWN;
 }

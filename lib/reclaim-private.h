@@ -138,7 +138,7 @@ enum hist_flag {
 	HIST_SWAP_DOWN = 1u << 5,      /* swap_out failed: no host swap until swap_retry_ns */
 	HIST_SELF_DEFLATED = 1u << 6,  /* the guest shrank its balloon: held until hold_ns */
 	HIST_NO_BLOCK = 1u << 7,       /* blocked too long without progress: not until block_ns */
-	HIST_AVAIL_KNOWN = 1u << 8,    /* spare, avail_ns hold a fresh guest sample */
+	HIST_AVAIL_KNOWN = 1u << 8,    /* win_*, avail_ns hold a fresh guest sample */
 	HIST_SWAP_FAILED = 1u << 9     /* the last swap_out failed */
 };
 
@@ -151,11 +151,11 @@ struct vm_hist {
 	uint64_t retry_ns;           /* unresponsive until this time */
 	uint64_t last_balloon;       /* balloon size at the last decide */
 	uint64_t last_ns;            /* time of the last decide that saw the VM */
-	/* Guest demand: free memory + free swap, and the balloon, at the last
-	 * fresh stats. */
-	uint64_t spare;
-	uint64_t spare_balloon;
-	uint64_t avail_ns;           /* stats_time_ns of that sample */
+	/* Guest demand: balloon + free memory + free swap at the start of the
+	 * current demand window (the most seen since), and when it began. */
+	uint64_t win_avail;
+	uint64_t win_ns;
+	uint64_t avail_ns;           /* stats_time_ns of the last fresh sample */
 	/* The least balloon + free + free swap lately (the guest's peak
 	 * demand), relaxing toward the present over demand_memory_ns. */
 	uint64_t avail_min;

@@ -385,6 +385,51 @@ never_below_active_memory(void **state)
 	reclaim_policy_destroy(p);
 }
 
+/*
+ * A guest's free memory jitters between readings (its kernel allocates, the
+ * balloon size and the stats are read a moment apart): two MiB up and down
+ * every half-second tick is no demand, and must not swing its balloon. Read
+ * over one short tick and projected over the 30 s horizon it looked like
+ * 120 MiB of demand, and the balloon came back and went out again.
+ */
+static void
+jitter_is_not_demand(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p = policy_with(&cfg, 1);
+	struct reclaim_host h = RECLAIM_HOST_INIT;
+	struct reclaim_vm_stats vm = RECLAIM_VM_STATS_INIT;
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_decision d;
+	uint64_t lowest = UINT64_MAX;
+
+	(void)state;
+	h.total_bytes = 8 * GIB;
+	h.free_bytes = 8 * GIB * 5 / 100; /* high, below its threshold: early ballooning */
+	h.now_ns = 10 * FW_NS;
+	vm.id = 1;
+	vm.flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+	vm.configured_bytes = 4 * GIB;
+	vm.consumed_bytes = 3 * GIB;
+	vm.shares = 1000;
+	vm.active_bytes = 2 * GIB;
+	vm.balloon_bytes = 400 * MIB;
+	vm.guest_free_bytes = 80 * MIB;
+	for (int k = 0; k < 120; k++) {
+		h.now_ns += FW_NS / 2;
+		vm.stats_time_ns = h.now_ns;
+		vm.guest_free_bytes = (k % 2) ? 78 * MIB : 80 * MIB;
+		assert_int_equal(reclaim_decide(p, &h, &vm, 1, 0, &sum, &d), RECLAIM_OK);
+		assert_false(d.reasons & RECLAIM_REASON_DISTRESS);
+		if (d.balloon_cap_bytes < lowest)
+			lowest = d.balloon_cap_bytes;
+	}
+	print_message("# lowest balloon cap %llu MiB of a 400 MiB balloon\n",
+		      (unsigned long long)(lowest / MIB));
+	assert_true(lowest >= 400 * MIB);
+	reclaim_policy_destroy(p);
+}
+
 int
 main(void)
 {
@@ -397,6 +442,7 @@ main(void)
 		cmocka_unit_test(spiking_guest_gets_its_balloon_back),
 		cmocka_unit_test(self_deflated_balloon_is_left_alone),
 		cmocka_unit_test(never_below_active_memory),
+		cmocka_unit_test(jitter_is_not_demand),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

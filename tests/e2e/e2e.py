@@ -435,7 +435,7 @@ def swap_checks(h, g, agent, rss0, swap0, host_swap0):
 # ---- the tests ----
 
 def test_idle_tax(h):
-    """Soft state, equal shares: the idle guest's balloon inflates more."""
+    """Soft state, equal shares: the idle guest gives more."""
     c = h.check
     idle, busy = Guest(h, "idle"), Guest(h, "busy")
     h.boot(idle, busy)
@@ -462,31 +462,47 @@ def test_idle_tax(h):
     c(agent.ticks and agent.ticks[0]["state"] == "soft",
       "the budget put the host in the soft state (%s)" %
       (agent.ticks[0]["state"] if agent.ticks else "no ticks"))
+    # What each guest is asked to give at the first decision: its
+    # consumption less its target (the water level with the idle tax).
+    first = {v["name"]: v for v in agent.ticks[0]["vms"]}
+    give = {name: max(0, first[name]["consumed"] - first[name]["target"])
+            for name in ("idle", "busy")}
+    log("first decision: idle gives %s, busy gives %s" %
+        (mib(give["idle"]), mib(give["busy"])))
+    c(give["busy"] >= 8 * MiB, "the busy guest gives its share too")
+    c(give["idle"] > 2 * give["busy"] + 16 * MiB,
+      "idle tax: the idle guest gives more than twice the busy one's share")
     peak = {}
     for name in ("idle", "busy"):
         vt = agent.vm_ticks(name)
         peak[name] = (max(v["balloon_target"] for _, v in vt), max(v["balloon"] for _, v in vt))
         log("%s: largest balloon target %s, largest balloon reached %s" %
             (name, mib(peak[name][0]), mib(peak[name][1])))
-    c(peak["busy"][1] >= 8 * MiB, "the busy guest's balloon inflated too")
-    c(peak["idle"][0] > peak["busy"][0] + 32 * MiB,
-      "idle tax: the idle guest's balloon target is larger than the busy one's")
-    c(peak["idle"][1] > peak["busy"][1] + 32 * MiB,
-      "idle tax: the idle guest's balloon inflated more than the busy one's")
-    for name in ("idle", "busy"):
         c(peak[name][1] >= peak[name][0] - MiB,
           "%s: its balloon reached its largest target" % name)
     act = {name: max(v["active"] for _, v in agent.vm_ticks(name)[-4:]) for name in rss0}
     c(act["busy"] > 4 * act["idle"],
       "active memory: busy %s, idle %s" % (mib(act["busy"]), mib(act["idle"])))
+    # The policy aims exactly at the high threshold, less what a guest's
+    # own balloon cap holds back: a guest's report limits how its share is
+    # taken, never makes the other give more (the hard state host-swaps
+    # it). A balloon inflating into guest pages that were never resident
+    # frees nothing on the host, so the busy guest's share may stay held.
+    # Allow the guests' own kernels a little noise.
+    held = 0
+    for v in agent.ticks[-1]["vms"]:
+        if v["balloon_limit"] == "guest" and v["balloon"] >= v["balloon_cap"] - MiB:
+            held += max(0, v["consumed"] - v["target"])
     need = agent.ticks[0]["need"]
-    c(sum(rss1.values()) <= consumed - 0.8 * need,
-      "the QEMU processes' resident memory fell by the need of %s (%s -> %s)" %
+    c(held <= need / 2, "the guest caps held back %s, less than half the need" % mib(held))
+    c(sum(rss1.values()) <= consumed - 0.8 * (need - held),
+      "the QEMU processes' resident memory fell by the need of %s less that (%s -> %s)" %
       (mib(need), mib(consumed), mib(sum(rss1.values()))))
-    c(rss1["idle"] < rss0["idle"] - 32 * MiB, "the idle guest gave most of it")
-    # The policy aims exactly at the high threshold; allow the guests' own
-    # kernels a little noise.
-    c(free1 >= HIGH * budget - 2 * MiB, "the host is back at the high threshold")
+    c(rss0["idle"] - rss1["idle"] >= 0.8 * give["idle"],
+      "the idle guest gave its share (%s of %s)" %
+      (mib(rss0["idle"] - rss1["idle"]), mib(give["idle"])))
+    c(free1 >= HIGH * budget - 2 * MiB - held,
+      "the host is back at the high threshold, but for what the guest caps hold back")
     c(agent.ticks[-1]["state"] == "high", "the policy says high at the end")
     c(not idle.oom() and not busy.oom(), "no guest OOM")
 
@@ -566,8 +582,9 @@ def test_guest_cap(h):
     vt = soft.vm_ticks("vm")
     c(all(v["balloon_limit"] == "guest" for _, v in vt),
       "phase 1: the guest's free memory capped the balloon")
-    c(any(v["bound"] == "balloon" for _, v in vt),
-      "phase 1: the target was bound by what the balloon may take")
+    c(all("balloon_capped" in v["reasons"] for _, v in vt[1:]) and
+      all("shortfall" in t["summary_flags"] for t in soft.ticks[1:]),
+      "phase 1: the plan says it falls short (balloon capped, shortfall)")
     c(all(v["balloon_target"] <= v["balloon_cap"] for _, v in vt),
       "phase 1: every balloon target was within that tick's cap")
     c(max(v["balloon"] for _, v in vt) <= max(v["balloon_cap"] for _, v in vt) + MiB,
