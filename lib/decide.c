@@ -103,7 +103,7 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 	struct totals tot;
 	uint64_t need_solver = 0;
 	uint32_t sum_flags = 0;
-	double lambda = 0.0;
+	double lambda = 0.0, slope = 0.0;
 	bool shortfall = false;
 	size_t i;
 
@@ -125,6 +125,7 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 		uint64_t b = min_u64(vm->balloon_bytes, vm->configured_bytes);
 		struct vm_work *w = &p->work[i];
 		struct vm_hist *h = &next->entries[i];
+		struct vm_room room;
 		uint16_t blocked = 0;
 
 		/* An id reused by a VM of another size is another VM, unless
@@ -141,9 +142,9 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 			     t.now);
 		h->configured = vm->configured_bytes;
 		h->flags |= blocked;
-		view_vm(w, &s, cfg, &t, vm, h);
+		view_vm(w, &room, &s, cfg, &t, vm, h);
 		w->asked_before = old ? old->asked : b;
-		wl_bounds(w, &s, cfg, &t, vm);
+		wl_bounds(w, &room, &s, cfg, &t, vm);
 	}
 
 	/* The common level. */
@@ -154,7 +155,7 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 		shortfall = sat_sub(sat_add(sat_add(s.reclaimable, s.limit), s.pending), s.release) <
 			    t.need;
 		lambda = wl_solve_scratch(p->work, n, (double)s.u_free - (double)need_solver,
-					  p->lambda, p->active);
+					  p->lambda, p->active, &slope);
 	} else {
 		/* Above the high threshold: VMs short of memory first get what
 		 * they lack from free memory (within the deflation budget, and
@@ -172,10 +173,11 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 			t.deflate_left = min_u64(
 				sat_sub(t.free, sat_add(t.thr[RECLAIM_STATE_HIGH], t.margin)), budget);
 			lambda = wl_solve_scratch(p->work, n, s.lo_free + (double)t.deflate_left,
-						  p->lambda, p->active);
+						  p->lambda, p->active, &slope);
 		}
 	}
-	pages_place(p->work, n, &t, cfg->page_size, lambda, need_solver, decisions, c.dsize);
+	pages_place(p->work, n, &t, cfg->page_size, lambda, slope, need_solver, s.on, !s.grows,
+		    p->active, decisions, c.dsize);
 
 	/* The decisions, then what host swap allows. */
 	memset(&tot, 0, sizeof(tot));

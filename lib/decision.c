@@ -62,7 +62,7 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 	       const struct vm_work *w, const struct reclaim_config *cfg,
 	       const struct reclaim_vm_stats *vm, struct tick *t, bool shortfall, struct totals *tot)
 {
-	uint64_t target = d->target_bytes, excess;
+	uint64_t target = w->target, excess;
 	uint64_t current = min_u64(vm->balloon_bytes, vm->configured_bytes);
 
 	if (dsize == sizeof(*d))

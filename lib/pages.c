@@ -68,13 +68,31 @@ radix_narrow(struct radix *r, const uint64_t *hist, uint64_t want, bool from_top
 	return acc;
 }
 
+/* Page geometry: page sizes are powers of two, so page counts are shifts. */
+struct geom {
+	uint64_t page;
+	unsigned shift;
+	double inv; /* 1 / page, exact */
+};
+
+static struct geom
+geom_of(uint64_t page)
+{
+	struct geom g = {page, 0, 0.0};
+
+	while ((1ull << g.shift) < page)
+		g.shift++;
+	g.inv = 1.0 / (double)page;
+	return g;
+}
+
 /* Pages the VM may give at all (the last one may be partial). */
 static uint64_t
-max_pages(const struct vm_work *w, uint64_t page)
+max_pages(const struct vm_work *w, const struct geom *g)
 {
 	uint64_t span = w->base - w->lo;
 
-	return span / page + (span % page != 0);
+	return (span >> g->shift) + ((span & (g->page - 1)) != 0);
 }
 
 static double
@@ -87,26 +105,26 @@ page_mu(const struct vm_work *w, uint64_t j, uint64_t page)
 
 /* Bytes given by the first j pages. */
 static uint64_t
-page_bytes(const struct vm_work *w, uint64_t j, uint64_t page)
+page_bytes(const struct vm_work *w, uint64_t j, const struct geom *g)
 {
 	uint64_t span = w->base - w->lo;
 
-	return j >= span / page + 1 ? span : j * page;
+	return j > (span >> g->shift) ? span : j << g->shift;
 }
 
 /* Number of pages with mu > x (strict) or mu >= x. mu falls with j, so the
  * answer is a prefix; the closed form is checked against mu itself. */
 static uint64_t
-pages_above(const struct vm_work *w, double x, bool strict, uint64_t page)
+pages_above(const struct vm_work *w, double x, bool strict, const struct geom *g)
 {
-	uint64_t m = max_pages(w, page), j;
+	uint64_t m = max_pages(w, g), j, page = g->page;
 	double inv = wl_inverse(x, w->shares, w->active, w->inv_k);
 	double room = (double)w->base - inv;
 
 	if (room <= 0.0)
 		j = 0;
 	else
-		j = (uint64_t)ceil(room / (double)page);
+		j = (uint64_t)ceil(room * g->inv);
 	if (j > m)
 		j = m;
 	/* A step or two corrects rounding; more would mean doubles cannot
@@ -129,14 +147,14 @@ on_level(const struct vm_work *w)
 
 /* Bytes revoked by taking every page with mu > x. */
 static uint64_t
-bytes_above(const struct vm_work *w, size_t n, double x, uint64_t page)
+bytes_above(const struct vm_work *w, size_t n, double x, const struct geom *g)
 {
 	uint64_t sum = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		if (on_level(&w[i]))
-			sum += page_bytes(&w[i], pages_above(&w[i], x, true, page), page);
+			sum += page_bytes(&w[i], pages_above(&w[i], x, true, g), g);
 	return sum;
 }
 
@@ -152,7 +170,7 @@ at(struct reclaim_decision *out, size_t dsize, size_t i)
 }
 
 static bool
-pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, uint64_t page,
+pages_revoke(struct vm_work *w, size_t n, double lambda, uint64_t need, uint64_t page,
 	     struct reclaim_decision *out, size_t dsize)
 {
 	uint64_t window = 0, total;
@@ -161,17 +179,18 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 	struct radix r;
 	size_t i, nb = buckets_for(n);
 	int tries;
+	struct geom gm = geom_of(page);
 
 	/* Bracket: x_hi revokes less than the need. Start one page per VM
 	 * past the level along its slope, widen until it holds. */
 	wl_evaluate(w, n, lambda, &g, &slope);
 	step = slope > 0.0 ? (double)(n + 1) * (double)page / slope : fabs(lambda) + 1.0;
 	x_hi = x_lo + step;
-	sure = bytes_above(w, n, x_hi, page);
+	sure = bytes_above(w, n, x_hi, &gm);
 	for (tries = 0; tries < 64 && sure >= need; tries++) {
 		step *= 4.0;
 		x_hi = x_lo + step;
-		sure = bytes_above(w, n, x_hi, page);
+		sure = bytes_above(w, n, x_hi, &gm);
 	}
 	rem = need - sure;
 
@@ -181,8 +200,8 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 
 		if (!on_level(&w[i]))
 			continue;
-		d->excess_bytes = pages_above(&w[i], x_hi, true, page) + 1;
-		d->balloon_cap_bytes = pages_above(&w[i], x_lo, true, page);
+		d->excess_bytes = pages_above(&w[i], x_hi, true, &gm) + 1;
+		d->balloon_cap_bytes = pages_above(&w[i], x_lo, true, &gm);
 		window += sat_sub(d->balloon_cap_bytes + 1, d->excess_bytes);
 	}
 	/* About a page per VM is in doubt. Far more means byte counts so large
@@ -211,7 +230,7 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 			d->balloon_cap_bytes = last;
 			for (j = first; j <= last; j++)
 				hist[radix_bucket(&r, double_bits(page_mu(v, j, page)))] +=
-					page_bytes(v, j, page) - page_bytes(v, j - 1, page);
+					page_bytes(v, j, &gm) - page_bytes(v, j - 1, &gm);
 		}
 		/* From the top bucket down until the need is covered. */
 		rem -= radix_narrow(&r, hist, rem, true);
@@ -220,7 +239,7 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 	/* Every page above the cutoff r.lo; the page exactly at it by VM index. */
 	total = 0;
 	for (i = 0; i < n; i++) {
-		const struct vm_work *v = &w[i];
+		struct vm_work *v = &w[i];
 		struct reclaim_decision *d = at(out, dsize, i);
 		uint64_t first = d->excess_bytes, last = d->balloon_cap_bytes, given;
 
@@ -228,14 +247,14 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 			continue;
 		while (first <= last && double_bits(page_mu(v, first, page)) > r.lo)
 			first++;
-		given = page_bytes(v, first - 1, page);
+		given = page_bytes(v, first - 1, &gm);
 		if (rem > 0 && first <= last && double_bits(page_mu(v, first, page)) == r.lo) {
-			uint64_t more = page_bytes(v, first, page) - given;
+			uint64_t more = page_bytes(v, first, &gm) - given;
 
 			given += more;
 			rem = more >= rem ? 0 : rem - more;
 		}
-		d->target_bytes = v->base - given;
+		v->target = v->base - given;
 		total += given;
 	}
 	/* Doubles that no longer resolve bytes (hosts near 2^64) can leave the
@@ -245,38 +264,34 @@ pages_revoke(const struct vm_work *w, size_t n, double lambda, uint64_t need, ui
 
 /* A VM that may give one more page. */
 static bool
-candidate(const struct vm_work *w, const struct reclaim_decision *d)
+candidate(const struct vm_work *w)
 {
-	return !(w->flags & VIEW_FIXED) && d->target_bytes > w->lo;
+	return !(w->flags & VIEW_FIXED) && w->target > w->lo;
 }
 
 /*
- * The bit pattern of the want-th smallest key (1-based) among the
- * candidates, whose keys are stashed in d->rho.
+ * The want-th smallest key (1-based) among the candidates: the bits of the
+ * price of their next page, stashed in w->key.
  */
 static uint64_t
-kth_key(const struct vm_work *w, struct reclaim_decision *out, size_t dsize, size_t n,
-	size_t want)
+kth_key(const struct vm_work *w, size_t n, size_t want)
 {
 	uint64_t hist[BUCKETS];
 	struct radix r = {UINT64_MAX, 0, 0, 0};
 	size_t i, nb = buckets_for(n);
 
 	for (i = 0; i < n; i++) {
-		const struct reclaim_decision *d = at(out, dsize, i);
-
-		if (candidate(&w[i], d)) {
-			r.lo = min_u64(r.lo, double_bits(d->rho));
-			r.hi = max_u64(r.hi, double_bits(d->rho));
+		if (candidate(&w[i])) {
+			r.lo = min_u64(r.lo, w[i].key);
+			r.hi = max_u64(r.hi, w[i].key);
 		}
 	}
 	while (radix_round(&r, nb)) {
 		memset(hist, 0, r.used * sizeof(hist[0]));
 		for (i = 0; i < n; i++) {
-			const struct reclaim_decision *d = at(out, dsize, i);
-			uint64_t k = double_bits(d->rho);
+			uint64_t k = w[i].key;
 
-			if (candidate(&w[i], d) && k >= r.lo && k <= r.hi)
+			if (candidate(&w[i]) && k >= r.lo && k <= r.hi)
 				hist[radix_bucket(&r, k)]++;
 		}
 		want -= (size_t)radix_narrow(&r, hist, want, false);
@@ -284,54 +299,208 @@ kth_key(const struct vm_work *w, struct reclaim_decision *out, size_t dsize, siz
 	return r.lo;
 }
 
-/* Takes one page from @p d's VM; returns the bytes taken. */
+/* Takes one page from VM @p w; returns the bytes taken. */
 static uint64_t
-take_page(const struct vm_work *w, struct reclaim_decision *d, uint64_t page)
+take_page(struct vm_work *w, uint64_t page)
 {
-	uint64_t take = min_u64(page, d->target_bytes - w->lo);
+	uint64_t take = min_u64(page, w->target - w->lo);
 
-	d->target_bytes -= take;
+	w->target -= take;
 	return take;
 }
 
-/* No VM on the level may grow: the level only revokes. */
-static bool
-revoke_only(const struct vm_work *w, size_t n)
+/*
+ * The cutoff among the pages in doubt: the key at which their sizes, summed
+ * from the most expensive down, reach @p *rem, which is left holding what
+ * is still wanted at that key. A first round buckets the keys by value
+ * between their least and largest (about one key per bucket); the keys in
+ * the chosen bucket are gathered (in @p gather, room for @p room of them)
+ * and resolved by the bits of their keys.
+ */
+static uint64_t
+cutoff(const struct page_key *keys, size_t m, double lo, double hi, uint64_t *rem,
+       uint32_t *gather, size_t room)
 {
-	size_t i;
+	uint64_t hist[BUCKETS], acc = 0, want = *rem;
+	size_t i, nb = buckets_for(m), b, c = 0;
+	double scale = hi > lo ? (double)(nb - 1) / (hi - lo) : 0.0;
+	struct radix r = {UINT64_MAX, 0, 0, 0};
 
-	for (i = 0; i < n; i++) {
-		if (!(w[i].flags & VIEW_FIXED) && w[i].hi > w[i].base)
-			return false;
+	memset(hist, 0, nb * sizeof(hist[0]));
+	for (i = 0; i < m; i++) {
+		double x;
+
+		memcpy(&x, &keys[i].key, sizeof(x));
+		hist[(size_t)((x - lo) * scale)] += keys[i].size;
 	}
-	return true;
+	for (b = nb; b-- > 0;) {
+		if (acc + hist[b] >= want || b == 0)
+			break;
+		acc += hist[b];
+	}
+	want -= acc;
+	/* The keys in bucket b: their bit range, and (when they fit) a list. */
+	for (i = 0; i < m; i++) {
+		double x;
+
+		memcpy(&x, &keys[i].key, sizeof(x));
+		if ((size_t)((x - lo) * scale) != b)
+			continue;
+		r.lo = min_u64(r.lo, keys[i].key);
+		r.hi = max_u64(r.hi, keys[i].key);
+		if (c < room)
+			gather[c] = (uint32_t)i;
+		c++;
+	}
+	while (radix_round(&r, buckets_for(c))) {
+		memset(hist, 0, r.used * sizeof(hist[0]));
+		if (c <= room) {
+			for (i = 0; i < c; i++) {
+				const struct page_key *k = &keys[gather[i]];
+
+				if (k->key >= r.lo && k->key <= r.hi)
+					hist[radix_bucket(&r, k->key)] += k->size;
+			}
+		} else {
+			for (i = 0; i < m; i++)
+				if (keys[i].key >= r.lo && keys[i].key <= r.hi)
+					hist[radix_bucket(&r, keys[i].key)] += keys[i].size;
+		}
+		want -= radix_narrow(&r, hist, want, true);
+	}
+	*rem = want;
+	return r.lo;
 }
 
 /*
- * Targets on the level, moved in whole pages. When the level only revokes,
- * pages_revoke() places them exactly where the paper's page-by-page rule
- * would. Otherwise (rebalancing, or when it gives up on byte counts doubles
- * cannot resolve) each VM gives the whole pages below its continuous
- * target, and the pages still missing are taken one each from the VMs
- * whose next page is cheapest, ties to the lowest index; a last top-up
- * covers VMs that had less than a page left above their floor.
+ * pages_revoke() in three sweeps. The continuous level revokes, from each
+ * VM, its pages priced above lambda; the rule revokes, from the most
+ * expensive down, only until the need is met. So the cutoff lies between
+ * lambda and a level x_hi at which the pages priced above x_hi fall short
+ * of the need: those are revoked for sure, and the pages priced in
+ * (lambda, x_hi], a few per VM, are in doubt. x_hi starts a page per VM on
+ * the level past lambda along the level's slope @p slope, and widens in
+ * the rare case that this does not fall short. The pages in doubt are
+ * listed once, with their prices, in @p keys (room for @p room of them);
+ * cutoff() finds the cutoff there, and each VM's target follows from how
+ * many of its pages in doubt lie above it (they are a run of its page
+ * numbers, most expensive first). Ties at the cutoff go to the lowest VM
+ * index. Returns false, and leaves the decision to the general
+ * pages_revoke(), when the list would not fit or doubles cannot resolve
+ * the pages.
+ */
+static bool
+pages_revoke_fast(struct vm_work *w, size_t n, double lambda, double slope, uint64_t need,
+		  size_t on, uint64_t page, struct page_key *keys, size_t room, uint32_t *gather)
+{
+	uint64_t sure, doubt, rem, total = 0, cut;
+	const struct geom g = geom_of(page);
+	double step = slope > 0.0 ? (double)(on + 1) * (double)page / slope : fabs(lambda) + 1.0;
+	double x_hi;
+	size_t i, k, m;
+	int tries;
+
+	/* The pages in doubt, listed; the sure ones, counted. */
+	for (tries = 0;; tries++) {
+		x_hi = lambda + step;
+		sure = doubt = 0;
+		m = 0;
+		for (i = 0; i < n; i++) {
+			struct vm_work *v = &w[i];
+			uint64_t j_hi, j, last;
+
+			if (!on_level(v))
+				continue;
+			j_hi = pages_above(v, x_hi, true, &g);
+			last = max_pages(v, &g);
+			sure += page_bytes(v, j_hi, &g);
+			/* mu falls with j: the pages above lambda are a run. */
+			for (j = j_hi + 1; j <= last; j++) {
+				double mu = page_mu(v, j, page);
+				uint64_t size;
+
+				if (!(mu > lambda))
+					break;
+				if (m == room)
+					return false;
+				size = page_bytes(v, j, &g) - page_bytes(v, j - 1, &g);
+				keys[m].key = double_bits(mu);
+				keys[m].idx = (uint32_t)i;
+				keys[m].size = (uint32_t)size;
+				doubt += size;
+				m++;
+			}
+			v->target = j_hi; /* until the cutoff is known */
+		}
+		if (sure < need)
+			break;
+		if (tries == 16)
+			return false;
+		step *= 4.0;
+	}
+	if (sure + doubt < need)
+		return false;
+
+	/* The cutoff: from the most expensive page in doubt down, until the
+	 * need is met. */
+	rem = need - sure;
+	cut = cutoff(keys, m, lambda, x_hi, &rem, gather, n);
+
+	/* Each VM: its pages above the cutoff, and the one at it while the
+	 * need is not met, lowest index first. */
+	for (i = 0, k = 0; i < n; i++) {
+		struct vm_work *v = &w[i];
+		uint64_t j;
+
+		if (!on_level(v)) {
+			v->target = (v->flags & VIEW_FIXED) ? v->lo : max_u64(min_u64(v->base, v->hi), v->lo);
+			continue;
+		}
+		j = v->target;
+		for (; k < m && keys[k].idx == i && keys[k].key > cut; k++)
+			j++;
+		if (k < m && keys[k].idx == i && keys[k].key == cut && rem > 0) {
+			rem = keys[k].size >= rem ? 0 : rem - keys[k].size;
+			j++;
+		}
+		for (; k < m && keys[k].idx == i; k++)
+			;
+		v->target = v->base - page_bytes(v, j, &g);
+		total += v->base - v->target;
+	}
+	return total >= need;
+}
+
+/*
+ * Targets on the level, moved in whole pages, into w->target. When the
+ * level only revokes, pages_revoke() places them exactly where the paper's
+ * page-by-page rule would. Otherwise (rebalancing, or when it gives up on
+ * byte counts doubles cannot resolve) each VM gives the whole pages below
+ * its continuous target, and the pages still missing are taken one each
+ * from the VMs whose next page is cheapest, ties to the lowest index; a
+ * last top-up covers VMs that had less than a page left above their floor.
  */
 void
-pages_place(const struct vm_work *w, size_t n, const struct tick *t, uint64_t page, double lambda,
-	    uint64_t need, struct reclaim_decision *out, size_t dsize)
+pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page, double lambda,
+	    double slope, uint64_t need, size_t on, bool revoke_only, uint32_t *gather,
+	    struct reclaim_decision *out, size_t dsize)
 {
 	uint64_t taken = 0, given = 0, missing, kth;
 	bool reclaims = mode_reclaims(t->mode), rounded = reclaims || t->mode == MODE_HOLD;
 	size_t i, want, count = 0;
 
+	if (reclaims && need > 0 && lambda > 0.0 && revoke_only &&
+	    pages_revoke_fast(w, n, lambda, slope, need, on, page, (struct page_key *)(void *)out,
+			      n * dsize / sizeof(struct page_key), gather))
+		return;
 	for (i = 0; i < n; i++) {
-		struct reclaim_decision *d = at(out, dsize, i);
-		uint64_t lo = w[i].lo, hi = w[i].hi, base = w[i].base, target;
+		struct vm_work *v = &w[i];
+		uint64_t lo = v->lo, hi = v->hi, base = v->base, target;
 
-		if (w[i].flags & VIEW_FIXED) {
+		if (v->flags & VIEW_FIXED) {
 			target = reclaims ? lo : hi;
 		} else {
-			target = double_to_u64(wl_target(&w[i], lambda));
+			target = double_to_u64(wl_target(v, lambda));
 			if (rounded && target < base)
 				target = base - ((base - target) & ~(page - 1));
 			else if (rounded)
@@ -342,38 +511,37 @@ pages_place(const struct vm_work *w, size_t n, const struct tick *t, uint64_t pa
 			else
 				given += target - base;
 		}
-		d->target_bytes = target;
-		d->rho = wl_rho(&w[i], target, page);
-		count += candidate(&w[i], d);
+		v->target = target;
+		v->key = double_bits(wl_rho(v, target, page));
+		count += candidate(v);
 	}
-	if (reclaims && need > 0 && given == 0 && lambda > 0.0 && revoke_only(w, n)) {
+	if (reclaims && need > 0 && given == 0 && lambda > 0.0 && revoke_only) {
 		if (pages_revoke(w, n, lambda, need, page, out, dsize))
 			return;
 		/* It gave up (or fell short): carry on from what it wrote. */
 		taken = 0;
+		count = 0;
 		for (i = 0; i < n; i++) {
 			if (!(w[i].flags & VIEW_FIXED))
-				taken += sat_sub(w[i].base, at(out, dsize, i)->target_bytes);
+				taken += sat_sub(w[i].base, w[i].target);
+			w[i].key = double_bits(wl_rho(&w[i], w[i].target, page));
+			count += candidate(&w[i]);
 		}
 	}
 	if (!rounded || sat_sub(taken, given) >= need || count == 0)
 		goto topup;
 	missing = need - sat_sub(taken, given);
 	want = (size_t)min_u64((missing + page - 1) / page, count);
-	kth = kth_key(w, out, dsize, n, want);
+	kth = kth_key(w, n, want);
 	for (i = 0; i < n && want; i++) {
-		struct reclaim_decision *d = at(out, dsize, i);
-
-		if (candidate(&w[i], d) && double_bits(d->rho) < kth) {
-			taken += take_page(&w[i], d, page);
+		if (candidate(&w[i]) && w[i].key < kth) {
+			taken += take_page(&w[i], page);
 			want--;
 		}
 	}
 	for (i = 0; i < n && want; i++) {
-		struct reclaim_decision *d = at(out, dsize, i);
-
-		if (candidate(&w[i], d) && double_bits(d->rho) == kth) {
-			taken += take_page(&w[i], d, page);
+		if (candidate(&w[i]) && w[i].key == kth) {
+			taken += take_page(&w[i], page);
 			want--;
 		}
 	}
@@ -387,12 +555,11 @@ topup:
 		double best_rho = 0.0;
 
 		for (i = 0; i < n; i++) {
-			struct reclaim_decision *d = at(out, dsize, i);
 			double r;
 
-			if (!candidate(&w[i], d))
+			if (!candidate(&w[i]))
 				continue;
-			r = wl_rho(&w[i], d->target_bytes, page);
+			r = wl_rho(&w[i], w[i].target, page);
 			if (best == n || r < best_rho) {
 				best = i;
 				best_rho = r;
@@ -400,6 +567,6 @@ topup:
 		}
 		if (best == n)
 			break;
-		taken += take_page(&w[best], at(out, dsize, best), page);
+		taken += take_page(&w[best], page);
 	}
 }

@@ -296,29 +296,43 @@ enum view_flag {
 	VIEW_NO_SWAP = 1u << 6       /* host swap cannot deliver for this VM */
 };
 
+/*
+ * One VM's working record for one step, laid out for the passes that sweep
+ * it: the first 64 bytes are all that the level's solver and the page
+ * placement read, so that those passes touch one cache line per VM.
+ */
 struct vm_work {
-	/* water level inputs, bytes */
+	/* line 1: the level and the page placement */
 	uint64_t lo, hi;   /* bounds on the target */
 	double shares;
 	double active;
 	double inv_k;      /* 1/k = 1 - tau */
-	/* integers for the action pass */
+	uint64_t base;     /* min(projected, max): the target before any move */
+	uint64_t held;     /* balloon size held (actual or asked, within cap) */
+	uint32_t flags;    /* enum view_flag */
+	uint16_t cap_kind; /* enum reclaim_balloon_limit */
+	uint16_t pad;
+	/* line 2: the actions */
 	uint64_t projected; /* consumption less balloon in flight */
-	uint64_t base;      /* min(projected, max): the target before any move */
-	uint64_t held;      /* balloon size held (actual or asked, within cap) */
 	uint64_t cap;       /* balloon cap */
-	/* The cap without the terms the guest's own reports set (free memory,
-	 * swap, demand, stale stats): how much it owes is not the guest's
-	 * to say, only how much its balloon can deliver. */
-	uint64_t fair_cap;
 	uint64_t compress_room; /* what its compression cache can still take */
 	uint64_t limit_excess; /* projected above min(configured, limit) */
-	uint64_t can;       /* what can leave the VM this tick: held pages and balloon room */
 	uint64_t asked_before; /* balloon size asked last tick (the adapter's view) */
 	uint64_t short_give;   /* short of memory: what it gets back from free memory */
-	uint32_t flags;     /* enum view_flag */
-	uint16_t cap_kind;  /* enum reclaim_balloon_limit */
-	uint16_t pad;
+	uint64_t target;    /* placed in whole pages (pages_place) */
+	uint64_t key;       /* page placement scratch */
+};
+
+/*
+ * What only the step that computes a VM's bounds needs: the cap without
+ * the terms the guest's own reports set (free memory, swap, demand, stale
+ * stats): how much it owes is not the guest's to say, only how much its
+ * balloon can deliver; and what can leave the VM this tick (held pages and
+ * balloon room).
+ */
+struct vm_room {
+	uint64_t fair_cap;
+	uint64_t can;
 };
 
 /* Sums over the VMs that the step needs. */
@@ -328,6 +342,8 @@ struct sums {
 	uint64_t release; /* balloons deflating to their cap */
 	uint64_t u_free;  /* sum of min(projected, max) over VMs on the level */
 	double lo_free;
+	bool grows;       /* a VM on the level may grow (rebalancing) */
+	size_t on;        /* VMs on the level with pages to give */
 };
 
 static inline uint64_t
@@ -357,8 +373,9 @@ view_can_balloon(const struct vm_work *w)
 }
 uint64_t balloon_deliverable(const struct vm_hist *h, const struct reclaim_config *cfg);
 /* The VM's balloon cap, what it holds, and what it can give this tick. */
-void view_vm(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
-	     const struct tick *t, const struct reclaim_vm_stats *vm, const struct vm_hist *h);
+void view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
+	     const struct reclaim_config *cfg, const struct tick *t,
+	     const struct reclaim_vm_stats *vm, const struct vm_hist *h);
 
 /* ---- waterlevel.c: the idle memory tax and the common level ---- */
 /* Allocation at price level lambda (bytes per share), before clamping. */
@@ -385,13 +402,14 @@ wl_rho(const struct vm_work *w, uint64_t target, uint64_t page)
 	return w->shares > 0.0 && cost > 0.0 ? w->shares * (double)page / cost : 0.0;
 }
 /* The VM's bounds on the level in this step's mode. */
-void wl_bounds(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
-	       const struct tick *t, const struct reclaim_vm_stats *vm);
+void wl_bounds(struct vm_work *w, const struct vm_room *room, struct sums *s,
+	       const struct reclaim_config *cfg, const struct tick *t,
+	       const struct reclaim_vm_stats *vm);
 /* Finds lambda with sum clamp(inverse(lambda), lo, hi) == total; returns
  * lambda (0 if every VM sits at lo, INFINITY-like large if at hi). */
 double wl_solve(const struct vm_work *w, size_t n, double total, double guess);
 double wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
-			uint32_t *scratch);
+			uint32_t *scratch, double *slope);
 /* Sum of clamped allocations at lambda over the VMs on the level, and its slope. */
 void wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, double *slope);
 double wl_target(const struct vm_work *w, double lambda);
@@ -421,10 +439,21 @@ radix_bucket(const struct radix *r, uint64_t key)
  * buckets passed over. */
 uint64_t radix_narrow(struct radix *r, const uint64_t *hist, uint64_t want, bool from_top);
 
-/* Places every VM's target on the level in whole pages (d->target_bytes,
- * d->rho); @p need is what the level must revoke. */
-void pages_place(const struct vm_work *w, size_t n, const struct tick *t, uint64_t page,
-		 double lambda, uint64_t need, struct reclaim_decision *out, size_t dsize);
+/* One VM's lowest page above the level, for the selection of the cutoff. */
+struct page_key {
+	uint64_t key;  /* bits of its price */
+	uint32_t idx;  /* the VM */
+	uint32_t size; /* its bytes (a page, or less for the last) */
+};
+
+/* Places every VM's target on the level in whole pages (w->target);
+ * @p slope is the level's slope at lambda, @p need what it must revoke,
+ * @p on how many VMs it has; @p revoke_only when none of them may grow.
+ * @p gather is scratch for n entries; the decisions (@p out, n of @p dsize
+ * bytes) serve as scratch too: they are written afterwards. */
+void pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page,
+		 double lambda, double slope, uint64_t need, size_t on, bool revoke_only,
+		 uint32_t *gather, struct reclaim_decision *out, size_t dsize);
 
 /* ---- actions.c: from targets to actions ---- */
 struct totals {

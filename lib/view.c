@@ -61,7 +61,7 @@ guest_room(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
  * so does a guest that deflated its balloon itself, for a while.
  */
 static void
-view_balloon(struct vm_work *w, const struct reclaim_config *cfg,
+view_balloon(struct vm_work *w, struct vm_room *room, const struct reclaim_config *cfg,
 	     const struct reclaim_vm_stats *vm, const struct vm_hist *h, uint64_t now)
 {
 	uint64_t c = vm->configured_bytes;
@@ -78,7 +78,7 @@ view_balloon(struct vm_work *w, const struct reclaim_config *cfg,
 		cap_to(&cap, &kind, c - min_u64(active, c), RECLAIM_BALLOON_LIMIT_ACTIVE);
 	if (!(vm->flags & RECLAIM_VM_BALLOON)) {
 		/* Whatever a driverless balloon holds stays where it is. */
-		w->cap = w->fair_cap = 0;
+		w->cap = room->fair_cap = 0;
 		w->held = b;
 		w->cap_kind = RECLAIM_BALLOON_LIMIT_NO_DRIVER;
 		w->flags = 0;
@@ -91,7 +91,7 @@ view_balloon(struct vm_work *w, const struct reclaim_config *cfg,
 		flags |= VIEW_RESPONSIVE;
 	/* The terms below follow what the guest reports: they limit what
 	 * its balloon can deliver, not what it owes. */
-	w->fair_cap = cap;
+	room->fair_cap = cap;
 	if (!(cfg->flags & RECLAIM_CONFIG_NO_GUEST_CAP)) {
 		if (stats_stale(cfg, vm, now)) {
 			flags |= VIEW_STALE;
@@ -152,13 +152,14 @@ short_want(const struct vm_work *w, const struct reclaim_config *cfg,
 }
 
 void
-view_vm(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
-	const struct tick *t, const struct reclaim_vm_stats *vm, const struct vm_hist *h)
+view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
+	const struct reclaim_config *cfg, const struct tick *t, const struct reclaim_vm_stats *vm,
+	const struct vm_hist *h)
 {
 	uint64_t b = guest_value(vm->balloon_bytes, vm->configured_bytes);
 	uint64_t pending, projected, release;
 
-	view_balloon(w, cfg, vm, h, t->now);
+	view_balloon(w, room, cfg, vm, h, t->now);
 	w->compress_room = 0;
 	if (vm->flags & RECLAIM_VM_COMPRESS) {
 		uint64_t size = vm->compress_max_bytes
@@ -198,8 +199,8 @@ view_vm(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
 	 * where it can deliver; else only what its compression cache takes),
 	 * and its balloon's room. The limit excess is taken from that first;
 	 * beyond it, even the limit rule must wait for the next tick. */
-	w->can = sat_add((w->flags & VIEW_NO_SWAP) ? w->compress_room : vm->consumed_bytes,
+	room->can = sat_add((w->flags & VIEW_NO_SWAP) ? w->compress_room : vm->consumed_bytes,
 			 view_can_balloon(w) ? sat_sub(w->cap, w->held) : 0);
-	s->limit += min_u64(w->limit_excess, w->can);
+	s->limit += min_u64(w->limit_excess, room->can);
 	w->short_give = mode_reclaims(t->mode) ? 0 : short_want(w, cfg, vm, h, t->now);
 }

@@ -36,8 +36,8 @@
  * shares, it stays where it is (VIEW_FIXED).
  */
 void
-wl_bounds(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
-	  const struct tick *t, const struct reclaim_vm_stats *vm)
+wl_bounds(struct vm_work *w, const struct vm_room *vr, struct sums *s,
+	  const struct reclaim_config *cfg, const struct tick *t, const struct reclaim_vm_stats *vm)
 {
 	uint64_t max = vm_max(vm), u = min_u64(w->projected, max), limit_excess = w->limit_excess;
 	double tau = (vm->flags & RECLAIM_VM_IDLE_TAX) ? vm->idle_tax : cfg->idle_tax;
@@ -57,7 +57,7 @@ wl_bounds(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
 		      t->mode == MODE_BALLOON && t->state == RECLAIM_STATE_SOFT)) {
 			bool answers = (w->flags & (VIEW_DRIVER | VIEW_RESPONSIVE)) ==
 				       (VIEW_DRIVER | VIEW_RESPONSIVE);
-			uint64_t cap = (w->flags & VIEW_NO_SWAP) ? w->cap : w->fair_cap;
+			uint64_t cap = (w->flags & VIEW_NO_SWAP) ? w->cap : vr->fair_cap;
 			uint64_t room = answers && (!(w->flags & VIEW_NO_SWAP) || view_can_balloon(w))
 						? sat_sub(cap, w->held)
 						: 0;
@@ -78,7 +78,7 @@ wl_bounds(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
 		/* Swap can take only pages the VM holds now, the balloon only
 		 * its room: what a balloon deflating to its cap gives back
 		 * cannot be taken again in the same tick. */
-		lo = max_u64(lo, sat_sub(u, sat_sub(w->can, limit_excess)));
+		lo = max_u64(lo, sat_sub(u, sat_sub(vr->can, limit_excess)));
 		/* Rebalancing (ESX moves memory from low to high prices): below
 		 * the high threshold, in the balloon states, a VM short of memory
 		 * may grow back into its balloon. Only a VM whose fresh guest
@@ -90,6 +90,10 @@ wl_bounds(struct vm_work *w, struct sums *s, const struct reclaim_config *cfg,
 			hi = min_u64(max, sat_add(u, w->held));
 		w->lo = lo;
 		w->hi = hi;
+		if (hi > u && vm->shares > 0 && lo != hi)
+			s->grows = true;
+		if (vm->shares > 0 && lo != hi && u > lo)
+			s->on++;
 		s->reclaimable += min_u64(u - lo, deliver);
 		if (vm->shares == 0 || lo == hi) {
 			w->flags |= VIEW_FIXED;
@@ -305,7 +309,9 @@ evaluate_list(const struct vm_work *w, const uint32_t *list, size_t m, double c0
 double
 wl_solve(const struct vm_work *w, size_t n, double total, double guess)
 {
-	return wl_solve_scratch(w, n, total, guess, NULL);
+	double slope;
+
+	return wl_solve_scratch(w, n, total, guess, NULL, &slope);
 }
 
 /*
@@ -315,7 +321,7 @@ wl_solve(const struct vm_work *w, size_t n, double total, double guess)
  */
 double
 wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
-		 uint32_t *scratch)
+		 uint32_t *scratch, double *slope_out)
 {
 	double sum_lo = 0.0, sum_hi = 0.0, a = 0.0, b = 0.0, lambda, g, slope, tol, ga, gb;
 	double c0 = 0.0, c1 = 0.0;
@@ -335,6 +341,7 @@ wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
 		if (l > b)
 			b = l;
 	}
+	*slope_out = 0.0;
 	if (total <= sum_lo)
 		return 0.0;
 	if (total >= sum_hi)
@@ -353,6 +360,7 @@ wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
 			evaluate_list(w, scratch, m, c0, c1, lambda, &g, &slope);
 		else
 			wl_evaluate(w, n, lambda, &g, &slope);
+		*slope_out = slope;
 		if (fabs(g - total) <= tol)
 			break;
 		if (g < total) {

@@ -896,6 +896,19 @@ oracle_decide(struct oracle *o, int *status, struct reclaim_summary *sum,
 				state_name(s[2].state), s[2].need_bytes, s[2].reclaimable_bytes,
 				s[2].flags);
 	}
+	/* RECLAIM_ORACLE_DIGEST=1: a hash of every output byte of each decide,
+	 * to show that a change to the library changed no decision. */
+	if (getenv("RECLAIM_ORACLE_DIGEST")) {
+		uint64_t h = 14695981039346656037ull;
+		const unsigned char *b = (const unsigned char *)&s[2];
+
+		for (size_t k = 0; r[2] == RECLAIM_OK && k < sizeof(s[2]); k++)
+			h = (h ^ b[k]) * 1099511628211ull;
+		b = (const unsigned char *)d[2];
+		for (size_t k = 0; r[2] == RECLAIM_OK && k < n * sizeof(d[2][0]); k++)
+			h = (h ^ b[k]) * 1099511628211ull;
+		fprintf(stderr, "decide %d %016" PRIx64 "\n", r[2], h);
+	}
 	if (r[0] > 0 || r[0] < -31 || !(allowed & (r[0] ? BIT(r[0]) : 1u)))
 		return FAIL(o, "decide returned %d (%s); the inputs allow mask %#x", r[0],
 			    reclaim_strerror(r[0]), allowed);
