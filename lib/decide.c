@@ -15,7 +15,6 @@ struct call {
 	struct reclaim_host host; /* at the library's layout */
 	struct vm_array vms;
 	size_t dsize;             /* the caller's decision size */
-	bool same_order;
 };
 
 static int
@@ -27,6 +26,7 @@ arg_fault(struct fault *f, int status, const char *field)
 	return status;
 }
 
+/* The arguments and the host; each VM is checked as the step reads it. */
 static int
 check_call(struct call *c, struct fault *f, struct reclaim_policy *p,
 	   const struct reclaim_host *host, const struct reclaim_vm_stats *vms, size_t n,
@@ -55,11 +55,7 @@ check_call(struct call *c, struct fault *f, struct reclaim_policy *p,
 	rc = validate_host(&c->host, host, f);
 	if (rc)
 		return rc;
-	rc = validate_vms(&c->vms, vms, n, c->host.free_bytes, f);
-	if (rc)
-		return rc;
-	return validate_ids(&p->hist[!p->cur], &p->hist[p->cur], p->mask, &c->vms, &c->same_order,
-			    f);
+	return validate_array(&c->vms, vms, n, f);
 }
 
 /*
@@ -68,16 +64,76 @@ check_call(struct call *c, struct fault *f, struct reclaim_policy *p,
  * so it reads as the configured size.
  */
 static const struct reclaim_vm_stats *
-vm_get(struct reclaim_vm_stats *tmp, const struct vm_array *a, size_t i)
+vm_clamped(struct reclaim_vm_stats *tmp, const struct reclaim_vm_stats *vm)
 {
-	const struct reclaim_vm_stats *vm = vm_read(tmp, a, i);
-
 	if (vm->consumed_bytes <= vm->configured_bytes)
 		return vm;
 	if (vm != tmp)
 		*tmp = *vm;
 	tmp->consumed_bytes = tmp->configured_bytes;
 	return tmp;
+}
+
+static const struct reclaim_vm_stats *
+vm_get(struct reclaim_vm_stats *tmp, const struct vm_array *a, size_t i)
+{
+	return vm_clamped(tmp, vm_read(tmp, a, i));
+}
+
+/*
+ * Per VM, in one pass over the caller's array: its checks, then its history
+ * carried to this tick, its view and its bounds. A fault stops the pass;
+ * what it wrote by then (the next history table, the work array) is
+ * scratch until the commit, so the policy is untouched.
+ */
+static int
+prepare(struct reclaim_policy *p, const struct call *c, struct tick *t, struct sums *s,
+	struct fault *f)
+{
+	const struct reclaim_config *cfg = &p->cfg;
+	const struct hist_table *cur = &p->hist[p->cur];
+	struct hist_table *next = &p->hist[!p->cur];
+	struct reclaim_vm_stats tmp;
+	struct vm_check k;
+	size_t i, n = c->vms.n;
+	int rc;
+
+	vm_check_begin(&k, next, cur, p->mask, n, c->host.free_bytes);
+	for (i = 0; i < n; i++) {
+		const struct reclaim_vm_stats *vm = vm_read(&tmp, &c->vms, i);
+		const struct vm_hist *old = NULL;
+		uint64_t b;
+		struct vm_work *w = &p->work[i];
+		struct vm_hist *h = &next->entries[i];
+		struct vm_room room;
+		uint16_t blocked = 0;
+
+		rc = vm_check(&k, f, next, cur, p->mask, &c->vms, i, vm, &old);
+		if (rc)
+			return rc;
+		vm = vm_clamped(&tmp, vm);
+		b = min_u64(vm->balloon_bytes, vm->configured_bytes);
+		/* An id reused by a VM of another size is another VM, unless
+		 * the caller says it was resized. It keeps one thing: a VM we
+		 * blocked under this id is unblocked, should the caller have
+		 * resized it without saying so. */
+		if (old && old->configured != vm->configured_bytes &&
+		    !(vm->flags & RECLAIM_VM_RESIZED)) {
+			blocked = old->flags & HIST_BLOCKED;
+			old = NULL;
+		}
+		h->id = vm->id;
+		hist_advance(h, old, old && (size_t)(old - cur->entries) >= cur->present, cfg, vm, b,
+			     t->now);
+		h->configured = vm->configured_bytes;
+		h->flags |= blocked;
+		view_vm(w, &room, s, cfg, t, vm, h);
+		w->asked_before = old ? old->asked : b;
+		wl_bounds(w, &room, s, cfg, t, vm);
+	}
+	rc = vm_check_end(&k, f, next, n);
+	t->same_order = k.same_order;
+	return rc;
 }
 
 static struct reclaim_decision *
@@ -114,38 +170,9 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 	next = &p->hist[!p->cur];
 
 	tick_begin(&t, cfg, &c.host, p->state, admission, new_vm_bytes);
-	t.same_order = c.same_order;
-
-	/* Per VM: history, view, bounds. */
 	memset(&s, 0, sizeof(s));
-	for (i = 0; i < n; i++) {
-		const struct reclaim_vm_stats *vm = vm_get(&tmp, &c.vms, i);
-		const struct vm_hist *old = t.same_order ? &cur->entries[i]
-							 : hist_find(cur, p->mask, vm->id);
-		uint64_t b = min_u64(vm->balloon_bytes, vm->configured_bytes);
-		struct vm_work *w = &p->work[i];
-		struct vm_hist *h = &next->entries[i];
-		struct vm_room room;
-		uint16_t blocked = 0;
-
-		/* An id reused by a VM of another size is another VM, unless
-		 * the caller says it was resized. It keeps one thing: a VM we
-		 * blocked under this id is unblocked, should the caller have
-		 * resized it without saying so. */
-		if (old && old->configured != vm->configured_bytes &&
-		    !(vm->flags & RECLAIM_VM_RESIZED)) {
-			blocked = old->flags & HIST_BLOCKED;
-			old = NULL;
-		}
-		h->id = vm->id;
-		hist_advance(h, old, old && (size_t)(old - cur->entries) >= cur->present, cfg, vm, b,
-			     t.now);
-		h->configured = vm->configured_bytes;
-		h->flags |= blocked;
-		view_vm(w, &room, &s, cfg, &t, vm, h);
-		w->asked_before = old ? old->asked : b;
-		wl_bounds(w, &room, &s, cfg, &t, vm);
-	}
+	if (prepare(p, &c, &t, &s, &f))
+		return policy_fail(p, &f);
 
 	/* The common level. */
 	if (mode_reclaims(t.mode)) {

@@ -229,17 +229,27 @@ vm_at(const struct vm_array *a, size_t i)
 }
 
 int validate_host(struct reclaim_host *full, const struct reclaim_host *host, struct fault *f);
-/* Checks the array's stride, every VM, and the sums; struct_size must be
- * the current one (older sizes are read through vm_read()). */
-int validate_vms(struct vm_array *out, const struct reclaim_vm_stats *vms, size_t n,
-		 uint64_t free_bytes, struct fault *f);
-/*
- * Builds @p next's index of the ids (which finds duplicates). When the ids
- * are exactly those of @p cur's present VMs in their order, no index is
- * built: *same_order says so.
- */
-int validate_ids(struct hist_table *next, const struct hist_table *cur, uint32_t mask,
-		 const struct vm_array *vms, bool *same_order, struct fault *f);
+/* Checks the array's struct size (the first VM's; older sizes are read
+ * through vm_read()). */
+int validate_array(struct vm_array *out, const struct reclaim_vm_stats *vms, size_t n,
+		   struct fault *f);
+
+/* The checks that run as the step reads each VM. */
+struct vm_check {
+	uint64_t consumed, configured, reserved; /* running sums */
+	bool same_order;  /* the ids so far are the last tick's, in its order */
+	struct fault dup; /* the first duplicate id */
+};
+
+void vm_check_begin(struct vm_check *k, struct hist_table *next, const struct hist_table *cur,
+		    uint32_t mask, size_t n, uint64_t free_bytes);
+/* Checks VM i (read into @p vm) and finds its entry of the last tick
+ * (*old, NULL if none); a fault stops the step. */
+int vm_check(struct vm_check *k, struct fault *f, struct hist_table *next,
+	     const struct hist_table *cur, uint32_t mask, const struct vm_array *a, size_t i,
+	     const struct reclaim_vm_stats *vm, const struct vm_hist **old);
+/* After the last VM: a duplicate id, if any; else @p next holds n VMs. */
+int vm_check_end(struct vm_check *k, struct fault *f, struct hist_table *next, size_t n);
 /* An older VM struct copied to the library's layout, later members at their
  * defaults. */
 const struct reclaim_vm_stats *vm_read_old(struct reclaim_vm_stats *tmp,

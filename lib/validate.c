@@ -71,74 +71,103 @@ add_overflows(uint64_t *sum, uint64_t x)
 	return false;
 }
 
-/*
- * Every VM, and the sums of consumed, configured and reserved bytes, which
- * must fit in 64 bits, as must the sum of consumed and host free memory.
- */
+/* The array itself: a struct size the library knows. */
 int
-validate_vms(struct vm_array *out, const struct reclaim_vm_stats *vms, size_t n,
-	     uint64_t free_bytes, struct fault *f)
+validate_array(struct vm_array *out, const struct reclaim_vm_stats *vms, size_t n,
+	       struct fault *f)
 {
-	uint64_t consumed = free_bytes, configured = 0, reserved = 0;
 	struct vm_array a = {vms, n ? vms->struct_size : sizeof(*vms), n};
-	struct reclaim_vm_stats tmp;
-	size_t i;
 
 	if (n && !abi_known(ABI_VM_STATS, a.stride)) {
 		f->index = 0;
 		f->id = 0;
 		return fault(f, RECLAIM_E_VERSION, RECLAIM_WHERE_VM, "struct_size");
 	}
-	for (i = 0; i < n; i++) {
-		const struct reclaim_vm_stats *vm;
-
-		f->index = i;
-		if (vm_at(&a, i)->struct_size != a.stride) {
-			f->id = 0; /* its id may not even be where we would read it */
-			return fault(f, RECLAIM_E_VERSION, RECLAIM_WHERE_VM, "struct_size");
-		}
-		vm = vm_read(&tmp, &a, i);
-		f->id = vm->id;
-		if (validate_vm(vm, f))
-			return f->status;
-		if (add_overflows(&consumed, vm->consumed_bytes))
-			return fault(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "consumed_bytes");
-		if (add_overflows(&configured, vm->configured_bytes))
-			return fault(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "configured_bytes");
-		if (add_overflows(&reserved, vm->reservation_bytes))
-			return fault(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "reservation_bytes");
-	}
 	*out = a;
 	return RECLAIM_OK;
 }
 
+void
+vm_check_begin(struct vm_check *k, struct hist_table *next, const struct hist_table *cur,
+	       uint32_t mask, size_t n, uint64_t free_bytes)
+{
+	memset(k, 0, sizeof(*k));
+	k->consumed = free_bytes;
+	k->same_order = cur->present == n;
+	if (!k->same_order)
+		hist_clear_index(next, mask);
+}
+
+/* Ids in an order other than the last tick's: next's index, from VM 0. */
+static void
+index_from_start(struct vm_check *k, struct hist_table *next, uint32_t mask,
+		 const struct vm_array *a, size_t i)
+{
+	size_t j;
+
+	k->same_order = false;
+	hist_clear_index(next, mask);
+	for (j = 0; j < i; j++) /* ids of the last tick, so unique */
+		hist_insert(next, mask, vm_at(a, j)->id, (uint32_t)j, &a->base->id, a->stride);
+}
+
 /*
- * Hypervisors usually pass their VMs in the same order every tick: when the
- * ids are exactly those of @p cur's present VMs, in its order, they are
- * known to be unique and @p cur's index still holds.
+ * VM i: its struct, its members, the running sums (consumed, configured and
+ * reserved bytes must fit in 64 bits, as must consumed and host free
+ * memory), and its id. Hypervisors usually pass their VMs in the same order
+ * every tick: while the ids are those of @p cur's present VMs in its order,
+ * they are known to be unique and each one's old entry is at its index.
+ * Otherwise @p next's index is built as they come, which finds duplicates;
+ * the first is kept in @p k and reported by vm_check_end(), once every VM
+ * has passed its own checks.
  */
 int
-validate_ids(struct hist_table *next, const struct hist_table *cur, uint32_t mask,
-	     const struct vm_array *vms, bool *same_order, struct fault *f)
+vm_check(struct vm_check *k, struct fault *f, struct hist_table *next,
+	 const struct hist_table *cur, uint32_t mask, const struct vm_array *a, size_t i,
+	 const struct reclaim_vm_stats *vm, const struct vm_hist **old)
 {
-	size_t i, n = vms->n;
+	f->index = i;
+	if (vm_at(a, i)->struct_size != a->stride) {
+		f->id = 0; /* its id may not even be where we would read it */
+		return fault(f, RECLAIM_E_VERSION, RECLAIM_WHERE_VM, "struct_size");
+	}
+	f->id = vm->id;
+	if (validate_vm(vm, f))
+		return f->status;
+	if (add_overflows(&k->consumed, vm->consumed_bytes))
+		return fault(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "consumed_bytes");
+	if (add_overflows(&k->configured, vm->configured_bytes))
+		return fault(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "configured_bytes");
+	if (add_overflows(&k->reserved, vm->reservation_bytes))
+		return fault(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "reservation_bytes");
 
-	*same_order = cur->present == n;
-	for (i = 0; i < n && *same_order; i++)
-		*same_order = cur->entries[i].id == vm_at(vms, i)->id;
-	if (!*same_order) {
-		hist_clear_index(next, mask);
-		for (i = 0; i < n; i++) {
-			size_t other = hist_insert(next, mask, vm_at(vms, i)->id, (uint32_t)i,
-						   &vms->base->id, vms->stride);
-
-			if (other) {
-				f->index = i;
-				f->other_index = other - 1;
-				f->id = vm_at(vms, i)->id;
-				return fault(f, RECLAIM_E_VM_DUPLICATE, RECLAIM_WHERE_VM, "id");
-			}
+	if (k->same_order) {
+		if (cur->entries[i].id == vm->id) {
+			*old = &cur->entries[i];
+			return RECLAIM_OK;
 		}
+		index_from_start(k, next, mask, a, i);
+	}
+	{
+		size_t other = hist_insert(next, mask, vm->id, (uint32_t)i, &a->base->id, a->stride);
+
+		if (other && !k->dup.status) {
+			k->dup.index = i;
+			k->dup.other_index = other - 1;
+			k->dup.id = vm->id;
+			fault(&k->dup, RECLAIM_E_VM_DUPLICATE, RECLAIM_WHERE_VM, "id");
+		}
+	}
+	*old = hist_find(cur, mask, vm->id);
+	return RECLAIM_OK;
+}
+
+int
+vm_check_end(struct vm_check *k, struct fault *f, struct hist_table *next, size_t n)
+{
+	if (k->dup.status) {
+		*f = k->dup;
+		return f->status;
 	}
 	next->n = n;
 	next->present = n;
