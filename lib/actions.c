@@ -228,6 +228,8 @@ actions_bound_rebalance(const struct reclaim_config *cfg, struct reclaim_decisio
 	double scale;
 	size_t i;
 
+	if (!tot->rebalanced)
+		return;
 	for (i = 0; i < n; i++) {
 		const struct reclaim_decision *d = (const void *)((const char *)out + i * dsize);
 		const struct vm_work *w = &work[i];

@@ -182,7 +182,7 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 		shortfall = sat_sub(sat_add(sat_add(s.reclaimable, s.limit), s.pending), s.release) <
 			    t.need;
 		lambda = wl_solve_scratch(p->work, n, (double)s.u_free - (double)need_solver,
-					  p->lambda, p->active, &slope);
+					  p->lambda, &s.level, p->active, &slope);
 	} else {
 		/* Above the high threshold: VMs short of memory first get what
 		 * they lack from free memory (within the deflation budget, and
@@ -200,7 +200,7 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 			t.deflate_left = min_u64(
 				sat_sub(t.free, sat_add(t.thr[RECLAIM_STATE_HIGH], t.margin)), budget);
 			lambda = wl_solve_scratch(p->work, n, s.lo_free + (double)t.deflate_left,
-						  p->lambda, p->active, &slope);
+						  p->lambda, &s.level, p->active, &slope);
 		}
 	}
 	pages_place(p->work, n, &t, cfg->page_size, lambda, slope, need_solver, s.on, !s.grows,

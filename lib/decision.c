@@ -112,6 +112,8 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 			   : (w->limit_excess ? RECLAIM_BOUND_MAX : RECLAIM_BOUND_NONE);
 	tot->swap += d->swap_bytes;
 	tot->compress += d->compress_bytes;
+	if (d->reasons & RECLAIM_REASON_REBALANCE)
+		tot->rebalanced = true;
 	if (d->reasons & RECLAIM_REASON_SWAP_UNAVAILABLE)
 		tot->flags |= RECLAIM_SUMMARY_SWAP_UNAVAILABLE;
 

@@ -345,8 +345,15 @@ struct vm_room {
 	uint64_t can;
 };
 
+/* Over the VMs on the level: their bounds, and the level at which the
+ * last of them reaches its upper one. */
+struct level_sums {
+	double lo, hi, top;
+};
+
 /* Sums over the VMs that the step needs. */
 struct sums {
+	struct level_sums level;
 	uint64_t pending, limit, reclaimable, fixed_reclaim;
 	uint64_t short_want; /* what VMs short of memory lack, above the high threshold */
 	uint64_t release; /* balloons deflating to their cap */
@@ -419,7 +426,9 @@ void wl_bounds(struct vm_work *w, const struct vm_room *room, struct sums *s,
  * lambda (0 if every VM sits at lo, INFINITY-like large if at hi). */
 double wl_solve(const struct vm_work *w, size_t n, double total, double guess);
 double wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
-			uint32_t *scratch, double *slope);
+			const struct level_sums *ls, uint32_t *scratch, double *slope);
+/* Counts a VM on the level into @p ls. */
+void wl_add(struct level_sums *ls, const struct vm_work *w);
 /* Sum of clamped allocations at lambda over the VMs on the level, and its slope. */
 void wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, double *slope);
 double wl_target(const struct vm_work *w, double lambda);
@@ -469,6 +478,7 @@ void pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t pag
 struct totals {
 	uint64_t balloon, swap, compress, deflate;
 	uint32_t flags; /* enum reclaim_summary_flag bits the VMs raise */
+	bool rebalanced; /* some VM gets memory back by rebalancing */
 };
 
 /* Fills the decision's balloon target, swap and compress amounts, block

@@ -22,6 +22,17 @@
 
 #include "reclaim-private.h"
 
+/* Level at which a VM reaches its upper bound. */
+static double
+lambda_at_hi(const struct vm_work *w)
+{
+	double hi = (double)w->hi;
+
+	if (hi <= w->active)
+		return hi / w->shares;
+	return (w->active + (hi - w->active) / w->inv_k) / w->shares;
+}
+
 /*
  * A VM's bounds on the level. Reclaiming, a VM gives at most down to its
  * reservation, and where only its balloon (and compression cache) can take
@@ -100,6 +111,7 @@ wl_bounds(struct vm_work *w, const struct vm_room *vr, struct sums *s,
 			s->fixed_reclaim += u - lo;
 		} else {
 			s->u_free += u;
+			wl_add(&s->level, w);
 		}
 	} else {
 		if (t->mode == MODE_DEFLATE && limit_excess == 0 && w->held > 0 && vm->shares > 0 &&
@@ -107,6 +119,7 @@ wl_bounds(struct vm_work *w, const struct vm_room *vr, struct sums *s,
 			w->lo = u;
 			w->hi = min_u64(max, sat_add(u, w->held));
 			s->lo_free += (double)w->lo;
+			wl_add(&s->level, w);
 		} else {
 			w->lo = w->hi = u;
 			w->flags |= VIEW_FIXED;
@@ -138,6 +151,12 @@ wl_give_short(struct vm_work *w, size_t n, struct sums *s, uint64_t pool, uint64
 		else
 			s->lo_free += (double)g;
 	}
+	if (given) { /* bounds moved: the level's sums again */
+		s->level = (struct level_sums){0.0, 0.0, 0.0};
+		for (i = 0; i < n; i++)
+			if (!(w[i].flags & VIEW_FIXED))
+				wl_add(&s->level, &w[i]);
+	}
 	return given;
 }
 
@@ -151,17 +170,6 @@ wl_target(const struct vm_work *w, double lambda)
 	if (t > (double)w->hi)
 		return (double)w->hi;
 	return t;
-}
-
-/* Level at which a VM reaches its upper bound. */
-static double
-lambda_at_hi(const struct vm_work *w)
-{
-	double hi = (double)w->hi;
-
-	if (hi <= w->active)
-		return hi / w->shares;
-	return (w->active + (hi - w->active) / w->inv_k) / w->shares;
 }
 
 /* A VM's clamped allocation at lambda, and its slope there. */
@@ -306,12 +314,28 @@ evaluate_list(const struct vm_work *w, const uint32_t *list, size_t m, double c0
 	*slope = d;
 }
 
+void
+wl_add(struct level_sums *ls, const struct vm_work *w)
+{
+	double l = lambda_at_hi(w);
+
+	ls->lo += (double)w->lo;
+	ls->hi += (double)w->hi;
+	if (l > ls->top)
+		ls->top = l;
+}
+
 double
 wl_solve(const struct vm_work *w, size_t n, double total, double guess)
 {
+	struct level_sums ls = {0.0, 0.0, 0.0};
 	double slope;
+	size_t i;
 
-	return wl_solve_scratch(w, n, total, guess, NULL, &slope);
+	for (i = 0; i < n; i++)
+		if (!(w[i].flags & VIEW_FIXED))
+			wl_add(&ls, &w[i]);
+	return wl_solve_scratch(w, n, total, guess, &ls, NULL, &slope);
 }
 
 /*
@@ -321,26 +345,15 @@ wl_solve(const struct vm_work *w, size_t n, double total, double guess)
  */
 double
 wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
-		 uint32_t *scratch, double *slope_out)
+		 const struct level_sums *ls, uint32_t *scratch, double *slope_out)
 {
-	double sum_lo = 0.0, sum_hi = 0.0, a = 0.0, b = 0.0, lambda, g, slope, tol, ga, gb;
+	double sum_lo = ls->lo, sum_hi = ls->hi, a = 0.0, b = ls->top, lambda, g, slope, tol, ga,
+	       gb;
 	double c0 = 0.0, c1 = 0.0;
-	size_t i, m = 0;
+	size_t m = 0;
 	bool folded = false;
 	int iter, side = 0, same = 0;
 
-	for (i = 0; i < n; i++) {
-		const struct vm_work *v = &w[i];
-		double l;
-
-		if (v->flags & VIEW_FIXED)
-			continue;
-		sum_lo += (double)v->lo;
-		sum_hi += (double)v->hi;
-		l = lambda_at_hi(v);
-		if (l > b)
-			b = l;
-	}
 	*slope_out = 0.0;
 	if (total <= sum_lo)
 		return 0.0;
