@@ -80,6 +80,9 @@ vm_get(struct reclaim_vm_stats *tmp, const struct vm_array *a, size_t i)
 	return vm_clamped(tmp, vm_read(tmp, a, i));
 }
 
+/* How many VMs ahead the pass asks for history lines (VMs out of order). */
+#define AHEAD 8
+
 /*
  * Per VM, in one pass over the caller's array: its checks, then its history
  * carried to this tick, its view and its bounds. A fault stops the pass;
@@ -108,6 +111,12 @@ prepare(struct reclaim_policy *p, const struct call *c, struct tick *t, struct s
 		struct vm_room room;
 		uint16_t blocked = 0;
 
+		if (!k.same_order) {
+			if (i + 2 * AHEAD < n)
+				hist_prefetch_slots(cur, next, p->mask, vm_at(&c->vms, i + 2 * AHEAD)->id);
+			if (i + AHEAD < n)
+				hist_prefetch_entry(cur, p->mask, vm_at(&c->vms, i + AHEAD)->id);
+		}
 		rc = vm_check(&k, f, next, cur, p->mask, &c->vms, i, vm, &old);
 		if (rc)
 			return rc;

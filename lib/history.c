@@ -14,12 +14,33 @@
 
 #include "reclaim-private.h"
 
+static inline uint64_t
+hash64(uint64_t id)
+{
+	return id * 0x9E3779B97F4A7C15ull;
+}
+
 static inline uint32_t
 hash_id(uint64_t id, uint32_t mask)
 {
-	uint64_t h = id * 0x9E3779B97F4A7C15ull;
+	uint64_t h = hash64(id);
 
 	return (uint32_t)(h ^ (h >> 32)) & mask;
+}
+
+/*
+ * A slot holds an entry's index + 1 in its low SLOT_BITS bits (capacities
+ * are at most 2^28) and, above them, a few bits of the id's hash: a slot
+ * whose tag differs holds another id, known without reading that id (a
+ * cache miss when the ids come in an order the table was not built in).
+ */
+#define SLOT_BITS 29
+#define SLOT_INDEX ((1u << SLOT_BITS) - 1)
+
+static inline uint32_t
+slot_tag(uint64_t id)
+{
+	return (uint32_t)(hash64(id) >> (64 - (32 - SLOT_BITS))) << SLOT_BITS;
 }
 
 size_t
@@ -45,38 +66,73 @@ size_t
 hist_insert(struct hist_table *t, uint32_t mask, uint64_t id, uint32_t idx, const void *base,
 	    size_t stride)
 {
-	uint32_t s = hash_id(id, mask);
+	uint32_t s = hash_id(id, mask), tag = slot_tag(id);
 
 	for (;;) {
 		uint32_t v = t->slots[s];
 		uint64_t other;
 
 		if (v == 0) {
-			t->slots[s] = idx + 1;
+			t->slots[s] = (idx + 1) | tag;
 			return 0;
 		}
-		memcpy(&other, (const char *)base + (size_t)(v - 1) * stride, sizeof(other));
-		if (other == id)
-			return v;
+		if ((v & ~SLOT_INDEX) == tag) {
+			memcpy(&other, (const char *)base + (size_t)((v & SLOT_INDEX) - 1) * stride,
+			       sizeof(other));
+			if (other == id)
+				return v & SLOT_INDEX;
+		}
 		s = (s + 1) & mask;
 	}
+}
+
+/*
+ * Lookups in an order the tables were not built in miss the cache at every
+ * step once they outgrow it. The pass over the VMs asks for the lines it
+ * will need a little ahead: first the index slots, then (once the slot is
+ * likely cached) the old entry it points to.
+ */
+#if defined(__GNUC__)
+#define PREFETCH(p, rw) __builtin_prefetch((p), (rw), 1)
+#else
+#define PREFETCH(p, rw) ((void)(p))
+#endif
+
+void
+hist_prefetch_slots(const struct hist_table *cur, const struct hist_table *next, uint32_t mask,
+		    uint64_t id)
+{
+	uint32_t s = hash_id(id, mask);
+
+	PREFETCH(&cur->slots[s], 0);
+	PREFETCH(&next->slots[s], 1);
+}
+
+void
+hist_prefetch_entry(const struct hist_table *cur, uint32_t mask, uint64_t id)
+{
+	uint32_t v = cur->slots[hash_id(id, mask)];
+
+	if (v && (v & ~SLOT_INDEX) == slot_tag(id))
+		PREFETCH(&cur->entries[(v & SLOT_INDEX) - 1], 0);
 }
 
 struct vm_hist *
 hist_find(const struct hist_table *t, uint32_t mask, uint64_t id)
 {
-	uint32_t s;
+	uint32_t s, tag;
 
 	if (t->n == 0)
 		return NULL;
 	s = hash_id(id, mask);
+	tag = slot_tag(id);
 	for (;;) {
 		uint32_t v = t->slots[s];
 
 		if (v == 0)
 			return NULL;
-		if (t->entries[v - 1].id == id)
-			return &t->entries[v - 1];
+		if ((v & ~SLOT_INDEX) == tag && t->entries[(v & SLOT_INDEX) - 1].id == id)
+			return &t->entries[(v & SLOT_INDEX) - 1];
 		s = (s + 1) & mask;
 	}
 }

@@ -185,6 +185,10 @@ struct hist_table {
 };
 
 size_t hist_slots(size_t capacity);
+/* Ahead of a lookup of @p id: its index slots, then its old entry. */
+void hist_prefetch_slots(const struct hist_table *cur, const struct hist_table *next,
+			 uint32_t mask, uint64_t id);
+void hist_prefetch_entry(const struct hist_table *cur, uint32_t mask, uint64_t id);
 void hist_clear_index(struct hist_table *t, uint32_t mask);
 /* Inserts id -> idx; returns the index + 1 of the entry already holding
  * the id, or 0 when it was inserted. */
