@@ -22,9 +22,10 @@
  * - reorder: the mix's VMs on the same busy host and policy, in a new
  *   random order every call, never the order the policy's history was
  *   built in, nor the previous call's;
- * - worst: the costliest of a set of hostile inputs (equal prices, VMs at
- *   their bounds, stale stats, skewed shares, ...), chosen by timing them
- *   all at 10k VMs in the same run (or named with --worst).
+ * - worst: the two costliest of a set of hostile inputs (equal prices, VMs
+ *   at their bounds, stale stats, skewed shares, ids that collide, ...),
+ *   chosen by timing them all at 10k VMs in the same run (or named with
+ *   --worst).
  *
  * Each host has its own policy, warmed up by a committing decide + apply
  * of the tick before (the same VMs a second earlier, stats slightly
@@ -42,7 +43,7 @@
  * for valgrind --tool=callgrind --toggle-collect='callgrind_measured*'
  * (bench/speed/callgrind.sh); --profile OP N S repeats it for S seconds, for
  * perf record; --check runs every check of the inputs, and none of the
- * timing, in about a second.
+ * timing, in under a second.
  *
  * Usage and the tables' columns: bench/README.md, section "Speed".
  */
