@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Speed bench smoke run (bench/README.md, section "Speed"): the bench runs to
-# the end, its hosts really are under pressure, decide and apply allocate
-# nothing (reclaim-speed exits non-zero otherwise), and the callgrind mode
-# still counts instructions. Timings are printed, never asserted.
-# About 15 s on 2 cores.
+# the end on every input shape and candidate, its hosts really are in the
+# states they claim, decide and apply allocate nothing (reclaim-speed exits
+# non-zero otherwise), and the callgrind mode still counts instructions.
+# Timings are printed, never asserted. About 20 s of CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exe=${SPEED_BUILD:-build-ci-gcc}/bench/speed/reclaim-speed
