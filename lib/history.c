@@ -14,18 +14,26 @@
 
 #include "reclaim-private.h"
 
+/* Every bit of the id moves every bit of the hash (MurmurHash3's 64-bit
+ * finalizer): ids that differ only in their high bits, such as a host
+ * number above an index, spread over the whole table. */
 static inline uint64_t
 hash64(uint64_t id)
 {
-	return id * 0x9E3779B97F4A7C15ull;
+	uint64_t h = id;
+
+	h ^= h >> 33;
+	h *= 0xFF51AFD7ED558CCDull;
+	h ^= h >> 33;
+	h *= 0xC4CEB9FE1A85EC53ull;
+	h ^= h >> 33;
+	return h;
 }
 
 static inline uint32_t
 hash_id(uint64_t id, uint32_t mask)
 {
-	uint64_t h = hash64(id);
-
-	return (uint32_t)(h ^ (h >> 32)) & mask;
+	return (uint32_t)hash64(id) & mask;
 }
 
 /*

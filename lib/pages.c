@@ -310,6 +310,26 @@ take_page(struct vm_work *w, uint64_t page)
 }
 
 /*
+ * The decisions' memory serves as scratch for the page keys and the top-up
+ * heap. The caller's array has its own type, so the scratch is read and
+ * written bytewise (memcpy), never through a pointer of another type.
+ */
+static inline struct page_key
+key_at(const unsigned char *s, size_t i)
+{
+	struct page_key k;
+
+	memcpy(&k, s + i * sizeof(k), sizeof(k));
+	return k;
+}
+
+static inline void
+key_put(unsigned char *s, size_t i, struct page_key k)
+{
+	memcpy(s + i * sizeof(k), &k, sizeof(k));
+}
+
+/*
  * The cutoff among the pages in doubt: the key at which their sizes, summed
  * from the most expensive down, reach @p *rem, which is left holding what
  * is still wanted at that key. A first round buckets the keys by value
@@ -318,7 +338,7 @@ take_page(struct vm_work *w, uint64_t page)
  * and resolved by the bits of their keys.
  */
 static uint64_t
-cutoff(const struct page_key *keys, size_t m, double lo, double hi, uint64_t *rem,
+cutoff(const unsigned char *keys, size_t m, double lo, double hi, uint64_t *rem,
        uint32_t *gather, size_t room)
 {
 	uint64_t hist[BUCKETS], acc = 0, want = *rem;
@@ -328,10 +348,11 @@ cutoff(const struct page_key *keys, size_t m, double lo, double hi, uint64_t *re
 
 	memset(hist, 0, nb * sizeof(hist[0]));
 	for (i = 0; i < m; i++) {
+		struct page_key k = key_at(keys, i);
 		double x;
 
-		memcpy(&x, &keys[i].key, sizeof(x));
-		hist[(size_t)((x - lo) * scale)] += keys[i].size;
+		memcpy(&x, &k.key, sizeof(x));
+		hist[(size_t)((x - lo) * scale)] += k.size;
 	}
 	for (b = nb; b-- > 0;) {
 		if (acc + hist[b] >= want || b == 0)
@@ -341,30 +362,25 @@ cutoff(const struct page_key *keys, size_t m, double lo, double hi, uint64_t *re
 	want -= acc;
 	/* The keys in bucket b: their bit range, and (when they fit) a list. */
 	for (i = 0; i < m; i++) {
+		struct page_key k = key_at(keys, i);
 		double x;
 
-		memcpy(&x, &keys[i].key, sizeof(x));
+		memcpy(&x, &k.key, sizeof(x));
 		if ((size_t)((x - lo) * scale) != b)
 			continue;
-		r.lo = min_u64(r.lo, keys[i].key);
-		r.hi = max_u64(r.hi, keys[i].key);
+		r.lo = min_u64(r.lo, k.key);
+		r.hi = max_u64(r.hi, k.key);
 		if (c < room)
 			gather[c] = (uint32_t)i;
 		c++;
 	}
 	while (radix_round(&r, buckets_for(c))) {
 		memset(hist, 0, r.used * sizeof(hist[0]));
-		if (c <= room) {
-			for (i = 0; i < c; i++) {
-				const struct page_key *k = &keys[gather[i]];
+		for (i = 0; i < (c <= room ? c : m); i++) {
+			struct page_key k = key_at(keys, c <= room ? gather[i] : i);
 
-				if (k->key >= r.lo && k->key <= r.hi)
-					hist[radix_bucket(&r, k->key)] += k->size;
-			}
-		} else {
-			for (i = 0; i < m; i++)
-				if (keys[i].key >= r.lo && keys[i].key <= r.hi)
-					hist[radix_bucket(&r, keys[i].key)] += keys[i].size;
+			if (k.key >= r.lo && k.key <= r.hi)
+				hist[radix_bucket(&r, k.key)] += k.size;
 		}
 		want -= radix_narrow(&r, hist, want, true);
 	}
@@ -391,7 +407,7 @@ cutoff(const struct page_key *keys, size_t m, double lo, double hi, uint64_t *re
  */
 static bool
 pages_revoke_fast(struct vm_work *w, size_t n, double lambda, double slope, uint64_t need,
-		  size_t on, uint64_t page, struct page_key *keys, size_t room, uint32_t *gather)
+		  size_t on, uint64_t page, unsigned char *keys, size_t room, uint32_t *gather)
 {
 	uint64_t sure, doubt, rem, total = 0, cut;
 	const struct geom g = geom_of(page);
@@ -424,9 +440,8 @@ pages_revoke_fast(struct vm_work *w, size_t n, double lambda, double slope, uint
 				if (m == room)
 					return false;
 				size = page_bytes(v, j, &g) - page_bytes(v, j - 1, &g);
-				keys[m].key = double_bits(mu);
-				keys[m].idx = (uint32_t)i;
-				keys[m].size = (uint32_t)size;
+				key_put(keys, m, (struct page_key){double_bits(mu), (uint32_t)i,
+								   (uint32_t)size});
 				doubt += size;
 				m++;
 			}
@@ -451,24 +466,116 @@ pages_revoke_fast(struct vm_work *w, size_t n, double lambda, double slope, uint
 	for (i = 0, k = 0; i < n; i++) {
 		struct vm_work *v = &w[i];
 		uint64_t j;
+		bool at_cut;
 
 		if (!on_level(v)) {
 			v->target = (v->flags & VIEW_FIXED) ? v->lo : max_u64(min_u64(v->base, v->hi), v->lo);
 			continue;
 		}
 		j = v->target;
-		for (; k < m && keys[k].idx == i && keys[k].key > cut; k++)
-			j++;
-		if (k < m && keys[k].idx == i && keys[k].key == cut && rem > 0) {
-			rem = keys[k].size >= rem ? 0 : rem - keys[k].size;
-			j++;
+		at_cut = false;
+		for (; k < m; k++) {
+			struct page_key key = key_at(keys, k);
+
+			if (key.idx != i)
+				break;
+			if (key.key > cut) {
+				j++;
+			} else if (key.key == cut && rem > 0 && !at_cut) {
+				rem = key.size >= rem ? 0 : rem - key.size;
+				at_cut = true;
+				j++;
+			}
 		}
-		for (; k < m && keys[k].idx == i; k++)
-			;
 		v->target = v->base - page_bytes(v, j, &g);
 		total += v->base - v->target;
 	}
 	return total >= need;
+}
+
+/*
+ * VMs near their floor gave less than a page: what is still missing is
+ * taken from the cheapest, a page at a time (the last of a VM's may be
+ * partial), ties to the lowest index. A heap of the candidates by price,
+ * in @p heap (room for n; the decisions' memory, written afterwards),
+ * keeps that O(log n) a page however many VMs are left a few bytes above
+ * their floors.
+ */
+struct heap_node {
+	double rho;
+	uint64_t idx;
+};
+
+static inline struct heap_node
+node_at(const unsigned char *h, size_t i)
+{
+	struct heap_node x;
+
+	memcpy(&x, h + i * sizeof(x), sizeof(x));
+	return x;
+}
+
+static inline void
+node_put(unsigned char *h, size_t i, struct heap_node x)
+{
+	memcpy(h + i * sizeof(x), &x, sizeof(x));
+}
+
+static bool
+heap_before(struct heap_node a, struct heap_node b)
+{
+	return a.rho < b.rho || (a.rho == b.rho && a.idx < b.idx);
+}
+
+static void
+heap_down(unsigned char *h, size_t m, size_t i)
+{
+	struct heap_node x = node_at(h, i);
+
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, best = i;
+		struct heap_node b = x;
+
+		if (l < m && heap_before(node_at(h, l), b)) {
+			best = l;
+			b = node_at(h, l);
+		}
+		if (r < m && heap_before(node_at(h, r), b)) {
+			best = r;
+			b = node_at(h, r);
+		}
+		if (best == i)
+			break;
+		node_put(h, i, b);
+		i = best;
+	}
+	node_put(h, i, x);
+}
+
+static void
+topup(struct vm_work *w, size_t n, uint64_t page, uint64_t missing, unsigned char *h)
+{
+	size_t i, m = 0;
+
+	for (i = 0; i < n; i++)
+		if (candidate(&w[i]))
+			node_put(h, m++, (struct heap_node){wl_rho(&w[i], w[i].target, page), i});
+	for (i = m / 2; i-- > 0;)
+		heap_down(h, m, i);
+	while (missing > 0 && m > 0) {
+		struct heap_node top = node_at(h, 0);
+		struct vm_work *v = &w[top.idx];
+		uint64_t took = take_page(v, page);
+
+		missing = took >= missing ? 0 : missing - took;
+		if (candidate(v)) {
+			top.rho = wl_rho(v, v->target, page);
+			node_put(h, 0, top);
+		} else {
+			node_put(h, 0, node_at(h, --m));
+		}
+		heap_down(h, m, 0);
+	}
 }
 
 /*
@@ -490,7 +597,7 @@ pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page, do
 	size_t i, want, count = 0;
 
 	if (reclaims && need > 0 && lambda > 0.0 && revoke_only &&
-	    pages_revoke_fast(w, n, lambda, slope, need, on, page, (struct page_key *)(void *)out,
+	    pages_revoke_fast(w, n, lambda, slope, need, on, page, (unsigned char *)out,
 			      n * dsize / sizeof(struct page_key), gather))
 		return;
 	for (i = 0; i < n; i++) {
@@ -546,27 +653,6 @@ pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page, do
 		}
 	}
 topup:
-	if (!reclaims)
-		return;
-	/* VMs near their floor gave less than a page: take what is still
-	 * missing from the cheapest, page by page (rare, and short). */
-	while (sat_sub(taken, given) < need) {
-		size_t best = n;
-		double best_rho = 0.0;
-
-		for (i = 0; i < n; i++) {
-			double r;
-
-			if (!candidate(&w[i]))
-				continue;
-			r = wl_rho(&w[i], w[i].target, page);
-			if (best == n || r < best_rho) {
-				best = i;
-				best_rho = r;
-			}
-		}
-		if (best == n)
-			break;
-		taken += take_page(&w[best], page);
-	}
+	if (reclaims && sat_sub(taken, given) < need)
+		topup(w, n, page, need - sat_sub(taken, given), (unsigned char *)out);
 }
