@@ -224,7 +224,7 @@ struct host_swap_opts {
 	int move;                 /* QEMU not alone in its cgroup: move it into a child */
 	const char *name;         /* the VM, naming that child (reclaim-NAME) */
 	const char *journal;      /* v1: the restore journal (memcg_reclaim()); NULL none */
-	uint64_t deadline_ns;     /* longest reclaim (0: none) */
+	uint64_t deadline_ns;     /* longest reclaim write (0: none) */
 	uint64_t guest_rss;       /* resident guest RAM now, to see where it is charged; 0 unknown */
 	const struct memcg_io *io;/* NULL: the real cgroup files */
 };

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -198,8 +199,10 @@ lru_out(struct host_swap *hs, uint64_t *done, struct guest_mem *m, uint64_t byte
 	uint64_t cg_drop = 0, left = bytes, rss_prev = rss0;
 	struct memcg_reclaim r;
 	int err = 0, rounds = 0;
+	struct timespec t0, t1;
 	memset(&r, 0, sizeof(r));
 	*done = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (rounds < LRU_ROUNDS && left > 0) {
 		rounds++;
 		err = memcg_reclaim(&r, &hs->cg, left, hs->deadline_ns, hs->journal);
@@ -223,15 +226,17 @@ lru_out(struct host_swap *hs, uint64_t *done, struct guest_mem *m, uint64_t byte
 		if (left < bytes / 32)
 			break;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	uint64_t rss1 = guest_rss(m, &swap1);
 	/* Without the guest RAM mappings, the cgroup's usage. */
 	*done = rss0 > 0 ? (rss0 > rss1 ? rss0 - rss1 : 0) : cg_drop;
 	hs->lru_bytes += *done;
 	char a[32], c[32], g[32], s[32];
 	snprintf(hs->last, sizeof(hs->last),
-		 "lru: asked %s; %d round%s, cgroup usage -%s, guest RAM -%s, its swap +%s; "
-		 "last: %.200s",
-		 format_size(a, sizeof(a), bytes), rounds, rounds == 1 ? "" : "s",
+		 "lru: asked %s; %d round%s in %.2f s, cgroup usage -%s, guest RAM -%s, its "
+		 "swap +%s; last: %.200s",
+		 format_size(a, sizeof(a), bytes), rounds, rounds == 1 ? "" : "s", secs,
 		 format_size(c, sizeof(c), cg_drop),
 		 rss0 > 0 ? format_size(g, sizeof(g), *done) : "?",
 		 format_size(s, sizeof(s), swap1 > swap0 ? swap1 - swap0 : 0), r.note);

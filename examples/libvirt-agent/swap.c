@@ -20,7 +20,10 @@ lv_swap_setup(struct lv_agent *a, struct lv_domain *d)
 		.method = a->swap_method,
 		.name = d->name,
 		.journal = a->journal[0] ? a->journal : NULL,
-		.deadline_ns = a->tick_ns,
+		/* Only against a kernel reclaim loop that never ends (a guest
+		 * faulting pages back as fast as they go): a slow disk, a busy
+		 * host may need seconds. */
+		.deadline_ns = a->tick_ns > 5 * NS_PER_S ? a->tick_ns : 5 * NS_PER_S,
 		.guest_rss = 0,
 	};
 	struct guest_mem_usage u;

@@ -260,7 +260,10 @@ guest_attach(struct agent *a, struct guest *g)
 		.move = a->cgroup_move,
 		.name = g->name,
 		.journal = a->journal[0] ? a->journal : NULL,
-		.deadline_ns = a->tick_ns,
+		/* Only against a kernel reclaim loop that never ends (a guest
+		 * faulting pages back as fast as they go): a slow disk, a busy
+		 * host may need seconds. */
+		.deadline_ns = a->tick_ns > 5 * NS_PER_S ? a->tick_ns : 5 * NS_PER_S,
 		.guest_rss = u.rss_bytes,
 	};
 	host_swap_setup(&g->swap, pid, &so);
