@@ -21,7 +21,6 @@
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common.h"
 
@@ -127,18 +126,12 @@ host_swap_setup(struct host_swap *hs, pid_t pid, const struct host_swap_opts *o)
 		return;
 	}
 	/* v1 lowers a limit for an instant: what to put back must be on
-	 * disk first, for whoever runs next if we are killed in between. */
-	if (hs->cg.version == MEMCG_V1) {
-		char dir[MEMCG_PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s", o->journal ? o->journal : "");
-		char *slash = strrchr(dir, '/');
-		if (slash != NULL)
-			*slash = '\0';
-		if (o->journal == NULL || slash == NULL || access(dir[0] ? dir : "/", W_OK) != 0) {
-			unavailable(hs, "cgroup v1 needs a restore journal in a writable state "
-				    "directory");
-			return;
-		}
+	 * disk first, for whoever runs next if we are killed in between
+	 * (memcg_reclaim() refuses to lower it when the journal cannot be
+	 * written). */
+	if (hs->cg.version == MEMCG_V1 && o->journal == NULL) {
+		unavailable(hs, "cgroup v1 needs a restore journal (a state directory)");
+		return;
 	}
 	/* Reclaim reaches what is charged to the cgroup: the memory QEMU
 	 * touched while in it. A process moved in later keeps its charges where

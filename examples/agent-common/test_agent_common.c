@@ -638,6 +638,14 @@ test_v1_refusals(void **state)
 	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, journal), -EBUSY);
 	assert_int_equal(fk.n_log, 0);
 
+	/* Nor without a journal to put it back from. */
+	fake_v1(&cg);
+	char nowhere[700];
+	snprintf(nowhere, sizeof(nowhere), "%s/missing/memcg-restore", tmp);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, nowhere), -ENOENT);
+	assert_int_equal(fk.n_log, 0);
+	assert_non_null(strstr(r.note, "journal"));
+
 	/* Nor for all of it. */
 	fake_v1(&cg);
 	assert_int_equal(memcg_reclaim(&r, &cg, 400 * MIB, 0, journal), -EINVAL);
