@@ -192,7 +192,8 @@ struct memcg_reclaim {
  * Asks the kernel to reclaim @p bytes from the cgroup by its LRU lists
  * (v2: memory.reclaim; v1: memory.limit_in_bytes lowered to usage - bytes
  * and restored at once, with oom_kill_disable set in between, every signal
- * blocked, and @p journal, if not NULL, naming what to restore until it is).
+ * blocked, and a journal in directory @p journal, if not NULL, naming what
+ * to restore until it is; v1 refuses when it cannot write the journal).
  * The kernel's reclaim loop is interrupted after @p deadline_ns (0: none).
  * Returns 0 when the kernel was asked (r->status has its answer; compare
  * usage_before and usage_after), -EIO when a v1 limit could not be
@@ -201,12 +202,16 @@ struct memcg_reclaim {
  */
 int memcg_reclaim(struct memcg_reclaim *r, const struct memcg *cg, uint64_t bytes,
 		  uint64_t deadline_ns, const char *journal);
+/* The journal of @p cg in directory @p dir (memcg-restore-HASH). */
+int memcg_journal_path(char *out, size_t len, const char *dir, const struct memcg *cg);
 /*
- * Restores what the v1 journal at @p journal records, if its limit is still
- * the lowered one (an agent killed between lowering and restoring), and
- * removes it. 1 restored (@p msg says what), 0 nothing to do, or -errno.
+ * Replays every v1 journal in directory @p dir that no live agent holds
+ * locked (an agent killed between lowering and restoring): puts the limit
+ * back if it is still the lowered one, and oom_kill_disable, and removes
+ * the journal. Returns how many were restored (@p msg says what, a line
+ * each), 0 for none, or -errno.
  */
-int memcg_recover(const char *journal, const struct memcg_io *io, char *msg, size_t msg_len);
+int memcg_recover(const char *dir, const struct memcg_io *io, char *msg, size_t msg_len);
 
 /* ---- hostswap.c: host swap for one VM, by the kernel's LRU or at random ---- */
 
@@ -223,7 +228,7 @@ struct host_swap_opts {
 	enum host_swap_method method;
 	int move;                 /* QEMU not alone in its cgroup: move it into a child */
 	const char *name;         /* the VM, naming that child (reclaim-NAME) */
-	const char *journal;      /* v1: the restore journal (memcg_reclaim()); NULL none */
+	const char *journal;      /* v1: the restore journal's directory (memcg_reclaim()) */
 	uint64_t deadline_ns;     /* longest reclaim write (0: none) */
 	uint64_t guest_rss;       /* resident guest RAM now, to see where it is charged; 0 unknown */
 	const struct memcg_io *io;/* NULL: the real cgroup files */

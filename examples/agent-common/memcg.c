@@ -34,9 +34,10 @@
  *   kernel's reclaim loop, which then fails with EINTR and keeps the old
  *   limit.
  * - Against SIGKILL between the two writes, a journal file names the cgroup,
- *   its limit and the value written before the limit is lowered; it is
- *   removed once the limit is back. memcg_recover() (each agent calls it
- *   when it starts) puts back a limit it finds still lowered.
+ *   its limit and the value written before the limit is lowered, locked
+ *   (flock) while its agent is in the gap; it is removed once the limit is
+ *   back. memcg_recover() (each agent calls it when it starts) puts back a
+ *   limit it finds still lowered, from journals no live agent holds.
  * - A restore that fails is retried; if it still fails the journal stays and
  *   the caller is told (-EIO).
  *
@@ -52,6 +53,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -60,6 +62,7 @@
 #include "common.h"
 
 #define PF_KTHREAD_FLAG 0x00200000u /* include/linux/sched.h */
+#define JOURNAL_PREFIX "memcg-restore-"
 #define MAX_DEPTH 16
 #define RESTORE_TRIES 50
 
@@ -724,33 +727,81 @@ guard_leave(struct guard *g)
 	pthread_sigmask(SIG_SETMASK, &g->old_mask, NULL);
 }
 
-static int
-journal_write(const char *path, const struct memcg *cg, uint64_t limit, uint64_t lowered,
-	      uint64_t oom_kill_disable)
+int
+memcg_journal_path(char *out, size_t len, const char *dir, const struct memcg *cg)
 {
-	char tmp[MEMCG_PATH_MAX + 16];
-	int w = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (w < 0 || (size_t)w >= sizeof(tmp))
-		return -ENAMETOOLONG;
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the cgroup's directory */
+	for (const char *p = cg->dir; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	int w = snprintf(out, len, "%s/" JOURNAL_PREFIX "%016" PRIx64, dir, h);
+	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+}
+
+/* A journal on disk, locked while its agent is in the gap. */
+struct journal {
+	int fd;
+	char path[MEMCG_PATH_MAX + 64];
+};
+
+static int
+journal_write(struct journal *j, const char *dir, const struct memcg *cg, uint64_t limit,
+	      uint64_t lowered, uint64_t oom_kill_disable)
+{
+	char tmp[MEMCG_PATH_MAX + 80];
+	j->fd = -1;
+	int err = memcg_journal_path(j->path, sizeof(j->path), dir, cg);
+	if (err)
+		return err;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	FILE *f = fdopen(fd, "w");
-	if (f == NULL) {
+	/* Held until the limit is back: memcg_recover() leaves a locked
+	 * journal alone, its agent is alive. */
+	if (flock(fd, LOCK_EX) != 0) {
+		err = -errno;
 		close(fd);
 		unlink(tmp);
-		return -ENOMEM;
+		return err;
 	}
-	fprintf(f, "dir %s\nlimit %" PRIu64 "\nlowered %" PRIu64 "\noom_kill_disable %" PRIu64 "\n",
-		cg->dir, limit, lowered, oom_kill_disable);
-	int err = ferror(f) ? -EIO : 0;
-	if (fclose(f) != 0 && err == 0)
+	char text[MEMCG_PATH_MAX + 160];
+	int n = snprintf(text, sizeof(text),
+			 "dir %s\nlimit %" PRIu64 "\nlowered %" PRIu64 "\noom_kill_disable %" PRIu64
+			 "\n",
+			 cg->dir, limit, lowered, oom_kill_disable);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		err = -ENAMETOOLONG;
+	else if (write(fd, text, (size_t)n) != n)
+		err = -EIO;
+	if (err == 0 && rename(tmp, j->path) != 0)
 		err = -errno;
-	if (err == 0 && rename(tmp, path) != 0)
-		err = -errno;
-	if (err)
+	if (err) {
 		unlink(tmp);
-	return err;
+		close(fd);
+		return err;
+	}
+	j->fd = fd;
+	return 0;
+}
+
+/* The limit is back: no more journal. */
+static void
+journal_done(struct journal *j)
+{
+	if (j->fd < 0)
+		return;
+	unlink(j->path);
+	close(j->fd);
+	j->fd = -1;
+}
+
+/* It could not be put back: the journal stays, unlocked, for the next agent. */
+static void
+journal_keep(struct journal *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -1;
 }
 
 /* Puts the limit back unless someone else changed it meanwhile. */
@@ -826,12 +877,13 @@ reclaim_v1(struct memcg_reclaim *r, const struct memcg *cg, uint64_t bytes,
 	r->lowered = lowered;
 
 	struct guard g;
+	struct journal j = {.fd = -1};
 	guard_enter(&g);
 	if (journal != NULL) {
-		err = journal_write(journal, cg, r->limit, lowered, oom_kill_disable);
+		err = journal_write(&j, journal, cg, r->limit, lowered, oom_kill_disable);
 		if (err) {
 			guard_leave(&g);
-			snprintf(r->note, sizeof(r->note), "journal %.150s: %s", journal,
+			snprintf(r->note, sizeof(r->note), "journal in %.150s: %s", journal,
 				 strerror(-err));
 			return err;
 		}
@@ -839,8 +891,7 @@ reclaim_v1(struct memcg_reclaim *r, const struct memcg *cg, uint64_t bytes,
 	if (!oom_kill_disable) {
 		err = set_oom_kill_disable(cg, 1);
 		if (err) {
-			if (journal != NULL)
-				unlink(journal);
+			journal_done(&j);
 			guard_leave(&g);
 			snprintf(r->note, sizeof(r->note),
 				 "cannot disable the cgroup's OOM killer (%s): limit left alone",
@@ -854,8 +905,10 @@ reclaim_v1(struct memcg_reclaim *r, const struct memcg *cg, uint64_t bytes,
 	int other = 0;
 	int rerr = restore_limit(cg, r->limit, lowered, &other);
 	int oerr = oom_kill_disable ? 0 : set_oom_kill_disable(cg, 0);
-	if (rerr == 0 && oerr == 0 && journal != NULL)
-		unlink(journal);
+	if (rerr == 0 && oerr == 0)
+		journal_done(&j);
+	else
+		journal_keep(&j);
 	guard_leave(&g);
 
 	r->restored = rerr == 0 && oerr == 0;
@@ -921,17 +974,27 @@ memcg_reclaim(struct memcg_reclaim *r, const struct memcg *cg, uint64_t bytes,
 	return err;
 }
 
-int
-memcg_recover(const char *journal, const struct memcg_io *io, char *msg, size_t msg_len)
+/* Replays one journal; 1 restored, 0 nothing to do, or -errno. */
+static int
+recover_one(const char *path, const struct memcg_io *io, char *msg, size_t msg_len)
 {
 	char buf[MEMCG_PATH_MAX + 256];
-	int err = real_read(NULL, journal, buf, sizeof(buf));
-	msg[0] = '\0';
-	if (err == -ENOENT)
-		return 0;
-	if (err) {
-		snprintf(msg, msg_len, "%.200s: %s", journal, strerror(-err));
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int err = errno == EWOULDBLOCK ? 0 : -errno;
+		close(fd); /* its agent is alive and in the gap */
 		return err;
+	}
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	size_t plen = strlen(path);
+	if (plen > 4 && !strcmp(path + plen - 4, ".tmp")) {
+		/* Written, never committed: the limit was not lowered. */
+		unlink(path);
+		close(fd);
+		return 0;
 	}
 	struct memcg cg;
 	memset(&cg, 0, sizeof(cg));
@@ -944,13 +1007,15 @@ memcg_recover(const char *journal, const struct memcg_io *io, char *msg, size_t 
 	    keyed_u64(nl + 1, "lowered", &lowered) != 0 ||
 	    keyed_u64(nl + 1, "oom_kill_disable", &okd) != 0 ||
 	    (size_t)(nl - dir) >= sizeof(cg.dir)) {
-		snprintf(msg, msg_len, "%.200s: not a journal of ours; left alone", journal);
+		close(fd);
+		snprintf(msg, msg_len, "%.200s: not a journal of ours; left alone", path);
 		return -EPROTO;
 	}
 	memcpy(cg.dir, dir, (size_t)(nl - dir));
 	cg.dir[nl - dir] = '\0';
 	if (!exists(cg.dir, "memory.limit_in_bytes")) {
-		unlink(journal);
+		unlink(path);
+		close(fd);
 		snprintf(msg, msg_len, "%.200s is gone; nothing to restore", cg.dir);
 		return 0;
 	}
@@ -960,8 +1025,9 @@ memcg_recover(const char *journal, const struct memcg_io *io, char *msg, size_t 
 	int rerr = restore_limit(&cg, limit, lowered, &other);
 	int oerr = okd ? 0 : set_oom_kill_disable(&cg, 0);
 	if (rerr == 0 && oerr == 0)
-		unlink(journal);
+		unlink(path);
 	guard_leave(&g);
+	close(fd);
 	if (rerr || oerr) {
 		snprintf(msg, msg_len, "%.200s: cannot restore memory.limit_in_bytes %" PRIu64
 			 " and oom_kill_disable %" PRIu64 ": %s", cg.dir, limit, okd,
@@ -974,4 +1040,39 @@ memcg_recover(const char *journal, const struct memcg_io *io, char *msg, size_t 
 		 other ? "someone else had changed the limit; restored only" : "restored", limit,
 		 okd);
 	return 1;
+}
+
+int
+memcg_recover(const char *dir, const struct memcg_io *io, char *msg, size_t msg_len)
+{
+	msg[0] = '\0';
+	DIR *d = opendir(dir);
+	if (d == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		int err = -errno;
+		snprintf(msg, msg_len, "%.200s: %s", dir, strerror(-err));
+		return err;
+	}
+	int restored = 0, failed = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) != 0)
+			continue;
+		char path[MEMCG_PATH_MAX + 64], one[600] = "";
+		int w = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (w < 0 || (size_t)w >= sizeof(path))
+			continue;
+		int r = recover_one(path, io, one, sizeof(one));
+		if (r > 0)
+			restored += r;
+		else if (r < 0)
+			failed = r;
+		if (one[0] != '\0') {
+			size_t used = strlen(msg);
+			snprintf(msg + used, msg_len - used, "%s%s", used ? "\n" : "", one);
+		}
+	}
+	closedir(d);
+	return failed ? failed : restored;
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -413,7 +414,8 @@ fake_write(void *ctx, const char *path, const char *value)
 
 static struct fake fk;
 static const struct memcg_io fake_io = {fake_read, fake_write, &fk};
-static char journal[600];
+static char jdir[600];  /* the journals' directory */
+static char journal[1300]; /* the fake cgroup's journal in it */
 
 /* A v1 cgroup using 400 MiB under no limit, OOM killer on. */
 static void
@@ -425,13 +427,14 @@ fake_v1(struct memcg *cg)
 	put_file(fk.dir, "memory.usage_in_bytes", "419430400\n");
 	put_file(fk.dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
 	put_file(fk.dir, "memory.swappiness", "60\n");
-	snprintf(journal, sizeof(journal), "%s/memcg-restore", tmp);
-	unlink(journal);
-	fk.journal = journal;
+	make_dir(jdir, sizeof(jdir), "journals");
 	memset(cg, 0, sizeof(*cg));
 	cg->version = MEMCG_V1;
 	cg->io = &fake_io;
 	snprintf(cg->dir, sizeof(cg->dir), "%s", fk.dir);
+	assert_int_equal(memcg_journal_path(journal, sizeof(journal), jdir, cg), 0);
+	unlink(journal);
+	fk.journal = journal;
 }
 
 static void
@@ -451,7 +454,7 @@ test_v1_lower_and_restore(void **state)
 	struct memcg cg;
 	struct memcg_reclaim r;
 	fake_v1(&cg);
-	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, journal), 0);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, jdir), 0);
 	assert_int_equal(r.status, 0);
 	assert_int_equal(r.lowered, 300 * MIB);
 	assert_int_equal(r.usage_before, 400 * MIB);
@@ -477,7 +480,7 @@ test_v1_ebusy(void **state)
 	struct memcg_reclaim r;
 	fake_v1(&cg);
 	fk.lower_answer = -EBUSY;
-	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, journal), 0);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, jdir), 0);
 	assert_int_equal(r.status, -EBUSY);
 	/* The kernel kept the old limit: nothing to write back. */
 	assert_int_equal(fk.n_log, 3);
@@ -494,7 +497,7 @@ test_v1_restore_retried(void **state)
 	struct memcg_reclaim r;
 	fake_v1(&cg);
 	fk.restore_eintr = 3;
-	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, journal), 0);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, jdir), 0);
 	assert_true(r.restored);
 	assert_string_equal(fk.log[fk.n_log - 2], "restore 9223372036854771712");
 	assert_as_before();
@@ -509,7 +512,7 @@ test_v1_restore_fails_then_recovered(void **state)
 	char msg[600];
 	fake_v1(&cg);
 	fk.restore_fails = 1;
-	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, journal), -EIO);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, jdir), -EIO);
 	assert_false(r.restored);
 	assert_non_null(strstr(r.note, "COULD NOT RESTORE"));
 	/* The journal keeps what to put back... */
@@ -517,10 +520,33 @@ test_v1_restore_fails_then_recovered(void **state)
 	assert_int_equal(get_u64(fk.dir, "memory.limit_in_bytes"), 300 * MIB);
 	/* ... and the next agent does. */
 	fk.restore_fails = 0;
-	assert_int_equal(memcg_recover(journal, &fake_io, msg, sizeof(msg)), 1);
+	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 1);
 	assert_non_null(strstr(msg, "restored memory.limit_in_bytes 9223372036854771712"));
 	assert_as_before();
-	assert_int_equal(memcg_recover(journal, &fake_io, msg, sizeof(msg)), 0);
+	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 0);
+}
+
+static void
+test_v1_recover_leaves_a_live_agents_journal(void **state)
+{
+	(void)state;
+	struct memcg cg;
+	struct memcg_reclaim r;
+	char msg[600];
+	fake_v1(&cg);
+	fk.restore_fails = 1;
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, jdir), -EIO);
+	fk.restore_fails = 0;
+	/* Another agent holds it: it is in the gap, alive. */
+	int fd = open(journal, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 0);
+	assert_int_equal(get_u64(fk.dir, "memory.limit_in_bytes"), 300 * MIB);
+	assert_int_equal(access(journal, F_OK), 0);
+	close(fd);
+	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 1);
+	assert_as_before();
 }
 
 static void
@@ -532,11 +558,11 @@ test_v1_recover_leaves_a_limit_changed_since(void **state)
 	char msg[600];
 	fake_v1(&cg);
 	fk.restore_fails = 1;
-	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, journal), -EIO);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, jdir), -EIO);
 	fk.restore_fails = 0;
 	/* The administrator set a limit of their own meanwhile. */
 	put_file(fk.dir, "memory.limit_in_bytes", "524288000\n");
-	assert_int_equal(memcg_recover(journal, &fake_io, msg, sizeof(msg)), 1);
+	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 1);
 	assert_int_equal(get_u64(fk.dir, "memory.limit_in_bytes"), 500 * MIB);
 	assert_non_null(strstr(msg, "someone else had changed the limit"));
 	assert_int_equal(access(journal, F_OK), -1);
@@ -566,7 +592,7 @@ test_v1_signal_waits_for_restore(void **state)
 	fake_v1(&cg);
 	fk.lower_raises = 1;
 	usr1_seen = 0;
-	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, journal), 0);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, jdir), 0);
 	/* The handler ran, after the limit was back. */
 	assert_true(usr1_seen);
 	assert_int_equal(usr1_limit, 9223372036854771712ull);
@@ -585,7 +611,7 @@ test_v1_deadline(void **state)
 	fk.lower_sleeps = 1;
 	signal(SIGALRM, SIG_DFL); /* ours must not stay installed */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 100000000ull, journal), 0);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 100000000ull, jdir), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	assert_true(s < 2.0);
@@ -610,7 +636,7 @@ test_v1_deadline_after_the_write(void **state)
 	fake_v1(&cg);
 	fk.lower_late = 1;
 	signal(SIGALRM, SIG_DFL); /* a SIGALRM let through would kill us */
-	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 100000000ull, journal), 0);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 100000000ull, jdir), 0);
 	assert_int_equal(r.status, 0);
 	assert_as_before();
 	sigset_t pending;
@@ -628,33 +654,33 @@ test_v1_refusals(void **state)
 	/* Without the OOM killer out of the way, the limit is not touched. */
 	fake_v1(&cg);
 	fk.oom_fails = 1;
-	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, journal), -EACCES);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, jdir), -EACCES);
 	assert_int_equal(fk.n_log, 0);
 	assert_as_before();
 
 	/* Nor while the cgroup is already out of memory. */
 	fake_v1(&cg);
 	put_file(fk.dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 1\noom_kill 0\n");
-	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, journal), -EBUSY);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, jdir), -EBUSY);
 	assert_int_equal(fk.n_log, 0);
 
 	/* Nor without a journal to put it back from. */
 	fake_v1(&cg);
 	char nowhere[700];
-	snprintf(nowhere, sizeof(nowhere), "%s/missing/memcg-restore", tmp);
+	snprintf(nowhere, sizeof(nowhere), "%s/missing", tmp);
 	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, nowhere), -ENOENT);
 	assert_int_equal(fk.n_log, 0);
 	assert_non_null(strstr(r.note, "journal"));
 
 	/* Nor for all of it. */
 	fake_v1(&cg);
-	assert_int_equal(memcg_reclaim(&r, &cg, 400 * MIB, 0, journal), -EINVAL);
+	assert_int_equal(memcg_reclaim(&r, &cg, 400 * MIB, 0, jdir), -EINVAL);
 	assert_int_equal(fk.n_log, 0);
 
 	/* An OOM killer the host turned off stays off. */
 	fake_v1(&cg);
 	put_file(fk.dir, "memory.oom_control", "oom_kill_disable 1\nunder_oom 0\noom_kill 0\n");
-	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, journal), 0);
+	assert_int_equal(memcg_reclaim(&r, &cg, 100 * MIB, 0, jdir), 0);
 	assert_int_equal(fk.n_log, 2);
 	assert_string_equal(fk.log[0], "lower 314572800");
 	assert_string_equal(fk.log[1], "restore 9223372036854771712");
@@ -925,6 +951,7 @@ main(void)
 		cmocka_unit_test(test_v1_ebusy),
 		cmocka_unit_test(test_v1_restore_retried),
 		cmocka_unit_test(test_v1_restore_fails_then_recovered),
+		cmocka_unit_test(test_v1_recover_leaves_a_live_agents_journal),
 		cmocka_unit_test(test_v1_recover_leaves_a_limit_changed_since),
 		cmocka_unit_test(test_v1_signal_waits_for_restore),
 		cmocka_unit_test(test_v1_deadline),

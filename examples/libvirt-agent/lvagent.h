@@ -212,7 +212,7 @@ struct lv_agent {
 	int verbose;
 	enum lv_active_method active_method;
 	enum host_swap_method swap_method;
-	char journal[4200];       /* cgroup v1 lru: STATE_DIR/memcg-restore; "" none */
+	char journal[4200];       /* cgroup v1 lru: the journal's directory (STATE_DIR) */
 
 	/* state */
 	struct reclaim_config cfg;

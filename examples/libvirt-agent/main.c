@@ -325,7 +325,7 @@ main(int argc, char **argv)
 		goto out;
 	/* Host swap by lru on cgroup v1 lowers a limit for an instant; the
 	 * journal says what to put back if we are killed in between. */
-	snprintf(a.journal, sizeof(a.journal), "%s/memcg-restore", a.state_dir);
+	snprintf(a.journal, sizeof(a.journal), "%s", a.state_dir);
 	if (!a.dry_run) {
 		char msg[600];
 		int r = memcg_recover(a.journal, NULL, msg, sizeof(msg));

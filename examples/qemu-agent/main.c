@@ -79,7 +79,7 @@ struct agent {
 	enum host_swap_method swap_method;
 	int cgroup_move;
 	const char *state_dir;
-	char journal[4200]; /* cgroup v1: the limit to restore, while it is lowered */
+	char journal[4200]; /* cgroup v1: where the limit to restore is kept, "" none */
 	int explain;
 	FILE *trace;
 	uint64_t start_ns;
@@ -908,7 +908,7 @@ prepare_state(struct agent *a)
 			"host swap on cgroup v1\n", a->state_dir);
 		return;
 	}
-	snprintf(a->journal, sizeof(a->journal), "%s/memcg-restore", a->state_dir);
+	snprintf(a->journal, sizeof(a->journal), "%s", a->state_dir);
 	char msg[600];
 	int r = memcg_recover(a->journal, NULL, msg, sizeof(msg));
 	if (r > 0)
