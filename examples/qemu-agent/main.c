@@ -80,6 +80,7 @@ struct agent {
 	int cgroup_move;
 	const char *state_dir;
 	char journal[4200]; /* cgroup v1: where the limit to restore is kept, "" none */
+	int state_tried;    /* prepare_state() ran */
 	int explain;
 	FILE *trace;
 	uint64_t start_ns;
@@ -131,6 +132,49 @@ guest_qmp(struct agent *a, struct guest *g, json_t **ret, const char *cmd, json_
 }
 
 /* ---- attaching ---- */
+
+/* A limit an agent killed between lowering and restoring left lowered,
+ * put back (the state directory is only read here). */
+static void
+recover_state(struct agent *a)
+{
+	if (a->swap_method == HOST_SWAP_RANDOM)
+		return;
+	char msg[600];
+	int r = memcg_recover(a->state_dir, NULL, msg, sizeof(msg));
+	if (r > 0)
+		printf("%s\n", msg);
+	else if (r < 0)
+		fprintf(stderr, "%s\n", msg);
+}
+
+/*
+ * The state directory, for host swap by lru on cgroup v1 (a journal names
+ * a limit being lowered until it is restored): made when the first guest
+ * is attached, not before.
+ */
+static void
+prepare_state(struct agent *a)
+{
+	struct stat st;
+
+	if (a->swap_method == HOST_SWAP_RANDOM || a->state_tried)
+		return;
+	a->state_tried = 1;
+	if (mkdir(a->state_dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "%s: %s: no lru host swap on cgroup v1\n", a->state_dir,
+			strerror(errno));
+		return;
+	}
+	if (lstat(a->state_dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022)) {
+		fprintf(stderr, "%s: not a directory of ours that only we can write: no lru "
+			"host swap on cgroup v1\n", a->state_dir);
+		return;
+	}
+	snprintf(a->journal, sizeof(a->journal), "%s", a->state_dir);
+}
+
 
 static int
 find_balloon(struct guest *g)
@@ -255,6 +299,7 @@ guest_attach(struct agent *a, struct guest *g)
 
 	struct guest_mem_usage u = {0};
 	guest_mem_usage(&u, &g->mem);
+	prepare_state(a);
 	struct host_swap_opts so = {
 		.method = a->swap_method,
 		.move = a->cgroup_move,
@@ -885,38 +930,6 @@ parse_args(struct agent *a, int argc, char **argv)
 	return 0;
 }
 
-/*
- * The state directory, for host swap by lru on cgroup v1 (its journal names
- * a limit being lowered until it is restored), and a limit an agent killed
- * in between left lowered, put back.
- */
-static void
-prepare_state(struct agent *a)
-{
-	struct stat st;
-
-	if (a->swap_method == HOST_SWAP_RANDOM)
-		return;
-	if (mkdir(a->state_dir, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "%s: %s: no lru host swap on cgroup v1\n", a->state_dir,
-			strerror(errno));
-		return;
-	}
-	if (lstat(a->state_dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022)) {
-		fprintf(stderr, "%s: not a directory of ours that only we can write: no lru "
-			"host swap on cgroup v1\n", a->state_dir);
-		return;
-	}
-	snprintf(a->journal, sizeof(a->journal), "%s", a->state_dir);
-	char msg[600];
-	int r = memcg_recover(a->journal, NULL, msg, sizeof(msg));
-	if (r > 0)
-		printf("%s\n", msg);
-	else if (r < 0)
-		fprintf(stderr, "%s\n", msg);
-}
-
 /* The tick loop. Returns 0, or 1 when the policy rejected its inputs. */
 static int
 run(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec)
@@ -974,7 +987,7 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	prepare_state(&a);
+	recover_state(&a);
 	for (size_t i = 0; i < a.n_guests; i++)
 		if (guest_attach(&a, &a.guests[i]) != 0)
 			goto out;

@@ -990,6 +990,24 @@ def test_lru_swap(h):
         c(cg.read("memory.limit_in_bytes") == limit0 and oom["oom_kill_disable"] == 0 and
           oom["oom_kill"] == 0, "v1: limit and OOM setting restored, no OOM kill (%s)" % oom)
 
+        # An agent killed between lowering and restoring leaves the limit
+        # lowered, the OOM killer off and its journal: the next one to start
+        # puts both back. (Lowered here to 64 MiB above the usage.)
+        lowered = (int(cg.read("memory.usage_in_bytes")) + 64 * MiB) // 4096 * 4096
+        cg.write("memory.oom_control", 1)
+        cg.write("memory.limit_in_bytes", lowered)
+        with open(os.path.join(state, "memcg-restore-killed"), "w") as f:
+            f.write("dir %s\nlimit %s\nlowered %d\noom_kill_disable 0\n" %
+                    (cg.path, limit0.strip(), lowered))
+        agent = Agent(h, "after-kill", [lru], 8192 * MiB, ticks=1,
+                      extra=["--swap-method", "lru"]).run()
+        oom = cg.keyed("memory.oom_control")
+        c("restored memory.limit_in_bytes %s and oom_kill_disable 0 left by an agent that "
+          "stopped" % limit0.strip() in agent.output and
+          cg.read("memory.limit_in_bytes") == limit0 and oom["oom_kill_disable"] == 0 and
+          not os.path.exists(os.path.join(state, "memcg-restore-killed")),
+          "v1: the next agent restored what a killed one left lowered")
+
     # QEMU in a cgroup with other processes (ours): never reclaimed from.
     agent = Agent(h, "shared", [rnd], 8192 * MiB, ticks=1).run()
     c(re.search(r"rnd: host swap by random: no cgroup LRU: QEMU pid %d is not alone in memory "
