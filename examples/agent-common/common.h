@@ -198,7 +198,9 @@ struct memcg_reclaim {
  * Returns 0 when the kernel was asked (r->status has its answer; compare
  * usage_before and usage_after), -EIO when a v1 limit could not be
  * restored (the journal keeps it), or another -errno when nothing was
- * done (-EPERM, -EACCES, -EROFS: not allowed to).
+ * done (-EPERM, -EACCES, -EROFS: not allowed to). One at a time per
+ * process: it takes SIGALRM and ITIMER_REAL for the deadline (and gives
+ * them back).
  */
 int memcg_reclaim(struct memcg_reclaim *r, const struct memcg *cg, uint64_t bytes,
 		  uint64_t deadline_ns, const char *journal);

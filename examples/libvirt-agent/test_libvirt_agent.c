@@ -680,6 +680,18 @@ test_decisions_to_libvirt(void **state)
 	assert_logged("act: host swap by random: no cgroup LRU: no QEMU process on this host");
 	assert_logged("act: host swap (random): Operation not supported: random: the guest RAM "
 		      "mappings are unknown");
+	/* The metrics say which method and why, and what each took. */
+	lv_tick(a);
+	char want[400];
+	snprintf(want, sizeof(want),
+		 "reclaim_vm_swap_method{domain=\"act\",uuid=\"%s\",method=\"random\","
+		 "why=\"no cgroup LRU: no QEMU process on this host\"} 1\n", x->uuid);
+	assert_non_null(strstr(a->metrics, want));
+	snprintf(want, sizeof(want),
+		 "reclaim_vm_swapped_by_bytes_total{domain=\"act\",uuid=\"%s\",method=\"lru\"} 0\n",
+		 x->uuid);
+	assert_non_null(strstr(a->metrics, want));
+	assert_non_null(strstr(a->metrics, "swap_method=\"auto\""));
 	assert_int_equal(x->op_errors_total, errors + 1);
 
 	/* Suspended, then the agent goes away without resuming (as if killed):
