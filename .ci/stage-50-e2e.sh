@@ -4,7 +4,9 @@
 # root and the packages in .ci/packages.txt (qemu-system-x86, cpio,
 # libjansson-dev); downloads a Debian cloud kernel and busybox-static with
 # apt-get download, cached in build-ci-e2e-guest/. Each test adds a host swap
-# file if the machine has none and removes it. About 4 to 5 minutes on 2 cores.
+# file if the machine has none and removes it; lru-swap adds a zram swap
+# device of its own (the kernel's zram) and a memory cgroup for one QEMU, and
+# removes them. About 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

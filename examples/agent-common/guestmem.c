@@ -331,12 +331,12 @@ guest_mem_clear_refs(const struct guest_mem *m)
 /*
  * Streams the resident pages of the pageable regions (hugetlb and locked
  * ones only with @p all) in address order: calls @p fn with each one's
- * address and its index among them, until fn returns non-zero. *count gets
- * how many were seen. 0 or -errno (or fn's negative value).
+ * address until fn returns non-zero. *count gets how many were seen.
+ * 0 or -errno (or fn's negative value).
  */
 static int
 scan_resident(uint64_t *count, const struct guest_mem *m, int all,
-	      int (*fn)(void *ctx, uint64_t addr, uint64_t index), void *ctx)
+	      int (*fn)(void *ctx, uint64_t addr), void *ctx)
 {
 	int fd;
 	{
@@ -370,7 +370,7 @@ scan_resident(uint64_t *count, const struct guest_mem *m, int all,
 				if (!(entries[i] & PAGEMAP_PRESENT))
 					continue;
 				if (fn != NULL)
-					r = fn(ctx, reg->start + (done + i) * m->page_size, n);
+					r = fn(ctx, reg->start + (done + i) * m->page_size);
 				n++;
 			}
 			done += read_entries;
@@ -381,62 +381,130 @@ scan_resident(uint64_t *count, const struct guest_mem *m, int all,
 	return r < 0 ? r : 0;
 }
 
-/* Picks indices k of n resident pages and hands their addresses on. */
-struct picker {
+/* 1 if the page at @p addr is among the referenced ones. */
+static int
+is_referenced(const struct guest_refs *refs, uint64_t page_size, uint64_t addr)
+{
+	if (refs == NULL || refs->n == 0)
+		return 0;
+	uint64_t key = addr & ~(page_size - 1);
+	/* refs may hold any address within a page: compare page starts. */
+	size_t lo = 0, hi = refs->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t v = refs->addrs[mid] & ~(page_size - 1);
+		if (v < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < refs->n && (refs->addrs[lo] & ~(page_size - 1)) == key;
+}
+
+/* One population of resident pages (cold or referenced) and its draw. */
+struct draw {
 	struct reclaim_pick pick;
-	uint64_t next;  /* next index to take */
+	uint64_t seen;  /* pages of this population seen so far in the pass */
+	uint64_t next;  /* index of the next page to take */
 	int more;       /* 1 while picks remain */
+};
+
+static int
+draw_init(struct draw *d, uint64_t n, uint64_t k, struct reclaim_rng *rng)
+{
+	memset(d, 0, sizeof(*d));
+	if (k == 0)
+		return 0;
+	if (reclaim_pick_init(&d->pick, n, k, rng) != RECLAIM_OK)
+		return -EINVAL;
+	int r = reclaim_pick_next(&d->pick, &d->next);
+	if (r < 0)
+		return -EINVAL;
+	d->more = r == 1;
+	return 0;
+}
+
+/* Counts a page of the population; 1 if it is drawn, 0 if not, or -errno. */
+static int
+draw_visit(struct draw *d)
+{
+	uint64_t index = d->seen++;
+
+	if (!d->more || index != d->next)
+		return 0;
+	int r = reclaim_pick_next(&d->pick, &d->next);
+	if (r < 0)
+		return -EINVAL;
+	d->more = r == 1;
+	return 1;
+}
+
+/* Cold-first picking: first pass counts, second pass draws. */
+struct picker {
+	const struct guest_mem *m;
+	const struct guest_refs *refs;
+	uint64_t referenced; /* first pass: referenced resident pages */
+	struct draw cold;
+	struct draw hot;
 	int (*take)(void *ctx, uint64_t addr);
 	void *ctx;
 };
 
 static int
-picker_advance(struct picker *p)
+picker_count(void *ctx, uint64_t addr)
 {
-	int r = reclaim_pick_next(&p->pick, &p->next);
-	if (r < 0)
-		return -EINVAL;
-	p->more = r == 1;
+	struct picker *p = ctx;
+
+	p->referenced += (uint64_t)is_referenced(p->refs, p->m->page_size, addr);
 	return 0;
 }
 
 static int
-picker_visit(void *ctx, uint64_t addr, uint64_t index)
+picker_visit(void *ctx, uint64_t addr)
 {
 	struct picker *p = ctx;
 
-	if (!p->more)
+	if (!p->cold.more && !p->hot.more)
 		return 1; /* all drawn */
-	if (index != p->next)
-		return 0;
-	int err = p->take(p->ctx, addr);
-	if (err)
-		return err;
-	err = picker_advance(p);
-	return err ? err : 0;
+	int hot = is_referenced(p->refs, p->m->page_size, addr);
+	int r = draw_visit(hot ? &p->hot : &p->cold);
+	if (r <= 0)
+		return r;
+	return p->take(p->ctx, addr);
 }
 
-/*
- * Draws @p k of the resident pages uniformly at random and calls @p take
- * with each address, in increasing order. Pages that stopped being resident
- * between the two passes shift the draw by a few pages, which is harmless.
- */
-static int
-pick_resident(const struct guest_mem *m, uint64_t k, struct reclaim_rng *rng,
-	      int (*take)(void *ctx, uint64_t addr), void *ctx)
+int
+guest_mem_pick(const struct guest_mem *m, uint64_t k, struct reclaim_rng *rng,
+	       const struct guest_refs *refs, int (*take)(void *ctx, uint64_t addr), void *ctx)
 {
+	struct picker p = {.m = m, .refs = refs, .take = take, .ctx = ctx};
 	uint64_t resident = 0;
-	int err = scan_resident(&resident, m, 0, NULL, NULL);
+	int err;
+
+	if (refs != NULL && refs->n > 1) {
+		/* Sorted by page, as is_referenced() needs; the caller's array
+		 * stays as it is. */
+		for (size_t i = 1; i < refs->n; i++)
+			if ((refs->addrs[i - 1] & ~(m->page_size - 1)) >
+			    (refs->addrs[i] & ~(m->page_size - 1)))
+				return -EINVAL;
+	}
+	err = scan_resident(&resident, m, 0, refs != NULL && refs->n ? picker_count : NULL, &p);
 	if (err)
 		return err;
+	if (p.referenced > resident)
+		p.referenced = resident;
 	if (k > resident)
 		k = resident;
 	if (k == 0)
 		return 0;
-	struct picker p = {.take = take, .ctx = ctx};
-	if (reclaim_pick_init(&p.pick, resident, k, rng) != RECLAIM_OK)
-		return -EINVAL;
-	err = picker_advance(&p);
+	/* Cold pages first, uniformly; the referenced ones only for what the
+	 * cold ones cannot give, uniformly among them. */
+	uint64_t cold = resident - p.referenced;
+	uint64_t k_cold = k < cold ? k : cold;
+	err = draw_init(&p.cold, cold, k_cold, rng);
+	if (!err)
+		err = draw_init(&p.hot, p.referenced, k - k_cold, rng);
 	if (err)
 		return err;
 	uint64_t seen;
@@ -505,19 +573,19 @@ pageout_take(void *ctx, uint64_t addr)
 
 int
 guest_mem_page_out(uint64_t *advised, struct guest_mem *m, uint64_t bytes,
-		   struct reclaim_rng *rng)
+		   struct reclaim_rng *rng, const struct guest_refs *refs)
 {
 	*advised = 0;
 	if (m->pidfd < 0)
 		return -ENOSYS;
 	/* Random replacement: distinct resident pages, uniformly, in
-	 * increasing address order. */
+	 * increasing address order; pages known to be referenced last. */
 	struct pageout *po = calloc(1, sizeof(*po));
 	if (po == NULL)
 		return -ENOMEM;
 	po->m = m;
-	int err = pick_resident(m, (bytes + m->page_size - 1) / m->page_size, rng, pageout_take,
-				po);
+	int err = guest_mem_pick(m, (bytes + m->page_size - 1) / m->page_size, rng, refs,
+				 pageout_take, po);
 	if (!err && po->n > 0)
 		err = advise(po);
 	*advised = po->advised;
@@ -546,7 +614,7 @@ guest_mem_sample(uint64_t *addrs, size_t *n, const struct guest_mem *m, size_t k
 		 struct reclaim_rng *rng)
 {
 	struct sample s = {addrs, 0, k};
-	int err = pick_resident(m, k, rng, sample_take, &s);
+	int err = guest_mem_pick(m, k, rng, NULL, sample_take, &s);
 	*n = s.n;
 	return err;
 }

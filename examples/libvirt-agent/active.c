@@ -86,8 +86,9 @@ page_idle_free(struct lv_active *act)
 {
 	free(act->addrs);
 	free(act->pfns);
-	act->addrs = act->pfns = NULL;
-	act->n = 0;
+	free(act->hot);
+	act->addrs = act->pfns = act->hot = NULL;
+	act->n = act->n_hot = 0;
 }
 
 /* Marks a fresh sample of resident pages idle. */
@@ -111,9 +112,11 @@ page_idle_begin(struct lv_agent *a, struct lv_domain *d)
 	act->n = n;
 }
 
-/* Of the sampled pages still where they were, how many were touched. */
+/* Of the sampled pages still where they were, how many were touched; with
+ * @p keep, the touched ones become act->hot (in address order, as sampled). */
 static void
-page_idle_count(struct lv_agent *a, struct lv_domain *d, uint32_t *sampled, uint32_t *touched)
+page_idle_count(struct lv_agent *a, struct lv_domain *d, uint32_t *sampled, uint32_t *touched,
+		int keep)
 {
 	struct lv_active *act = &d->act;
 	*sampled = *touched = 0;
@@ -122,6 +125,8 @@ page_idle_count(struct lv_agent *a, struct lv_domain *d, uint32_t *sampled, uint
 		free(now);
 		return;
 	}
+	if (keep)
+		act->n_hot = 0;
 	for (size_t i = 0; i < act->n; i++) {
 		/* A page swapped, migrated or freed since says nothing. */
 		if (act->pfns[i] == 0 || now[i] != act->pfns[i])
@@ -131,8 +136,11 @@ page_idle_count(struct lv_agent *a, struct lv_domain *d, uint32_t *sampled, uint
 			  (off_t)(act->pfns[i] / 64 * sizeof(word))) != (ssize_t)sizeof(word))
 			continue;
 		(*sampled)++;
-		if (!((word >> (act->pfns[i] % 64)) & 1))
+		if (!((word >> (act->pfns[i] % 64)) & 1)) {
 			(*touched)++;
+			if (keep)
+				act->hot[act->n_hot++] = act->addrs[i];
+		}
 	}
 	free(now);
 }
@@ -203,7 +211,8 @@ active_start(struct lv_agent *a, struct lv_domain *d)
 		size_t k = a->cfg.sample_pages ? a->cfg.sample_pages : 1;
 		act->addrs = calloc(k, sizeof(*act->addrs));
 		act->pfns = calloc(k, sizeof(*act->pfns));
-		if (act->addrs == NULL || act->pfns == NULL) {
+		act->hot = calloc(k, sizeof(*act->hot));
+		if (act->addrs == NULL || act->pfns == NULL || act->hot == NULL) {
 			page_idle_free(act);
 			act->method = LV_ACTIVE_GUEST;
 			snprintf(act->why, sizeof(act->why), "out of memory for page-idle samples");
@@ -258,7 +267,7 @@ active_sample(struct lv_agent *a, struct lv_domain *d, uint64_t now_ns)
 		break;
 	}
 	case LV_ACTIVE_PAGE_IDLE:
-		page_idle_count(a, d, &sampled, &touched);
+		page_idle_count(a, d, &sampled, &touched, end);
 		if (end)
 			page_idle_begin(a, d);
 		break;

@@ -158,7 +158,7 @@ setup_host(struct lv_agent *a, struct lv_domain *d)
 	}
 	if (d->mem.n_regions == 0)
 		lv_log(LV_WARN, "%s: guest RAM not found (%s): consumed memory is the whole VMM "
-		       "process's RSS from libvirt, no host swap for it", d->name, why);
+		       "process's RSS from libvirt, no random page-out for it", d->name, why);
 
 	if (d->set.has_balloon && d->set.stats_period == 0) {
 		if (a->dry_run) {
@@ -179,6 +179,7 @@ setup_host(struct lv_agent *a, struct lv_domain *d)
 			(double)lv_wall_ns() / 1e9);
 	reclaim_rng_seed(&d->rng, a->seed ^ (d->id * 0x9e3779b97f4a7c15ull));
 	active_start(a, d);
+	lv_swap_setup(a, d);
 }
 
 static void

@@ -120,17 +120,16 @@ enum lv_active_method {
 const char *lv_active_name(enum lv_active_method m);
 
 struct lv_domain;
+struct lv_agent;
 
-/* A way to push a VM's memory to host swap (swap.c). */
-struct lv_swap_method {
-	const char *name;
-	/* Pushes about @p bytes out; *done gets the bytes the kernel took.
-	 * 0 or -errno (-ENOTSUP when this VM cannot be swapped this way). */
-	int (*swap_out)(struct lv_domain *d, uint64_t bytes, uint64_t *done);
-};
-const struct lv_swap_method *lv_swap_method_find(const char *name);
-/* The names, comma-separated, for --help. */
-const char *lv_swap_method_names(void);
+/* ---- swap.c: host swap, by the kernel's LRU or at random (agent-common) ---- */
+
+/* Chooses the domain's host swap method for its QEMU process (d->pid) and
+ * logs which and why. */
+void lv_swap_setup(struct lv_agent *a, struct lv_domain *d);
+/* Takes about @p bytes of the domain's RAM out to host swap; *done gets what
+ * left RAM. 0 or -errno (logged). */
+int lv_swap_out(struct lv_agent *a, struct lv_domain *d, uint64_t bytes, uint64_t *done);
 
 /* Active-memory sampling state of one domain (active.c). */
 struct lv_active {
@@ -142,6 +141,10 @@ struct lv_active {
 	uint64_t *addrs;
 	uint64_t *pfns;
 	size_t n;
+	/* page-idle: those of the last finished period found touched, in
+	 * address order (host swap's random picking takes them last) */
+	uint64_t *hot;
+	size_t n_hot;
 	uint32_t last_sampled, last_touched;
 };
 
@@ -161,6 +164,7 @@ struct lv_domain {
 	struct lv_active act;
 	struct guest_view view;
 	struct reclaim_rng rng;
+	struct host_swap swap;    /* lru or random, and why */
 
 	/* This tick's view. */
 	int sampled;              /* 1 when this tick has read it */
@@ -207,7 +211,8 @@ struct lv_agent {
 	int dry_run;
 	int verbose;
 	enum lv_active_method active_method;
-	const struct lv_swap_method *swap;
+	enum host_swap_method swap_method;
+	char journal[4200];       /* cgroup v1 lru: the journal's directory (STATE_DIR) */
 
 	/* state */
 	struct reclaim_config cfg;

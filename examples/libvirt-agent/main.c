@@ -114,7 +114,9 @@ usage(FILE *out)
 		"  --state-dir DIR       where suspended domains are remembered\n"
 		"                        (" DEFAULT_STATE_DIR ")\n"
 		"  --active-method M     auto, page-idle, clear-refs or guest (auto)\n"
-		"  --swap-method M       how host swap pages guest RAM out: %s (pick)\n"
+		"  --swap-method M       host swap by the kernel's LRU through the domain's\n"
+		"                        memory cgroup (lru), by random page-out (random), or\n"
+		"                        lru where available (auto) (auto)\n"
 		"  --stats-interval SEC  balloon stats period set on domains without one (2)\n"
 		"  --budget SIZE         pretend the host has SIZE bytes used by the managed\n"
 		"                        guests only (tests and demos; default: the real host)\n"
@@ -126,8 +128,7 @@ usage(FILE *out)
 		"  --seed N              seed of the random page picker (1)\n"
 		"  --verbose             log every decision of every tick\n"
 		"  --print-config        print the policy in force and exit\n"
-		"  --version, --help\n",
-		lv_swap_method_names());
+		"  --version, --help\n");
 }
 
 static int
@@ -169,7 +170,6 @@ parse_args(struct lv_agent *a, int argc, char **argv)
 	a->stats_interval_s = 2;
 	a->seed = 1;
 	a->max_domains = 128;
-	a->swap = lv_swap_method_find("pick");
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		int ok = 1;
 		unsigned long long v;
@@ -209,8 +209,7 @@ parse_args(struct lv_agent *a, int argc, char **argv)
 				ok = 0;
 			break;
 		case O_SWAP:
-			a->swap = lv_swap_method_find(optarg);
-			ok = a->swap != NULL;
+			ok = host_swap_method_parse(&a->swap_method, optarg) == 0;
 			break;
 		case O_STATS:
 			v = strtoull(optarg, &end, 10);
@@ -324,6 +323,15 @@ main(int argc, char **argv)
 	}
 	if (open_state(&a) != 0)
 		goto out;
+	/* Host swap by lru on cgroup v1 lowers a limit for an instant; the
+	 * journal says what to put back if we are killed in between. */
+	snprintf(a.journal, sizeof(a.journal), "%s", a.state_dir);
+	if (!a.dry_run) {
+		char msg[600];
+		int r = memcg_recover(a.journal, NULL, msg, sizeof(msg));
+		if (r != 0)
+			lv_log(r > 0 ? LV_WARN : LV_ERROR, "%s", msg);
+	}
 	virSetErrorFunc(NULL, quiet_libvirt);
 	if (virEventRegisterDefaultImpl() != 0) {
 		lv_log(LV_ERROR, "libvirt event loop: %s", lv_virerr());
@@ -353,7 +361,7 @@ main(int argc, char **argv)
 	       format_size(total, sizeof(total), a.budget ? a.budget : mi.total),
 	       a.budget ? " (--budget: free = budget - guests' resident RAM)"
 			: " (free = MemAvailable)",
-	       a.swap->name, a.page_idle_why);
+	       host_swap_method_name(a.swap_method), a.page_idle_why);
 	if (a.metrics_listen != NULL && metrics_http_start(&a, a.metrics_listen) != 0)
 		goto out;
 

@@ -139,7 +139,7 @@ metrics_render(struct lv_agent *a)
 	help(&o, "reclaim_agent_info", "gauge", "The agent and how it runs.");
 	put(&o, "reclaim_agent_info{version=\"%s\",uri=\"%s\",dry_run=\"%d\",swap_method=\"%s\","
 	    "free=\"%s\"} 1\n", RECLAIM_AGENT_VERSION, metrics_label(lbl, sizeof(lbl), a->uri),
-	    a->dry_run, a->swap->name, a->free_source ? a->free_source : "");
+	    a->dry_run, host_swap_method_name(a->swap_method), a->free_source ? a->free_source : "");
 	help(&o, "reclaim_agent_connected", "gauge", "1 while connected to libvirt.");
 	put(&o, "reclaim_agent_connected %d\n", a->connected);
 	help(&o, "reclaim_agent_reconnects_total", "counter", "Reconnections to libvirt.");
@@ -214,6 +214,30 @@ metrics_render(struct lv_agent *a)
 		    metrics_label(lbl, sizeof(lbl), d->name), d->uuid, by);
 	}
 	per_vm(&o, a, "reclaim_vm_swapped_bytes", "gauge", "Guest RAM in host swap now.", g_swapped);
+	help(&o, "reclaim_vm_swap_method", "gauge",
+	     "How host swap takes this domain's RAM (lru: the kernel's LRU through its memory "
+	     "cgroup; random: random page-out), and why.");
+	for (size_t i = 0; i < a->n_doms; i++) {
+		const struct lv_domain *d = a->doms[i];
+		char why[600];
+		if (!d->managed)
+			continue;
+		put(&o, "reclaim_vm_swap_method{domain=\"%s\",uuid=\"%s\",method=\"%s\",why=\"%s\"} 1\n",
+		    metrics_label(lbl, sizeof(lbl), d->name), d->uuid,
+		    host_swap_method_name(d->swap.method), metrics_label(why, sizeof(why), d->swap.why));
+	}
+	help(&o, "reclaim_vm_swapped_by_bytes_total", "counter",
+	     "Guest RAM each host swap method took out of RAM.");
+	for (size_t i = 0; i < a->n_doms; i++) {
+		const struct lv_domain *d = a->doms[i];
+		if (!d->managed)
+			continue;
+		metrics_label(lbl, sizeof(lbl), d->name);
+		put(&o, "reclaim_vm_swapped_by_bytes_total{domain=\"%s\",uuid=\"%s\",method=\"lru\"} %"
+		    PRIu64 "\n", lbl, d->uuid, d->swap.lru_bytes);
+		put(&o, "reclaim_vm_swapped_by_bytes_total{domain=\"%s\",uuid=\"%s\",method=\"random\"} %"
+		    PRIu64 "\n", lbl, d->uuid, d->swap.random_bytes);
+	}
 	per_vm(&o, a, "reclaim_vm_swap_decided_bytes_total", "counter",
 	       "Host swap the policy decided.", g_swap_decided);
 	per_vm(&o, a, "reclaim_vm_paged_out_bytes_total", "counter",

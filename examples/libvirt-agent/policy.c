@@ -111,15 +111,17 @@ op_swap_out(void *user_data, uint64_t id, uint64_t bytes)
 	if (a->dry_run)
 		return 0;
 	uint64_t done = 0;
-	int err = a->swap->swap_out(d, bytes, &done);
+	int err = lv_swap_out(a, d, bytes, &done);
 	d->paged_out_total += done;
 	if (err) {
-		lv_log(LV_ERROR, "%s: host swap (%s): %s", d->name, a->swap->name, strerror(-err));
+		lv_log(LV_ERROR, "%s: host swap (%s): %s: %s", d->name,
+		       host_swap_method_name(d->swap.method), strerror(-err), d->swap.last);
 		d->op_error = err;
 	} else {
 		char s[32], t[32];
-		lv_log(LV_DEBUG, "%s: paged out %s of %s", d->name, format_size(s, sizeof(s), done),
-		       format_size(t, sizeof(t), bytes));
+		lv_log(LV_DEBUG, "%s: paged out %s of %s by %s (%s)", d->name,
+		       format_size(s, sizeof(s), done), format_size(t, sizeof(t), bytes),
+		       host_swap_method_name(d->swap.method), d->swap.last);
 	}
 	return err;
 }

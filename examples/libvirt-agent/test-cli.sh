@@ -66,7 +66,7 @@ expect "$tmp/help" "--dry-run"
 "$agent" --version > "$tmp/version" || fail "--version"
 expect "$tmp/version" "reclaim-libvirt-agent"
 
-for bad in "--tick 0" "--tick soon" "--active-method magic" "--swap-method lru" \
+for bad in "--tick 0" "--tick soon" "--active-method magic" "--swap-method pick" \
 	"--budget 12Q" "--max-domains 0" "--stats-interval 0"; do
 	# shellcheck disable=SC2086
 	"$agent" $bad --uri test:///default > /dev/null 2> "$tmp/err"

@@ -428,7 +428,7 @@ agent_new(int dry_run)
 	a->stats_interval_s = 1;
 	a->seed = 1;
 	a->max_domains = 16;
-	a->swap = lv_swap_method_find("pick");
+	a->swap_method = HOST_SWAP_AUTO;
 	a->page_idle_fd = -1;
 	a->lifecycle_cb = a->metadata_cb = -1;
 	a->logged_state = -1;
@@ -670,13 +670,28 @@ test_decisions_to_libvirt(void **state)
 	assert_false(state_file_lists(uuid));
 	assert_logged("act: resumed");
 
-	/* Host swap: no guest RAM of this domain on this host, so the swap
-	 * mechanism refuses, and the failure is reported to the policy. */
+	/* Host swap: no QEMU process of this domain on this host, so no
+	 * cgroup for lru and no guest RAM for random: the swap mechanism
+	 * refuses, and the failure is reported to the policy. */
 	dec = decision(x, RECLAIM_ACTION_SWAP);
 	dec.swap_bytes = 16 * MIB;
 	uint64_t errors = x->op_errors_total;
 	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_E_ADAPTER);
-	assert_logged("act: host swap (pick): Operation not supported");
+	assert_logged("act: host swap by random: no cgroup LRU: no QEMU process on this host");
+	assert_logged("act: host swap (random): Operation not supported: random: the guest RAM "
+		      "mappings are unknown");
+	/* The metrics say which method and why, and what each took. */
+	lv_tick(a);
+	char want[400];
+	snprintf(want, sizeof(want),
+		 "reclaim_vm_swap_method{domain=\"act\",uuid=\"%s\",method=\"random\","
+		 "why=\"no cgroup LRU: no QEMU process on this host\"} 1\n", x->uuid);
+	assert_non_null(strstr(a->metrics, want));
+	snprintf(want, sizeof(want),
+		 "reclaim_vm_swapped_by_bytes_total{domain=\"act\",uuid=\"%s\",method=\"lru\"} 0\n",
+		 x->uuid);
+	assert_non_null(strstr(a->metrics, want));
+	assert_non_null(strstr(a->metrics, "swap_method=\"auto\""));
 	assert_int_equal(x->op_errors_total, errors + 1);
 
 	/* Suspended, then the agent goes away without resuming (as if killed):

@@ -3,8 +3,10 @@
  * qemu-agent: manages running QEMU guests with reclaim. Each tick it reads
  * every guest's memory from the host and from QMP, asks the policy for
  * decisions and carries them out: balloon through QMP "balloon", host swap
- * through process_madvise(MADV_PAGEOUT) on randomly picked guest pages,
- * blocking through QMP "stop"/"cont". See README.md.
+ * by the kernel's LRU through QEMU's memory cgroup or by
+ * process_madvise(MADV_PAGEOUT) on randomly picked guest pages
+ * (agent-common's hostswap.c), blocking through QMP "stop"/"cont". See
+ * README.md.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,11 +15,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 
 #define QMP_TIMEOUT_MS 5000
+#define DEFAULT_STATE_DIR "/run/reclaim-qemu-agent"
 
 struct guest {
 	char name[48];
@@ -42,6 +47,7 @@ struct guest {
 	struct reclaim_estimator est;
 	uint64_t period_start_ns;
 	struct reclaim_rng rng;
+	struct host_swap swap; /* lru or random, and why */
 
 	/* This tick's view. */
 	struct guest_mem_usage usage;
@@ -53,6 +59,7 @@ struct guest {
 	uint64_t active;
 	/* This tick's actions. */
 	uint64_t paged_out;
+	char swap_note[400]; /* what host swap did this tick */
 	int op_error;
 };
 
@@ -69,6 +76,11 @@ struct agent {
 	uint64_t max_ticks;
 	uint64_t seed;
 	unsigned stats_interval_s;
+	enum host_swap_method swap_method;
+	int cgroup_move;
+	const char *state_dir;
+	char journal[4200]; /* cgroup v1: where the limit to restore is kept, "" none */
+	int state_tried;    /* prepare_state() ran */
 	int explain;
 	FILE *trace;
 	uint64_t start_ns;
@@ -120,6 +132,49 @@ guest_qmp(struct agent *a, struct guest *g, json_t **ret, const char *cmd, json_
 }
 
 /* ---- attaching ---- */
+
+/* A limit an agent killed between lowering and restoring left lowered,
+ * put back (the state directory is only read here). */
+static void
+recover_state(struct agent *a)
+{
+	if (a->swap_method == HOST_SWAP_RANDOM)
+		return;
+	char msg[600];
+	int r = memcg_recover(a->state_dir, NULL, msg, sizeof(msg));
+	if (r > 0)
+		printf("%s\n", msg);
+	else if (r < 0)
+		fprintf(stderr, "%s\n", msg);
+}
+
+/*
+ * The state directory, for host swap by lru on cgroup v1 (a journal names
+ * a limit being lowered until it is restored): made when the first guest
+ * is attached, not before.
+ */
+static void
+prepare_state(struct agent *a)
+{
+	struct stat st;
+
+	if (a->swap_method == HOST_SWAP_RANDOM || a->state_tried)
+		return;
+	a->state_tried = 1;
+	if (mkdir(a->state_dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "%s: %s: no lru host swap on cgroup v1\n", a->state_dir,
+			strerror(errno));
+		return;
+	}
+	if (lstat(a->state_dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022)) {
+		fprintf(stderr, "%s: not a directory of ours that only we can write: no lru "
+			"host swap on cgroup v1\n", a->state_dir);
+		return;
+	}
+	snprintf(a->journal, sizeof(a->journal), "%s", a->state_dir);
+}
+
 
 static int
 find_balloon(struct guest *g)
@@ -242,10 +297,28 @@ guest_attach(struct agent *a, struct guest *g)
 	reclaim_rng_seed(&g->rng, a->seed ^ (g->id * 0x9e3779b97f4a7c15ull));
 	g->alive = 1;
 
+	struct guest_mem_usage u = {0};
+	guest_mem_usage(&u, &g->mem);
+	prepare_state(a);
+	struct host_swap_opts so = {
+		.method = a->swap_method,
+		.move = a->cgroup_move,
+		.name = g->name,
+		.journal = a->journal[0] ? a->journal : NULL,
+		/* Only against a kernel reclaim loop that never ends (a guest
+		 * faulting pages back as fast as they go): a slow disk, a busy
+		 * host may need seconds. */
+		.deadline_ns = a->tick_ns > 5 * NS_PER_S ? a->tick_ns : 5 * NS_PER_S,
+		.guest_rss = u.rss_bytes,
+	};
+	host_swap_setup(&g->swap, pid, &so);
+
 	char size[32];
 	printf("%s: QEMU pid %d, %s of guest RAM at 0x%" PRIx64 ", balloon %s\n", g->name,
 	       (int)pid, format_size(size, sizeof(size), g->configured), g->mem.region[0].start,
 	       g->has_balloon ? g->balloon_path : "none");
+	printf("%s: host swap by %s: %s\n", g->name, host_swap_method_name(g->swap.method),
+	       g->swap.why);
 	return 0;
 }
 
@@ -377,10 +450,14 @@ op_swap_out(void *user_data, uint64_t vm_id, uint64_t bytes)
 	if (g == NULL)
 		return -ENODEV;
 	uint64_t advised = 0;
-	int err = guest_mem_page_out(&advised, &g->mem, bytes, &g->rng);
+	/* No per-page reference data here: clear_refs gives one count per
+	 * mapping, so random picking has no pages to put last. */
+	int err = host_swap_out(&g->swap, &advised, &g->mem, bytes, &g->rng, NULL);
 	g->paged_out += advised;
+	snprintf(g->swap_note, sizeof(g->swap_note), "%s", g->swap.last);
 	if (err) {
-		fprintf(stderr, "t=%.2f %s: page-out: %s\n", a->t, g->name, strerror(-err));
+		fprintf(stderr, "t=%.2f %s: host swap (%s): %s: %s\n", a->t, g->name,
+			host_swap_method_name(g->swap.method), strerror(-err), g->swap.last);
 		g->op_error = g->op_error ? g->op_error : err;
 	}
 	return err;
@@ -484,7 +561,7 @@ trace_tick(struct agent *a, const struct reclaim_summary *sum,
 			line[0] = '\0';
 		json_t *vm = json_pack(
 			"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I,"
-			" s:I, s:o, s:o, s:s, s:s, s:i, s:I, s:i, s:b, s:s}",
+			" s:I, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:i, s:I, s:i, s:b, s:s}",
 			"name", g ? g->name : "?", "id", (json_int_t)vms[i].id,
 			"consumed", (json_int_t)vms[i].consumed_bytes,
 			"swapped", (json_int_t)vms[i].swapped_bytes,
@@ -498,6 +575,9 @@ trace_tick(struct agent *a, const struct reclaim_summary *sum,
 			"swap", (json_int_t)dec[i].swap_bytes,
 			"excess", (json_int_t)dec[i].excess_bytes,
 			"paged_out", (json_int_t)(g ? g->paged_out : 0),
+			"swap_method", g ? host_swap_method_name(g->swap.method) : "?",
+			"swap_why", g ? g->swap.why : "",
+			"swap_note", g ? g->swap_note : "",
 			"actions", flag_names(reclaim_action_name, dec[i].actions),
 			"reasons", flag_names(reclaim_reason_name, dec[i].reasons),
 			"bound", or_unknown(reclaim_bound_name(dec[i].bound)),
@@ -562,6 +642,7 @@ tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec
 		if (!g->alive)
 			continue;
 		g->paged_out = 0;
+		g->swap_note[0] = '\0';
 		g->op_error = 0;
 		used += g->usage.rss_bytes;
 		struct reclaim_vm_stats v = RECLAIM_VM_STATS_INIT;
@@ -602,9 +683,10 @@ tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec
 		for (size_t i = 0; i < a->n_guests; i++) {
 			struct guest *g = &a->guests[i];
 			char s[32];
-			if (g->alive && g->paged_out > 0)
-				printf("t=%.2f   %s: paged out %s\n", a->t, g->name,
-				       format_size(s, sizeof(s), g->paged_out));
+			if (g->alive && g->swap_note[0] != '\0')
+				printf("t=%.2f   %s: paged out %s by %s (%s)\n", a->t, g->name,
+				       format_size(s, sizeof(s), g->paged_out),
+				       host_swap_method_name(g->swap.method), g->swap_note);
 		}
 	}
 	if (a->trace != NULL)
@@ -633,6 +715,13 @@ usage(FILE *out)
 		"                        first decision (0)\n"
 		"  --stats-interval SEC  guest stats polling interval (1)\n"
 		"  --seed N              seed of the random page picker (1)\n"
+		"  --swap-method M       host swap by the kernel's LRU (lru), by random\n"
+		"                        page-out (random), or lru where available (auto)\n"
+		"  --cgroup MODE         lru needs QEMU alone in a memory cgroup: use its own\n"
+		"                        only when it is (own), or move it into a new child\n"
+		"                        cgroup reclaim-NAME when it is not (move) (own)\n"
+		"  --state-dir DIR       where a cgroup v1 limit being lowered is recorded\n"
+		"                        until restored (" DEFAULT_STATE_DIR ")\n"
 		"  --explain             print every decision\n"
 		"  --print-config        print the policy config in force and exit\n"
 		"  --trace FILE          write one JSON object per tick to FILE\n");
@@ -703,7 +792,8 @@ static int
 parse_args(struct agent *a, int argc, char **argv)
 {
 	enum { O_BUDGET = 256, O_RESERVED, O_CONFIG, O_TICK, O_TICKS, O_DURATION, O_WARMUP,
-	       O_STATS, O_SEED, O_EXPLAIN, O_TRACE, O_VM, O_PRINT_CONFIG, O_HELP };
+	       O_STATS, O_SEED, O_EXPLAIN, O_TRACE, O_VM, O_PRINT_CONFIG, O_HELP, O_SWAP,
+	       O_CGROUP, O_STATE };
 	static const struct option opts[] = {
 		{"budget", required_argument, NULL, O_BUDGET},
 		{"reserved", required_argument, NULL, O_RESERVED},
@@ -719,6 +809,9 @@ parse_args(struct agent *a, int argc, char **argv)
 		{"vm", required_argument, NULL, O_VM},
 		{"print-config", no_argument, NULL, O_PRINT_CONFIG},
 		{"help", no_argument, NULL, O_HELP},
+		{"swap-method", required_argument, NULL, O_SWAP},
+		{"cgroup", required_argument, NULL, O_CGROUP},
+		{"state-dir", required_argument, NULL, O_STATE},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
@@ -728,6 +821,7 @@ parse_args(struct agent *a, int argc, char **argv)
 
 	a->tick_ns = NS_PER_S;
 	a->seed = 1;
+	a->state_dir = DEFAULT_STATE_DIR;
 	a->stats_interval_s = 1;
 	a->guests = calloc((size_t)argc, sizeof(*a->guests));
 	if (a->guests == NULL)
@@ -784,6 +878,17 @@ parse_args(struct agent *a, int argc, char **argv)
 			break;
 		case O_PRINT_CONFIG:
 			print_config = 1;
+			break;
+		case O_SWAP:
+			ok = host_swap_method_parse(&a->swap_method, optarg) == 0;
+			break;
+		case O_CGROUP:
+			ok = !strcmp(optarg, "own") || !strcmp(optarg, "move");
+			a->cgroup_move = !strcmp(optarg, "move");
+			break;
+		case O_STATE:
+			ok = *optarg == '/' && strlen(optarg) < 4000;
+			a->state_dir = optarg;
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -882,6 +987,7 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	recover_state(&a);
 	for (size_t i = 0; i < a.n_guests; i++)
 		if (guest_attach(&a, &a.guests[i]) != 0)
 			goto out;

@@ -44,7 +44,8 @@ static int
 qmp_read_message(struct qmp *q, json_t **msg, int64_t deadline)
 {
 	for (;;) {
-		char *nl = memchr(q->buf, '\n', q->len);
+		/* Nothing received yet: buf may still be NULL. */
+		char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
 		if (nl != NULL) {
 			size_t line = (size_t)(nl - q->buf) + 1;
 			json_error_t jerr;

@@ -2,7 +2,7 @@
 # qemu-agent's command line and policy files, without any guest:
 #   test-cli.sh QEMU_AGENT
 # Round trip of --print-config, profile and override order, units, and the
-# errors a bad file or argument gets.
+# errors a bad file or argument gets (the host swap options among them).
 set -u
 agent=$1
 tmp=$(mktemp -d)
@@ -60,6 +60,12 @@ expect_error 'idle_tax = 1.0\n' "idle_tax"
 
 "$agent" --budget 12Q --vm qmp=/x > /dev/null 2> "$tmp/err"
 [ $? = 2 ] && grep -q "bad value for --budget" "$tmp/err" || fail "--budget 12Q"
+for bad in "--swap-method pick" "--cgroup elsewhere" "--state-dir relative/dir"; do
+	# shellcheck disable=SC2086
+	"$agent" $bad --budget 1G --vm qmp=/x > /dev/null 2> "$tmp/err"
+	[ $? = 2 ] && grep -q "bad value for ${bad%% *}: " "$tmp/err" || fail "$bad: $(cat "$tmp/err")"
+done
+"$agent" --help | grep -q -- "--swap-method M" || fail "--help does not list --swap-method"
 "$agent" --budget 1G --vm name=a,qmp=/x --vm name=b,qmp=/y,id=1 > /dev/null 2> "$tmp/err"
 [ $? = 2 ] && grep -q "share id 1" "$tmp/err" || fail "duplicate ids: $(cat "$tmp/err")"
 "$agent" --budget 1G --vm name=a,qmp="$tmp/none.sock" > /dev/null 2> "$tmp/err"

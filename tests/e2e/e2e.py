@@ -97,6 +97,140 @@ class HostSwap:
             log("host: removed swap file")
 
 
+class ZramSwap:
+    """A zram swap device of our own for the duration of a test, used before
+    any other swap (highest priority). Pages pushed to a swap file stay in
+    RAM as swap cache until memory runs short and come back with minor
+    faults, so on an idle host random page-out would cost nothing; a
+    synchronous device frees them at once, as a host short of memory
+    would, and a page swapped back in is a major fault."""
+
+    CTL = "/sys/class/zram-control"
+
+    def __init__(self, size=1024 * MiB):
+        self.size = size
+        self.id = None
+
+    def __enter__(self):
+        if os.geteuid() != 0:
+            raise Skip("a zram swap device needs root")
+        if not os.path.isdir(self.CTL):
+            subprocess.run(["modprobe", "zram", "num_devices=0"], stderr=subprocess.DEVNULL)
+        if not os.path.isdir(self.CTL):
+            raise Skip("no zram in this kernel (CONFIG_ZRAM)")
+        with open(os.path.join(self.CTL, "hot_add")) as f:
+            self.id = int(f.read())
+        self.dev = "/dev/zram%d" % self.id
+        with open("/sys/block/zram%d/disksize" % self.id, "w") as f:
+            f.write(str(self.size))
+        deadline = time.monotonic() + 5
+        while not os.path.exists(self.dev) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        subprocess.run(["mkswap", self.dev], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["swapon", "-p", "32767", self.dev], check=True)
+        log("host: enabled %s zram swap %s" % (mib(self.size), self.dev))
+        return self
+
+    def __exit__(self, *exc):
+        if self.id is None:
+            return
+        subprocess.run(["swapoff", self.dev])
+        with open(os.path.join(self.CTL, "hot_remove"), "w") as f:
+            f.write(str(self.id))
+        log("host: removed zram swap")
+
+
+def cgroup_mounts():
+    """(mount point, root) of the v1 hierarchy with the memory controller and
+    of cgroup2, None for those missing."""
+    v1 = v2 = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, post = line.split(" - ", 1)
+            root, point = pre.split()[3:5]
+            fstype, _, opts = post.split()[:3]
+            if fstype == "cgroup" and "memory" in opts.split(",") and v1 is None:
+                v1 = (point, root)
+            elif fstype == "cgroup2" and v2 is None:
+                v2 = (point, root)
+    return v1, v2
+
+
+def own_cgroup_dir(pid="self"):
+    """The memory cgroup directory of a process (v1 memory hierarchy, else
+    cgroup2)."""
+    v1, v2 = cgroup_mounts()
+    paths = {}
+    with open("/proc/%s/cgroup" % pid) as f:
+        for line in f:
+            hid, ctrls, path = line.rstrip("\n").split(":", 2)
+            if "memory" in ctrls.split(","):
+                paths[1] = path
+            elif hid == "0" and ctrls == "":
+                paths[2] = path
+    for version, mnt in ((1, v1), (2, v2)):
+        if mnt and version in paths:
+            point, root = mnt
+            rel = paths[version][len(root):] if root != "/" else paths[version]
+            return version, point + rel.rstrip("/")
+    return None, None
+
+
+class MemCgroup:
+    """A memory cgroup for one QEMU process, as libvirt (or systemd-run
+    --scope) gives each VM: on cgroup v1 a child of ours, on cgroup v2 a
+    child of the root (the one cgroup that may hold processes and hand the
+    memory controller down)."""
+
+    @classmethod
+    def at(cls, path):
+        """One that exists or will (to remove it at the end)."""
+        cg = cls.__new__(cls)
+        cg.path = path
+        return cg
+
+    def __init__(self, name):
+        version, mine = own_cgroup_dir()
+        v1, v2 = cgroup_mounts()
+        if version == 1:
+            self.path = os.path.join(mine, name)
+        elif v2 and "memory" in open(os.path.join(v2[0], "cgroup.subtree_control")).read().split():
+            self.path = os.path.join(v2[0], name)
+        else:
+            raise Skip("no memory cgroup controller to give QEMU a cgroup of its own")
+        self.version = version if version == 1 else 2
+        if os.path.isdir(self.path):
+            os.rmdir(self.path)
+        os.mkdir(self.path)
+
+    def read(self, name):
+        with open(os.path.join(self.path, name)) as f:
+            return f.read()
+
+    def keyed(self, name):
+        return {k: int(v) for k, v in (l.split() for l in self.read(name).splitlines())}
+
+    def write(self, name, value):
+        with open(os.path.join(self.path, name), "w") as f:
+            f.write(str(value))
+
+    def remove(self):
+        deadline = time.monotonic() + 10
+        while os.path.isdir(self.path):
+            try:
+                os.rmdir(self.path)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+
+def majflt(pid):
+    """Major page faults of a process so far (/proc/PID/stat field 12)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[9])
+
+
 def choose_accel():
     forced = os.environ.get("E2E_ACCEL")
     if forced:
@@ -140,9 +274,11 @@ class QMP:
 
 
 class Guest:
-    def __init__(self, h, name, mem_mib=GUEST_MIB, swap_mib=0, balloon_driver=True):
+    def __init__(self, h, name, mem_mib=GUEST_MIB, swap_mib=0, balloon_driver=True,
+                 cgroup=None):
         self.h = h
         self.name = name
+        self.cgroup = cgroup  # a memory cgroup directory QEMU starts in
         self.mem = mem_mib * MiB
         self.swap_mib = swap_mib
         self.balloon_driver = balloon_driver
@@ -186,9 +322,16 @@ class Guest:
             argv += ["-drive", "file=%s,if=virtio,format=raw" % disk]
             append += " e2e.swap=1"
         argv += ["-append", append]
+        enter = None
+        if self.cgroup:
+            procs = os.path.join(self.cgroup, "cgroup.procs")
+
+            def enter():
+                with open(procs, "w") as f:
+                    f.write(str(os.getpid()))
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=open(os.path.join(self.dir, "qemu.out"), "w"),
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=enter)
         self.h.guests.append(self)
 
     def wait_ready(self, timeout=60):
@@ -291,7 +434,7 @@ class Guest:
 
 class Agent:
     def __init__(self, h, tag, guests, budget, config_extra="", vm_extra=None,
-                 duration=15, tick="500ms"):
+                 duration=15, tick="500ms", ticks=None, extra=()):
         self.h = h
         self.tag = tag
         self.out_path = os.path.join(h.work, "agent-%s.out" % tag)
@@ -302,10 +445,14 @@ class Agent:
         with open(conf, "w") as f:
             f.write(text + "\n# test overrides\n" + config_extra + "\n")
         self.argv = [h.agent, "--budget", str(int(budget)), "--tick", tick,
-                     "--duration", "%gs" % duration, "--config", conf, "--explain",
+                     "--config", conf, "--explain",
                      "--trace", self.trace_path, "--seed", "8",
                      # one active-memory sample period before deciding
-                     "--warmup", "2s"]
+                     "--warmup", "2s",
+                     # cgroup v1 lru keeps its restore journal here, not in /run
+                     "--state-dir", os.path.join(h.work, "state")]
+        self.argv += ["--ticks", str(ticks)] if ticks else ["--duration", "%gs" % duration]
+        self.argv += list(extra)
         for g in guests:
             spec = "name=%s,qmp=%s,guest-swap=%dM" % (g.name, g.agent_qmp, g.swap_mib)
             if vm_extra and g.name in vm_extra:
@@ -353,6 +500,7 @@ class Harness:
         self.accel = choose_accel()
         self.guests = []
         self.agents = []
+        self.cgroups = []
         self.check = Checks()
         os.makedirs(self.work, exist_ok=True)
         for f in os.listdir(self.work):
@@ -386,6 +534,9 @@ class Harness:
                 a.proc.wait()
         for g in self.guests:
             g.stop()
+        for cg in self.cgroups:
+            with contextlib.suppress(OSError):
+                cg.remove()
 
 
 def budget_for(consumed, free_fraction):
@@ -755,6 +906,139 @@ def test_no_driver_unresponsive(h):
     swap_checks(h, g, agent, rss0, swap0, host_swap0)
 
 
+def test_lru_swap(h):
+    """Host swap by the kernel's LRU against ESX's random page-out. Two
+    guests without a balloon driver each keep touching a 64 MiB working set
+    in 320 MiB they wrote once; each is host-swapped by the same amount
+    once (its limit set that far below its resident RAM, on an idle host),
+    one by random page-out, one by cold-first reclaim from the memory cgroup
+    it has to itself. The random one must take at least 5 times as many
+    major faults afterwards. Then, on cgroup v1: the limit and the OOM
+    killer setting are back, a reclaim the kernel cannot do (the cgroup's
+    swappiness at 0) fails without harm, and a QEMU in a shared cgroup gets
+    random picking, or its own cgroup with --cgroup move."""
+    c = h.check
+    amount = 128 * MiB
+    cg = MemCgroup("e2e-lru-%d" % os.getpid())
+    h.cgroups.append(cg)
+    rnd = Guest(h, "rnd", balloon_driver=False)
+    lru = Guest(h, "lru", balloon_driver=False, cgroup=cg.path)
+    h.boot(rnd, lru)
+    for g in (rnd, lru):
+        g.workload = g.memhog(320, "-w 64")
+    time.sleep(2)
+    limit0 = cg.read("memory.limit_in_bytes") if cg.version == 1 else None
+    state = os.path.join(h.work, "state")
+
+    faults = {}
+    for g, method in ((rnd, "random"), (lru, "lru")):
+        rss0, swap0 = g.usage()
+        m0 = majflt(g.proc.pid)
+        agent = Agent(h, method, [g], 8192 * MiB, vm_extra={g.name: "limit=%d" % (rss0 - amount)},
+                      ticks=1, extra=["--swap-method", method]).run()
+        rss1, swap1 = g.usage()
+        time.sleep(5)
+        faults[method] = majflt(g.proc.pid) - m0
+        vt = agent.vm_ticks(g.name)
+        last = vt[-1][1] if vt else {}
+        log("%s: rss %s -> %s, in host swap %s -> %s; paged out %s (%s); "
+            "%d major faults in the 5 s after" % (
+                g.name, mib(rss0), mib(rss1), mib(swap0), mib(swap1),
+                mib(last.get("paged_out", 0)), last.get("swap_note", ""), faults[method]))
+        c(agent.rc == 0, "%s: agent exited cleanly" % method)
+        c(last.get("swap_method") == method and
+          re.search(r"%s: host swap by %s: " % (g.name, method), agent.output) is not None,
+          "%s: the trace and the log say host swap by %s (%s)" %
+          (method, method, last.get("swap_why")))
+        c(abs(last.get("swap", 0) - amount) <= 8 * MiB,
+          "%s: the policy decided to host-swap about %s (%s)" %
+          (method, mib(amount), mib(last.get("swap", 0))))
+        c(swap1 - swap0 >= 0.8 * amount and rss0 - rss1 >= 0.8 * amount,
+          "%s: its RAM in host swap rose by %s, resident fell by %s" %
+          (method, mib(swap1 - swap0), mib(rss0 - rss1)))
+        c(g.alive(g.workload), "%s: the workload is alive" % method)
+    log("major faults after the swap: random %d, lru %d" % (faults["random"], faults["lru"]))
+    c(faults["random"] >= 1000, "random page-out hit the working set (%d major faults)" %
+      faults["random"])
+    c(faults["random"] >= 5 * faults["lru"],
+      "cold first: at least 5x fewer major faults than random (%d vs %d)" %
+      (faults["lru"], faults["random"]))
+
+    if cg.version == 1:
+        c(cg.read("memory.limit_in_bytes") == limit0,
+          "v1: memory.limit_in_bytes is back at %s" % limit0.strip())
+        oom = cg.keyed("memory.oom_control")
+        c(oom["oom_kill_disable"] == 0 and oom["oom_kill"] == 0,
+          "v1: oom_kill_disable back at 0, no OOM kill in the cgroup (%s)" % oom)
+        journals = [f for f in os.listdir(state) if f.startswith("memcg-restore-")]
+        c(os.path.isdir(state) and not journals, "v1: no journal left (%s)" % journals)
+        # The kernel may not swap the cgroup's anonymous and shmem pages at
+        # swappiness 0: the lowered limit cannot be met.
+        swappiness = cg.read("memory.swappiness").strip()
+        cg.write("memory.swappiness", 0)
+        rss0 = lru.usage()[0]
+        agent = Agent(h, "lru-ebusy", [lru], 8192 * MiB,
+                      vm_extra={"lru": "limit=%d" % (rss0 - amount)}, ticks=3,
+                      extra=["--swap-method", "lru"]).run()
+        cg.write("memory.swappiness", swappiness)
+        oom = cg.keyed("memory.oom_control")
+        c("swappiness 0 (the cgroup's): anonymous memory will not be swapped" in agent.output,
+          "v1: the agent logged the cgroup's swappiness")
+        c("EBUSY: fell short" in agent.output, "v1: the kernel refused the lowered limit (EBUSY)")
+        c(lru.proc.poll() is None and lru.alive(lru.workload),
+          "v1: QEMU and the workload are alive")
+        c(cg.read("memory.limit_in_bytes") == limit0 and oom["oom_kill_disable"] == 0 and
+          oom["oom_kill"] == 0, "v1: limit and OOM setting restored, no OOM kill (%s)" % oom)
+
+        # An agent killed between lowering and restoring leaves the limit
+        # lowered, the OOM killer off and its journal: the next one to start
+        # puts both back. (Lowered here to 64 MiB above the usage.)
+        lowered = (int(cg.read("memory.usage_in_bytes")) + 64 * MiB) // 4096 * 4096
+        cg.write("memory.oom_control", 1)
+        cg.write("memory.limit_in_bytes", lowered)
+        with open(os.path.join(state, "memcg-restore-killed"), "w") as f:
+            f.write("dir %s\nlimit %s\nlowered %d\noom_kill_disable 0\n" %
+                    (cg.path, limit0.strip(), lowered))
+        agent = Agent(h, "after-kill", [lru], 8192 * MiB, ticks=1,
+                      extra=["--swap-method", "lru"]).run()
+        oom = cg.keyed("memory.oom_control")
+        c("restored memory.limit_in_bytes %s and oom_kill_disable 0 left by an agent that "
+          "stopped" % limit0.strip() in agent.output and
+          cg.read("memory.limit_in_bytes") == limit0 and oom["oom_kill_disable"] == 0 and
+          not os.path.exists(os.path.join(state, "memcg-restore-killed")),
+          "v1: the next agent restored what a killed one left lowered")
+
+    # QEMU in a cgroup with other processes (ours): never reclaimed from.
+    agent = Agent(h, "shared", [rnd], 8192 * MiB, ticks=1).run()
+    c(re.search(r"rnd: host swap by random: no cgroup LRU: QEMU pid %d is not alone in memory "
+                r"cgroup \S+: pid \d+" % rnd.proc.pid, agent.output) is not None,
+      "auto, QEMU in a shared cgroup: random, and the log says why")
+    before = own_cgroup_dir(rnd.proc.pid)[1]
+    moved = MemCgroup.at(os.path.join(before, "reclaim-rnd"))
+    h.cgroups.insert(0, moved)
+    agent = Agent(h, "move", [rnd], 8192 * MiB, ticks=1, extra=["--cgroup", "move"]).run()
+    after = own_cgroup_dir(rnd.proc.pid)[1]
+    m = re.search(r"rnd: host swap by (\w+): (.*)", agent.output)
+    log("--cgroup move: QEMU's memory cgroup %s -> %s; %s" % (before, after,
+                                                               m.group(0) if m else "no log line"))
+    if cg.version == 2:
+        # A v2 cgroup holding processes cannot hand the memory controller
+        # to a child (no internal processes): QEMU stays, random it is.
+        c(m is not None and m.group(1) == "random" and after == before,
+          "--cgroup move on cgroup v2 from a shared cgroup: not moved, random")
+        return
+    c(after == moved.path, "--cgroup move: QEMU is in a new cgroup reclaim-rnd of its own")
+    if m and m.group(1) == "random":
+        usage = int(open(os.path.join(after, "memory.usage_in_bytes" if cg.version == 1
+                                      else "memory.current")).read())
+        c("holds" in m.group(2) and usage < rnd.usage()[0] / 2,
+          "--cgroup move: the kernel left the guest's charges behind (%s in the new cgroup), "
+          "so auto picks random and says why" % mib(usage))
+    else:
+        c(m is not None and "(QEMU moved into it)" in m.group(2),
+          "--cgroup move: host swap by lru from the new cgroup")
+
+
 TESTS = {
     "idle-tax": test_idle_tax,
     "hard-swap": test_hard_swap,
@@ -766,9 +1050,11 @@ TESTS = {
     "limit": test_limit,
     "no-driver": test_no_driver,
     "no-driver-unresponsive": test_no_driver_unresponsive,
+    "lru-swap": test_lru_swap,
 }
 NEEDS_HOST_SWAP = {"hard-swap", "low-block", "guest-cap", "limit", "no-driver",
                    "no-driver-unresponsive"}
+NEEDS_ZRAM = {"lru-swap"}
 
 
 def main():
@@ -788,6 +1074,8 @@ def main():
             h.prerequisites()
             if args.test in NEEDS_HOST_SWAP:
                 stack.enter_context(HostSwap(os.path.join(h.work, "host.swap")))
+            if args.test in NEEDS_ZRAM:
+                stack.enter_context(ZramSwap())
             # Guests go before the swap file does: swapoff would otherwise
             # read their swapped RAM back in.
             stack.callback(h.cleanup)

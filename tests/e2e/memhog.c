@@ -3,12 +3,14 @@
  * Guest workload for the end-to-end tests, linked statically into the guest's
  * initramfs.
  *
- *   memhog [-t] [-c CHURN_MIB] [-s SECONDS] MIB
+ *   memhog [-t] [-w HOT_MIB] [-c CHURN_MIB] [-s SECONDS] MIB
  *
  * Allocates MIB MiB, writes a distinct word into every page (so no page is
  * zero-filled and the host really has to store it), prints
  * "MEMHOG-READY pid=N mib=M" and then either holds the memory (default) or,
  * with -t, keeps touching every page, which makes all of it active memory.
+ * With -w it keeps touching only the first HOT_MIB MiB, a fixed working set,
+ * and leaves the rest cold.
  * With -c it also allocates, touches and frees CHURN_MIB more every 100 ms,
  * as real programs keep allocating: a guest with no memory left then has to
  * reclaim or OOM-kill at once instead of sitting still.
@@ -49,7 +51,7 @@ nap_ms(long ms)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: memhog [-t] [-c CHURN_MIB] [-s SECONDS] MIB\n");
+	fprintf(stderr, "usage: memhog [-t] [-w HOT_MIB] [-c CHURN_MIB] [-s SECONDS] MIB\n");
 	exit(2);
 }
 
@@ -57,14 +59,21 @@ int
 main(int argc, char **argv)
 {
 	int touch = 0;
+	unsigned long hot_mib = 0;
 	unsigned long churn = 0;
 	double seconds = -1.0;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "tc:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "tw:c:s:")) != -1) {
 		switch (opt) {
 		case 't':
 			touch = 1;
+			break;
+		case 'w':
+			touch = 1;
+			hot_mib = strtoul(optarg, NULL, 10);
+			if (hot_mib == 0)
+				usage();
 			break;
 		case 'c':
 			churn = strtoul(optarg, NULL, 10);
@@ -86,6 +95,7 @@ main(int argc, char **argv)
 
 	size_t bytes = (size_t)mib << 20;
 	size_t pages = bytes / PAGE;
+	size_t hot_pages = hot_mib && hot_mib < mib ? ((size_t)hot_mib << 20) / PAGE : pages;
 	void *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base == MAP_FAILED) {
 		printf("MEMHOG-FAIL mmap: %s\n", strerror(errno));
@@ -104,7 +114,7 @@ main(int argc, char **argv)
 	unsigned long pass = 0;
 	while (seconds < 0 || now_s() - start < seconds) {
 		if (touch) {
-			for (size_t i = 0; i < pages; i++)
+			for (size_t i = 0; i < hot_pages; i++)
 				mem[i * (PAGE / sizeof(uint64_t))] += 1;
 			pass++;
 			nap_ms(50);

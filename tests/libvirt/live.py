@@ -573,6 +573,20 @@ def test_idle_tax(h):
     c(not idle.oom() and not busy.oom(), "no guest OOM")
 
 
+def e2e_cgroup_path(pid):
+    """QEMU's memory cgroup as /proc/PID/cgroup names it (v1 memory
+    controller, else the unified hierarchy)."""
+    v2 = None
+    with open("/proc/%d/cgroup" % pid) as f:
+        for line in f:
+            hid, ctrls, path = line.rstrip("\n").split(":", 2)
+            if "memory" in ctrls.split(","):
+                return path
+            if hid == "0" and ctrls == "":
+                v2 = path
+    return v2
+
+
 def swap_checks(h, g, agent, rss0, swap0, host_swap0):
     c, log, mib = h.check, h.e2e.log, h.e2e.mib
     rss1, swap1 = g.usage()
@@ -622,6 +636,20 @@ def test_hard_swap(h):
     c(peak <= 16 * MiB + 4096, "the balloon stayed within its cap (%s)" % h.e2e.mib(peak))
     swap_checks(h, g, agent, rss0, swap0, host_swap0)
     c(g.alive(pid) and not g.oom(), "the workload survived, no guest OOM")
+    # libvirt gives the domain a memory cgroup of its own: auto takes the
+    # kernel's LRU there, and says so in the log and the metrics.
+    cgroup = e2e_cgroup_path(g.pid)
+    lru = [ls for (n, ls) in agent.samples[-1] if n == "reclaim_vm_swap_method" and
+           ("method", "lru") in ls] if agent.samples else []
+    why = dict(lru[0]).get("why", "") if lru else ""
+    c(lru and cgroup and cgroup in why and "QEMU alone in it" in why,
+      "host swap by lru from the domain's cgroup %s (metric: %s)" % (cgroup, why))
+    c(re.search(r"vm: host swap by lru: cgroup v[12] ", agent.output) is not None,
+      "the log says lru")
+    by_lru = agent.series("reclaim_vm_swapped_by_bytes_total", domain="vm", method="lru")
+    c(by_lru and by_lru[-1] >= 0.8 * agent.series("reclaim_vm_paged_out_bytes_total",
+                                                   domain="vm")[-1] > 0,
+      "the metrics count what lru took (%s)" % h.e2e.mib(by_lru[-1] if by_lru else 0))
 
 
 def test_low_block(h):
