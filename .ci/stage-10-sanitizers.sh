@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sanitizers: an ASan+UBSan build (gcc) running every test, with any
 # report fatal; then a TSan build running test_tsan (4 threads, one policy
-# each). About 4 minutes on 2 cores.
+# each) and test_misuse (threads misusing one policy). About 4 minutes on 2
+# cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -23,7 +24,7 @@ log "$root/$b/meson-logs/asan-testlog.json"
 t=build-ci-tsan
 rm -rf "$t"
 CC=gcc meson setup "$t" -Dtests=enabled -Dbench=false -Db_sanitize=thread >/dev/null
-ninja -C "$t" tests/test_tsan >/dev/null
+ninja -C "$t" tests/test_tsan tests/test_misuse >/dev/null
 meson test -C "$t" --no-rebuild --suite tsan --print-errorlogs --logbase tsan-testlog || status=$?
 log "$root/$t/meson-logs/tsan-testlog.json"
 exit "$status"
