@@ -731,7 +731,9 @@ def test_no_oom(h):
     h.e2e.log("soft phase:\n" + soft.log_excerpt(r"host|vm:", 4))
     c(soft.rc == 0 and hard.rc == 0, "agents exited cleanly")
     c(soft.series("reclaim_host_state", state="soft")[:1] == [1], "phase 1: soft state")
-    c(peak >= 8 * MiB, "phase 1: the balloon inflated (%s)" % mib(peak))
+    # A guest that allocates all the time leaves its balloon little room:
+    # a few MiB, taken and handed back as its demand shows.
+    c(peak >= 4 * MiB, "phase 1: the balloon inflated (%s)" % mib(peak))
     c(any(metric(s, "reclaim_vm_balloon_cap_by", domain="vm", by="guest") == 1
           for s in soft.samples), "phase 1: the guest's free memory capped the balloon")
     targets = [(metric(s, "reclaim_vm_balloon_target_bytes", domain="vm"),
