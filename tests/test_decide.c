@@ -132,6 +132,16 @@ soft_balloons_only_unless_flag(void **state)
 	assert_true(r.d[0].actions & RECLAIM_ACTION_SWAP);
 	for (int i = 1; i < NVM; i++)
 		assert_int_equal(r.d[i].swap_bytes, 0);
+
+	/* a driver whose balloon may hold nothing (its cap is 0) cannot
+	 * balloon either: swapped the same */
+	setup(&r, 3.0);
+	r.vm[0].balloon_cap_bytes = 0;
+	decide(&r, &cfg, 3.0);
+	assert_int_equal(r.d[0].balloon_cap_bytes, 0);
+	assert_true(r.d[0].swap_bytes > 0);
+	for (int i = 1; i < NVM; i++)
+		assert_int_equal(r.d[i].swap_bytes, 0);
 }
 
 static void
@@ -295,6 +305,11 @@ format_line(void **state)
 	assert_int_equal(strlen(line), 9);
 	assert_int_equal(reclaim_decision_format(NULL, 0, &r.d[0]), n);
 	assert_int_equal(reclaim_decision_format(line, sizeof(line), NULL), RECLAIM_E_NULL);
+	/* sizes up to exbibytes, in their own unit */
+	r.d[0].target_bytes = (uint64_t)1 << 62;
+	r.d[0].balloon_target_bytes = 3 * ((uint64_t)1 << 50);
+	assert_true(reclaim_decision_format(line, sizeof(line), &r.d[0]) > 0);
+	assert_non_null(strstr(line, "target 4.00 EiB balloon 3.00 PiB"));
 }
 
 int
