@@ -502,6 +502,7 @@ copy_keeps_state_and_last_error(void **state)
 	(void)state;
 	assert_non_null(mem);
 	soft_world(&w, 0.0, 0);
+	w.vm[0].touched = w.vm[1].touched = 7800 * FW_MIB; /* room to free some */
 	fw_set_free(&w, 500 * FW_MIB);
 	fw_tick(&w, p, &ad, &t);
 	assert_int_equal(t.summary.state, RECLAIM_STATE_SOFT);
@@ -513,6 +514,7 @@ copy_keeps_state_and_last_error(void **state)
 	assert_string_equal(err.field, "free_bytes");
 	fw_set_free(&w, t.summary.threshold_bytes[RECLAIM_STATE_SOFT] + FW_MIB);
 	fw_tick(&w, copy, &ad, &t);
+	assert_true(t.summary.free_bytes > t.summary.threshold_bytes[RECLAIM_STATE_SOFT]);
 	assert_int_equal(t.summary.previous_state, RECLAIM_STATE_SOFT);
 	assert_int_equal(t.summary.state, RECLAIM_STATE_SOFT);
 	/* and resizing to exactly its VMs */

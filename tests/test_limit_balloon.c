@@ -300,6 +300,35 @@ hard_swap_only_still_balloons_the_limit(void **state)
 	assert_int_equal(d[1].bound, RECLAIM_BOUND_RESERVATION);
 }
 
+/*
+ * A guest with nothing free and no swap must have its 3 GiB balloon back
+ * down to 2.25 GiB; under pressure in the soft state, what that gives back
+ * cannot be ballooned again in the same tick, so the VM's target stops at
+ * 768 MiB. The bound named for it is the same whether its reservation is 0
+ * (where the balloon's own floor ties it) or 100 MiB.
+ */
+static void
+bound_of_a_balloon_above_its_cap(void **state)
+{
+	struct reclaim_vm_stats vm = tu_vm(1, 8 * GiB, 2 * GiB, 1000);
+	struct reclaim_decision d[2];
+
+	(void)state;
+	vm.active_bytes = GiB / 2;
+	vm.balloon_bytes = 3 * GiB;
+	vm.guest_free_bytes = vm.guest_swap_free_bytes = 0;
+	for (int k = 0; k < 2; k++) {
+		struct reclaim_summary sum;
+
+		vm.reservation_bytes = k ? 100 * MiB : 0;
+		sum = decide_n(&d[k], &vm, 1, 2.4, NULL);
+		assert_int_equal(sum.state, RECLAIM_STATE_SOFT);
+		assert_int_equal(d[k].balloon_target_bytes, 3 * GiB - 3 * GiB / 4);
+		assert_int_equal(d[k].target_bytes, 768 * MiB);
+	}
+	assert_int_equal(d[0].bound, d[1].bound);
+}
+
 int
 main(void)
 {
@@ -311,6 +340,7 @@ main(void)
 		cmocka_unit_test(linux_guest_without_swap),
 		cmocka_unit_test(limit_counts_what_can_leave),
 		cmocka_unit_test(hard_swap_only_still_balloons_the_limit),
+		cmocka_unit_test(bound_of_a_balloon_above_its_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -710,7 +710,9 @@ short_of_memory_from_exactly_the_margin(void **state)
 			vm[i].shares = 1000;
 			vm[i].stats_time_ns = h.now_ns;
 		}
-		/* busy, short of memory, holding a balloon */
+		/* busy, short of memory, holding a balloon; priced so that the
+		 * level gives it part of the balloon back */
+		vm[0].shares = 200;
 		vm[0].configured_bytes = 8 * GIB;
 		vm[0].consumed_bytes = 6 * GIB;
 		vm[0].active_bytes = 6 * GIB;
@@ -727,6 +729,7 @@ short_of_memory_from_exactly_the_margin(void **state)
 		assert_int_equal(sum.state, RECLAIM_STATE_SOFT);
 		assert_true(!!(d[0].reasons & RECLAIM_REASON_REBALANCE) == !extra);
 		assert_true((d[0].balloon_target_bytes < 2 * GIB) == !extra);
+		assert_true(d[0].balloon_target_bytes > 0);
 		/* in whole pages */
 		assert_int_equal((2 * GIB - d[0].balloon_target_bytes) % FW_PAGE, 0);
 		reclaim_policy_destroy(p);
