@@ -478,6 +478,24 @@ failures_found_by_id_in_any_order(void **state)
 	assert_false(failed_reason(fw_decision(&t, ID_A)));
 	assert_true(failed_reason(fw_decision(&t, ID_B)));
 	assert_false(failed_reason(fw_decision(&t, ID_C)));
+
+	/* Decisions applied late: C has left the snapshot meanwhile (its
+	 * history is kept for absent_grace_ns), its decision sits past the
+	 * VMs the last decide saw, and its ops fail (it is gone). Remembered
+	 * for C, which comes back flagged. */
+	memcpy(rev, t.d, sizeof(rev));
+	rev[2].actions |= RECLAIM_ACTION_BALLOON;
+	w.vm[2].present = false;
+	fw_tick(&w, p, NULL, &t);
+	assert_int_equal(t.n, 2);
+	fw_begin_apply(&w);
+	assert_int_equal(reclaim_apply(p, &ad, &w, rev, 3, r, sizeof(r[0])), RECLAIM_E_ADAPTER);
+	assert_int_equal(r[2].id, ID_C);
+	fw_advance(&w);
+	w.vm[2].present = true;
+	fw_tick(&w, p, NULL, &t);
+	assert_false(failed_reason(fw_decision(&t, ID_A)));
+	assert_true(failed_reason(fw_decision(&t, ID_C)));
 	reclaim_policy_destroy(p);
 }
 
