@@ -257,9 +257,7 @@ rounding_reference(uint64_t *target, const struct vm_work *w, size_t n, double l
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (target[i] > w[i].lo) {
-			struct vm_work v = w[i];
-
-			key[i] = double_bits(wl_rho(&v, target[i], page));
+			key[i] = double_bits(wl_rho(&w[i], target[i], page));
 			order[m++] = i;
 		}
 	}

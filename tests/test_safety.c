@@ -430,7 +430,7 @@ jitter_is_not_demand(void **state)
 	reclaim_policy_destroy(p);
 }
 
-/* Every VM's decision of the last tick carries @p reason. */
+/* Some VM's decision of the last tick carries @p reason. */
 static bool
 any_reason(const struct fw_tick *t, uint32_t reason)
 {
