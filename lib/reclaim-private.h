@@ -240,7 +240,7 @@ int validate_array(struct vm_array *out, const struct reclaim_vm_stats *vms, siz
 
 /* The checks that run as the step reads each VM. */
 struct vm_check {
-	uint64_t consumed, configured, reserved; /* running sums */
+	uint64_t consumed, configured; /* running sums */
 	bool same_order;  /* the ids so far are the last tick's, in its order */
 	struct fault dup; /* the first duplicate id */
 };

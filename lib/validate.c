@@ -112,9 +112,10 @@ index_from_start(struct vm_check *k, struct hist_table *next, uint32_t mask,
 }
 
 /*
- * VM i: its struct, its members, the running sums (consumed, configured and
- * reserved bytes must fit in 64 bits, as must consumed and host free
- * memory), and its id. Hypervisors usually pass their VMs in the same order
+ * VM i: its struct, its members, the running sums (consumed and configured
+ * bytes must fit in 64 bits, as must consumed and host free memory; the
+ * reservations then fit too, each being at most its VM's configured size),
+ * and its id. Hypervisors usually pass their VMs in the same order
  * every tick: while the ids are those of @p cur's present VMs in its order,
  * they are known to be unique and each one's old entry is at its index.
  * Otherwise @p next's index is built as they come, which finds duplicates;
@@ -138,8 +139,6 @@ vm_check(struct vm_check *k, struct fault *f, struct hist_table *next,
 		return fault(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "consumed_bytes");
 	if (add_overflows(&k->configured, vm->configured_bytes))
 		return fault(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "configured_bytes");
-	if (add_overflows(&k->reserved, vm->reservation_bytes))
-		return fault(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "reservation_bytes");
 
 	if (k->same_order) {
 		if (cur->entries[i].id == vm->id) {

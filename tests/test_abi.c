@@ -182,6 +182,26 @@ older_configs_get_defaults(void **state)
 	}
 }
 
+/* What 0.2 shipped is accepted for good: a 200-byte config (0.2's) is a
+ * config, through the public calls. */
+static void
+config_of_0_2_accepted(void **state)
+{
+	unsigned char old[256];
+	struct reclaim_policy *p = NULL;
+	const char *field = "unset";
+
+	(void)state;
+	memset(old, 0, sizeof(old));
+	assert_int_equal(reclaim_config_init((struct reclaim_config *)(void *)old, 200), RECLAIM_OK);
+	assert_int_equal(((struct reclaim_config *)(void *)old)->struct_size, 200);
+	assert_int_equal(reclaim_config_check((struct reclaim_config *)(void *)old, &field),
+			 RECLAIM_OK);
+	assert_null(field);
+	assert_int_equal(reclaim_policy_new(&p, (struct reclaim_config *)(void *)old, 4), RECLAIM_OK);
+	reclaim_policy_destroy(p);
+}
+
 /*
  * Every older size of the snapshot structs decides exactly as the current
  * structs holding the documented defaults, and older output structs are
@@ -274,6 +294,7 @@ main(void)
 		cmocka_unit_test(table_is_consistent),
 		cmocka_unit_test(newer_sizes_are_refused),
 		cmocka_unit_test(older_configs_get_defaults),
+		cmocka_unit_test(config_of_0_2_accepted),
 		cmocka_unit_test(older_snapshots_decide_alike),
 		cmocka_unit_test(mixed_vm_sizes_are_refused),
 	};

@@ -241,6 +241,107 @@ hard_split_by_observed_rate(void **state)
 	reclaim_policy_destroy(p);
 }
 
+/* One guest on a 64 GiB host, decided on directly: the balloon does what
+ * the test says, and the guest's spare memory shrinks as it grows. */
+struct solo {
+	struct reclaim_policy *p;
+	struct reclaim_host h;
+	struct reclaim_vm_stats vm;
+	struct reclaim_summary sum;
+	struct reclaim_decision d;
+};
+
+static void
+solo_init(struct solo *s, const struct reclaim_config *cfg)
+{
+	memset(s, 0, sizeof(*s));
+	s->p = policy_with(cfg, 1);
+	s->h = (struct reclaim_host)RECLAIM_HOST_INIT;
+	s->h.total_bytes = 64 * FW_GIB;
+	s->h.now_ns = 100 * FW_NS;
+	s->vm = (struct reclaim_vm_stats)RECLAIM_VM_STATS_INIT;
+	s->vm.id = ID_A;
+	s->vm.flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+	s->vm.configured_bytes = 32 * FW_GIB;
+	s->vm.consumed_bytes = 30 * FW_GIB;
+	s->vm.shares = 1000;
+	s->vm.active_bytes = 4 * FW_GIB;
+	s->vm.guest_swap_free_bytes = 8 * FW_GIB;
+}
+
+/* A decide at @p t_s seconds, with the balloon at @p balloon and free host
+ * memory at @p permille thousandths of the host (15: hard, 30: soft). */
+static const struct reclaim_decision *
+solo_at(struct solo *s, uint64_t t_s, uint64_t balloon, uint64_t permille)
+{
+	s->h.now_ns = t_s * FW_NS;
+	s->h.free_bytes = s->h.total_bytes / 1000 * permille;
+	s->vm.balloon_bytes = balloon;
+	s->vm.guest_free_bytes = 8 * FW_GIB - balloon;
+	s->vm.stats_time_ns = s->h.now_ns;
+	s->sum = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
+	assert_int_equal(reclaim_decide(s->p, &s->h, &s->vm, 1, 0, &s->sum, &s->d), RECLAIM_OK);
+	return &s->d;
+}
+
+/*
+ * The rate a balloon inflates at is smoothed (half the last reading, half
+ * the earlier rate): 8 MiB/s, then 24 MiB/s, is taken as 16 MiB/s, and the
+ * hard state asks for 5 s of that.
+ */
+static void
+hard_split_by_smoothed_rate(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	uint64_t horizon_s = cfg.balloon_horizon_ns / FW_NS;
+	struct solo s;
+
+	(void)state;
+	solo_init(&s, &cfg);
+	assert_int_equal(solo_at(&s, 100, 0, 15)->balloon_target_bytes,
+			 cfg.balloon_default_rate * horizon_s);
+	assert_int_equal(s.sum.state, RECLAIM_STATE_HARD);
+	assert_int_equal(solo_at(&s, 101, 8 * FW_MIB, 15)->balloon_target_bytes,
+			 8 * FW_MIB + 8 * FW_MIB * horizon_s);
+	assert_int_equal(solo_at(&s, 102, 32 * FW_MIB, 15)->balloon_target_bytes,
+			 32 * FW_MIB + 16 * FW_MIB * horizon_s);
+	reclaim_policy_destroy(s.p);
+}
+
+/*
+ * A balloon that inflated 3 MiB in a second and then nothing for a window
+ * is unresponsive; the rate it is judged by afterwards is what it managed
+ * in that window, nothing, which says nothing about its pace: after the
+ * back-off the hard state asks it for the default rate over the horizon,
+ * not for the 3 MiB/s seen before it stalled, nor for nothing.
+ */
+static void
+stalled_balloon_retried_at_default_rate(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	uint64_t horizon_s = cfg.balloon_horizon_ns / FW_NS, t = 100, window_s;
+	const struct reclaim_decision *d;
+	struct solo s;
+
+	(void)state;
+	window_s = cfg.balloon_window_ns / FW_NS;
+	solo_init(&s, &cfg);
+	assert_true(solo_at(&s, t, 0, 30)->balloon_target_bytes > 100 * FW_MIB);
+	assert_int_equal(s.sum.state, RECLAIM_STATE_SOFT);
+	d = solo_at(&s, ++t, 3 * FW_MIB, 30);
+	assert_false(d->reasons & RECLAIM_REASON_UNRESPONSIVE);
+	while (!(d->reasons & RECLAIM_REASON_UNRESPONSIVE) && t < 100 + 2 * window_s)
+		d = solo_at(&s, ++t, 3 * FW_MIB, 30);
+	assert_true(d->reasons & RECLAIM_REASON_UNRESPONSIVE);
+	t += cfg.balloon_backoff_ns / FW_NS;
+	d = solo_at(&s, t, 3 * FW_MIB, 15);
+	assert_int_equal(s.sum.state, RECLAIM_STATE_HARD);
+	assert_false(d->reasons & RECLAIM_REASON_UNRESPONSIVE);
+	assert_int_equal(d->balloon_target_bytes,
+			 3 * FW_MIB + cfg.balloon_default_rate * horizon_s);
+	reclaim_policy_destroy(s.p);
+}
+
 /*
  * An ask made in the soft state to a slow (1.5 MiB/s, so responsive)
  * balloon is larger than it can deliver in the horizon: when the host falls
@@ -666,6 +767,35 @@ compression_full_cache_swaps(void **state)
 	}
 }
 
+/*
+ * Compression works in pages: a VM without host swap or a balloon driver,
+ * whose cache has room for a page and 100 bytes, is planned to give one
+ * page, its excess no more than its cache takes.
+ */
+static void
+compression_room_in_whole_pages(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct solo s;
+	const struct reclaim_decision *d;
+
+	(void)state;
+	solo_init(&s, &cfg);
+	s.h.flags = RECLAIM_HOST_SWAP_BOUNDED;
+	s.h.swap_free_bytes = 0;
+	s.vm.flags = RECLAIM_VM_GUEST_STATS | RECLAIM_VM_COMPRESS;
+	s.vm.compress_max_bytes = FW_GIB;
+	s.vm.compress_used_bytes = FW_GIB - FW_PAGE - 100;
+	d = solo_at(&s, 100, 0, 15);
+	assert_int_equal(s.sum.state, RECLAIM_STATE_HARD);
+	assert_true(d->reasons & RECLAIM_REASON_SWAP_UNAVAILABLE);
+	assert_int_equal(d->compress_bytes, FW_PAGE);
+	assert_int_equal(d->swap_bytes, 0);
+	assert_int_equal(d->excess_bytes, FW_PAGE);
+	assert_int_equal(d->target_bytes, s.vm.consumed_bytes - FW_PAGE);
+	reclaim_policy_destroy(s.p);
+}
+
 int
 main(void)
 {
@@ -674,6 +804,8 @@ main(void)
 		cmocka_unit_test(limit_rule_escalates_stalled_balloon),
 		cmocka_unit_test(hard_split_unknown_rate_uses_default),
 		cmocka_unit_test(hard_split_by_observed_rate),
+		cmocka_unit_test(hard_split_by_smoothed_rate),
+		cmocka_unit_test(stalled_balloon_retried_at_default_rate),
 		cmocka_unit_test(hard_withdraws_ask_beyond_horizon),
 		cmocka_unit_test(stale_stats_stop_new_inflation),
 		cmocka_unit_test(stale_stats_in_hard_go_to_swap),
@@ -681,6 +813,7 @@ main(void)
 		cmocka_unit_test(admission_plan),
 		cmocka_unit_test(compression_first_up_to_cache_limit),
 		cmocka_unit_test(compression_full_cache_swaps),
+		cmocka_unit_test(compression_room_in_whole_pages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -428,6 +428,162 @@ bad_arguments_call_nothing(void **state)
 	reclaim_policy_destroy(p);
 }
 
+/* ---- decisions in any order ---- */
+
+/*
+ * Decisions may be applied in any order and any subset: a failure is
+ * remembered for the VM whose decision failed, found by its id. Here the
+ * decisions are applied backwards with C's ops failing, and then only B's,
+ * failing: the next decides flag C, then B, and never the VM that sat at
+ * that position in the decide's order.
+ */
+static void
+failures_found_by_id_in_any_order(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_adapter ad = fw_adapter();
+	struct reclaim_policy *p = policy_with(&cfg, 4);
+	struct reclaim_decision rev[3];
+	struct reclaim_apply_result r[3];
+	struct fw_world w;
+	struct fw_tick t;
+
+	(void)state;
+	three_guests(&w, 250 * FW_MIB, 0);
+	fw_tick(&w, p, NULL, &t);
+	for (size_t i = 0; i < 3; i++)
+		rev[i] = t.d[2 - i];
+	w.vm[2].fail_ops = (1u << FW_OP_BALLOON) | (1u << FW_OP_SWAP);
+	fw_begin_apply(&w);
+	assert_int_equal(reclaim_apply(p, &ad, &w, rev, 3, r, sizeof(r[0])), RECLAIM_E_ADAPTER);
+	assert_int_equal(r[0].id, ID_C);
+	assert_true(r[0].balloon_status < 0);
+	assert_int_equal(r[2].id, ID_A);
+	assert_int_equal(r[2].balloon_status, 0);
+	fw_advance(&w);
+	w.vm[2].fail_ops = 0;
+	fw_tick(&w, p, NULL, &t);
+	assert_false(failed_reason(fw_decision(&t, ID_A)));
+	assert_false(failed_reason(fw_decision(&t, ID_B)));
+	assert_true(failed_reason(fw_decision(&t, ID_C)));
+
+	/* B's decision alone, at position 0 where A's was decided */
+	w.vm[1].fail_ops = 1u << FW_OP_BALLOON;
+	fw_begin_apply(&w);
+	assert_int_equal(reclaim_apply(p, &ad, &w, fw_decision(&t, ID_B), 1, r, sizeof(r[0])),
+			 RECLAIM_E_ADAPTER);
+	fw_advance(&w);
+	w.vm[1].fail_ops = 0;
+	fw_tick(&w, p, NULL, &t);
+	assert_false(failed_reason(fw_decision(&t, ID_A)));
+	assert_true(failed_reason(fw_decision(&t, ID_B)));
+	assert_false(failed_reason(fw_decision(&t, ID_C)));
+
+	/* Decisions applied late: C has left the snapshot meanwhile (its
+	 * history is kept for absent_grace_ns), its decision sits past the
+	 * VMs the last decide saw, and its ops fail (it is gone). Remembered
+	 * for C, which comes back flagged. */
+	memcpy(rev, t.d, sizeof(rev));
+	rev[2].actions |= RECLAIM_ACTION_BALLOON;
+	w.vm[2].present = false;
+	fw_tick(&w, p, NULL, &t);
+	assert_int_equal(t.n, 2);
+	fw_begin_apply(&w);
+	assert_int_equal(reclaim_apply(p, &ad, &w, rev, 3, r, sizeof(r[0])), RECLAIM_E_ADAPTER);
+	assert_int_equal(r[2].id, ID_C);
+	fw_advance(&w);
+	w.vm[2].present = true;
+	fw_tick(&w, p, NULL, &t);
+	assert_false(failed_reason(fw_decision(&t, ID_A)));
+	assert_true(failed_reason(fw_decision(&t, ID_C)));
+	reclaim_policy_destroy(p);
+}
+
+/* ---- what an op returns ---- */
+
+static int
+ret_one2(void *ud, uint64_t id, uint64_t bytes)
+{
+	(void)ud;
+	(void)id;
+	(void)bytes;
+	return 1;
+}
+
+static int
+ret_one1(void *ud, uint64_t id)
+{
+	(void)ud;
+	(void)id;
+	return 1;
+}
+
+/* An op that returns a positive value (some hypervisor APIs return 1 for
+ * done) has succeeded: its status is 0, not 1 ("not asked"). */
+static void
+positive_returns_are_success(void **state)
+{
+	const struct reclaim_adapter ad = {
+		.version = RECLAIM_ADAPTER_VERSION,
+		.set_balloon = ret_one2,
+		.swap_out = ret_one2,
+		.block = ret_one1,
+		.unblock = ret_one1,
+		.compress = ret_one2,
+	};
+	struct reclaim_decision d[2];
+	struct reclaim_apply_result r[2];
+
+	(void)state;
+	memset(d, 0, sizeof(d));
+	for (int i = 0; i < 2; i++) {
+		d[i].struct_size = sizeof(d[i]);
+		d[i].id = (uint64_t)i + 1;
+		d[i].balloon_target_bytes = FW_MIB;
+		d[i].swap_bytes = d[i].compress_bytes = FW_PAGE;
+	}
+	d[0].actions = RECLAIM_ACTION_BALLOON | RECLAIM_ACTION_SWAP | RECLAIM_ACTION_COMPRESS |
+		       RECLAIM_ACTION_BLOCK;
+	d[1].actions = RECLAIM_ACTION_UNBLOCK;
+	assert_int_equal(reclaim_apply(NULL, &ad, NULL, d, 2, r, sizeof(r[0])), RECLAIM_OK);
+	assert_int_equal(r[0].balloon_status, 0);
+	assert_int_equal(r[0].swap_status, 0);
+	assert_int_equal(r[0].compress_status, 0);
+	assert_int_equal(r[0].block_status, 0);
+	assert_int_equal(r[1].block_status, 0);
+	assert_int_equal(r[1].balloon_status, 1); /* not asked */
+}
+
+/*
+ * An adapter without set_balloon: the balloon action is reported skipped,
+ * and not asked again at the next decide (asking each tick would change
+ * nothing); the target itself stands.
+ */
+static void
+missing_set_balloon_not_asked_again(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_adapter ad = fw_adapter();
+	struct reclaim_policy *p = policy_with(&cfg, 4);
+	struct fw_world w;
+	struct fw_tick t;
+	uint64_t target;
+
+	(void)state;
+	ad.set_balloon = NULL;
+	three_guests(&w, 500 * FW_MIB, 0);
+	fw_tick(&w, p, &ad, &t);
+	assert_int_equal(t.summary.state, RECLAIM_STATE_SOFT);
+	assert_true(t.d[0].actions & RECLAIM_ACTION_BALLOON);
+	assert_int_equal(t.r[0].balloon_status, -ENOSYS);
+	assert_true(t.r[0].flags & RECLAIM_APPLY_SKIPPED);
+	target = t.d[0].balloon_target_bytes;
+	fw_tick(&w, p, &ad, &t);
+	assert_int_equal(t.d[0].balloon_target_bytes, target);
+	assert_false(t.d[0].actions & RECLAIM_ACTION_BALLOON);
+	reclaim_policy_destroy(p);
+}
+
 /* ---- 10,000 ticks, 10 % of adapter calls failing ---- */
 
 #define SIM_VMS 8
@@ -677,6 +833,9 @@ main(void)
 		cmocka_unit_test(null_ops_skipped),
 		cmocka_unit_test(no_compress_op_falls_back_to_swap),
 		cmocka_unit_test(bad_arguments_call_nothing),
+		cmocka_unit_test(failures_found_by_id_in_any_order),
+		cmocka_unit_test(positive_returns_are_success),
+		cmocka_unit_test(missing_set_balloon_not_asked_again),
 		cmocka_unit_test(random_failures_over_10000_ticks),
 	};
 

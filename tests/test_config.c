@@ -67,6 +67,7 @@ static void m_high(struct reclaim_config *c) { c->threshold_high = 1.0; }
 static void m_order(struct reclaim_config *c) { c->threshold_soft = 0.07; }
 static void m_hard(struct reclaim_config *c) { c->threshold_hard = 0.04; }
 static void m_low0(struct reclaim_config *c) { c->threshold_low = 0.0; }
+static void m_low_eq(struct reclaim_config *c) { c->threshold_low = c->threshold_hard; }
 static void m_nan(struct reclaim_config *c) { c->threshold_hard = NAN; }
 static void m_tax(struct reclaim_config *c) { c->idle_tax = 1.0; }
 static void m_taxneg(struct reclaim_config *c) { c->idle_tax = -0.1; }
@@ -90,6 +91,7 @@ invalid_values_name_their_field(void **state)
 		{"threshold_soft", RECLAIM_E_THRESHOLDS, m_order},
 		{"threshold_hard", RECLAIM_E_THRESHOLDS, m_hard},
 		{"threshold_low", RECLAIM_E_THRESHOLDS, m_low0},
+		{"threshold_low", RECLAIM_E_THRESHOLDS, m_low_eq},
 		{"threshold_hard", RECLAIM_E_THRESHOLDS, m_nan},
 		{"idle_tax", RECLAIM_E_CONFIG, m_tax},
 		{"idle_tax", RECLAIM_E_CONFIG, m_taxneg},

@@ -132,6 +132,16 @@ soft_balloons_only_unless_flag(void **state)
 	assert_true(r.d[0].actions & RECLAIM_ACTION_SWAP);
 	for (int i = 1; i < NVM; i++)
 		assert_int_equal(r.d[i].swap_bytes, 0);
+
+	/* a driver whose balloon may hold nothing (its cap is 0) cannot
+	 * balloon either: swapped the same */
+	setup(&r, 3.0);
+	r.vm[0].balloon_cap_bytes = 0;
+	decide(&r, &cfg, 3.0);
+	assert_int_equal(r.d[0].balloon_cap_bytes, 0);
+	assert_true(r.d[0].swap_bytes > 0);
+	for (int i = 1; i < NVM; i++)
+		assert_int_equal(r.d[i].swap_bytes, 0);
 }
 
 static void
@@ -259,6 +269,60 @@ deflation_is_budgeted(void **state)
 	reclaim_policy_destroy(p);
 }
 
+/*
+ * At exabyte sizes the deflation level is solved in doubles and is a few
+ * hundred bytes off; the budget itself is kept to the byte: three VMs
+ * holding 2.6 EB of balloons on a host with room to spare deflate exactly
+ * deflate_budget_bytes, not a byte more.
+ */
+static void
+deflation_budget_kept_at_exabytes(void **state)
+{
+	struct reclaim_config cfg;
+	struct reclaim_policy *p;
+	struct reclaim_vm_stats vm[3] = {RECLAIM_VM_STATS_INIT, RECLAIM_VM_STATS_INIT,
+					 RECLAIM_VM_STATS_INIT};
+	static const uint64_t v[3][6] = {
+		/* configured, consumed, shares, active, balloon, guest free and swap */
+		{8646911284551446696ull, 5594369184523683441ull, 26505, 652271944079457378ull,
+		 1955289018189452744ull, 4323455642275723348ull},
+		{2305843009213749739ull, 1486577568300156222ull, 14879, 291398393620941338ull,
+		 15425706380837815ull, 1152921504606874869ull},
+		{6917529027641126699ull, 4610408367492334840ull, 32567, 581145077941876898ull,
+		 679579314321026779ull, 3458764513820563349ull},
+	};
+	struct reclaim_host h = tu_host(17537032680474261754ull, 0, 5845677560158087251ull,
+					100 * SEC);
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_decision d[3];
+	uint64_t deflated = 0;
+
+	(void)state;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	cfg.deflate_budget_bytes = 283221127234166061ull;
+	p = tu_policy(&cfg, 3);
+	for (int i = 0; i < 3; i++) {
+		vm[i].id = (uint64_t)i + 1;
+		vm[i].flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+		vm[i].configured_bytes = v[i][0];
+		vm[i].consumed_bytes = v[i][1];
+		vm[i].shares = v[i][2];
+		vm[i].active_bytes = v[i][3];
+		vm[i].balloon_bytes = v[i][4];
+		vm[i].guest_free_bytes = vm[i].guest_swap_free_bytes = v[i][5];
+		vm[i].stats_time_ns = h.now_ns;
+	}
+	vm[0].flags |= RECLAIM_VM_IDLE_TAX; /* idle_tax 0 */
+	vm[1].flags |= RECLAIM_VM_IDLE_TAX;
+	assert_int_equal(reclaim_decide(p, &h, vm, 3, 0, &sum, d), RECLAIM_OK);
+	assert_true(sum.flags & RECLAIM_SUMMARY_DEFLATE);
+	for (int i = 0; i < 3; i++)
+		deflated += vm[i].balloon_bytes - d[i].balloon_target_bytes;
+	assert_int_equal(sum.deflate_bytes, deflated);
+	assert_int_equal(deflated, cfg.deflate_budget_bytes);
+	reclaim_policy_destroy(p);
+}
+
 /* Deciding twice on the same inputs and history gives identical bytes. */
 static void
 deterministic(void **state)
@@ -295,6 +359,11 @@ format_line(void **state)
 	assert_int_equal(strlen(line), 9);
 	assert_int_equal(reclaim_decision_format(NULL, 0, &r.d[0]), n);
 	assert_int_equal(reclaim_decision_format(line, sizeof(line), NULL), RECLAIM_E_NULL);
+	/* sizes up to exbibytes, in their own unit */
+	r.d[0].target_bytes = (uint64_t)1 << 62;
+	r.d[0].balloon_target_bytes = 3 * ((uint64_t)1 << 50);
+	assert_true(reclaim_decision_format(line, sizeof(line), &r.d[0]) > 0);
+	assert_non_null(strstr(line, "target 4.00 EiB balloon 3.00 PiB"));
 }
 
 int
@@ -307,6 +376,7 @@ main(void)
 		cmocka_unit_test(hard_splits_balloon_and_swap),
 		cmocka_unit_test(low_swaps_and_blocks),
 		cmocka_unit_test(deflation_is_budgeted),
+		cmocka_unit_test(deflation_budget_kept_at_exabytes),
 		cmocka_unit_test(deterministic),
 		cmocka_unit_test(format_line),
 	};

@@ -64,6 +64,12 @@ static void m_overflow(struct call *c)
 	c->vm[1].consumed_bytes = UINT64_MAX / 2 + 1;
 	c->vm[1].configured_bytes = UINT64_MAX;
 }
+static void m_free_overflow(struct call *c)
+{
+	/* each size fits, but consumption plus host free memory does not */
+	c->host.total_bytes = UINT64_MAX;
+	c->host.free_bytes = UINT64_MAX - 10 * GiB;
+}
 static void m_cfg_overflow(struct call *c)
 {
 	c->vm[0].configured_bytes = UINT64_MAX;
@@ -107,6 +113,8 @@ bad_input_leaves_everything_untouched(void **state)
 		{"duplicate id", m_dup, RECLAIM_E_VM_DUPLICATE, RECLAIM_WHERE_VM, 2, 0, "id"},
 		{"consumed sum overflows", m_overflow, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, 1, 0,
 		 "consumed_bytes"},
+		{"consumed plus free overflows", m_free_overflow, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, 0,
+		 0, "consumed_bytes"},
 		{"configured sum overflows", m_cfg_overflow, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, 1, 0,
 		 "configured_bytes"},
 		{"newer host struct", m_host_size, RECLAIM_E_VERSION, RECLAIM_WHERE_HOST, 0, 0,

@@ -242,6 +242,27 @@ empty_period_keeps_averages(void **state)
 	assert_true(est.current == est.fast);
 }
 
+/* The period count saturates: an estimator that has seen UINT32_MAX
+ * periods (one per 30 s is 4000 years, but the struct is the caller's)
+ * keeps its averages, it does not start over as if it had none. */
+static void
+period_count_saturates(void **state)
+{
+	struct reclaim_estimator est;
+	double fast;
+
+	(void)state;
+	init_default(&est);
+	feed(&est, 10, 3);
+	est.periods = UINT32_MAX - 1;
+	feed(&est, 90, 1);
+	assert_int_equal(est.periods, UINT32_MAX);
+	fast = est.fast;
+	feed(&est, 10, 1);
+	assert_int_equal(est.periods, UINT32_MAX);
+	assert_true(fabs(est.fast - (fast + est.fast_gain * (0.1 - fast))) < 1e-12);
+}
+
 static void
 bounded_under_random_input(void **state)
 {
@@ -381,6 +402,7 @@ main(void)
 		cmocka_unit_test(progress_without_history),
 		cmocka_unit_test(step_down_decays_slowly),
 		cmocka_unit_test(empty_period_keeps_averages),
+		cmocka_unit_test(period_count_saturates),
 		cmocka_unit_test(bounded_under_random_input),
 		cmocka_unit_test(invalid_input_untouched),
 		cmocka_unit_test(fraction_clamps_copied_state),

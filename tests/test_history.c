@@ -410,6 +410,43 @@ absent_within_grace_keeps_history(void **state)
 	}
 }
 
+/*
+ * The grace period to the nanosecond: a VM absent for exactly
+ * absent_grace_ns is still remembered, a nanosecond longer it is
+ * forgotten; with no grace period it is forgotten at once, even by a
+ * decide at the very instant it was last seen.
+ */
+static void
+grace_period_to_the_nanosecond(void **state)
+{
+	struct reclaim_adapter ad = fw_adapter();
+
+	(void)state;
+	for (int c = 0; c < 3; c++) {
+		struct reclaim_config cfg = default_config();
+		struct reclaim_policy *p;
+		struct fw_world w;
+		struct fw_tick t;
+		uint64_t seen;
+
+		cfg.absent_grace_ns = c == 2 ? 0 : 30 * FW_NS;
+		p = policy_with(&cfg, 4);
+		soft_world(&w, 0.0, 0);
+		assert_true(run_until_unresponsive(&w, p, &ad, 30) != 0);
+		seen = w.now - w.tick_ns; /* the tick that marked A saw it last */
+		w.vm[0].present = false;
+		w.other = fw_consumed(&w.vm[0]);
+		w.now = seen + cfg.absent_grace_ns + (c == 1);
+		fw_tick(&w, p, &ad, &t);
+		assert_null(fw_decision(&t, ID_A));
+		w.other = 0;
+		w.vm[0].present = true;
+		fw_tick(&w, p, &ad, &t); /* a second later, within A's back-off */
+		assert_true(unresponsive(fw_decision(&t, ID_A)) == (c == 0));
+		reclaim_policy_destroy(p);
+	}
+}
+
 /* Absent VMs count against capacity: with no room left, a new VM takes the
  * place of the one absent longest, which is then forgotten. */
 static void
@@ -440,6 +477,52 @@ absent_vms_make_room(void **state)
 	assert_non_null(d);
 	assert_false(unresponsive(d));
 	reclaim_policy_destroy(p);
+}
+
+/*
+ * A copy is the same policy in other memory: room for exactly the VMs of
+ * its last decision is enough, and it keeps the host state (hysteresis
+ * carries on: just above the soft threshold it is still soft, where a
+ * fresh policy would say high) and the last error.
+ */
+static void
+copy_keeps_state_and_last_error(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_adapter ad = fw_adapter();
+	struct reclaim_policy *p = policy_with(&cfg, 4), *copy = NULL;
+	struct reclaim_error err = RECLAIM_ERROR_INIT;
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_decision d[2];
+	size_t bytes = reclaim_policy_memory_size(2);
+	void *mem = aligned_alloc(16, (bytes + 15) / 16 * 16);
+	struct fw_world w;
+	struct fw_tick t;
+
+	(void)state;
+	assert_non_null(mem);
+	soft_world(&w, 0.0, 0);
+	w.vm[0].touched = w.vm[1].touched = 7800 * FW_MIB; /* room to free some */
+	fw_set_free(&w, 500 * FW_MIB);
+	fw_tick(&w, p, &ad, &t);
+	assert_int_equal(t.summary.state, RECLAIM_STATE_SOFT);
+	t.host.free_bytes = t.host.total_bytes + 1;
+	assert_int_equal(reclaim_decide(p, &t.host, t.vms, t.n, 0, &sum, d), RECLAIM_E_HOST_FREE);
+	assert_int_equal(reclaim_policy_copy(&copy, mem, bytes, p, 2), RECLAIM_OK);
+	assert_int_equal(reclaim_policy_last_error(copy, &err), RECLAIM_OK);
+	assert_int_equal(err.status, RECLAIM_E_HOST_FREE);
+	assert_string_equal(err.field, "free_bytes");
+	fw_set_free(&w, t.summary.threshold_bytes[RECLAIM_STATE_SOFT] + FW_MIB);
+	fw_tick(&w, copy, &ad, &t);
+	assert_true(t.summary.free_bytes > t.summary.threshold_bytes[RECLAIM_STATE_SOFT]);
+	assert_int_equal(t.summary.previous_state, RECLAIM_STATE_SOFT);
+	assert_int_equal(t.summary.state, RECLAIM_STATE_SOFT);
+	/* and resizing to exactly its VMs */
+	assert_int_equal(reclaim_policy_resize(&p, 2), RECLAIM_OK);
+	assert_int_equal(reclaim_policy_capacity(p), 2);
+	reclaim_policy_destroy(p);
+	reclaim_policy_destroy(copy);
+	free(mem);
 }
 
 /*
@@ -697,8 +780,10 @@ main(void)
 		cmocka_unit_test(history_follows_id_not_slot),
 		cmocka_unit_test(new_vanished_and_reused_ids),
 		cmocka_unit_test(absent_within_grace_keeps_history),
+		cmocka_unit_test(grace_period_to_the_nanosecond),
 		cmocka_unit_test(absent_vms_make_room),
 		cmocka_unit_test(growing_keeps_history),
+		cmocka_unit_test(copy_keeps_state_and_last_error),
 		cmocka_unit_test(capacity_exceeded_is_an_error),
 		cmocka_unit_test(reconfig_keeps_unresponsive_balloon),
 		cmocka_unit_test(reconfig_takes_effect_keeping_window),

@@ -135,6 +135,15 @@ balloon_cap_terms(void **state)
 	assert_int_equal(d.balloon_cap_bytes, (uint64_t)(0.65 * (double)(10 * GiB)));
 	assert_true(d.balloon_target_bytes <= d.balloon_cap_bytes);
 
+	/* a VM cap equal to the fraction does not lower the cap: the
+	 * fraction stays named */
+	vm.balloon_cap_bytes = d.balloon_cap_bytes;
+	decide_n(&d, &vm, 1, 1.5, &cfg);
+	assert_int_equal(d.balloon_limit, RECLAIM_BALLOON_LIMIT_FRACTION);
+	vm.balloon_cap_bytes = d.balloon_cap_bytes - 1;
+	decide_n(&d, &vm, 1, 1.5, &cfg);
+	assert_int_equal(d.balloon_limit, RECLAIM_BALLOON_LIMIT_VM_CAP);
+
 	/* the VM's own cap */
 	vm.balloon_cap_bytes = 1 * GiB;
 	decide_n(&d, &vm, 1, 1.5, &cfg);
@@ -218,6 +227,108 @@ linux_guest_without_swap(void **state)
 	}
 }
 
+/*
+ * Without host swap (bounded at nothing) a VM over its limit can give only
+ * what its balloon can take this tick (its own cap, 1 GiB, of 4 GiB over):
+ * that much counts toward the need, and the other VM gives the rest, so
+ * the plan covers the need.
+ */
+static void
+limit_counts_what_can_leave(void **state)
+{
+	struct reclaim_policy *p = tu_policy(NULL, 2);
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_host h = tu_host(64 * GiB, 0, 64 * GiB * 15 / 1000, 0);
+	struct reclaim_vm_stats vm[2];
+	struct reclaim_decision d[2];
+	uint64_t given;
+
+	(void)state;
+	h.flags = RECLAIM_HOST_SWAP_BOUNDED;
+	h.swap_free_bytes = 0;
+	vm[0] = tu_vm(1, 16 * GiB, 12 * GiB, 1000);
+	vm[0].limit_bytes = 8 * GiB;
+	vm[0].balloon_cap_bytes = 1 * GiB;
+	vm[0].guest_free_bytes = 4 * GiB;
+	vm[0].guest_swap_free_bytes = 4 * GiB;
+	vm[1] = tu_vm(2, 32 * GiB, 30 * GiB, 1000);
+	vm[1].guest_free_bytes = 2 * GiB;
+	vm[1].guest_swap_free_bytes = 8 * GiB;
+	assert_non_null(p);
+	assert_int_equal(reclaim_decide(p, &h, vm, 2, 0, &sum, d), RECLAIM_OK);
+	assert_int_equal(sum.state, RECLAIM_STATE_HARD);
+	assert_true(d[0].reasons & RECLAIM_REASON_LIMIT);
+	assert_int_equal(d[0].balloon_target_bytes, 1 * GiB);
+	given = d[0].balloon_target_bytes + d[1].balloon_target_bytes + tu_sum_swap(d, 2);
+	assert_true(d[1].balloon_target_bytes + 1 * GiB >= sum.need_bytes);
+	assert_true(given >= sum.need_bytes);
+	assert_false(sum.flags & RECLAIM_SUMMARY_SHORTFALL);
+	reclaim_policy_destroy(p);
+}
+
+/*
+ * RECLAIM_CONFIG_HARD_SWAP_ONLY makes the hard state reclaim the water
+ * level's share by host swap, but the limit rule still balloons first: a
+ * VM 2 GiB over its limit gets its balloon asked for those 2 GiB, and only
+ * its share beyond them is swapped. A VM reserved in full and using all of
+ * it is held there by its reservation (not by its maximum, which it does
+ * not exceed).
+ */
+static void
+hard_swap_only_still_balloons_the_limit(void **state)
+{
+	struct reclaim_config cfg;
+	struct reclaim_vm_stats vm[2];
+	struct reclaim_decision d[2];
+	struct reclaim_summary sum;
+
+	(void)state;
+	reclaim_config_init(&cfg, sizeof(cfg));
+	cfg.flags = RECLAIM_CONFIG_HARD_SWAP_ONLY;
+	vm[0] = tu_vm(1, 16 * GiB, 12 * GiB, 1000);
+	vm[0].limit_bytes = 10 * GiB;
+	vm[0].guest_free_bytes = 4 * GiB;
+	vm[0].guest_swap_free_bytes = 4 * GiB;
+	vm[1] = tu_vm(2, 8 * GiB, 8 * GiB, 1000);
+	vm[1].reservation_bytes = 8 * GiB;
+	sum = decide_n(d, vm, 2, 1.5, &cfg);
+	assert_int_equal(sum.state, RECLAIM_STATE_HARD);
+	assert_true(d[0].reasons & RECLAIM_REASON_LIMIT);
+	assert_int_equal(d[0].balloon_target_bytes, 2 * GiB);
+	assert_true(d[0].swap_bytes > 0);
+	assert_int_equal(d[1].target_bytes, 8 * GiB);
+	assert_int_equal(d[1].bound, RECLAIM_BOUND_RESERVATION);
+}
+
+/*
+ * A guest with nothing free and no swap must have its 3 GiB balloon back
+ * down to 2.25 GiB; under pressure in the soft state, what that gives back
+ * cannot be ballooned again in the same tick, so the VM's target stops at
+ * 768 MiB. The bound named for it is the same whether its reservation is 0
+ * (where the balloon's own floor ties it) or 100 MiB.
+ */
+static void
+bound_of_a_balloon_above_its_cap(void **state)
+{
+	struct reclaim_vm_stats vm = tu_vm(1, 8 * GiB, 2 * GiB, 1000);
+	struct reclaim_decision d[2];
+
+	(void)state;
+	vm.active_bytes = GiB / 2;
+	vm.balloon_bytes = 3 * GiB;
+	vm.guest_free_bytes = vm.guest_swap_free_bytes = 0;
+	for (int k = 0; k < 2; k++) {
+		struct reclaim_summary sum;
+
+		vm.reservation_bytes = k ? 100 * MiB : 0;
+		sum = decide_n(&d[k], &vm, 1, 2.4, NULL);
+		assert_int_equal(sum.state, RECLAIM_STATE_SOFT);
+		assert_int_equal(d[k].balloon_target_bytes, 3 * GiB - 3 * GiB / 4);
+		assert_int_equal(d[k].target_bytes, 768 * MiB);
+	}
+	assert_int_equal(d[0].bound, d[1].bound);
+}
+
 int
 main(void)
 {
@@ -227,6 +338,9 @@ main(void)
 		cmocka_unit_test(limit_rule_swaps_beyond_balloon),
 		cmocka_unit_test(balloon_cap_terms),
 		cmocka_unit_test(linux_guest_without_swap),
+		cmocka_unit_test(limit_counts_what_can_leave),
+		cmocka_unit_test(hard_swap_only_still_balloons_the_limit),
+		cmocka_unit_test(bound_of_a_balloon_above_its_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -430,6 +430,473 @@ jitter_is_not_demand(void **state)
 	reclaim_policy_destroy(p);
 }
 
+/* Some VM's decision of the last tick carries @p reason. */
+static bool
+any_reason(const struct fw_tick *t, uint32_t reason)
+{
+	for (size_t k = 0; k < t->n; k++)
+		if (t->d[k].reasons & reason)
+			return true;
+	return false;
+}
+
+/*
+ * swap_out failing with -ENOSPC takes host swap off the plan for exactly
+ * swap_retry_ns: a nanosecond before, the balloons still take its share;
+ * at the deadline, host swap is planned again.
+ */
+static void
+swap_retried_at_the_deadline(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p = policy_with(&cfg, 4);
+	struct reclaim_adapter ad = fw_adapter();
+	struct fw_world w;
+	struct fw_tick t;
+	uint64_t failed_at;
+
+	(void)state;
+	swapless_host(&w);
+	w.swap_errno = ENOSPC;
+	failed_at = w.now;
+	fw_tick(&w, p, &ad, &t);
+	assert_true(t.summary.swap_bytes > 0);
+	assert_int_equal(t.apply_rc, RECLAIM_E_ADAPTER);
+	w.swap_errno = 0;
+	w.now = failed_at + cfg.swap_retry_ns - 1;
+	fw_tick(&w, p, &ad, &t);
+	assert_int_not_equal(t.summary.state, RECLAIM_STATE_HIGH);
+	assert_true(any_reason(&t, RECLAIM_REASON_SWAP_UNAVAILABLE));
+	assert_int_equal(t.summary.swap_bytes, 0);
+	w.now = failed_at + cfg.swap_retry_ns;
+	fw_tick(&w, p, &ad, &t);
+	assert_int_not_equal(t.summary.state, RECLAIM_STATE_HIGH);
+	assert_false(any_reason(&t, RECLAIM_REASON_SWAP_UNAVAILABLE));
+	assert_true(t.summary.swap_bytes > 0);
+	reclaim_policy_destroy(p);
+}
+
+/*
+ * A deadline set before the caller's clock went back is brought within one
+ * period of the new time: host swap that failed at t = 1000 s is tried
+ * again swap_retry_ns after the clock restarted at 5 s, not at 1030 s.
+ */
+static void
+deadline_follows_the_clock_back(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p = policy_with(&cfg, 4);
+	struct reclaim_adapter ad = fw_adapter();
+	struct fw_world w;
+	struct fw_tick t;
+
+	(void)state;
+	swapless_host(&w);
+	w.swap_errno = ENOSPC;
+	fw_tick(&w, p, &ad, &t);
+	assert_int_equal(t.apply_rc, RECLAIM_E_ADAPTER);
+	w.swap_errno = 0;
+	w.now = 5 * FW_NS;
+	for (size_t k = 0; k < w.n; k++)
+		w.vm[k].stats_time = w.now; /* the guests read the same clock */
+	fw_tick(&w, p, &ad, &t);
+	assert_true(any_reason(&t, RECLAIM_REASON_SWAP_UNAVAILABLE));
+	w.now = 5 * FW_NS + cfg.swap_retry_ns;
+	fw_tick(&w, p, &ad, &t);
+	assert_int_not_equal(t.summary.state, RECLAIM_STATE_HIGH);
+	assert_false(any_reason(&t, RECLAIM_REASON_SWAP_UNAVAILABLE));
+	assert_true(t.summary.swap_bytes > 0);
+	reclaim_policy_destroy(p);
+}
+
+/* Bounded host swap with one page left still swaps (that page); with a
+ * byte less it cannot, and the balloons take the share. */
+static void
+one_page_of_host_swap_is_swap(void **state)
+{
+	(void)state;
+	for (uint64_t room = FW_PAGE - 1; room <= FW_PAGE; room++) {
+		struct reclaim_config cfg = default_config();
+		struct reclaim_policy *p = policy_with(&cfg, 4);
+		struct reclaim_adapter ad = fw_adapter();
+		struct fw_world w;
+		struct fw_tick t;
+
+		swapless_host(&w);
+		w.swap_bounded = true;
+		w.swap_room = room;
+		fw_tick(&w, p, &ad, &t);
+		assert_int_equal(t.summary.state, RECLAIM_STATE_LOW);
+		assert_true(any_reason(&t, RECLAIM_REASON_SWAP_UNAVAILABLE) == (room < FW_PAGE));
+		assert_true(!(t.summary.flags & RECLAIM_SUMMARY_SWAP_UNAVAILABLE) == (room == FW_PAGE));
+		if (room == FW_PAGE)
+			assert_true(any_reason(&t, RECLAIM_REASON_SWAP_BOUNDED));
+		reclaim_policy_destroy(p);
+	}
+}
+
+/*
+ * Above the high threshold a guest short of memory gets its balloon back
+ * from free memory, but never so much that the host falls into the soft
+ * state: here it lacks 4 GiB (its margin) and the host has 2.1 GiB above
+ * the soft threshold, with a deflation budget that would allow more.
+ */
+static void
+give_back_stops_at_the_soft_threshold(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p;
+	struct reclaim_host h = RECLAIM_HOST_INIT;
+	struct reclaim_vm_stats vm = RECLAIM_VM_STATS_INIT;
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_decision d;
+	uint64_t above_soft;
+
+	(void)state;
+	cfg.deflate_budget_bytes = 16 * GIB;
+	cfg.guest_margin_bytes = 4 * GIB;
+	p = policy_with(&cfg, 1);
+	h.total_bytes = 100 * GIB;
+	h.now_ns = 10 * FW_NS;
+	vm.id = 1;
+	vm.flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+	vm.configured_bytes = 16 * GIB;
+	vm.consumed_bytes = 10 * GIB;
+	vm.shares = 1000;
+	vm.active_bytes = GIB;
+	vm.balloon_bytes = 6 * GIB;
+	vm.guest_free_bytes = 0;
+	vm.guest_swap_free_bytes = 4 * GIB;
+	vm.stats_time_ns = h.now_ns;
+	assert_int_equal(reclaim_decide(p, &h, &vm, 1, RECLAIM_DECIDE_DRY_RUN, &sum, &d),
+			 RECLAIM_OK);
+	h.free_bytes = sum.threshold_bytes[RECLAIM_STATE_HIGH] + 100 * MIB; /* the band */
+	above_soft = h.free_bytes - sum.threshold_bytes[RECLAIM_STATE_SOFT];
+	assert_int_equal(reclaim_decide(p, &h, &vm, 1, 0, &sum, &d), RECLAIM_OK);
+	assert_int_equal(sum.state, RECLAIM_STATE_HIGH);
+	assert_true(d.reasons & RECLAIM_REASON_DISTRESS);
+	assert_int_equal(d.balloon_target_bytes, vm.balloon_bytes - above_soft);
+	/* with more free memory it gets at least all it lacks */
+	h.free_bytes += 4 * GIB;
+	assert_int_equal(reclaim_decide(p, &h, &vm, 1, 0, &sum, &d), RECLAIM_OK);
+	assert_true(d.reasons & RECLAIM_REASON_DISTRESS);
+	assert_true(d.balloon_target_bytes <= vm.balloon_bytes - cfg.guest_margin_bytes);
+	reclaim_policy_destroy(p);
+}
+
+/*
+ * A balloon that shrank below what it held and was asked is a guest taking
+ * memory back (deflate-on-oom), but one page less is a driver's rounding:
+ * two pages short is held as distress, one page short is not.
+ */
+static void
+a_page_short_is_not_self_deflation(void **state)
+{
+	(void)state;
+	for (uint64_t short_by = FW_PAGE; short_by <= 2 * FW_PAGE; short_by += FW_PAGE) {
+		struct reclaim_config cfg = default_config();
+		struct reclaim_policy *p = policy_with(&cfg, 1);
+		struct reclaim_host h = RECLAIM_HOST_INIT;
+		struct reclaim_vm_stats vm = RECLAIM_VM_STATS_INIT;
+		struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+		struct reclaim_decision d;
+		bool distress;
+
+		h.total_bytes = 32 * GIB;
+		h.free_bytes = 32 * GIB * 3 / 100; /* soft */
+		h.now_ns = 10 * FW_NS;
+		vm.id = 1;
+		vm.flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+		vm.configured_bytes = 16 * GIB;
+		vm.consumed_bytes = 14 * GIB;
+		vm.shares = 1000;
+		vm.active_bytes = 2 * GIB;
+		vm.balloon_bytes = GIB;
+		vm.guest_free_bytes = 4 * GIB;
+		vm.guest_swap_free_bytes = 4 * GIB;
+		vm.stats_time_ns = h.now_ns;
+		assert_int_equal(reclaim_decide(p, &h, &vm, 1, 0, &sum, &d), RECLAIM_OK);
+		assert_true(d.balloon_target_bytes > vm.balloon_bytes);
+		h.now_ns += FW_NS;
+		vm.stats_time_ns = h.now_ns;
+		vm.balloon_bytes -= short_by;
+		vm.guest_free_bytes += short_by;
+		assert_int_equal(reclaim_decide(p, &h, &vm, 1, 0, &sum, &d), RECLAIM_OK);
+		distress = d.balloon_limit == RECLAIM_BALLOON_LIMIT_DISTRESS;
+		assert_true(distress == (short_by > FW_PAGE));
+		assert_true(!!(d.reasons & RECLAIM_REASON_DISTRESS) == distress);
+		if (!distress)
+			assert_true(d.balloon_target_bytes > vm.balloon_bytes);
+		reclaim_policy_destroy(p);
+	}
+}
+
+/* A decide for a guest holding a 2 GiB balloon, with @p guest_free free
+ * and 8 GiB of swap, on a 32 GiB host in the hysteresis band. */
+static const struct reclaim_decision *
+band_decide(struct reclaim_policy *p, struct reclaim_decision *d, uint64_t now_s,
+	    uint64_t guest_free)
+{
+	struct reclaim_host h = RECLAIM_HOST_INIT;
+	struct reclaim_vm_stats vm = RECLAIM_VM_STATS_INIT;
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+
+	h.total_bytes = 32 * GIB;
+	h.free_bytes = 32 * GIB * 6 / 100 + 100 * MIB;
+	h.now_ns = now_s * FW_NS;
+	vm.id = 1;
+	vm.flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+	vm.configured_bytes = 16 * GIB;
+	vm.consumed_bytes = 10 * GIB;
+	vm.shares = 1000;
+	vm.active_bytes = 2 * GIB;
+	vm.balloon_bytes = 2 * GIB;
+	vm.guest_free_bytes = guest_free;
+	vm.guest_swap_free_bytes = 8 * GIB;
+	vm.stats_time_ns = h.now_ns;
+	assert_int_equal(reclaim_decide(p, &h, &vm, 1, 0, &sum, d), RECLAIM_OK);
+	assert_true(d->reasons & RECLAIM_REASON_HOLD);
+	return d;
+}
+
+/*
+ * "Short of memory" starts at exactly guest_margin_bytes free. Above the
+ * high threshold such a guest whose demand rises (72 MiB used in 4 s) gets
+ * its balloon back; with one byte more free it is not short. Under
+ * pressure the same guest may grow back into its balloon (rebalancing)
+ * while an idle VM balloons for it, and again not with a byte more. What a
+ * short guest gets back is whole pages, however few bytes it lacks.
+ */
+static void
+short_of_memory_from_exactly_the_margin(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	uint64_t margin = cfg.guest_margin_bytes;
+
+	(void)state;
+	for (uint64_t extra = 0; extra <= 1; extra++) {
+		struct reclaim_policy *p = policy_with(&cfg, 1);
+		struct reclaim_decision d;
+
+		band_decide(p, &d, 100, margin + 72 * MIB);
+		assert_int_equal(d.balloon_target_bytes, 2 * GIB);
+		band_decide(p, &d, 104, margin + extra);
+		assert_true(!!(d.reasons & RECLAIM_REASON_DISTRESS) == !extra);
+		assert_true((d.balloon_target_bytes < 2 * GIB) == !extra);
+		reclaim_policy_destroy(p);
+	}
+	{
+		struct reclaim_policy *p = policy_with(&cfg, 1);
+		struct reclaim_decision d;
+
+		band_decide(p, &d, 100, margin - 100);
+		assert_true(d.reasons & RECLAIM_REASON_DISTRESS);
+		assert_int_equal(d.balloon_target_bytes, 2 * GIB - FW_PAGE);
+		reclaim_policy_destroy(p);
+	}
+	for (uint64_t extra = 0; extra <= 1; extra++) {
+		struct reclaim_policy *p = policy_with(&cfg, 2);
+		struct reclaim_host h = RECLAIM_HOST_INIT;
+		struct reclaim_vm_stats vm[2] = {RECLAIM_VM_STATS_INIT, RECLAIM_VM_STATS_INIT};
+		struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+		struct reclaim_decision d[2];
+
+		h.total_bytes = 24 * GIB;
+		h.free_bytes = 24 * GIB * 3 / 100; /* soft */
+		h.now_ns = 100 * FW_NS;
+		for (int i = 0; i < 2; i++) {
+			vm[i].id = (uint64_t)i + 1;
+			vm[i].flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+			vm[i].shares = 1000;
+			vm[i].stats_time_ns = h.now_ns;
+		}
+		/* busy, short of memory, holding a balloon; priced so that the
+		 * level gives it part of the balloon back */
+		vm[0].shares = 200;
+		vm[0].configured_bytes = 8 * GIB;
+		vm[0].consumed_bytes = 6 * GIB;
+		vm[0].active_bytes = 6 * GIB;
+		vm[0].balloon_bytes = 2 * GIB;
+		vm[0].guest_free_bytes = margin + extra;
+		vm[0].guest_swap_free_bytes = 4 * GIB;
+		/* idle */
+		vm[1].configured_bytes = 16 * GIB;
+		vm[1].consumed_bytes = 15 * GIB;
+		vm[1].active_bytes = GIB;
+		vm[1].guest_free_bytes = 8 * GIB;
+		vm[1].guest_swap_free_bytes = 8 * GIB;
+		assert_int_equal(reclaim_decide(p, &h, vm, 2, 0, &sum, d), RECLAIM_OK);
+		assert_int_equal(sum.state, RECLAIM_STATE_SOFT);
+		assert_true(!!(d[0].reasons & RECLAIM_REASON_REBALANCE) == !extra);
+		assert_true((d[0].balloon_target_bytes < 2 * GIB) == !extra);
+		assert_true(d[0].balloon_target_bytes > 0);
+		/* in whole pages */
+		assert_int_equal((2 * GIB - d[0].balloon_target_bytes) % FW_PAGE, 0);
+		reclaim_policy_destroy(p);
+	}
+}
+
+/*
+ * What swap_out's error says: "not there" (-ENOSYS, -EOPNOTSUPP, -ENODEV,
+ * -ENOSPC, -ENOMEM) takes host swap off the plan at once; any other error
+ * only after a second failure in a row, and a swap that works in between
+ * starts the count again.
+ */
+static void
+swap_errors_that_mean_no_swap(void **state)
+{
+	const int gone[] = {ENOSYS, EOPNOTSUPP, ENODEV, ENOSPC, ENOMEM};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(gone) / sizeof(gone[0]) + 1; k++) {
+		struct reclaim_config cfg = default_config();
+		struct reclaim_policy *p = policy_with(&cfg, 4);
+		struct reclaim_adapter ad = fw_adapter();
+		bool at_once = k < sizeof(gone) / sizeof(gone[0]);
+		struct fw_world w;
+		struct fw_tick t;
+
+		swapless_host(&w);
+		w.swap_errno = at_once ? gone[k] : EIO;
+		fw_tick(&w, p, &ad, &t);
+		assert_int_equal(t.apply_rc, RECLAIM_E_ADAPTER);
+		w.swap_errno = 0;
+		fw_tick(&w, p, &ad, &t);
+		assert_int_not_equal(t.summary.state, RECLAIM_STATE_HIGH);
+		assert_true(any_reason(&t, RECLAIM_REASON_SWAP_UNAVAILABLE) == at_once);
+		reclaim_policy_destroy(p);
+	}
+	{
+		struct reclaim_config cfg = default_config();
+		struct reclaim_policy *p = policy_with(&cfg, 4);
+		struct reclaim_adapter ad = fw_adapter();
+		const int errs[] = {EIO, 0, EIO, 0}; /* fails, works, fails again */
+		struct fw_world w;
+		struct fw_tick t;
+
+		swapless_host(&w);
+		for (size_t i = 0; i < 4; i++) {
+			w.swap_errno = errs[i];
+			fw_set_free(&w, 64 * GIB * 8 / 1000); /* still short */
+			fw_tick(&w, p, &ad, &t);
+			assert_int_equal(t.summary.state, RECLAIM_STATE_LOW);
+			/* failing twice, but not in a row: host swap stays */
+			assert_false(any_reason(&t, RECLAIM_REASON_SWAP_UNAVAILABLE));
+			assert_int_equal(t.apply_rc, errs[i] ? RECLAIM_E_ADAPTER : RECLAIM_OK);
+		}
+		reclaim_policy_destroy(p);
+	}
+}
+
+/* max_block_ns 0 never blocks, even in the low state with host swap that
+ * works; the default blocks there. */
+static void
+no_blocking_with_max_block_zero(void **state)
+{
+	(void)state;
+	for (int zero = 0; zero <= 1; zero++) {
+		struct reclaim_config cfg = default_config();
+		struct reclaim_policy *p;
+		struct fw_world w;
+		struct outcome o;
+
+		if (zero)
+			cfg.max_block_ns = 0;
+		p = policy_with(&cfg, 4);
+		swapless_host(&w);
+		o = run(&w, p, 10, NULL);
+		assert_true((o.blocked_max == 0) == !!zero);
+		assert_true(!(o.reasons & RECLAIM_REASON_BLOCKED) == !!zero);
+		reclaim_policy_destroy(p);
+	}
+}
+
+/*
+ * Host swap never takes more than the VM holds: a VM without a balloon
+ * driver consuming 1 GiB and 100 bytes, all of which the low state takes,
+ * is swapped exactly that, not rounded up to the next page.
+ */
+static void
+swap_never_more_than_held(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p = policy_with(&cfg, 1);
+	struct reclaim_host h = RECLAIM_HOST_INIT;
+	struct reclaim_vm_stats vm = RECLAIM_VM_STATS_INIT;
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_decision d;
+
+	(void)state;
+	h.total_bytes = 64 * GIB;
+	h.free_bytes = 64 * GIB / 200; /* low */
+	h.now_ns = 10 * FW_NS;
+	vm.id = 1;
+	vm.configured_bytes = 8 * GIB;
+	vm.consumed_bytes = GIB + 100;
+	vm.shares = 1000;
+	assert_int_equal(reclaim_decide(p, &h, &vm, 1, 0, &sum, &d), RECLAIM_OK);
+	assert_int_equal(sum.state, RECLAIM_STATE_LOW);
+	assert_int_equal(d.target_bytes, 0);
+	assert_int_equal(d.swap_bytes, vm.consumed_bytes);
+	reclaim_policy_destroy(p);
+}
+
+/*
+ * Bounded host swap: a plan that fits the room exactly is not cut (no
+ * SWAP_BOUNDED); with half the room, every VM's swap is cut to fit, and
+ * what the cut leaves goes to balloons that have room.
+ */
+static void
+bounded_swap_cut_goes_to_balloons(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p = policy_with(&cfg, 2);
+	struct reclaim_host h = RECLAIM_HOST_INIT;
+	struct reclaim_vm_stats vm[2] = {RECLAIM_VM_STATS_INIT, RECLAIM_VM_STATS_INIT};
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_decision d[2], free_d[2];
+	uint64_t planned, balloons = 0, more = 0;
+
+	(void)state;
+	h.total_bytes = 64 * GIB;
+	h.free_bytes = 64 * GIB * 15 / 1000; /* hard */
+	h.now_ns = 10 * FW_NS;
+	for (int i = 0; i < 2; i++) {
+		vm[i].id = (uint64_t)i + 1;
+		vm[i].flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+		vm[i].configured_bytes = 16 * GIB;
+		vm[i].consumed_bytes = 15 * GIB;
+		vm[i].shares = 1000;
+		vm[i].active_bytes = 2 * GIB;
+		vm[i].guest_free_bytes = 4 * GIB;
+		vm[i].guest_swap_free_bytes = 8 * GIB;
+		vm[i].stats_time_ns = h.now_ns;
+	}
+	assert_int_equal(reclaim_decide(p, &h, vm, 2, RECLAIM_DECIDE_DRY_RUN, &sum, free_d),
+			 RECLAIM_OK);
+	assert_int_equal(sum.state, RECLAIM_STATE_HARD);
+	planned = sum.swap_bytes;
+	assert_true(planned > 0);
+	h.flags = RECLAIM_HOST_SWAP_BOUNDED;
+	h.swap_free_bytes = planned;
+	assert_int_equal(reclaim_decide(p, &h, vm, 2, RECLAIM_DECIDE_DRY_RUN, &sum, d), RECLAIM_OK);
+	assert_false(sum.flags & RECLAIM_SUMMARY_SWAP_BOUNDED);
+	assert_int_equal(sum.swap_bytes, planned);
+	assert_memory_equal(d, free_d, sizeof(d));
+	h.swap_free_bytes = planned / 2;
+	assert_int_equal(reclaim_decide(p, &h, vm, 2, RECLAIM_DECIDE_DRY_RUN, &sum, d), RECLAIM_OK);
+	assert_true(sum.flags & RECLAIM_SUMMARY_SWAP_BOUNDED);
+	assert_true(sum.swap_bytes <= planned / 2);
+	for (int i = 0; i < 2; i++) {
+		assert_true(d[i].reasons & RECLAIM_REASON_SWAP_BOUNDED);
+		assert_true(d[i].balloon_target_bytes > free_d[i].balloon_target_bytes);
+		balloons += d[i].balloon_target_bytes - free_d[i].balloon_target_bytes;
+		more += free_d[i].swap_bytes - d[i].swap_bytes;
+	}
+	assert_int_equal(balloons, more); /* the balloons have room for all of it */
+	reclaim_policy_destroy(p);
+}
+
 int
 main(void)
 {
@@ -443,6 +910,16 @@ main(void)
 		cmocka_unit_test(self_deflated_balloon_is_left_alone),
 		cmocka_unit_test(never_below_active_memory),
 		cmocka_unit_test(jitter_is_not_demand),
+		cmocka_unit_test(swap_retried_at_the_deadline),
+		cmocka_unit_test(deadline_follows_the_clock_back),
+		cmocka_unit_test(one_page_of_host_swap_is_swap),
+		cmocka_unit_test(give_back_stops_at_the_soft_threshold),
+		cmocka_unit_test(a_page_short_is_not_self_deflation),
+		cmocka_unit_test(short_of_memory_from_exactly_the_margin),
+		cmocka_unit_test(swap_errors_that_mean_no_swap),
+		cmocka_unit_test(no_blocking_with_max_block_zero),
+		cmocka_unit_test(swap_never_more_than_held),
+		cmocka_unit_test(bounded_swap_cut_goes_to_balloons),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

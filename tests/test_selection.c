@@ -754,6 +754,102 @@ idle_tax_override_prices_one_vm(void **state)
 	assert_memory_equal(a, e, sizeof(a));
 }
 
+/* A VM priced by its own idle tax (tau 0: price = shares / bytes), with no
+ * balloon driver, consuming all of its configured size. */
+static struct reclaim_vm_stats
+untaxed(uint64_t id, uint64_t shares, uint64_t bytes, uint64_t reservation)
+{
+	struct reclaim_vm_stats v = RECLAIM_VM_STATS_INIT;
+
+	v.id = id;
+	v.flags = RECLAIM_VM_IDLE_TAX;
+	v.idle_tax = 0.0;
+	v.shares = shares;
+	v.configured_bytes = v.consumed_bytes = bytes;
+	v.reservation_bytes = reservation;
+	return v;
+}
+
+/*
+ * Planning room for 1 PiB (a hostile-looking snapshot, but a valid one) next
+ * to a VM of 2^40 shares that sits exactly at its reservation on the level:
+ * its pages, a PiB of them priced within a hair of the level, are all in
+ * doubt, 2^38 pages. Refining the cutoff over them one by one would take
+ * hours; the placement gives the exact search up, rounds, and is still the
+ * page rule's answer: the big VM gives everything above its reservation,
+ * the other down to 1 MiB, and one more page.
+ */
+static void
+pages_in_doubt_beyond_counting(void **state)
+{
+	struct reclaim_config cfg;
+	struct reclaim_policy *p;
+	struct reclaim_vm_stats vms[2];
+	struct reclaim_decision d[2];
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_host h = RECLAIM_HOST_INIT;
+	uint64_t thr[4], need = GiB - MiB + ((uint64_t)1 << 50) + 2048;
+
+	(void)state;
+	config(&cfg, 0.75);
+	assert_int_equal(reclaim_policy_new(&p, &cfg, 2), RECLAIM_OK);
+	vms[0] = untaxed(1, 1, GiB, 0);
+	vms[1] = untaxed(2, (uint64_t)1 << 40, (MiB << 40) + ((uint64_t)1 << 50), MiB << 40);
+	h.total_bytes = (uint64_t)1 << 62;
+	thresholds(thr, &cfg, h.total_bytes);
+	h.free_bytes = thr[RECLAIM_STATE_HIGH];
+	h.now_ns = 1000000000ull;
+	assert_int_equal(reclaim_plan_admission(p, &h, vms, 2, need, &sum, d), RECLAIM_OK);
+	assert_false(sum.flags & RECLAIM_SUMMARY_SHORTFALL);
+	assert_int_equal(d[1].target_bytes, vms[1].reservation_bytes);
+	assert_int_equal(d[0].target_bytes, MiB - PAGE);
+	reclaim_policy_destroy(p);
+}
+
+/*
+ * The bracket the placement searches widens fourfold a try and gives up
+ * after a bounded number of tries (16 for the fast placement, 64 for the
+ * general one). A level within the solver's tolerance can make every try
+ * fail. Here the last decide left a level at which a VM of 2^63 shares
+ * gives 110 bytes; an admission plan for a gigabyte less 90 bytes then
+ * finds, beside it, a VM reserved at 2^58 bytes with a gigabyte above,
+ * whose pages (idle tax 1 - 2^-53) are priced far above anything the
+ * widening reaches, and starts from that level, which is within tolerance
+ * of the new total. Both searches give up, the plan is rounded, and it is
+ * the page rule's: every page of the expensive VM, nothing of the other.
+ */
+static void
+bracket_search_gives_up(void **state)
+{
+	struct reclaim_config cfg;
+	struct reclaim_policy *p;
+	struct reclaim_vm_stats vms[2];
+	struct reclaim_decision d[2];
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_host h = RECLAIM_HOST_INIT;
+
+	(void)state;
+	config(&cfg, 0.75);
+	assert_int_equal(reclaim_policy_new(&p, &cfg, 2), RECLAIM_OK);
+	vms[0] = untaxed(1, (uint64_t)1 << 63, GiB, 0);
+	vms[1] = untaxed(2, 1, ((uint64_t)1 << 58) + GiB, (uint64_t)1 << 58);
+	vms[1].idle_tax = 0.9999999999999999; /* 1 - 2^-53: an idle page costs 2^53 */
+	/* A host of 2500 bytes, in the hard state with 40 free: 110 to find. */
+	h.total_bytes = 2500;
+	h.free_bytes = 40;
+	h.now_ns = 1000000000ull;
+	assert_int_equal(reclaim_decide(p, &h, vms, 1, 0, &sum, d), RECLAIM_OK);
+	assert_int_equal(sum.state, RECLAIM_STATE_HARD);
+	assert_int_equal(sum.need_bytes, 110);
+	h.free_bytes = sum.threshold_bytes[RECLAIM_STATE_HIGH];
+	sum = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
+	assert_int_equal(reclaim_plan_admission(p, &h, vms, 2, GiB - 90, &sum, d), RECLAIM_OK);
+	assert_false(sum.flags & RECLAIM_SUMMARY_SHORTFALL);
+	assert_int_equal(d[0].target_bytes, GiB);
+	assert_int_equal(d[1].target_bytes, vms[1].reservation_bytes);
+	reclaim_policy_destroy(p);
+}
+
 int
 main(void)
 {
@@ -769,6 +865,8 @@ main(void)
 		cmocka_unit_test(targets_rise_back_to_max),
 		cmocka_unit_test(deflation_bounded_by_surplus),
 		cmocka_unit_test(idle_tax_override_prices_one_vm),
+		cmocka_unit_test(pages_in_doubt_beyond_counting),
+		cmocka_unit_test(bracket_search_gives_up),
 	};
 
 	return cmocka_run_group_tests_name("selection", tests, NULL, NULL);

@@ -211,6 +211,65 @@ worse_state_immediately(void **state)
 	reclaim_policy_destroy(w.p);
 }
 
+/* One decide on a fresh policy that was last in state @p from (set by a
+ * first decide at @p from_free), now at @p free_bytes. */
+static struct reclaim_summary
+edge_decide(uint64_t from_free, uint64_t free_bytes, struct reclaim_decision *d)
+{
+	struct reclaim_policy *p = tu_policy(NULL, 1);
+	struct reclaim_vm_stats vm = tu_vm(1, 16 * GiB, 12 * GiB, 1000);
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_host h = tu_host(100 * GiB, 0, from_free, 0);
+
+	assert_non_null(p);
+	vm.balloon_bytes = 2 * GiB; /* something to deflate */
+	assert_int_equal(reclaim_decide(p, &h, &vm, 1, 0, &sum, d), RECLAIM_OK);
+	h.free_bytes = free_bytes;
+	sum = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
+	assert_int_equal(reclaim_decide(p, &h, &vm, 1, 0, &sum, d), RECLAIM_OK);
+	reclaim_policy_destroy(p);
+	return sum;
+}
+
+/*
+ * The edges to the byte. A better state is entered once free memory exceeds
+ * the current state's threshold by the margin: at exactly threshold +
+ * margin, not a byte later. The hysteresis band above the high threshold
+ * ends at the same distance: there the host no longer holds.
+ */
+static void
+edges_to_the_byte(void **state)
+{
+	struct reclaim_config cfg;
+	struct reclaim_decision d;
+	struct reclaim_summary sum;
+	uint64_t thr[4], margin;
+
+	(void)state;
+	assert_int_equal(RECLAIM_CONFIG_INIT_DEFAULT(&cfg), RECLAIM_OK);
+	assert_int_equal(reclaim_config_thresholds(&cfg, 100 * GiB, 0, thr), RECLAIM_OK);
+	margin = (uint64_t)((double)(100 * GiB) * cfg.hysteresis);
+	for (int s = RECLAIM_STATE_SOFT; s <= RECLAIM_STATE_LOW; s++) {
+		uint64_t in = thr[s] - MiB; /* in state s */
+
+		sum = edge_decide(in, thr[s] + margin - 1, &d);
+		assert_int_equal(sum.state, s);
+		sum = edge_decide(in, thr[s] + margin, &d);
+		assert_int_equal(sum.previous_state, s);
+		assert_int_equal(sum.state, s - 1);
+	}
+	sum = edge_decide(thr[RECLAIM_STATE_HIGH] + GiB, thr[RECLAIM_STATE_HIGH] + margin - 1, &d);
+	assert_true(d.reasons & RECLAIM_REASON_HOLD);
+	assert_int_equal(d.balloon_target_bytes, 2 * GiB);
+	sum = edge_decide(thr[RECLAIM_STATE_HIGH] + GiB, thr[RECLAIM_STATE_HIGH] + margin, &d);
+	assert_false(d.reasons & RECLAIM_REASON_HOLD);
+	/* (with no surplus above the band there is nothing to deflate yet) */
+	assert_int_equal(d.balloon_target_bytes, 2 * GiB);
+	sum = edge_decide(thr[RECLAIM_STATE_HIGH] + GiB, thr[RECLAIM_STATE_HIGH] + margin + MiB, &d);
+	assert_true(d.reasons & RECLAIM_REASON_DEFLATE);
+	assert_int_equal(d.balloon_target_bytes, 2 * GiB - MiB);
+}
+
 int
 main(void)
 {
@@ -218,6 +277,7 @@ main(void)
 		cmocka_unit_test(seed_table_walk),
 		cmocka_unit_test(hysteresis_no_flapping),
 		cmocka_unit_test(worse_state_immediately),
+		cmocka_unit_test(edges_to_the_byte),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

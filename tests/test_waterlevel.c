@@ -323,6 +323,99 @@ any_guess_same_level(void **state)
 	}
 }
 
+/* Groups of identical VMs (one instance type, many VMs), as the level's
+ * solver sees them in reclaim_decide(): its scratch folds the VMs that stay
+ * on one piece into a line. */
+struct group {
+	size_t count;
+	double shares, inv_k, active;
+	uint64_t lo, hi;
+};
+
+static size_t
+fill_groups(struct vm_work *w, const struct group *g, size_t ng, struct level_sums *ls)
+{
+	size_t n = 0;
+
+	memset(ls, 0, sizeof(*ls));
+	for (size_t k = 0; k < ng; k++) {
+		for (size_t i = 0; i < g[k].count; i++, n++) {
+			memset(&w[n], 0, sizeof(w[n]));
+			w[n].shares = g[k].shares;
+			w[n].inv_k = g[k].inv_k;
+			w[n].active = g[k].active;
+			w[n].lo = g[k].lo;
+			w[n].hi = w[n].base = g[k].hi;
+			wl_add(ls, &w[n]);
+		}
+	}
+	return n;
+}
+
+/* The solver's own tolerance: a quarter byte plus 1e-15 of the total. */
+static void
+assert_meets_total(const struct vm_work *w, size_t n, double lambda, double total, double top)
+{
+	double g, slope;
+
+	assert_true(lambda >= 0.0 && lambda <= top);
+	wl_evaluate(w, n, lambda, &g, &slope);
+	if (!(fabs(g - total) <= 0.25 + total * 1e-15))
+		fail_msg("level %.17g: the VMs hold %.17g, want %.17g", lambda, g, total);
+}
+
+/*
+ * 247 VMs of one type (1.1 to 1.8 PB each, tau 0.5): with everyone on the
+ * same piece the bracket soon narrows to where regula falsi, computed in
+ * doubles, lands on its own end; then the solver bisects, and the level
+ * meets the total within the tolerance (falling back to the bracket's end
+ * instead leaves it 320 bytes off, beyond the 301 allowed).
+ */
+static void
+bisection_when_regula_falsi_stalls(void **state)
+{
+	static struct vm_work w[247];
+	static uint32_t scratch[247];
+	const struct group g = {247, 2042954.0, 0.5, 0.0, 1098632812500000ull, 1802007547330445ull};
+	struct level_sums ls;
+	size_t n = fill_groups(w, &g, 1, &ls);
+	double total = 3.0140362703609696e+17, slope, lambda;
+
+	(void)state;
+	lambda = wl_solve_scratch(w, n, total, 0.0, &ls, scratch, &slope);
+	assert_meets_total(w, n, lambda, total, ls.top);
+}
+
+/*
+ * 1285 VMs of three types, up to 10^15 bytes, one of them with 5e17
+ * shares and an idle tax of 1 - 2^-53, starting from the last tick's
+ * level: the line the solver folds the VMs into carries more rounding
+ * than its tolerance, so no step ever meets it, and the solver stops at
+ * its iteration limit (200 passes, each over the few VMs not folded). The
+ * level it stops at still holds what is asked within the tolerance,
+ * counted VM by VM.
+ */
+static void
+iteration_limit_ends_a_solve(void **state)
+{
+	static struct vm_work w[1285];
+	static uint32_t scratch[1285];
+	const struct group g[3] = {
+		{329, 5.0285559148167123e+17, 1.1102230246251565e-16, 0.0, 6126191708ull,
+		 1073143480261854ull},
+		{473, 6906.0, 1.0000000000287557e-06, 1098632812500000.0, 757815779030ull,
+		 667339891986510ull},
+		{483, 2243666.0, 0.5, 0.0, 123102048774628ull, 681779388680205ull},
+	};
+	struct level_sums ls;
+	size_t n = fill_groups(w, g, 3, &ls);
+	double total = 59818751938697712.0, slope, lambda;
+
+	(void)state;
+	lambda = wl_solve_scratch(w, n, total, 109732953.81278056, &ls, scratch, &slope);
+	assert_meets_total(w, n, lambda, total, ls.top);
+}
+
 int
 main(void)
 {
@@ -337,6 +430,8 @@ main(void)
 		cmocka_unit_test(level_meets_the_total),
 		cmocka_unit_test(level_grows_with_total),
 		cmocka_unit_test(any_guess_same_level),
+		cmocka_unit_test(bisection_when_regula_falsi_stalls),
+		cmocka_unit_test(iteration_limit_ends_a_solve),
 	};
 
 	return cmocka_run_group_tests_name("waterlevel", tests, NULL, NULL);
