@@ -187,6 +187,32 @@ twins_near_2_to_63(void **state)
 }
 
 /*
+ * Twins of 3.2 EB, half of it active, with 512-byte pages, two pages to
+ * give: after the first twin gives one, its next page is priced above the
+ * second twin's, so the second gives the other. At this size the fast
+ * placement's prices for a twin's two pages come out equal, and both sit
+ * at the cutoff: a VM gives one page there before the next VM may give
+ * one, as the page rule does.
+ */
+static void
+twins_give_a_page_each(void **state)
+{
+	const struct spec s[2] = {
+		{20142482800070ull, 1621465285441849637ull, 0.0, 3242930570883699275ull,
+		 3242930571285295755ull, 0},
+		{20142482800070ull, 1621465285441849637ull, 0.0, 3242930570883699275ull,
+		 3242930571285295755ull, 0},
+	};
+	struct vm_work w[2];
+
+	(void)state;
+	place(w, s, 2, 936, 512);
+	assert_int_equal(w[0].base - w[0].target, 512);
+	assert_int_equal(w[1].base - w[1].target, 512);
+	assert_page_rule(s, 2, 936, 512);
+}
+
+/*
  * Three VMs of 3.7, 0.18 and 4.4 EB with 512-byte pages: the page at the
  * general placement's cutoff is the only one that completes the need, and
  * it goes by the rule; the page rule takes all 11417 pages from the third.
@@ -379,6 +405,7 @@ main(void)
 		cmocka_unit_test(general_placement_where_the_fast_one_gives_up),
 		cmocka_unit_test(one_huge_vm_gives_whole_pages),
 		cmocka_unit_test(twins_near_2_to_63),
+		cmocka_unit_test(twins_give_a_page_each),
 		cmocka_unit_test(cutoff_page_near_2_to_62),
 		cmocka_unit_test(top_up_splits_twins_by_index),
 		cmocka_unit_test(rounded_level_follows_its_rule),
