@@ -269,29 +269,41 @@ candidate(const struct vm_work *w)
 	return !(w->flags & VIEW_FIXED) && w->target > w->lo;
 }
 
+/* A key of the scratch below, read bytewise (see key_at()). */
+static inline uint64_t
+u64_at(const unsigned char *s, size_t i)
+{
+	uint64_t x;
+
+	memcpy(&x, s + i * sizeof(x), sizeof(x));
+	return x;
+}
+
 /*
- * The want-th smallest key (1-based) among the candidates: the bits of the
- * price of their next page, stashed in w->key.
+ * The want-th smallest (1-based) of the @p m keys in @p keys: the bits of
+ * the price of each candidate's next page, gathered from the VMs once into
+ * the decisions' memory, so that every radix round reads 8 bytes a VM, not
+ * its whole line.
  */
 static uint64_t
-kth_key(const struct vm_work *w, size_t n, size_t want)
+kth_key(const unsigned char *keys, size_t m, size_t want)
 {
 	uint64_t hist[BUCKETS];
 	struct radix r = {UINT64_MAX, 0, 0, 0};
-	size_t i, nb = buckets_for(n);
+	size_t i, nb = buckets_for(m);
 
-	for (i = 0; i < n; i++) {
-		if (candidate(&w[i])) {
-			r.lo = min_u64(r.lo, w[i].key);
-			r.hi = max_u64(r.hi, w[i].key);
-		}
+	for (i = 0; i < m; i++) {
+		uint64_t k = u64_at(keys, i);
+
+		r.lo = min_u64(r.lo, k);
+		r.hi = max_u64(r.hi, k);
 	}
 	while (radix_round(&r, nb)) {
 		memset(hist, 0, r.used * sizeof(hist[0]));
-		for (i = 0; i < n; i++) {
-			uint64_t k = w[i].key;
+		for (i = 0; i < m; i++) {
+			uint64_t k = u64_at(keys, i);
 
-			if (candidate(&w[i]) && k >= r.lo && k <= r.hi)
+			if (k >= r.lo && k <= r.hi)
 				hist[radix_bucket(&r, k)]++;
 		}
 		want -= (size_t)radix_narrow(&r, hist, want, false);
@@ -594,7 +606,8 @@ pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page, do
 {
 	uint64_t taken = 0, given = 0, missing, kth;
 	bool reclaims = mode_reclaims(t->mode), rounded = reclaims || t->mode == MODE_HOLD;
-	size_t i, want, count = 0;
+	unsigned char *keys = (unsigned char *)out; /* scratch: written afterwards */
+	size_t i, m, want, count = 0;
 
 	if (reclaims && need > 0 && lambda > 0.0 && revoke_only &&
 	    pages_revoke_fast(w, n, lambda, slope, need, on, page, (unsigned char *)out,
@@ -639,7 +652,10 @@ pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page, do
 		goto topup;
 	missing = need - sat_sub(taken, given);
 	want = (size_t)min_u64((missing + page - 1) / page, count);
-	kth = kth_key(w, n, want);
+	for (i = 0, m = 0; i < n; i++)
+		if (candidate(&w[i]))
+			memcpy(keys + m++ * sizeof(w[i].key), &w[i].key, sizeof(w[i].key));
+	kth = kth_key(keys, m, want);
 	for (i = 0; i < n && want; i++) {
 		if (candidate(&w[i]) && w[i].key < kth) {
 			taken += take_page(&w[i], page);
