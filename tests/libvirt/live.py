@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -113,7 +114,7 @@ log_outputs = "3:stderr"
         for src, dst in binds:
             script += "mkdir -p %s; mount --bind %s %s; " % (dst, os.path.join(self.dir, src), dst)
         script += "mkdir -p /var/cache/libvirt; mount --bind %s /var/cache/libvirt; " % self.cache
-        script += "exec libvirtd --config /etc/libvirt/libvirtd.conf"
+        script += "exec libvirtd --config /etc/libvirt/libvirtd.conf --pid-file /run/libvirt/libvirtd.pid"
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.sock)
         self.log = open(os.path.join(self.dir, "libvirtd-%d.log" % self.starts), "w")
@@ -509,6 +510,16 @@ def poll_states(h, guests, agent, every=0.05):
     return seen
 
 
+def lifecycle_events(h, g):
+    """Records every lifecycle event libvirt sends for @g (a pause shorter
+    than a poll is not missed); returns (list, stop)."""
+    events = []
+    cb = h.conn.domainEventRegisterAny(
+        g.dom, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+        lambda conn, dom, event, detail, opaque: events.append(event), None)
+    return events, lambda: h.conn.domainEventDeregisterAny(cb)
+
+
 # ---- the tests ----
 
 def test_idle_tax(h):
@@ -667,14 +678,20 @@ def test_low_block(h):
         return Agent(h, tag, budget_for(rss, h.low / 2), duration=duration, tick=tick)
 
     # Phase 1: blocked and unblocked by the policy.
+    events, stop_events = lifecycle_events(h, g)
     a1 = low_agent("low").start()
     states = [s for s, _ in poll_states(h, [g], a1)["vm"]]
     a1.wait()
+    time.sleep(0.5)  # the last events
+    stop_events()
     log("log excerpt:\n" + a1.log_excerpt(r"host|vm", 6))
     c(a1.rc == 0, "agent exited cleanly")
-    c(PAUSED in states, "libvirt reported the domain paused")
-    c(PAUSED in states and RUNNING in states[states.index(PAUSED):],
-      "and running again while the agent ran")
+    log("libvirt states polled: paused %d of %d; lifecycle events %s" %
+        (states.count(PAUSED), len(states), events))
+    SUSPENDED, RESUMED = libvirt.VIR_DOMAIN_EVENT_SUSPENDED, libvirt.VIR_DOMAIN_EVENT_RESUMED
+    c(SUSPENDED in events, "libvirt reported the domain suspended")
+    c(SUSPENDED in events and RESUMED in events[events.index(SUSPENDED):] and
+      g.state() == RUNNING, "and resumed while the agent ran")
     c("vm: suspended" in a1.output and "vm: resumed" in a1.output, "the log says so")
 
     # Phase 2: the agent stops (SIGTERM) while the domain is suspended.
@@ -830,6 +847,11 @@ def test_dry_run(h):
             seen[name] += readings
         agent.wait()
         c(agent.rc == 0, "%s: agent exited cleanly" % tag)
+        errors = [l for l in agent.output.splitlines() if " error: " in l]
+        c(not errors, "%s: the agent logged no errors (%d: %s)" %
+          (tag, len(errors), errors[0][24:120] if errors else ""))
+        c(all(metric(agent.samples[-1], "reclaim_vm_action_errors_total", domain=g.name) == 0
+              for g in guests), "%s: no action was attempted and failed" % tag)
         out += agent.output
     after = {g.name: (g.balloon(), g.current_memory(), g.usage()[1]) for g in guests}
     h.e2e.log("log excerpt:\n" + "\n".join(l for l in out.splitlines() if "dry-run" in l)[:1500])
@@ -874,6 +896,13 @@ def main():
     args = p.parse_args()
 
     e2e = load_e2e(os.path.abspath(args.e2e))
+    if libvirt is not None:
+        # Domain events (test_low_block): before any connection is opened.
+        libvirt.virEventRegisterDefaultImpl()
+        def run_events():
+            while True:
+                libvirt.virEventRunDefaultImpl()
+        threading.Thread(target=run_events, daemon=True).start()
     h = Harness(args, e2e)
     start = time.monotonic()
     skipped = None
