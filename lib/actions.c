@@ -262,6 +262,7 @@ actions_bound_rebalance(const struct reclaim_config *cfg, struct reclaim_decisio
 		tot->deflate -= min_u64(tot->deflate, sat_sub(cur, d->balloon_target_bytes));
 		tot->deflate += sat_sub(cur, bt);
 		d->target_bytes = max_u64(sat_sub(d->target_bytes, give - keep), vm->reservation_bytes);
+		d->bound = decision_bound(w, vm, d->target_bytes);
 		d->balloon_target_bytes = bt;
 		next[i].asked = bt;
 		if (bt != w->asked_before || (next[i].flags & HIST_RESEND))

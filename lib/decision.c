@@ -7,8 +7,8 @@
  */
 #include "reclaim-private.h"
 
-static uint32_t
-target_bound(const struct vm_work *w, const struct reclaim_vm_stats *vm, uint64_t target)
+uint32_t
+decision_bound(const struct vm_work *w, const struct reclaim_vm_stats *vm, uint64_t target)
 {
 	uint64_t max = vm_max(vm);
 
@@ -108,7 +108,7 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 	/* Never below the reservation: the VM may always use that much. */
 	d->target_bytes = max_u64(d->target_bytes, vm->reservation_bytes);
 	d->bound = mode_reclaims(t->mode) || t->mode == MODE_HOLD
-			   ? target_bound(w, vm, d->target_bytes)
+			   ? decision_bound(w, vm, d->target_bytes)
 			   : (w->limit_excess ? RECLAIM_BOUND_MAX : RECLAIM_BOUND_NONE);
 	tot->swap += d->swap_bytes;
 	tot->compress += d->compress_bytes;

@@ -509,6 +509,9 @@ void decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 		    const struct vm_work *w, const struct reclaim_config *cfg,
 		    const struct reclaim_vm_stats *vm, struct tick *t, bool shortfall,
 		    struct totals *tot);
+/* The bound that fixed @p target in a state that reclaims or holds. */
+uint32_t decision_bound(const struct vm_work *w, const struct reclaim_vm_stats *vm,
+			uint64_t target);
 void decision_summary(struct reclaim_summary *sum, const struct tick *t, const struct sums *s,
 		      const struct totals *tot, const struct reclaim_config *cfg, double lambda,
 		      bool shortfall, uint32_t flags);
