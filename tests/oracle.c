@@ -1987,6 +1987,43 @@ run_apply(struct world *w, char *why, size_t len, struct oracle_stats *st)
 	return rc;
 }
 
+/* RECLAIM_ORACLE_TRACE: the config a scenario decoded, to write its test. */
+static void
+trace_config(const struct reclaim_config *c, unsigned profile)
+{
+	fprintf(stderr, "config: profile %u", profile);
+	fprintf(stderr, " flags %" PRIu32, c->flags);
+	fprintf(stderr, " threshold_base %" PRIu32, c->threshold_base);
+	fprintf(stderr, " threshold_high %.17g", c->threshold_high);
+	fprintf(stderr, " threshold_soft %.17g", c->threshold_soft);
+	fprintf(stderr, " threshold_hard %.17g", c->threshold_hard);
+	fprintf(stderr, " threshold_low %.17g", c->threshold_low);
+	fprintf(stderr, " hysteresis %.17g", c->hysteresis);
+	fprintf(stderr, " idle_tax %.17g", c->idle_tax);
+	fprintf(stderr, " balloon_max_fraction %.17g", c->balloon_max_fraction);
+	fprintf(stderr, " guest_margin_bytes %" PRIu64, c->guest_margin_bytes);
+	fprintf(stderr, " page_size %" PRIu64, c->page_size);
+	fprintf(stderr, " deflate_budget_bytes %" PRIu64, c->deflate_budget_bytes);
+	fprintf(stderr, " balloon_min_rate %" PRIu64, c->balloon_min_rate);
+	fprintf(stderr, " balloon_window_ns %" PRIu64, c->balloon_window_ns);
+	fprintf(stderr, " balloon_backoff_ns %" PRIu64, c->balloon_backoff_ns);
+	fprintf(stderr, " balloon_horizon_ns %" PRIu64, c->balloon_horizon_ns);
+	fprintf(stderr, " balloon_default_rate %" PRIu64, c->balloon_default_rate);
+	fprintf(stderr, " stats_max_age_ns %" PRIu64, c->stats_max_age_ns);
+	fprintf(stderr, " sample_period_ns %" PRIu64, c->sample_period_ns);
+	fprintf(stderr, " sample_pages %" PRIu32, c->sample_pages);
+	fprintf(stderr, " estimator_fast_gain %.17g", c->estimator_fast_gain);
+	fprintf(stderr, " estimator_slow_gain %.17g", c->estimator_slow_gain);
+	fprintf(stderr, " active_floor %.17g", c->active_floor);
+	fprintf(stderr, " compress_max_fraction %.17g", c->compress_max_fraction);
+	fprintf(stderr, " absent_grace_ns %" PRIu64, c->absent_grace_ns);
+	fprintf(stderr, " max_block_ns %" PRIu64, c->max_block_ns);
+	fprintf(stderr, " distress_horizon_ns %" PRIu64, c->distress_horizon_ns);
+	fprintf(stderr, " swap_retry_ns %" PRIu64, c->swap_retry_ns);
+	fprintf(stderr, " demand_memory_ns %" PRIu64, c->demand_memory_ns);
+	fprintf(stderr, "\n");
+}
+
 int
 oracle_run_bytes(char *why, size_t len, struct oracle_stats *st, const uint8_t *data,
 		 size_t size)
@@ -2005,6 +2042,8 @@ oracle_run_bytes(char *why, size_t len, struct oracle_stats *st, const uint8_t *
 	reclaim_config_init_profile(&w->cfg, sizeof(w->cfg), w->hdr % 3);
 	if (w->hdr & 0x04)
 		decode_config(r, &w->cfg, w->hostile);
+	if (getenv("RECLAIM_ORACLE_TRACE"))
+		trace_config(&w->cfg, w->hdr % 3);
 	w->capacity = 1 + u8(r) % 16;
 	status = reclaim_policy_new(&w->p, &w->cfg, w->capacity);
 	if (status != reclaim_config_check(&w->cfg, NULL)) {
