@@ -31,6 +31,7 @@
 
 #include "reclaim-private.h"
 #include "ref_pagewise.h"
+#include "testutil.h"
 
 #define MIB ((uint64_t)1 << 20)
 #define MAX_VMS 64
@@ -333,15 +334,6 @@ rounding_reference(uint64_t *target, const struct vm_work *w, size_t n, double l
 	}
 }
 
-static uint64_t
-next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
 
 /*
  * Random levels on which some VM grows back into its balloon (so the level
@@ -360,30 +352,30 @@ rounded_level_follows_its_rule(void **state)
 	for (int trial = 0; trial < 3000; trial++) {
 		struct spec s[MAX_VMS];
 		struct vm_work w[MAX_VMS], v[MAX_VMS];
-		uint64_t want[MAX_VMS], span = 0, need, page = next(&seed) % 2 ? 4096 : 512;
-		size_t n = 2 + next(&seed) % 47;
+		uint64_t want[MAX_VMS], span = 0, need, page = tu_next(&seed) % 2 ? 4096 : 512;
+		size_t n = 2 + tu_next(&seed) % 47;
 		double lambda;
 		bool grows = false;
 
 		for (size_t i = 0; i < n; i++) {
-			if (i > 0 && next(&seed) % 4 == 0) {
+			if (i > 0 && tu_next(&seed) % 4 == 0) {
 				s[i] = s[i - 1]; /* a twin */
 			} else {
-				uint64_t base = (1 + next(&seed) % 4096) * MIB + next(&seed) % 8192;
+				uint64_t base = (1 + tu_next(&seed) % 4096) * MIB + tu_next(&seed) % 8192;
 
-				s[i].shares = 250 * (1 + next(&seed) % 8);
-				s[i].tau = taus[next(&seed) % 3];
+				s[i].shares = 250 * (1 + tu_next(&seed) % 8);
+				s[i].tau = taus[tu_next(&seed) % 3];
 				s[i].base = base;
-				s[i].active = next(&seed) % 2 ? 0 : next(&seed) % base;
-				s[i].lo = next(&seed) % 3 ? 0 : next(&seed) % base;
-				s[i].hi = next(&seed) % 5 ? 0 : base + next(&seed) % (512 * MIB);
+				s[i].active = tu_next(&seed) % 2 ? 0 : tu_next(&seed) % base;
+				s[i].lo = tu_next(&seed) % 3 ? 0 : tu_next(&seed) % base;
+				s[i].hi = tu_next(&seed) % 5 ? 0 : base + tu_next(&seed) % (512 * MIB);
 			}
 			grows |= s[i].hi > s[i].base;
 			span += s[i].base - s[i].lo;
 		}
 		if (!grows)
 			s[0].hi = s[0].base + 64 * MIB;
-		need = 1 + next(&seed) % span;
+		need = 1 + tu_next(&seed) % span;
 		lambda = place(w, s, n, need, page);
 		work_from(v, s, n);
 		rounding_reference(want, v, n, lambda, need, page);

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "reclaim-private.h"
+#include "testutil.h"
 
 static struct vm_work
 vm(double shares, double active, double tau, double lo, double hi)
@@ -192,21 +193,11 @@ fixed_vms_are_left_out(void **state)
 	assert_true(wl_solve(w, 0, 100.0, 0.0) == 0.0);
 }
 
-/* Tiny deterministic generator, independent of the library. */
-static uint64_t
-next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
 
 static double
 uniform(uint64_t *s, double lo, double hi)
 {
-	return lo + (hi - lo) * ((double)(next(s) >> 11) / 9007199254740992.0);
+	return lo + (hi - lo) * ((double)(tu_next(s) >> 11) / 9007199254740992.0);
 }
 
 #define RANDOM_VMS 40
@@ -219,11 +210,11 @@ random_set(struct vm_work *w, size_t n, uint64_t *s, double *sum_lo, double *sum
 	*sum_lo = *sum_hi = 0.0;
 	for (size_t i = 0; i < n; i++) {
 		double hi = floor(uniform(s, 1.0, 4e9));
-		double lo = next(s) % 3 ? 0.0 : floor(uniform(s, 0.0, hi));
+		double lo = tu_next(s) % 3 ? 0.0 : floor(uniform(s, 0.0, hi));
 
 		w[i] = vm(floor(uniform(s, 1.0, 1e5)), floor(uniform(s, 0.0, hi * 1.2)),
-			  taus[next(s) % 4], lo, hi);
-		if (next(s) % 8 == 0) {
+			  taus[tu_next(s) % 4], lo, hi);
+		if (tu_next(s) % 8 == 0) {
 			w[i].flags |= VIEW_FIXED;
 			continue;
 		}
@@ -240,7 +231,7 @@ level_meets_the_total(void **state)
 	(void)state;
 	for (int trial = 0; trial < 2000; trial++) {
 		struct vm_work w[RANDOM_VMS];
-		size_t n = 1 + next(&s) % RANDOM_VMS;
+		size_t n = 1 + tu_next(&s) % RANDOM_VMS;
 		double sum_lo, sum_hi, total, lambda;
 
 		random_set(w, n, &s, &sum_lo, &sum_hi);
@@ -263,7 +254,7 @@ level_grows_with_total(void **state)
 	for (int trial = 0; trial < 200; trial++) {
 		struct vm_work w[RANDOM_VMS];
 		double prev_target[RANDOM_VMS];
-		size_t n = 1 + next(&s) % RANDOM_VMS;
+		size_t n = 1 + tu_next(&s) % RANDOM_VMS;
 		double sum_lo, sum_hi, prev_lambda = -1.0;
 
 		random_set(w, n, &s, &sum_lo, &sum_hi);
@@ -297,7 +288,7 @@ any_guess_same_level(void **state)
 	(void)state;
 	for (int trial = 0; trial < 500; trial++) {
 		struct vm_work w[RANDOM_VMS];
-		size_t n = 1 + next(&s) % RANDOM_VMS;
+		size_t n = 1 + tu_next(&s) % RANDOM_VMS;
 		double sum_lo, sum_hi, total, cold;
 
 		random_set(w, n, &s, &sum_lo, &sum_hi);

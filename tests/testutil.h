@@ -12,6 +12,17 @@
 #define GiB (1024 * MiB)
 #define SEC ((uint64_t)1000000000)
 
+/* splitmix64: a tiny deterministic generator, independent of the library. */
+static inline uint64_t
+tu_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
 /* A VM with a working balloon driver and fresh guest stats at time 0. */
 static inline struct reclaim_vm_stats
 tu_vm(uint64_t id, uint64_t configured, uint64_t consumed, uint64_t shares)
