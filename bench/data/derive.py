@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Derives bench/data/bitbrains/ from the GWA-T-12 Bitbrains Rnd 2013-8 files.
 
-Usage: python3 bench/data/derive.py ../shared/traces/bitbrains-gwa-t-12/rnd/2013-8 bench/data/bitbrains
+Usage: python3 bench/data/derive.py path/to/rnd/2013-8 bench/data/bitbrains
 
 Keeps two of the eleven columns (memory provisioned and memory usage, KiB)
 and puts every VM on one regular 300 s grid starting at the first sample:
