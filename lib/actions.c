@@ -24,8 +24,8 @@ round_up(uint64_t x, uint64_t page)
  */
 static void
 split_excess(struct reclaim_decision *d, const struct vm_work *w, const struct vm_hist *h,
-	     const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, int mode,
-	     bool swap_share, uint64_t excess)
+	     const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
+	     const struct tick *t, int mode, bool swap_share, uint64_t excess)
 {
 	uint64_t room = sat_sub(w->cap, w->held);
 	uint64_t current = min_u64(vm->balloon_bytes, vm->configured_bytes);
@@ -40,7 +40,7 @@ split_excess(struct reclaim_decision *d, const struct vm_work *w, const struct v
 			balloon = min_u64(w->limit_excess, room);
 		} else {
 			/* What is still in flight uses up part of the horizon. */
-			uint64_t deliver = sat_sub(balloon_deliverable(h, cfg),
+			uint64_t deliver = sat_sub(balloon_deliverable(h, cfg, t),
 						   sat_sub(w->held, current));
 			uint64_t want = min_u64(excess, room);
 
@@ -149,7 +149,7 @@ actions_vm(struct reclaim_decision *d, const struct vm_work *w, struct vm_hist *
 				  t->mode == MODE_BALLOON && t->state == RECLAIM_STATE_SOFT;
 
 		excess = sat_sub(w->projected, target);
-		split_excess(d, w, h, cfg, vm, mode_reclaims(t->mode) ? t->mode : MODE_HOLD, swap_share,
+		split_excess(d, w, h, cfg, vm, t, mode_reclaims(t->mode) ? t->mode : MODE_HOLD, swap_share,
 			     excess);
 		if (!mode_reclaims(t->mode) && excess == 0 && w->held == 0)
 			d->target_bytes = vm_max(vm); /* nothing held back */

@@ -180,6 +180,8 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 
 	tick_begin(&t, cfg, &c.host, p->state, admission, new_vm_bytes);
 	memset(&s, 0, sizeof(s));
+	s.level.guess = p->lambda; /* where the solver starts */
+	s.level.guessed = true;
 	if (prepare(p, &c, &t, &s, &f))
 		return policy_fail(p, &f);
 

@@ -30,12 +30,10 @@ state_reasons(const struct vm_work *w, const struct vm_hist *h, const struct rec
 	      const struct tick *t, uint64_t excess, bool shortfall)
 {
 	bool reclaims = mode_reclaims(t->mode);
-	uint32_t r = 0;
+	uint32_t r = t->reasons; /* the host's, the same for every VM */
 
 	if (reclaims && excess > w->limit_excess)
 		r |= RECLAIM_REASON_PRESSURE;
-	if (t->mode == MODE_BALLOON && t->state == RECLAIM_STATE_HIGH && !t->admission)
-		r |= RECLAIM_REASON_EARLY;
 	if (w->limit_excess)
 		r |= RECLAIM_REASON_LIMIT;
 	if (!(w->flags & VIEW_DRIVER))
@@ -48,8 +46,6 @@ state_reasons(const struct vm_work *w, const struct vm_hist *h, const struct rec
 		r |= RECLAIM_REASON_ZERO_SHARES;
 	if (shortfall && reclaims)
 		r |= RECLAIM_REASON_SHORTFALL;
-	if (t->mode == MODE_HOLD)
-		r |= RECLAIM_REASON_HOLD;
 	if (h->flags & HIST_FAILED)
 		r |= RECLAIM_REASON_ADAPTER_FAILED;
 	if (w->flags & VIEW_DISTRESS)
@@ -58,23 +54,33 @@ state_reasons(const struct vm_work *w, const struct vm_hist *h, const struct rec
 }
 
 void
-decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
+decision_write(struct reclaim_decision *out, size_t dsize, struct vm_hist *h,
 	       const struct vm_work *w, const struct reclaim_config *cfg,
 	       const struct reclaim_vm_stats *vm, struct tick *t, bool shortfall, struct totals *tot)
 {
 	uint64_t target = w->target, excess;
 	uint64_t current = min_u64(vm->balloon_bytes, vm->configured_bytes);
+	struct reclaim_decision *d = out;
 
-	if (dsize == sizeof(*d))
-		*d = (struct reclaim_decision){0};
-	else
-		memset(d, 0, dsize);
+	/* Every member set once, in place: no clearing pass first. */
 	d->struct_size = (uint32_t)dsize;
+	d->actions = 0;
 	d->id = vm->id;
-	d->state = (uint32_t)t->state;
 	d->target_bytes = target;
+	d->balloon_target_bytes = 0;
+	d->swap_bytes = 0;
+	d->compress_bytes = 0;
+	d->excess_bytes = 0;
 	d->balloon_cap_bytes = w->cap;
+	d->block = 0;
+	d->state = (uint32_t)t->state;
+	d->reasons = 0;
+	d->bound = 0;
 	d->balloon_limit = w->cap_kind;
+	d->reserved0 = 0;
+	d->rho = 0.0;
+	if (dsize > sizeof(*d)) /* (only shipped sizes reach here) */
+		memset(d + 1, 0, dsize - sizeof(*d));
 
 	excess = actions_vm(d, w, h, cfg, vm, t);
 	d->excess_bytes = excess;

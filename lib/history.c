@@ -205,8 +205,12 @@ track_demand(struct vm_hist *out, const struct reclaim_config *cfg,
 		double dt = (double)(ts - out->avail_ns);
 		uint64_t span = ts - out->win_ns;
 		uint64_t fall = sat_sub(sat_sub(out->win_avail, avail), cfg->guest_margin_bytes / 8);
-		double inst = (double)fall * (double)NS_PER_S / (double)max_u64(span, window);
-		double keep = cfg->distress_horizon_ns > 0 && dt < (double)cfg->distress_horizon_ns
+		/* Steady guests (no fall, no demand left to decay) skip the
+		 * divisions: each term is then exactly zero. */
+		double inst = fall ? (double)fall * (double)NS_PER_S / (double)max_u64(span, window)
+				   : 0.0;
+		double keep = out->demand > 0.0f && cfg->distress_horizon_ns > 0 &&
+					      dt < (double)cfg->distress_horizon_ns
 				      ? 1.0 - dt / (double)cfg->distress_horizon_ns
 				      : 0.0;
 		double rate = (double)out->demand * keep;

@@ -112,14 +112,24 @@ page_bytes(const struct vm_work *w, uint64_t j, const struct geom *g)
 	return j > (span >> g->shift) ? span : j << g->shift;
 }
 
+static bool
+mu_above(double mu, double x, bool strict)
+{
+	return strict ? mu > x : mu >= x;
+}
+
 /* Number of pages with mu > x (strict) or mu >= x. mu falls with j, so the
- * answer is a prefix; the closed form is checked against mu itself. */
+ * answer is a prefix; the closed form is checked against mu itself. When
+ * @p next is given and the check priced the first page left out, *next is
+ * its mu (else a negative value): the caller need not price it again. */
 static uint64_t
-pages_above(const struct vm_work *w, double x, bool strict, const struct geom *g)
+pages_above_next(const struct vm_work *w, double x, bool strict, const struct geom *g,
+		 double *next)
 {
 	uint64_t m = max_pages(w, g), j, page = g->page;
 	double inv = wl_inverse(x, w->shares, w->active, w->inv_k);
 	double room = (double)w->base - inv;
+	double known = -1.0;
 
 	if (room <= 0.0)
 		j = 0;
@@ -129,14 +139,32 @@ pages_above(const struct vm_work *w, double x, bool strict, const struct geom *g
 		j = m;
 	/* A step or two corrects rounding; more would mean doubles cannot
 	 * tell the pages apart, and the bounded window check catches that. */
-	for (int k = 0; k < 8 && j < m &&
-			(strict ? page_mu(w, j + 1, page) > x : page_mu(w, j + 1, page) >= x);
-	     k++)
+	for (int k = 0; k < 8 && j < m; k++) {
+		double mu = page_mu(w, j + 1, page);
+
+		if (!mu_above(mu, x, strict)) {
+			known = mu;
+			break;
+		}
 		j++;
-	for (int k = 0; k < 8 && j > 0 && !(strict ? page_mu(w, j, page) > x : page_mu(w, j, page) >= x);
-	     k++)
+	}
+	for (int k = 0; k < 8 && j > 0; k++) {
+		double mu = page_mu(w, j, page);
+
+		if (mu_above(mu, x, strict))
+			break;
+		known = mu;
 		j--;
+	}
+	if (next)
+		*next = known;
 	return j;
+}
+
+static uint64_t
+pages_above(const struct vm_work *w, double x, bool strict, const struct geom *g)
+{
+	return pages_above_next(w, x, strict, g, NULL);
 }
 
 static bool
@@ -436,15 +464,16 @@ pages_revoke_fast(struct vm_work *w, size_t n, double lambda, double slope, uint
 		for (i = 0; i < n; i++) {
 			struct vm_work *v = &w[i];
 			uint64_t j_hi, j, last;
+			double next;
 
 			if (!on_level(v))
 				continue;
-			j_hi = pages_above(v, x_hi, true, &g);
+			j_hi = pages_above_next(v, x_hi, true, &g, &next);
 			last = max_pages(v, &g);
 			sure += page_bytes(v, j_hi, &g);
 			/* mu falls with j: the pages above lambda are a run. */
 			for (j = j_hi + 1; j <= last; j++) {
-				double mu = page_mu(v, j, page);
+				double mu = j == j_hi + 1 && next >= 0.0 ? next : page_mu(v, j, page);
 				uint64_t size;
 
 				if (!(mu > lambda))

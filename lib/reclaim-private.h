@@ -285,6 +285,8 @@ struct tick {
 	bool same_order;       /* VMs in the order of the last decide: no lookups */
 	bool no_swap;          /* bounded host swap with less than a page left */
 	uint64_t deflate_left; /* deflation budget still to hand out */
+	uint64_t deliver_default; /* balloon_deliverable() before a rate is seen */
+	uint32_t reasons;         /* every VM's: early ballooning, hold */
 };
 
 int state_raw(const uint64_t thr[4], uint64_t free_bytes);
@@ -349,10 +351,15 @@ struct vm_room {
 	uint64_t can;
 };
 
-/* Over the VMs on the level: their bounds, and the level at which the
- * last of them reaches its upper one. */
+/* Over the VMs on the level: their bounds, the level at which the last of
+ * them reaches its upper one, and, when @p guessed, the sum of their
+ * allocations and its slope at the level @p guess (the solver's first
+ * step), gathered as they are counted in so that the solver need not make
+ * that pass itself. */
 struct level_sums {
 	double lo, hi, top;
+	double guess, at_guess, slope_at_guess;
+	bool guessed;
 };
 
 /* Sums over the VMs that the step needs. */
@@ -392,7 +399,18 @@ view_can_balloon(const struct vm_work *w)
 		       (VIEW_DRIVER | VIEW_RESPONSIVE) &&
 	       w->cap > 0;
 }
-uint64_t balloon_deliverable(const struct vm_hist *h, const struct reclaim_config *cfg);
+uint64_t balloon_deliverable_at(double rate, const struct reclaim_config *cfg);
+/* What the balloon can inflate within balloon_horizon_ns (see view.c). */
+static inline uint64_t
+balloon_deliverable(const struct vm_hist *h, const struct reclaim_config *cfg,
+		    const struct tick *t)
+{
+	return (h->flags & HIST_RATE_KNOWN) && h->rate > 0.0f
+		       ? balloon_deliverable_at((double)h->rate, cfg)
+		       : t->deliver_default;
+}
+/* What the guest's rising demand will use within distress_horizon_ns. */
+uint64_t demand_ahead(const struct vm_hist *h, const struct reclaim_config *cfg);
 /* The VM's balloon cap, what it holds, and what it can give this tick. */
 void view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	     const struct reclaim_config *cfg, const struct tick *t,
@@ -431,7 +449,7 @@ void wl_bounds(struct vm_work *w, const struct vm_room *room, struct sums *s,
 double wl_solve(const struct vm_work *w, size_t n, double total, double guess);
 double wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
 			const struct level_sums *ls, uint32_t *scratch, double *slope);
-/* Counts a VM on the level into @p ls. */
+/* Counts a VM on the level into @p ls (and its allocation at ls->guess). */
 void wl_add(struct level_sums *ls, const struct vm_work *w);
 /* Sum of clamped allocations at lambda over the VMs on the level, and its slope. */
 void wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, double *slope);

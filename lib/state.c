@@ -90,4 +90,9 @@ tick_begin(struct tick *t, const struct reclaim_config *cfg, const struct reclai
 		t->need = sat_sub(t->thr[RECLAIM_STATE_HIGH], t->free);
 	}
 	t->mode = choose_mode(cfg, t);
+	t->deliver_default = balloon_deliverable_at((double)cfg->balloon_default_rate, cfg);
+	if (t->mode == MODE_BALLOON && t->state == RECLAIM_STATE_HIGH && !admission)
+		t->reasons |= RECLAIM_REASON_EARLY;
+	if (t->mode == MODE_HOLD)
+		t->reasons |= RECLAIM_REASON_HOLD;
 }

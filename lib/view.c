@@ -39,8 +39,7 @@ guest_room(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
 	uint64_t c = vm->configured_bytes;
 	uint64_t spare = sat_add(guest_value(vm->guest_free_bytes, c),
 				 guest_value(vm->guest_swap_free_bytes, c));
-	uint64_t ahead = double_to_u64((double)h->demand * (double)cfg->distress_horizon_ns /
-				       (double)NS_PER_S);
+	uint64_t ahead = demand_ahead(h, cfg);
 	uint64_t avail = sat_add(b, spare);
 	uint64_t room;
 
@@ -116,15 +115,24 @@ view_balloon(struct vm_work *w, struct vm_room *room, const struct reclaim_confi
 			  cap);
 }
 
-/* Bytes the balloon can be expected to inflate within balloon_horizon_ns,
- * from its observed rate (or the conservative default before one is seen). */
+/* Bytes a balloon inflating at @p rate bytes/s delivers within
+ * balloon_horizon_ns: its observed rate, or the conservative default before
+ * one is seen (computed once a step, in tick_begin). */
 uint64_t
-balloon_deliverable(const struct vm_hist *h, const struct reclaim_config *cfg)
+balloon_deliverable_at(double rate, const struct reclaim_config *cfg)
 {
-	double rate = (h->flags & HIST_RATE_KNOWN) && h->rate > 0.0f ? (double)h->rate
-								      : (double)cfg->balloon_default_rate;
-
 	return double_to_u64(rate * (double)cfg->balloon_horizon_ns / (double)NS_PER_S);
+}
+
+/* A guest whose demand has not risen (most, most of the time) needs no
+ * division to say so. */
+uint64_t
+demand_ahead(const struct vm_hist *h, const struct reclaim_config *cfg)
+{
+	if (!(h->demand > 0.0f))
+		return 0;
+	return double_to_u64((double)h->demand * (double)cfg->distress_horizon_ns /
+			     (double)NS_PER_S);
 }
 
 /*
@@ -143,8 +151,7 @@ short_want(const struct vm_work *w, const struct reclaim_config *cfg,
 	if (w->limit_excess || w->held == 0 || !view_can_balloon(w) || stats_stale(cfg, vm, now) ||
 	    free_now > cfg->guest_margin_bytes)
 		return 0;
-	ahead = double_to_u64((double)h->demand * (double)cfg->distress_horizon_ns /
-			      (double)NS_PER_S);
+	ahead = demand_ahead(h, cfg);
 	want = sat_sub(sat_add(cfg->guest_margin_bytes, ahead), free_now);
 	want = (want + cfg->page_size - 1) & ~(cfg->page_size - 1);
 	u = min_u64(w->projected, vm_max(vm));
@@ -178,7 +185,7 @@ view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	 * balloon can deliver it in time; the rest of the ask is withdrawn
 	 * (host swap takes it over) so that it is not reclaimed twice. */
 	if (t->mode == MODE_SPLIT && view_can_balloon(w) && !(w->flags & VIEW_NO_SWAP))
-		w->held = min_u64(w->held, sat_add(b, balloon_deliverable(h, cfg)));
+		w->held = min_u64(w->held, sat_add(b, balloon_deliverable(h, cfg, t)));
 
 	/* Balloon inflation asked earlier and not yet delivered will still
 	 * arrive: count it, except in low where nothing waits. */

@@ -152,7 +152,7 @@ wl_give_short(struct vm_work *w, size_t n, struct sums *s, uint64_t pool, uint64
 			s->lo_free += (double)g;
 	}
 	if (given) { /* bounds moved: the level's sums again */
-		s->level = (struct level_sums){0.0, 0.0, 0.0};
+		s->level = (struct level_sums){0};
 		for (i = 0; i < n; i++)
 			if (!(w[i].flags & VIEW_FIXED))
 				wl_add(&s->level, &w[i]);
@@ -323,12 +323,19 @@ wl_add(struct level_sums *ls, const struct vm_work *w)
 	ls->hi += (double)w->hi;
 	if (l > ls->top)
 		ls->top = l;
+	if (ls->guessed) { /* as wl_evaluate() adds it, in the same order */
+		double t, dt;
+
+		point(w, ls->guess, &t, &dt);
+		ls->at_guess += t;
+		ls->slope_at_guess += dt;
+	}
 }
 
 double
 wl_solve(const struct vm_work *w, size_t n, double total, double guess)
 {
-	struct level_sums ls = {0.0, 0.0, 0.0};
+	struct level_sums ls = {0};
 	double slope;
 	size_t i;
 
@@ -369,10 +376,14 @@ wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
 	for (iter = 0; iter < 200; iter++) {
 		double next;
 
-		if (folded)
+		if (folded) {
 			evaluate_list(w, scratch, m, c0, c1, lambda, &g, &slope);
-		else
+		} else if (iter == 0 && ls->guessed && lambda == ls->guess) {
+			g = ls->at_guess;
+			slope = ls->slope_at_guess;
+		} else {
 			wl_evaluate(w, n, lambda, &g, &slope);
+		}
 		*slope_out = slope;
 		if (fabs(g - total) <= tol)
 			break;

@@ -67,7 +67,7 @@ work_from(struct vm_work *w, const struct spec *s, size_t n)
 static double
 place(struct vm_work *w, const struct spec *s, size_t n, uint64_t need, uint64_t page)
 {
-	struct level_sums ls = {0.0, 0.0, 0.0};
+	struct level_sums ls = {0};
 	uint32_t scratch[MAX_VMS];
 	struct reclaim_decision out[MAX_VMS];
 	struct tick t;
@@ -390,6 +390,41 @@ rounded_level_follows_its_rule(void **state)
 	print_message("# %u rounded levels\n", checked);
 }
 
+/*
+ * Small VMs (a few to a few dozen pages, odd bytes) with shares over three
+ * decades: a VM's pages are priced close together, several of them lie
+ * between the level and the top of the fast placement's window, and the
+ * cutoff falls among them. Each is priced on its own: every host gives
+ * exactly what the page-by-page rule takes.
+ */
+static void
+close_prices_follow_the_page_rule(void **state)
+{
+	static const uint64_t shares[] = {1, 10, 100, 1000};
+	static const double taus[] = {0.0, 0.5, 0.75};
+	uint64_t seed = 29;
+
+	(void)state;
+	for (int trial = 0; trial < 20000; trial++) {
+		struct spec s[24];
+		uint64_t span = 0, page = 4096;
+		size_t n = 2 + tu_next(&seed) % 23;
+
+		for (size_t i = 0; i < n; i++) {
+			uint64_t base = (1 + tu_next(&seed) % 64) * page + tu_next(&seed) % page;
+
+			s[i].shares = shares[tu_next(&seed) % 4];
+			s[i].tau = taus[tu_next(&seed) % 3];
+			s[i].base = base;
+			s[i].active = tu_next(&seed) % 2 ? 0 : tu_next(&seed) % base;
+			s[i].lo = tu_next(&seed) % 3 ? 0 : tu_next(&seed) % base;
+			s[i].hi = 0;
+			span += s[i].base - s[i].lo;
+		}
+		assert_page_rule(s, n, 1 + tu_next(&seed) % span, page);
+	}
+}
+
 int
 main(void)
 {
@@ -401,6 +436,7 @@ main(void)
 		cmocka_unit_test(cutoff_page_near_2_to_62),
 		cmocka_unit_test(top_up_splits_twins_by_index),
 		cmocka_unit_test(rounded_level_follows_its_rule),
+		cmocka_unit_test(close_prices_follow_the_page_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
