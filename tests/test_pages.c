@@ -17,7 +17,9 @@
  *   missing come one each from the VMs whose next page is cheapest (ties to
  *   the lowest index), and what is missing after that, a page at a time
  *   from the cheapest. Checked against a direct reading of that rule on
- *   random levels.
+ *   random levels;
+ * - and the fast placement itself where a VM has several pages in doubt,
+ *   priced close together: each is priced on its own, as page by page.
  */
 #include <math.h>
 #include <setjmp.h>
