@@ -121,8 +121,14 @@ hist_prefetch_entry(const struct hist_table *cur, uint32_t mask, uint64_t id)
 {
 	uint32_t v = cur->slots[hash_id(id, mask)];
 
-	if (v && (v & ~SLOT_INDEX) == slot_tag(id))
-		PREFETCH(&cur->entries[(v & SLOT_INDEX) - 1], 0);
+	if (v && (v & ~SLOT_INDEX) == slot_tag(id)) {
+		/* Every line of the entry: it is copied whole. */
+		const char *e = (const char *)&cur->entries[(v & SLOT_INDEX) - 1];
+
+		for (size_t off = 0; off < sizeof(struct vm_hist); off += 64)
+			PREFETCH(e + off, 0);
+		PREFETCH(e + sizeof(struct vm_hist) - 1, 0);
+	}
 }
 
 struct vm_hist *
