@@ -54,13 +54,12 @@ state_reasons(const struct vm_work *w, const struct vm_hist *h, const struct rec
 }
 
 void
-decision_write(struct reclaim_decision *out, size_t dsize, struct vm_hist *h,
+decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 	       const struct vm_work *w, const struct reclaim_config *cfg,
 	       const struct reclaim_vm_stats *vm, struct tick *t, bool shortfall, struct totals *tot)
 {
 	uint64_t target = w->target, excess;
 	uint64_t current = min_u64(vm->balloon_bytes, vm->configured_bytes);
-	struct reclaim_decision *d = out;
 
 	/* Every member set once, in place: no clearing pass first. */
 	d->struct_size = (uint32_t)dsize;
@@ -79,8 +78,6 @@ decision_write(struct reclaim_decision *out, size_t dsize, struct vm_hist *h,
 	d->balloon_limit = w->cap_kind;
 	d->reserved0 = 0;
 	d->rho = 0.0;
-	if (dsize > sizeof(*d)) /* (only shipped sizes reach here) */
-		memset(d + 1, 0, dsize - sizeof(*d));
 
 	excess = actions_vm(d, w, h, cfg, vm, t);
 	d->excess_bytes = excess;
