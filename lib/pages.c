@@ -639,7 +639,7 @@ pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page, do
 	size_t i, m, want, count = 0;
 
 	if (reclaims && need > 0 && lambda > 0.0 && revoke_only &&
-	    pages_revoke_fast(w, n, lambda, slope, need, on, page, (unsigned char *)out,
+	    pages_revoke_fast(w, n, lambda, slope, need, on, page, keys,
 			      n * dsize / sizeof(struct page_key), gather))
 		return;
 	for (i = 0; i < n; i++) {
@@ -699,5 +699,5 @@ pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page, do
 	}
 topup:
 	if (reclaims && sat_sub(taken, given) < need)
-		topup(w, n, page, need - sat_sub(taken, given), (unsigned char *)out);
+		topup(w, n, page, need - sat_sub(taken, given), keys);
 }
