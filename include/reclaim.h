@@ -776,7 +776,9 @@ reclaim_decide_flag_name(uint32_t flag);
  * @param flags      enum reclaim_decide_flag bits
  * @param[out] summary   host-wide outcome; the caller sets its struct_size
  *                       and decision_size (RECLAIM_SUMMARY_INIT)
- * @param[out] decisions @p n_vms elements of summary->decision_size bytes
+ * @param[out] decisions @p n_vms elements of summary->decision_size bytes;
+ *                       @p vms, @p summary and @p decisions must not share
+ *                       memory (RECLAIM_E_INVAL)
  * @return RECLAIM_OK or an error; on error nothing is written, the policy
  *         is unchanged, and reclaim_policy_last_error() says where.
  * @since 0.2

@@ -15,6 +15,7 @@ struct call {
 	struct reclaim_host host; /* at the library's layout */
 	struct vm_array vms;
 	size_t dsize;             /* the caller's decision size */
+	size_t ssize;             /* the caller's summary size */
 };
 
 static int
@@ -24,6 +25,15 @@ arg_fault(struct fault *f, int status, const char *field)
 	f->where = RECLAIM_WHERE_ARGUMENT;
 	f->field = field;
 	return status;
+}
+
+/* Whether [a, a + an) and [b, b + bn) share a byte. */
+static bool
+overlap(const void *a, size_t an, const void *b, size_t bn)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	return an && bn && x < y + bn && y < x + an;
 }
 
 /* The arguments and the host; each VM is checked as the step reads it. */
@@ -52,10 +62,22 @@ check_call(struct call *c, struct fault *f, struct reclaim_policy *p,
 	if (flags & ~(uint32_t)RECLAIM_DECIDE_DRY_RUN)
 		return arg_fault(f, RECLAIM_E_INVAL, "flags");
 	c->dsize = summary->decision_size;
+	c->ssize = summary->struct_size;
 	rc = validate_host(&c->host, host, f);
 	if (rc)
 		return rc;
-	return validate_array(&c->vms, vms, n, f);
+	rc = validate_array(&c->vms, vms, n, f);
+	if (rc)
+		return rc;
+	/* The outputs are written while the VMs are still read (and the
+	 * decisions serve as scratch before that): no two may share memory.
+	 * (n is within the capacity: the products cannot overflow.) */
+	if (overlap(decisions, n * c->dsize, summary, c->ssize) ||
+	    overlap(decisions, n * c->dsize, vms, n * c->vms.stride))
+		return arg_fault(f, RECLAIM_E_INVAL, "decisions");
+	if (overlap(summary, c->ssize, vms, n * c->vms.stride))
+		return arg_fault(f, RECLAIM_E_INVAL, "summary");
+	return RECLAIM_OK;
 }
 
 /*
@@ -237,9 +259,9 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 			decision_at(decisions, c.dsize, i)->reasons |= RECLAIM_REASON_SHORTFALL;
 	}
 	decision_summary(&sum, &t, &s, &tot, cfg, lambda, shortfall, sum_flags);
-	sum.struct_size = summary->struct_size;
-	sum.decision_size = summary->decision_size;
-	memcpy(summary, &sum, summary->struct_size);
+	sum.struct_size = (uint32_t)c.ssize;
+	sum.decision_size = (uint32_t)c.dsize;
+	memcpy(summary, &sum, c.ssize);
 
 	if (!admission && !(flags & RECLAIM_DECIDE_DRY_RUN)) {
 		if (!hist_carry_absent(next, cur, p->mask, p->capacity, cfg->absent_grace_ns, t.now,

@@ -247,12 +247,15 @@ reclaim_policy_set_config(struct reclaim_policy *policy, const struct reclaim_co
 	struct reclaim_config full;
 	struct fault f = {0};
 
-	if (!policy || !cfg)
+	if (!policy)
 		return RECLAIM_E_NULL;
 	if (!policy_enter(policy))
 		return RECLAIM_E_BUSY;
-	f.status = config_read(&full, cfg, &f.field);
-	if (f.status) {
+	if (!cfg) {
+		f = (struct fault){.status = RECLAIM_E_NULL, .where = RECLAIM_WHERE_ARGUMENT,
+				   .field = "cfg"};
+		policy_fail(policy, &f);
+	} else if ((f.status = config_read(&full, cfg, &f.field))) {
 		f.where = RECLAIM_WHERE_CONFIG;
 		policy_fail(policy, &f);
 	} else {

@@ -216,6 +216,14 @@ set_config_says_which_member(void **state)
 	got.struct_size = sizeof(got);
 	assert_int_equal(reclaim_policy_get_config(p, &got), RECLAIM_OK);
 	assert_true(got.threshold_hard < got.threshold_soft);
+	/* a NULL config is a fault of the call too: recorded, config kept */
+	assert_int_equal(reclaim_policy_set_config(p, NULL), RECLAIM_E_NULL);
+	assert_int_equal(reclaim_policy_last_error(p, &err), RECLAIM_OK);
+	assert_int_equal(err.status, RECLAIM_E_NULL);
+	assert_int_equal(err.where, RECLAIM_WHERE_ARGUMENT);
+	assert_string_equal(err.field, "cfg");
+	assert_int_equal(reclaim_policy_get_config(p, &got), RECLAIM_OK);
+	assert_true(got.threshold_hard < got.threshold_soft);
 	/* a record too new for this library is refused, untouched */
 	err.struct_size = sizeof(err) + 8;
 	err.status = 77;
@@ -223,6 +231,71 @@ set_config_says_which_member(void **state)
 	assert_int_equal(err.status, 77);
 	assert_int_equal(reclaim_policy_last_error(NULL, &err), RECLAIM_E_NULL);
 	assert_int_equal(reclaim_policy_last_error(p, NULL), RECLAIM_E_NULL);
+	reclaim_policy_destroy(p);
+}
+
+/*
+ * Outputs that share memory with each other or with the VMs: decide writes
+ * the decisions while it still reads the VMs (and uses them as scratch
+ * first), so each such call is refused, and nothing in the shared memory
+ * is written. A summary laid over the decisions would otherwise have its
+ * size overwritten before it is itself written.
+ */
+static void
+shared_memory_is_refused(void **state)
+{
+	enum { DS = sizeof(struct reclaim_decision), VS = sizeof(struct reclaim_vm_stats) };
+	static const struct {
+		const char *what;
+		size_t vms, summary, decisions; /* offsets in the buffer */
+		const char *field;
+	} cases[] = {
+		{"summary on the last decision", 0, 4 * VS + 2 * DS + 16, 4 * VS, "decisions"},
+		{"summary just inside the decisions", 0, 4 * VS + 3 * DS - 8, 4 * VS, "decisions"},
+		{"decisions on the VMs", 0, 8 * VS, 2 * VS, "decisions"},
+		{"decisions ending in the VMs", DS, 8 * VS, 0, "decisions"},
+		{"summary on a VM", 0, VS + 8, 4 * VS, "summary"},
+	};
+	static _Alignas(16) unsigned char buf[16 * VS];
+	static unsigned char canary[sizeof(buf)];
+	struct reclaim_policy *p = tu_policy(NULL, NVM);
+	struct reclaim_error err = RECLAIM_ERROR_INIT;
+	struct call c;
+
+	(void)state;
+	good_call(&c);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct reclaim_vm_stats *vms = (void *)(buf + cases[i].vms);
+		struct reclaim_summary *sum = (void *)(buf + cases[i].summary);
+		struct reclaim_decision *d = (void *)(buf + cases[i].decisions);
+
+		print_message("# %s\n", cases[i].what);
+		memset(buf, CANARY, sizeof(buf));
+		memcpy(vms, c.vm, NVM * VS);
+		sum->struct_size = sizeof(*sum);
+		sum->decision_size = DS;
+		memcpy(canary, buf, sizeof(buf));
+		assert_int_equal(reclaim_decide(p, &c.host, vms, NVM, 0, sum, d), RECLAIM_E_INVAL);
+		assert_memory_equal(buf, canary, sizeof(buf));
+		assert_int_equal(reclaim_policy_last_error(p, &err), RECLAIM_OK);
+		assert_int_equal(err.where, RECLAIM_WHERE_ARGUMENT);
+		assert_string_equal(err.field, cases[i].field);
+		assert_int_equal(reclaim_plan_admission(p, &c.host, vms, NVM, GiB, sum, d),
+				 RECLAIM_E_INVAL);
+		assert_memory_equal(buf, canary, sizeof(buf));
+	}
+	/* side by side, touching but not sharing a byte: fine */
+	{
+		struct reclaim_vm_stats *vms = (void *)buf;
+		struct reclaim_decision *d = (void *)(buf + NVM * VS);
+		struct reclaim_summary *sum = (void *)(buf + NVM * VS + NVM * DS);
+
+		memcpy(vms, c.vm, NVM * VS);
+		sum->struct_size = sizeof(*sum);
+		sum->decision_size = DS;
+		assert_int_equal(reclaim_decide(p, &c.host, vms, NVM, 0, sum, d), RECLAIM_OK);
+		assert_int_equal(d[NVM - 1].id, c.vm[NVM - 1].id);
+	}
 	reclaim_policy_destroy(p);
 }
 
@@ -270,6 +343,7 @@ main(void)
 		cmocka_unit_test(bad_input_leaves_everything_untouched),
 		cmocka_unit_test(other_entry_points),
 		cmocka_unit_test(set_config_says_which_member),
+		cmocka_unit_test(shared_memory_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
