@@ -186,13 +186,19 @@ view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	 * (host swap takes it over) so that it is not reclaimed twice. */
 	if (t->mode == MODE_SPLIT && view_can_balloon(w) && !(w->flags & VIEW_NO_SWAP))
 		w->held = min_u64(w->held, sat_add(b, balloon_deliverable(h, cfg, t)));
+	/* Low: nothing waits. Host swap takes the whole excess now, so what
+	 * the balloon was asked and has not delivered is withdrawn, all of
+	 * it: left in place, it would arrive on top of the swap and take the
+	 * VM below its target (its reservation, even). Where host swap
+	 * cannot deliver, the balloon is all there is, and its ask stands. */
+	if (t->mode == MODE_SWAP && !(w->flags & VIEW_NO_SWAP))
+		w->held = min_u64(w->held, b);
 
 	/* Balloon inflation asked earlier and not yet delivered will still
-	 * arrive: count it, except in low where nothing waits. */
+	 * arrive: count it. */
 	pending = sat_sub(w->held, b);
-	projected = t->mode == MODE_SWAP ? vm->consumed_bytes : sat_sub(vm->consumed_bytes, pending);
-	if (t->mode != MODE_SWAP)
-		s->pending += min_u64(pending, vm->consumed_bytes);
+	projected = sat_sub(vm->consumed_bytes, pending);
+	s->pending += min_u64(pending, vm->consumed_bytes);
 	/* A balloon above its cap (the guest ran short of memory and swap)
 	 * deflates to it, in every state: the guest must not meet its OOM
 	 * killer. That memory comes back, and the need grows by it, so the

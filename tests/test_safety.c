@@ -9,7 +9,8 @@
  * - a guest whose demand spikes while it holds a balloon gets the balloon
  *   back at the rate it needs and never meets its OOM killer, and one that
  *   deflates its balloon itself is not inflated again at once;
- * - no VM is ballooned below its active memory.
+ * - no VM is ballooned below its active memory, and none below its
+ *   reservation by a balloon ask that host swap has already taken over.
  *
  * Each scenario also runs with the behaviour switched off where the config
  * allows it (distress_horizon_ns and demand_memory_ns 0), to show that the
@@ -841,6 +842,88 @@ swap_never_more_than_held(void **state)
 	reclaim_policy_destroy(p);
 }
 
+/* Memory VM @p v keeps once decision @p d is carried out in full. */
+static uint64_t
+kept_after(const struct reclaim_vm_stats *v, const struct reclaim_decision *d)
+{
+	uint64_t taken = d->swap_bytes + d->compress_bytes;
+
+	if (d->balloon_target_bytes > v->balloon_bytes)
+		taken += d->balloon_target_bytes - v->balloon_bytes;
+	return v->consumed_bytes - taken;
+}
+
+/*
+ * Balloon inflation asked in soft has not arrived when the host falls to
+ * low. Host swap takes the whole excess there at once, so the ask is
+ * withdrawn: left in place, it would arrive on top of the swap and take
+ * the VM below its reservation. Where host swap cannot deliver (none left),
+ * the balloon is all there is: the ask stands and counts as on its way, so
+ * it is not asked for twice.
+ */
+static void
+low_withdraws_what_swap_takes(void **state)
+{
+	for (int swapless = 0; swapless <= 1; swapless++) {
+		struct reclaim_config cfg = default_config();
+		struct reclaim_policy *p = policy_with(&cfg, 2);
+		struct reclaim_host h = RECLAIM_HOST_INIT;
+		struct reclaim_vm_stats v[2];
+		struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+		struct reclaim_decision d[2];
+		uint64_t asked;
+
+		(void)state;
+		for (int i = 0; i < 2; i++) {
+			struct reclaim_vm_stats init = RECLAIM_VM_STATS_INIT;
+
+			v[i] = init;
+			v[i].id = (uint64_t)i + 1;
+			v[i].configured_bytes = v[i].consumed_bytes = 8 * GIB;
+			v[i].shares = 1000;
+			v[i].flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+		}
+		/* VM 1 is idle, with a 7 GiB reservation and room to balloon;
+		 * VM 2 is all active and held at its size. */
+		v[0].reservation_bytes = 7 * GIB;
+		v[0].active_bytes = 512 * MIB;
+		v[0].guest_free_bytes = 4 * GIB;
+		v[1].active_bytes = v[1].reservation_bytes = 8 * GIB;
+		h.total_bytes = 20 * GIB;
+		h.free_bytes = 20 * GIB * 3 / 100; /* soft */
+		h.now_ns = 100 * FW_NS;
+		if (swapless)
+			h.flags |= RECLAIM_HOST_SWAP_BOUNDED; /* and swap_free_bytes 0 */
+		v[0].stats_time_ns = v[1].stats_time_ns = h.now_ns;
+		assert_int_equal(reclaim_decide(p, &h, v, 2, 0, &sum, d), RECLAIM_OK);
+		assert_int_equal(sum.state, RECLAIM_STATE_SOFT);
+		asked = d[0].balloon_target_bytes;
+		assert_true(asked > 0);
+
+		/* a second later: nothing arrived, and the host is in low */
+		h.now_ns += FW_NS;
+		h.free_bytes = 20 * GIB / 200;
+		v[0].stats_time_ns = v[1].stats_time_ns = h.now_ns;
+		assert_int_equal(reclaim_decide(p, &h, v, 2, 0, &sum, d), RECLAIM_OK);
+		assert_int_equal(sum.state, RECLAIM_STATE_LOW);
+		print_message("# %s: balloon %llu swap %llu target %llu\n",
+			      swapless ? "no host swap" : "host swap",
+			      (unsigned long long)d[0].balloon_target_bytes,
+			      (unsigned long long)d[0].swap_bytes,
+			      (unsigned long long)d[0].target_bytes);
+		if (swapless) {
+			assert_int_equal(d[0].swap_bytes, 0);
+			assert_true(d[0].balloon_target_bytes >= asked);
+		} else {
+			assert_true(d[0].swap_bytes > 0);
+			assert_int_equal(d[0].balloon_target_bytes, v[0].balloon_bytes);
+		}
+		assert_true(kept_after(&v[0], &d[0]) >= v[0].reservation_bytes);
+		assert_true(kept_after(&v[0], &d[0]) >= d[0].target_bytes);
+		reclaim_policy_destroy(p);
+	}
+}
+
 /*
  * Bounded host swap: a plan that fits the room exactly is not cut (no
  * SWAP_BOUNDED); with half the room, every VM's swap is cut to fit, and
@@ -920,6 +1003,7 @@ main(void)
 		cmocka_unit_test(no_blocking_with_max_block_zero),
 		cmocka_unit_test(swap_never_more_than_held),
 		cmocka_unit_test(bounded_swap_cut_goes_to_balloons),
+		cmocka_unit_test(low_withdraws_what_swap_takes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
