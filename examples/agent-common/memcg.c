@@ -98,7 +98,7 @@ static int
 real_write(void *ctx, const char *path, const char *value)
 {
 	(void)ctx;
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	size_t len = strlen(value);
@@ -986,6 +986,15 @@ recover_one(const char *path, const struct memcg_io *io, char *msg, size_t msg_l
 		int err = errno == EWOULDBLOCK ? 0 : -errno;
 		close(fd); /* its agent is alive and in the gap */
 		return err;
+	}
+	/* Only a journal an agent of ours wrote is replayed: one another user
+	 * could have written would have root write its numbers anywhere. */
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022)) {
+		close(fd);
+		snprintf(msg, msg_len, "%.200s: not written by us; left alone", path);
+		return -EPERM;
 	}
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = '\0';

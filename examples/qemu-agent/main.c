@@ -9,7 +9,9 @@
  * README.md.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -40,7 +42,8 @@ struct guest {
 	uint64_t configured;
 	char balloon_path[160]; /* QOM path of the virtio-balloon device */
 	int has_balloon;
-	int blocked;
+	int blocked;     /* stopped by us, or maybe (a stop that got no answer) */
+	int block_warned; /* told once that it cannot be blocked */
 	/* Guest stats and the balloon size are read at different moments:
 	 * agent-common's guest_view aligns them. */
 	struct guest_view view;
@@ -80,7 +83,7 @@ struct agent {
 	int cgroup_move;
 	const char *state_dir;
 	char journal[4200]; /* cgroup v1: where the limit to restore is kept, "" none */
-	int state_tried;    /* prepare_state() ran */
+	int state_ok;       /* state_dir is ours: journals and pause records */
 	int explain;
 	FILE *trace;
 	uint64_t start_ns;
@@ -105,6 +108,9 @@ clock_ns(clockid_t clock)
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+static int resume_at(const char *qmp_path, char *why, size_t why_len);
+static void paused_forget(const struct agent *a, const struct guest *g);
+
 static void
 guest_gone(struct agent *a, struct guest *g, const char *why)
 {
@@ -117,6 +123,14 @@ guest_gone(struct agent *a, struct guest *g, const char *why)
 	for (size_t i = 0; i < a->n_guests; i++)
 		left += a->guests[i].alive;
 	printf("t=%.2f %s: gone (%s); %zu guest(s) left\n", a->t, g->name, why, left);
+	/* Its connection may be gone with QEMU still there: one we stopped
+	 * is resumed now, not left stopped for the rest of the run. */
+	char how[300];
+	if (g->blocked && resume_at(g->qmp_path, how, sizeof(how)) == 0) {
+		g->blocked = 0;
+		paused_forget(a, g);
+		printf("t=%.2f %s: %s\n", a->t, g->name, how);
+	}
 }
 
 /* Runs a QMP command for @p g; a lost connection retires the guest. */
@@ -131,14 +145,43 @@ guest_qmp(struct agent *a, struct guest *g, json_t **ret, const char *cmd, json_
 	return err;
 }
 
-/* ---- attaching ---- */
+/* ---- state: what a restarted agent must put back ---- */
+
+/*
+ * The state directory holds what an agent killed at the wrong moment
+ * leaves for the next one: the journal of a cgroup v1 limit being lowered
+ * (host swap by lru), and a record of each guest it stopped, written
+ * before "stop" and removed after "cont". It is the agent's alone: made
+ * 0700, and nothing in it is read (nor any guest blocked) unless it is a
+ * directory of ours that only we can write.
+ */
+static void
+prepare_state(struct agent *a)
+{
+	struct stat st;
+
+	if (mkdir(a->state_dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "%s: %s: no blocking, and no lru host swap on cgroup v1\n",
+			a->state_dir, strerror(errno));
+		return;
+	}
+	if (lstat(a->state_dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022)) {
+		fprintf(stderr, "%s: not a directory of ours that only we can write: no blocking, "
+			"and no lru host swap on cgroup v1\n", a->state_dir);
+		return;
+	}
+	a->state_ok = 1;
+	if (a->swap_method != HOST_SWAP_RANDOM)
+		snprintf(a->journal, sizeof(a->journal), "%s", a->state_dir);
+}
 
 /* A limit an agent killed between lowering and restoring left lowered,
- * put back (the state directory is only read here). */
+ * put back. */
 static void
 recover_state(struct agent *a)
 {
-	if (a->swap_method == HOST_SWAP_RANDOM)
+	if (!a->state_ok || a->swap_method == HOST_SWAP_RANDOM)
 		return;
 	char msg[600];
 	int r = memcg_recover(a->state_dir, NULL, msg, sizeof(msg));
@@ -148,33 +191,109 @@ recover_state(struct agent *a)
 		fprintf(stderr, "%s\n", msg);
 }
 
-/*
- * The state directory, for host swap by lru on cgroup v1 (a journal names
- * a limit being lowered until it is restored): made when the first guest
- * is attached, not before.
- */
-static void
-prepare_state(struct agent *a)
-{
-	struct stat st;
+#define PAUSED_PREFIX "paused-"
 
-	if (a->swap_method == HOST_SWAP_RANDOM || a->state_tried)
-		return;
-	a->state_tried = 1;
-	if (mkdir(a->state_dir, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "%s: %s: no lru host swap on cgroup v1\n", a->state_dir,
-			strerror(errno));
-		return;
-	}
-	if (lstat(a->state_dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022)) {
-		fprintf(stderr, "%s: not a directory of ours that only we can write: no lru "
-			"host swap on cgroup v1\n", a->state_dir);
-		return;
-	}
-	snprintf(a->journal, sizeof(a->journal), "%s", a->state_dir);
+/* The record of a stopped guest: named by a hash of its QMP path, holding
+ * the path itself. */
+static int
+paused_path(char *out, size_t len, const struct agent *a, const char *qmp_path)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (const char *c = qmp_path; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ull;
+	int w = snprintf(out, len, "%s/" PAUSED_PREFIX "%016" PRIx64, a->state_dir, h);
+	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
 }
 
+static int
+paused_record(const struct agent *a, const struct guest *g)
+{
+	char path[4200];
+	int err = paused_path(path, sizeof(path), a, g->qmp_path);
+	if (err)
+		return err;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(g->qmp_path);
+	if (write(fd, g->qmp_path, len) != (ssize_t)len || fsync(fd) != 0)
+		err = errno ? -errno : -EIO;
+	if (close(fd) != 0 && !err)
+		err = -errno;
+	if (err)
+		unlink(path);
+	return err;
+}
+
+static void
+paused_forget(const struct agent *a, const struct guest *g)
+{
+	char path[4200];
+	if (paused_path(path, sizeof(path), a, g->qmp_path) == 0)
+		unlink(path);
+}
+
+/* "cont" through a connection of its own: for a guest whose connection
+ * is gone, and for guests an earlier agent left stopped. 0 when the guest
+ * runs (or its QEMU is gone: nothing is left to resume). */
+static int
+resume_at(const char *qmp_path, char *why, size_t why_len)
+{
+	struct qmp q;
+	int err = qmp_open(&q, qmp_path, QMP_TIMEOUT_MS);
+	if (err == -ENOENT || err == -ECONNREFUSED) {
+		snprintf(why, why_len, "its QEMU is gone");
+		return 0;
+	}
+	if (!err)
+		err = qmp_execute(&q, NULL, "cont", NULL);
+	snprintf(why, why_len, "%s", err ? q.error : "resumed");
+	qmp_close(&q);
+	return err;
+}
+
+/* Resumes every guest an earlier agent stopped and did not resume (it was
+ * killed, or lost the guest's connection). */
+static void
+resume_left_paused(struct agent *a)
+{
+	if (!a->state_ok)
+		return;
+	DIR *d = opendir(a->state_dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, PAUSED_PREFIX, strlen(PAUSED_PREFIX)) != 0)
+			continue;
+		char path[4200], qmp_path[sizeof(((struct guest *)0)->qmp_path)] = "", why[300];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", a->state_dir, e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()
+				    ? read(fd, qmp_path, sizeof(qmp_path) - 1)
+				    : -1;
+		close(fd);
+		if (n <= 0) {
+			fprintf(stderr, "%s: not a record of ours; left alone\n", path);
+			continue;
+		}
+		qmp_path[n] = '\0';
+		if (resume_at(qmp_path, why, sizeof(why)) == 0) {
+			printf("%s: stopped by an earlier agent: %s\n", qmp_path, why);
+			unlink(path);
+		} else {
+			fprintf(stderr, "%s: stopped by an earlier agent, still stopped: %s\n",
+				qmp_path, why);
+		}
+	}
+	closedir(d);
+}
+
+/* ---- attaching ---- */
 
 static int
 find_balloon(struct guest *g)
@@ -299,7 +418,6 @@ guest_attach(struct agent *a, struct guest *g)
 
 	struct guest_mem_usage u = {0};
 	guest_mem_usage(&u, &g->mem);
-	prepare_state(a);
 	struct host_swap_opts so = {
 		.method = a->swap_method,
 		.move = a->cgroup_move,
@@ -463,6 +581,12 @@ op_swap_out(void *user_data, uint64_t vm_id, uint64_t bytes)
 	return err;
 }
 
+/*
+ * Blocking is recorded before "stop" and forgotten after "cont", so that
+ * an agent killed in between leaves the record for the next one, which
+ * resumes the guest. A stop that got no answer may still take effect: the
+ * guest counts as blocked until a "cont" succeeds.
+ */
 static int
 op_block(void *user_data, uint64_t vm_id)
 {
@@ -470,9 +594,20 @@ op_block(void *user_data, uint64_t vm_id)
 	struct guest *g = guest_by_id(a, vm_id);
 	if (g == NULL)
 		return -ENODEV;
-	int err = guest_qmp(a, g, NULL, "stop", NULL);
-	if (!err)
-		g->blocked = 1;
+	int err = a->state_ok ? paused_record(a, g) : -EPERM;
+	if (err) {
+		if (!g->block_warned)
+			fprintf(stderr, "t=%.2f %s: not blocked: no record of it in %s (%s)\n",
+				a->t, g->name, a->state_dir, strerror(-err));
+		g->block_warned = 1;
+		return err;
+	}
+	g->blocked = 1;
+	err = guest_qmp(a, g, NULL, "stop", NULL);
+	if (err == -EIO) { /* QEMU answered, and refused: not stopped */
+		g->blocked = 0;
+		paused_forget(a, g);
+	}
 	return err;
 }
 
@@ -484,8 +619,10 @@ op_unblock(void *user_data, uint64_t vm_id)
 	if (g == NULL)
 		return -ENODEV;
 	int err = guest_qmp(a, g, NULL, "cont", NULL);
-	if (!err)
+	if (!err) {
 		g->blocked = 0;
+		paused_forget(a, g);
+	}
 	return err;
 }
 
@@ -864,13 +1001,21 @@ parse_args(struct agent *a, int argc, char **argv)
 		case O_EXPLAIN:
 			a->explain = 1;
 			break;
-		case O_TRACE:
-			a->trace = fopen(optarg, "w");
+		case O_TRACE: {
+			/* Not through a link, and readable by others but never
+			 * writable, whatever the umask. */
+			int fd = open(optarg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+				      0644);
+			if (fd >= 0 && fchmod(fd, 0644) == 0)
+				a->trace = fdopen(fd, "w");
 			if (a->trace == NULL) {
 				fprintf(stderr, "%s: %s\n", optarg, strerror(errno));
+				if (fd >= 0)
+					close(fd);
 				return -1;
 			}
 			break;
+		}
 		case O_VM:
 			if (parse_vm(&a->guests[a->n_guests], optarg, a->n_guests) != 0)
 				return -1;
@@ -986,8 +1131,12 @@ main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 
+	prepare_state(&a);
 	recover_state(&a);
+	resume_left_paused(&a);
 	for (size_t i = 0; i < a.n_guests; i++)
 		if (guest_attach(&a, &a.guests[i]) != 0)
 			goto out;
@@ -997,12 +1146,27 @@ main(int argc, char **argv)
 		rc = run(&a, vms, dec);
 
 out:
-	/* Never leave a guest stopped behind us. */
+	/* Never leave a guest stopped behind us: through its connection, or
+	 * a new one if that is gone. One that cannot be resumed now keeps its
+	 * record, for the next agent. */
 	for (size_t i = 0; i < a.n_guests; i++) {
 		struct guest *g = &a.guests[i];
-		if (g->alive && g->blocked && qmp_execute(&g->qmp, NULL, "cont", NULL) == 0)
-			printf("%s: resumed on exit\n", g->name);
+		char why[300] = "";
+		int resumed = 0;
+		if (g->blocked && !qmp_closed(&g->qmp) &&
+		    qmp_execute(&g->qmp, NULL, "cont", NULL) == 0)
+			resumed = 1;
 		qmp_close(&g->qmp);
+		if (g->blocked && !resumed && resume_at(g->qmp_path, why, sizeof(why)) == 0)
+			resumed = 1;
+		if (resumed) {
+			printf("%s: resumed on exit%s%s%s\n", g->name, why[0] ? " (" : "", why,
+			       why[0] ? ")" : "");
+			paused_forget(&a, g);
+		} else if (g->blocked) {
+			fprintf(stderr, "%s: still stopped (%s); the next agent resumes it\n",
+				g->name, why);
+		}
 		guest_mem_close(&g->mem);
 	}
 	reclaim_policy_destroy(a.policy);

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -173,11 +174,26 @@ qmp_open(struct qmp *q, const char *path, int timeout_ms)
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return qmp_fail(q, ENAMETOOLONG, path);
 	memcpy(addr.sun_path, path, strlen(path) + 1);
-	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Not blocking: a QEMU that stopped accepting (its monitor busy with
+	 * another client, a full backlog) would hold a blocking connect()
+	 * forever. A unix socket says EAGAIN then: retried until the timeout. */
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (q->fd < 0)
 		return qmp_fail(q, errno, "socket");
-	if (connect(q->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
-		return qmp_fail(q, errno, path);
+	int64_t deadline = monotonic_ms() + timeout_ms;
+	while (connect(q->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			return qmp_fail(q, errno, path);
+		if (monotonic_ms() >= deadline) {
+			int err = qmp_fail(q, ETIMEDOUT, path);
+			qmp_close(q);
+			return err;
+		}
+		poll(NULL, 0, 20);
+	}
+	int flags = fcntl(q->fd, F_GETFL);
+	if (flags < 0 || fcntl(q->fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+		return qmp_fail(q, errno, "fcntl");
 
 	json_t *greeting;
 	int err = qmp_read_message(q, &greeting, monotonic_ms() + timeout_ms);

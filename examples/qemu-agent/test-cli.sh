@@ -1,8 +1,9 @@
 #!/bin/sh
 # qemu-agent's command line and policy files, without any guest:
 #   test-cli.sh QEMU_AGENT
-# Round trip of --print-config, profile and override order, units, and the
-# errors a bad file or argument gets (the host swap options among them).
+# Round trip of --print-config, profile and override order, units, the
+# errors a bad file or argument gets (the host swap options among them), and
+# what it reads and writes as root: the state directory and the trace file.
 set -u
 agent=$1
 tmp=$(mktemp -d)
@@ -70,6 +71,49 @@ done
 [ $? = 2 ] && grep -q "share id 1" "$tmp/err" || fail "duplicate ids: $(cat "$tmp/err")"
 "$agent" --budget 1G --vm name=a,qmp="$tmp/none.sock" > /dev/null 2> "$tmp/err"
 [ $? = 1 ] && grep -q "none.sock" "$tmp/err" || fail "missing QMP socket: $(cat "$tmp/err")"
+
+# The state directory: read only when it is ours alone. A journal planted
+# in one that others can write would have root write its numbers anywhere.
+mkdir -p "$tmp/open" "$tmp/cg"
+chmod 0777 "$tmp/open"
+echo 4096 > "$tmp/cg/memory.limit_in_bytes"
+echo 0 > "$tmp/cg/memory.oom_control"
+printf 'dir %s\nlimit 999999\nlowered 4096\noom_kill_disable 0\n' "$tmp/cg" \
+	> "$tmp/open/memcg-restore-planted"
+"$agent" --budget 1G --state-dir "$tmp/open" --vm name=a,qmp="$tmp/none.sock" \
+	> "$tmp/out" 2> "$tmp/err"
+grep -q "not a directory of ours" "$tmp/err" || fail "open state dir: $(cat "$tmp/err")"
+[ "$(cat "$tmp/cg/memory.limit_in_bytes")" = 4096 ] || fail "a planted journal was replayed"
+if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
+	# ours, but the journal in it is another user's
+	mkdir -m 0700 "$tmp/st"
+	cp "$tmp/open/memcg-restore-planted" "$tmp/st/"
+	chown nobody "$tmp/st/memcg-restore-planted"
+	"$agent" --budget 1G --state-dir "$tmp/st" --vm name=a,qmp="$tmp/none.sock" \
+		> "$tmp/out" 2> "$tmp/err"
+	grep -q "not written by us" "$tmp/err" || fail "foreign journal: $(cat "$tmp/err")"
+	[ "$(cat "$tmp/cg/memory.limit_in_bytes")" = 4096 ] || fail "a foreign journal was replayed"
+	rm -rf "$tmp/st"
+fi
+
+# A guest an earlier agent stopped is resumed by the next one, which then
+# forgets the record; here its QEMU is gone, so there is nothing to resume.
+mkdir -m 0700 "$tmp/st"
+printf '%s' "$tmp/gone.sock" > "$tmp/st/paused-0123456789abcdef"
+"$agent" --budget 1G --state-dir "$tmp/st" --vm name=a,qmp="$tmp/none.sock" \
+	> "$tmp/out" 2> "$tmp/err"
+grep -q "gone.sock: stopped by an earlier agent: its QEMU is gone" "$tmp/out" ||
+	fail "left paused: $(cat "$tmp/out" "$tmp/err")"
+[ ! -e "$tmp/st/paused-0123456789abcdef" ] || fail "the record of a resumed guest stayed"
+
+# The trace file: never writable by others, whatever the umask; never
+# written through a link.
+(umask 000 && "$agent" --budget 1G --trace "$tmp/trace" --state-dir "$tmp/st" \
+	--vm name=a,qmp="$tmp/none.sock" > /dev/null 2>&1)
+[ "$(stat -c %a "$tmp/trace")" = 644 ] || fail "trace mode $(stat -c %a "$tmp/trace")"
+ln -s "$tmp/cg/memory.oom_control" "$tmp/link"
+"$agent" --budget 1G --trace "$tmp/link" --vm name=a,qmp="$tmp/none.sock" > /dev/null 2>&1
+[ "$(cat "$tmp/cg/memory.oom_control")" = 0 ] || fail "the trace was written through a link"
 
 [ "$failed" = 0 ] && echo "qemu-agent command line: ok"
 exit "$failed"

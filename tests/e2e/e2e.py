@@ -711,6 +711,26 @@ def test_low_block(h):
     swap_checks(h, g, agent, rss0, swap0, host_swap0)
     c(g.alive(pid) and not g.oom(), "the workload survived, no guest OOM")
 
+    # An agent killed while the guest is stopped leaves it stopped; the
+    # next one to start resumes it (the first left a record of it).
+    budget = budget_for(g.usage()[0], LOW / 2)
+    killed = Agent(h, "low-killed", [g], budget, duration=60).start()
+    deadline = time.monotonic() + 30
+    while (time.monotonic() < deadline and killed.proc.poll() is None and
+           g.qmp.cmd("query-status")["status"] != "paused"):
+        time.sleep(0.05)
+    killed.proc.kill()
+    killed.proc.wait()
+    time.sleep(0.5)
+    c(g.qmp.cmd("query-status")["status"] == "paused",
+      "an agent killed while the guest was blocked left it stopped")
+    after = Agent(h, "after-kill", [g], budget * 4, ticks=1).run()
+    log("after the kill:\n" + after.output[:600])
+    c("stopped by an earlier agent: resumed" in after.output,
+      "the next agent resumed the guest the killed one left stopped")
+    c(g.qmp.cmd("query-status")["status"] == "running", "and the guest runs")
+    c(g.alive(pid) and not g.oom(), "the workload survived that too")
+
 
 def start_cap_guest(h):
     """A guest without swap with most of its memory in use, by a program
