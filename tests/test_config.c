@@ -143,8 +143,8 @@ flat_thresholds_in_bytes(void **state)
 	assert_int_equal(thr[3], (uint64_t)(0.01 * 100 * GiB));
 }
 
-/* The ESXi 5 sliding scale, against the values worked out in the research
- * brief (MiB): minFree, then soft/hard/low at 64/32/16 % of it. */
+/* The ESXi 5 sliding scale, against values worked out by hand (MiB):
+ * minFree, then soft/hard/low at 64/32/16 % of it. */
 static void
 esxi5_minfree_scale(void **state)
 {

@@ -169,7 +169,7 @@ balloon_cap_terms(void **state)
 }
 
 /*
- * The seed's warning: a Linux-like guest with no free swap is never asked
+ * The OOM warning: a Linux-like guest with no free swap is never asked
  * for more than its free memory (less the margin). What its balloon cannot
  * take of its share stays its share: the other VM gives exactly what it
  * would if the guest had plenty free (what a guest reports limits how its

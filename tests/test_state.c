@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Free-memory states: the seed's table (high; soft < 4 %; hard < 2 %;
+ * Free-memory states: README.md's table (high; soft < 4 %; hard < 2 %;
  * low < 1 %), the techniques each state uses, and hysteresis.
  */
 #include <setjmp.h>
@@ -89,7 +89,7 @@ report(const struct walk *w, double pct, const char *dir)
 		      w->sum.swap_bytes ? "yes" : "no", blocked(w));
 }
 
-/* The seed's table, walked from 10 % free down to 0.6 % and back. */
+/* README.md's table, walked from 10 % free down to 0.6 % and back. */
 static void
 seed_table_walk(void **state)
 {
