@@ -28,7 +28,7 @@ split_excess(struct reclaim_decision *d, const struct vm_work *w, const struct v
 	     const struct tick *t, int mode, bool swap_share, uint64_t excess)
 {
 	uint64_t room = sat_sub(w->cap, w->held);
-	uint64_t current = min_u64(vm->balloon_bytes, vm->configured_bytes);
+	uint64_t current = vm_balloon(vm);
 	uint64_t balloon = 0, swap, compress;
 	bool no_swap = (w->flags & VIEW_NO_SWAP) != 0;
 
@@ -250,7 +250,7 @@ actions_bound_rebalance(const struct reclaim_config *cfg, struct reclaim_decisio
 		struct reclaim_decision *d = (void *)((char *)out + i * dsize);
 		const struct vm_work *w = &work[i];
 		const struct reclaim_vm_stats *vm = vm_at(vms, i);
-		uint64_t cur = min_u64(vm->balloon_bytes, vm->configured_bytes);
+		uint64_t cur = vm_balloon(vm);
 		uint64_t give, keep, bt;
 
 		if (!(d->reasons & RECLAIM_REASON_REBALANCE) || d->balloon_target_bytes >= w->held)

@@ -143,7 +143,7 @@ prepare(struct reclaim_policy *p, const struct call *c, struct tick *t, struct s
 		if (rc)
 			return rc;
 		vm = vm_clamped(&tmp, vm);
-		b = min_u64(vm->balloon_bytes, vm->configured_bytes);
+		b = vm_balloon(vm);
 		/* An id reused by a VM of another size is another VM, unless
 		 * the caller says it was resized. It keeps one thing: a VM we
 		 * blocked under this id is unblocked, should the caller have

@@ -59,7 +59,7 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 	       const struct reclaim_vm_stats *vm, struct tick *t, bool shortfall, struct totals *tot)
 {
 	uint64_t target = w->target, excess;
-	uint64_t current = min_u64(vm->balloon_bytes, vm->configured_bytes);
+	uint64_t current = vm_balloon(vm);
 
 	/* Every member set once, in place: no clearing pass first. */
 	d->struct_size = (uint32_t)dsize;

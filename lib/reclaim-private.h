@@ -380,6 +380,21 @@ vm_max(const struct reclaim_vm_stats *vm)
 	return min_u64(vm->configured_bytes, vm->limit_bytes);
 }
 
+/*
+ * The balloon size the guest reports, as far as it can be true: a balloon
+ * holds guest memory the host does not back, so no more than configured -
+ * consumed (consumption is the host's measure, the balloon size the
+ * guest's). A guest that says more gains nothing by it: it would otherwise
+ * look ballooned to its cap, its share left to others, or have memory it
+ * never gave "given back" at their expense.
+ */
+static inline uint64_t
+vm_balloon(const struct reclaim_vm_stats *vm)
+{
+	return min_u64(vm->balloon_bytes,
+		       vm->configured_bytes - min_u64(vm->consumed_bytes, vm->configured_bytes));
+}
+
 /* Guest stats unknown, from the future, or older than stats_max_age_ns. */
 static inline bool
 stats_stale(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, uint64_t now)

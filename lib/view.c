@@ -64,7 +64,7 @@ view_balloon(struct vm_work *w, struct vm_room *room, const struct reclaim_confi
 	     const struct reclaim_vm_stats *vm, const struct vm_hist *h, uint64_t now)
 {
 	uint64_t c = vm->configured_bytes;
-	uint64_t b = guest_value(vm->balloon_bytes, c);
+	uint64_t b = vm_balloon(vm);
 	uint64_t cap = double_to_u64(cfg->balloon_max_fraction * (double)c);
 	uint64_t active = min_u64(vm->active_bytes, vm->consumed_bytes);
 	uint16_t kind = RECLAIM_BALLOON_LIMIT_FRACTION;
@@ -163,7 +163,7 @@ view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	const struct reclaim_config *cfg, const struct tick *t, const struct reclaim_vm_stats *vm,
 	const struct vm_hist *h)
 {
-	uint64_t b = guest_value(vm->balloon_bytes, vm->configured_bytes);
+	uint64_t b = vm_balloon(vm);
 	uint64_t pending, projected, release;
 
 	view_balloon(w, room, cfg, vm, h, t->now);

@@ -211,6 +211,34 @@ test_balloon_above_configured(void **state)
 	assert_true(x.dec[0].balloon_cap_bytes <= lie.configured_bytes * 65 / 100 + 1);
 }
 
+/*
+ * A balloon the guest says is larger than the guest memory the host does
+ * not back (configured - consumed, measured by the host) cannot hold what
+ * it says. Deflating it to its cap gives nothing back that anyone else
+ * must make up for: the other VM decides as it would beside an empty
+ * balloon (the plan may be called short: the liar's "deflation" is
+ * counted in what is given back, so the reason may differ).
+ */
+static void
+test_balloon_larger_than_unbacked_memory(void **state)
+{
+	struct reclaim_host h = soft_host();
+	struct reclaim_vm_stats lie[2] = {guest(1), guest(2)}, truth[2] = {guest(1), guest(2)};
+	struct out x, y;
+
+	(void)state;
+	lie[0].balloon_bytes = 12 * GIB; /* 15 GiB of 16 backed: at most 1 fits */
+	assert_int_equal(decide(&x, &h, lie, 2), RECLAIM_OK);
+	assert_int_equal(decide(&y, &h, truth, 2), RECLAIM_OK);
+	assert_true(x.dec[0].balloon_target_bytes < lie[0].balloon_bytes); /* it deflates */
+	assert_int_equal(x.dec[0].target_bytes, y.dec[0].target_bytes);
+	x.dec[1].reasons &= ~(uint32_t)RECLAIM_REASON_SHORTFALL;
+	y.dec[1].reasons &= ~(uint32_t)RECLAIM_REASON_SHORTFALL;
+	assert_memory_equal(&x.dec[1], &y.dec[1], sizeof(x.dec[1]));
+	assert_int_equal(x.sum.need_bytes, y.sum.need_bytes);
+	assert_int_equal(x.sum.balloon_bytes, y.sum.balloon_bytes);
+}
+
 static void
 test_stats_from_the_future(void **state)
 {
@@ -377,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_guest_swap_above_configured),
 		cmocka_unit_test(test_active_above_consumed),
 		cmocka_unit_test(test_balloon_above_configured),
+		cmocka_unit_test(test_balloon_larger_than_unbacked_memory),
 		cmocka_unit_test(test_stats_from_the_future),
 		cmocka_unit_test(test_everything_at_once),
 		cmocka_unit_test(test_idle_tax_out_of_range),
