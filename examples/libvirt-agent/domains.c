@@ -323,7 +323,7 @@ attach(struct lv_agent *a, virDomainPtr dom)
 }
 
 void
-lv_domain_drop(struct lv_agent *a, struct lv_domain *d, const char *why)
+lv_domain_drop(struct lv_agent *a, struct lv_domain *d, const char *why, int may_return)
 {
 	size_t i;
 	for (i = 0; i < a->n_doms && a->doms[i] != d; i++)
@@ -332,11 +332,13 @@ lv_domain_drop(struct lv_agent *a, struct lv_domain *d, const char *why)
 		return;
 	if (d->managed)
 		lv_log(LV_INFO, "%s: dropped (%s)", d->name, why);
-	if (d->blocked) {
+	if (d->blocked && !may_return) {
 		/* It stopped while suspended: nothing left to resume. */
 		blocked_remove(&a->blocked, d->uuid);
 		d->blocked = 0;
 	}
+	/* Saved (or replaced by a snapshot) while suspended, it comes back
+	 * suspended: it stays listed, and is resumed when it starts again. */
 	teardown_host(d);
 	if (d->dom != NULL)
 		virDomainFree(d->dom);
@@ -401,7 +403,7 @@ lv_resync(struct lv_agent *a)
 	/* Known before and not listed now: gone while we were not looking. */
 	for (size_t j = known; seen && j-- > 0;)
 		if (!seen[j])
-			lv_domain_drop(a, a->doms[j], "no longer running");
+			lv_domain_drop(a, a->doms[j], "no longer running", 0);
 	free(seen);
 }
 
@@ -424,6 +426,9 @@ lv_resume_leftovers(struct lv_agent *a)
 			state = VIR_DOMAIN_NOSTATE;
 		const char *name = dom ? virDomainGetName(dom) : uuid;
 		int done = 1;
+		if (state == VIR_DOMAIN_SHUTOFF && (reason == VIR_DOMAIN_SHUTOFF_SAVED ||
+						   reason == VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT))
+			done = 0; /* back suspended when it starts */
 		if (state == VIR_DOMAIN_PAUSED) {
 			if (a->dry_run) {
 				lv_log(LV_INFO, "dry-run: %s was suspended by an earlier run; a real "
@@ -474,6 +479,10 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 		if (d == NULL && virDomainRef(dom) == 0) {
 			lv_log(LV_DEBUG, "%s: started", virDomainGetName(dom));
 			attach(a, dom);
+			/* Restored suspended, say, after it was saved while we had
+			 * it suspended. */
+			if (blocked_has(&a->blocked, uuid))
+				lv_resume_leftovers(a);
 		}
 		break;
 	case VIR_DOMAIN_EVENT_STOPPED:
@@ -481,7 +490,9 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 			static const char *const why[] = {"shut down", "destroyed", "crashed",
 							  "migrated away", "saved", "failed",
 							  "snapshot loaded"};
-			lv_domain_drop(a, d, detail >= 0 && detail < 7 ? why[detail] : "stopped");
+			lv_domain_drop(a, d, detail >= 0 && detail < 7 ? why[detail] : "stopped",
+				       detail == VIR_DOMAIN_EVENT_STOPPED_SAVED ||
+					       detail == VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT);
 		}
 		break;
 	case VIR_DOMAIN_EVENT_SUSPENDED:

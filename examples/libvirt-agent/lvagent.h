@@ -266,7 +266,7 @@ void lv_domain_refresh(struct lv_agent *a, struct lv_domain *d);
 struct lv_domain *lv_domain_by_id(struct lv_agent *a, uint64_t id);
 struct lv_domain *lv_domain_by_uuid(struct lv_agent *a, const char *uuid);
 /* Forgets a domain (it stopped or left); resumes nothing. */
-void lv_domain_drop(struct lv_agent *a, struct lv_domain *d, const char *why);
+void lv_domain_drop(struct lv_agent *a, struct lv_domain *d, const char *why, int may_return);
 void lv_domains_free(struct lv_agent *a);
 /* Resumes the domains listed in the state file that are still paused
  * (left by an agent that was killed). */

@@ -47,7 +47,14 @@ lv_block(struct lv_agent *a, struct lv_domain *d)
 	}
 	if (virDomainSuspend(d->dom) != 0) {
 		lv_log(LV_ERROR, "%s: cannot suspend it: %s", d->name, lv_virerr());
-		blocked_remove(&a->blocked, d->uuid);
+		/* Refused, and it runs: forgotten. Otherwise (the connection
+		 * went) it may be suspended all the same: it stays listed and
+		 * counts as blocked until a resume succeeds. */
+		if (virDomainGetState(d->dom, &state, &reason, 0) == 0 &&
+		    state != VIR_DOMAIN_PAUSED)
+			blocked_remove(&a->blocked, d->uuid);
+		else
+			d->blocked = 1;
 		return -EIO;
 	}
 	d->blocked = 1;
@@ -203,14 +210,16 @@ qemu_gone(struct lv_agent *a, struct lv_domain *d, uint64_t now)
 	int state = 0, reason = 0;
 	if (d->dom != NULL && a->connected && virDomainGetState(d->dom, &state, &reason, 0) == 0) {
 		if (state == VIR_DOMAIN_SHUTOFF) {
-			lv_domain_drop(a, d, reason >= 0 && reason < 8 ? why[reason] : why[0]);
+			lv_domain_drop(a, d, reason >= 0 && reason < 8 ? why[reason] : why[0],
+				       reason == VIR_DOMAIN_SHUTOFF_SAVED ||
+					       reason == VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT);
 			return -1;
 		}
 	}
 	if (d->gone_since_ns == 0)
 		d->gone_since_ns = now;
 	if (now - d->gone_since_ns >= 5 * NS_PER_S) {
-		lv_domain_drop(a, d, "its QEMU process exited");
+		lv_domain_drop(a, d, "its QEMU process exited", 0);
 		return -1;
 	}
 	d->sampled = 0;

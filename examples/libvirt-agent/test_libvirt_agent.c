@@ -678,6 +678,32 @@ test_decisions_to_libvirt(void **state)
 	assert_false(state_file_lists(uuid));
 	assert_logged("act: resumed");
 
+	/* Saved while suspended, it comes back suspended: still listed, and
+	 * resumed as soon as it starts again. */
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	char saved[128];
+	snprintf(saved, sizeof(saved), "%s/act.save", tmpdir);
+	assert_int_equal(virDomainSave(d, saved), 0);
+	pump(200);
+	assert_null(find(a, "act"));
+	assert_true(state_file_lists(uuid));
+	/* (the test driver restores running: suspended at once, before the
+	 * agent hears of the start, it is as if restored suspended) */
+	assert_int_equal(virDomainRestore(test_conn, saved), 0);
+	virDomainFree(d);
+	d = virDomainLookupByUUIDString(test_conn, uuid);
+	assert_non_null(d);
+	assert_int_equal(virDomainSuspend(d), 0);
+	pump(200);
+	x = find(a, "act");
+	assert_non_null(x);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
+	assert_false(state_file_lists(uuid));
+	assert_logged("act: resumed (suspended by an earlier run of the agent)");
+	unlink(saved);
+
 	/* Host swap: no QEMU process of this domain on this host, so no
 	 * cgroup for lru and no guest RAM for random: the swap mechanism
 	 * refuses, and the failure is reported to the policy. */
