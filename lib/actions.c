@@ -25,10 +25,9 @@ round_up(uint64_t x, uint64_t page)
 static void
 split_excess(struct reclaim_decision *d, const struct vm_work *w, const struct vm_hist *h,
 	     const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
-	     const struct tick *t, int mode, bool swap_share, uint64_t excess)
+	     const struct tick *t, int mode, bool swap_share, uint64_t excess, uint64_t current)
 {
 	uint64_t room = sat_sub(w->cap, w->held);
-	uint64_t current = vm_balloon(vm);
 	uint64_t balloon = 0, swap, compress;
 	bool no_swap = (w->flags & VIEW_NO_SWAP) != 0;
 
@@ -112,7 +111,8 @@ should_block(struct reclaim_decision *d, const struct vm_work *w, struct vm_hist
 
 uint64_t
 actions_vm(struct reclaim_decision *d, const struct vm_work *w, struct vm_hist *h,
-	   const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, struct tick *t)
+	   const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm, struct tick *t,
+	   uint64_t current)
 {
 	uint64_t target = d->target_bytes, excess;
 
@@ -150,7 +150,7 @@ actions_vm(struct reclaim_decision *d, const struct vm_work *w, struct vm_hist *
 
 		excess = sat_sub(w->projected, target);
 		split_excess(d, w, h, cfg, vm, t, mode_reclaims(t->mode) ? t->mode : MODE_HOLD, swap_share,
-			     excess);
+			     excess, current);
 		if (!mode_reclaims(t->mode) && excess == 0 && w->held == 0)
 			d->target_bytes = vm_max(vm); /* nothing held back */
 	}

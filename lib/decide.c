@@ -158,7 +158,7 @@ prepare(struct reclaim_policy *p, const struct call *c, struct tick *t, struct s
 			     t->now);
 		h->configured = vm->configured_bytes;
 		h->flags |= blocked;
-		view_vm(w, &room, s, cfg, t, vm, h);
+		view_vm(w, &room, s, cfg, t, vm, h, b);
 		w->asked_before = old ? old->asked : b;
 		wl_bounds(w, &room, s, cfg, t, vm);
 	}

@@ -79,7 +79,7 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 	d->reserved0 = 0;
 	d->rho = 0.0;
 
-	excess = actions_vm(d, w, h, cfg, vm, t);
+	excess = actions_vm(d, w, h, cfg, vm, t, current);
 	d->excess_bytes = excess;
 	d->rho = wl_rho(w, d->target_bytes, cfg->page_size);
 	d->reasons |= state_reasons(w, h, vm, t, excess, shortfall);

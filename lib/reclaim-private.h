@@ -426,10 +426,11 @@ balloon_deliverable(const struct vm_hist *h, const struct reclaim_config *cfg,
 }
 /* What the guest's rising demand will use within distress_horizon_ns. */
 uint64_t demand_ahead(const struct vm_hist *h, const struct reclaim_config *cfg);
-/* The VM's balloon cap, what it holds, and what it can give this tick. */
+/* The VM's balloon cap, what it holds, and what it can give this tick;
+ * @p b is its balloon as vm_balloon() reads it. */
 void view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	     const struct reclaim_config *cfg, const struct tick *t,
-	     const struct reclaim_vm_stats *vm, const struct vm_hist *h);
+	     const struct reclaim_vm_stats *vm, const struct vm_hist *h, uint64_t b);
 
 /* ---- waterlevel.c: the idle memory tax and the common level ---- */
 /* Allocation at price level lambda (bytes per share), before clamping. */
@@ -519,10 +520,11 @@ struct totals {
 };
 
 /* Fills the decision's balloon target, swap and compress amounts, block
- * and the reasons they carry; returns the excess over the target. */
+ * and the reasons they carry; returns the excess over the target. @p current
+ * is the VM's balloon as vm_balloon() reads it. */
 uint64_t actions_vm(struct reclaim_decision *d, const struct vm_work *w,
 		    struct vm_hist *h, const struct reclaim_config *cfg,
-		    const struct reclaim_vm_stats *vm, struct tick *t);
+		    const struct reclaim_vm_stats *vm, struct tick *t, uint64_t current);
 /* Host swap is finite: scales every VM's swap down to what the host has,
  * and moves what it cuts to balloons with room. */
 void actions_bound_swap(const struct reclaim_config *cfg, const struct reclaim_host *host,

@@ -61,10 +61,9 @@ guest_room(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
  */
 static void
 view_balloon(struct vm_work *w, struct vm_room *room, const struct reclaim_config *cfg,
-	     const struct reclaim_vm_stats *vm, const struct vm_hist *h, uint64_t now)
+	     const struct reclaim_vm_stats *vm, const struct vm_hist *h, uint64_t b, uint64_t now)
 {
 	uint64_t c = vm->configured_bytes;
-	uint64_t b = vm_balloon(vm);
 	uint64_t cap = double_to_u64(cfg->balloon_max_fraction * (double)c);
 	uint64_t active = min_u64(vm->active_bytes, vm->consumed_bytes);
 	uint16_t kind = RECLAIM_BALLOON_LIMIT_FRACTION;
@@ -161,12 +160,11 @@ short_want(const struct vm_work *w, const struct reclaim_config *cfg,
 void
 view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	const struct reclaim_config *cfg, const struct tick *t, const struct reclaim_vm_stats *vm,
-	const struct vm_hist *h)
+	const struct vm_hist *h, uint64_t b)
 {
-	uint64_t b = vm_balloon(vm);
 	uint64_t pending, projected, release;
 
-	view_balloon(w, room, cfg, vm, h, t->now);
+	view_balloon(w, room, cfg, vm, h, b, t->now);
 	w->compress_room = 0;
 	if (vm->flags & RECLAIM_VM_COMPRESS) {
 		uint64_t size = vm->compress_max_bytes
