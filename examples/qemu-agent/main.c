@@ -816,6 +816,14 @@ tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec
 	if (a->explain)
 		explain_tick(a, &sum, dec, vms, n);
 	reclaim_apply(a->policy, &adapter, a, dec, n, NULL, 0);
+	/* A stop that got no answer counts as done; the policy may not know
+	 * it took effect. A guest we may have stopped that the decision does
+	 * not block is resumed. */
+	for (size_t k = 0; k < n; k++) {
+		struct guest *g = guest_by_id(a, dec[k].id);
+		if (g != NULL && g->blocked && !dec[k].block)
+			op_unblock(a, g->id);
+	}
 	if (a->explain) {
 		for (size_t i = 0; i < a->n_guests; i++) {
 			struct guest *g = &a->guests[i];
