@@ -349,6 +349,7 @@ struct vm_work {
 struct vm_room {
 	uint64_t fair_cap;
 	uint64_t can;
+	uint64_t untrue; /* of the balloon it reports, what it cannot hold */
 };
 
 /* Over the VMs on the level: their bounds, the level at which the last of
@@ -380,19 +381,23 @@ vm_max(const struct reclaim_vm_stats *vm)
 	return min_u64(vm->configured_bytes, vm->limit_bytes);
 }
 
-/*
- * The balloon size the guest reports, as far as it can be true: a balloon
- * holds guest memory the host does not back, so no more than configured -
- * consumed (consumption is the host's measure, the balloon size the
- * guest's). A guest that says more gains nothing by it: it would otherwise
- * look ballooned to its cap, its share left to others, or have memory it
- * never gave "given back" at their expense.
- */
+/* The balloon size the guest reports, within the configured size. */
 static inline uint64_t
 vm_balloon(const struct reclaim_vm_stats *vm)
 {
-	return min_u64(vm->balloon_bytes,
-		       vm->configured_bytes - min_u64(vm->consumed_bytes, vm->configured_bytes));
+	return min_u64(vm->balloon_bytes, vm->configured_bytes);
+}
+
+/*
+ * Of balloon @p b, what it can really hold: a balloon holds guest memory
+ * the host does not back, so no more than configured - consumed
+ * (consumption is the host's measure, the balloon size the guest's). The
+ * rest is the guest's tale, and nothing another VM must make up for.
+ */
+static inline uint64_t
+balloon_backed_out(const struct reclaim_vm_stats *vm, uint64_t b)
+{
+	return min_u64(b, vm->configured_bytes - min_u64(vm->consumed_bytes, vm->configured_bytes));
 }
 
 /* Guest stats unknown, from the future, or older than stats_max_age_ns. */

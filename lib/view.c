@@ -200,8 +200,9 @@ view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	/* A balloon above its cap (the guest ran short of memory and swap)
 	 * deflates to it, in every state: the guest must not meet its OOM
 	 * killer. That memory comes back, and the need grows by it, so the
-	 * host takes it from elsewhere. */
-	release = sat_sub(b, w->held);
+	 * host takes it from elsewhere: as far as the balloon can hold it. */
+	room->untrue = b - balloon_backed_out(vm, b);
+	release = sat_sub(b - room->untrue, w->held);
 	s->release += release;
 	projected = sat_add(projected, release);
 	w->projected = projected;

@@ -69,8 +69,11 @@ wl_bounds(struct vm_work *w, const struct vm_room *vr, struct sums *s,
 			bool answers = (w->flags & (VIEW_DRIVER | VIEW_RESPONSIVE)) ==
 				       (VIEW_DRIVER | VIEW_RESPONSIVE);
 			uint64_t cap = (w->flags & VIEW_NO_SWAP) ? w->cap : vr->fair_cap;
+			/* (what it holds, as far as its balloon can hold it: a
+			 * guest that says its balloon is fuller than it can be
+			 * still owes its share, which its balloon may not take) */
 			uint64_t room = answers && (!(w->flags & VIEW_NO_SWAP) || view_can_balloon(w))
-						? sat_sub(cap, w->held)
+						? sat_sub(cap, sat_sub(w->held, vr->untrue))
 						: 0;
 			uint64_t floor;
 

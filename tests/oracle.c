@@ -86,16 +86,6 @@ add_sat(uint64_t a, uint64_t b)
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* reclaim.h: a balloon holds guest memory the host does not back; the
- * guest's word for its size counts up to configured - consumed. */
-static uint64_t
-credible_balloon(const struct reclaim_vm_stats *v)
-{
-	uint64_t cfg = v->configured_bytes;
-
-	return min64(v->balloon_bytes, cfg - min64(v->consumed_bytes, cfg));
-}
-
 /* a + b, remembering in *ovf whether it wrapped. */
 static uint64_t
 add_ovf(uint64_t a, uint64_t b, int *ovf)
@@ -359,7 +349,7 @@ guest_term(const struct reclaim_config *c, const struct reclaim_vm_stats *v)
 	uint64_t cfg = v->configured_bytes;
 	uint64_t g = add_sat(min64(v->guest_free_bytes, cfg), min64(v->guest_swap_free_bytes, cfg));
 
-	g = add_sat(g, credible_balloon(v));
+	g = add_sat(g, min64(v->balloon_bytes, cfg));
 	return sub_sat(g, c->guest_margin_bytes);
 }
 
@@ -377,7 +367,7 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 	const struct oracle_vm *m = vm_memory(o, raw, &new_vm);
 	uint64_t cfg = v->configured_bytes;
 	uint64_t max = min64(cfg, v->limit_bytes);
-	uint64_t cur = credible_balloon(v);
+	uint64_t cur = min64(v->balloon_bytes, cfg);
 	uint64_t base = m ? max64(cur, m->balloon_target) : cur;
 	uint64_t bt = d->balloon_target_bytes;
 	uint64_t hs = add_sat(d->swap_bytes, d->compress_bytes);
@@ -723,7 +713,7 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 
 	for (size_t i = 0; i < n; i++) {
 		const struct reclaim_decision *d = &dec[i];
-		uint64_t cur = credible_balloon(&vms[i]);
+		uint64_t cur = min64(vms[i].balloon_bytes, vms[i].configured_bytes);
 		struct oracle_vm fresh;
 		const struct oracle_vm *m = vm_memory(o, &vms[i], &fresh);
 		uint64_t base = m ? max64(cur, m->balloon_target) : cur;
@@ -751,7 +741,8 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 		uint64_t real = 0;
 		for (size_t i = 0; i < n; i++)
 			if (!(dec[i].reasons & RECLAIM_REASON_REBALANCE)) /* not budgeted */
-				real = add_sat(real, sub_sat(credible_balloon(&vms[i]),
+				real = add_sat(real, sub_sat(min64(vms[i].balloon_bytes,
+								   vms[i].configured_bytes),
 							     dec[i].balloon_target_bytes));
 		if (real > add_sat(add_sat(c->deflate_budget_bytes, forced), tol) && !known("rebalance"))
 			return FAIL(o, "deflation %" PRIu64 " > budget %" PRIu64 " + forced %" PRIu64,
@@ -764,7 +755,7 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 	{
 		uint64_t back = 0, in = 0, in_free = 0;
 		for (size_t i = 0; i < n; i++) {
-			uint64_t cur = credible_balloon(&vms[i]);
+			uint64_t cur = min64(vms[i].balloon_bytes, vms[i].configured_bytes);
 			struct oracle_vm fresh;
 			const struct oracle_vm *m = vm_memory(o, &vms[i], &fresh);
 			uint64_t base = m ? max64(cur, m->balloon_target) : cur;
