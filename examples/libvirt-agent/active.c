@@ -19,16 +19,12 @@
  *             page tables only: right under TCG, where QEMU itself performs
  *             every guest access, but blind to a KVM guest's accesses, which
  *             would all look idle.
- * guest       the guest's own statistics (MemTotal - MemAvailable of the
- *             balloon driver's report). Only as honest as the guest: one that
- *             says all its memory is in use escapes the idle tax, and its
- *             neighbours give for it. Only when asked for.
- * none        no measure at all: all of the domain's consumption counts as
- *             active, so the idle tax charges it nothing and its share
- *             follows its shares alone, whatever its guest says.
+ * guest       no host-side figure can be trusted: the guest's own statistics
+ *             (MemTotal - MemAvailable of the balloon driver's report). Only
+ *             as honest as the guest; the policy clamps it to consumption.
  *
  * auto takes page-idle where the kernel has it, else clear-refs for TCG
- * domains, else none, and says why in the log and the metrics.
+ * domains, else guest, and says why in the log and the metrics.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,8 +46,6 @@ lv_active_name(enum lv_active_method m)
 		return "clear-refs";
 	case LV_ACTIVE_GUEST:
 		return "guest";
-	case LV_ACTIVE_NONE:
-		return "none";
 	case LV_ACTIVE_AUTO:
 		break;
 	}
@@ -186,10 +180,6 @@ active_start(struct lv_agent *a, struct lv_domain *d)
 		act->method = want;
 		snprintf(act->why, sizeof(act->why), "as asked; only as honest as the guest");
 		break;
-	case LV_ACTIVE_NONE:
-		act->method = want;
-		snprintf(act->why, sizeof(act->why), "as asked; no idle tax for this domain");
-		break;
 	case LV_ACTIVE_AUTO:
 		if (have_ram && a->page_idle_fd >= 0) {
 			act->method = LV_ACTIVE_PAGE_IDLE;
@@ -202,12 +192,9 @@ active_start(struct lv_agent *a, struct lv_domain *d)
 			snprintf(act->why, sizeof(act->why),
 				 "%.120sTCG: QEMU's page tables see every guest access", why_not);
 		} else {
-			/* Not the guest's own figure: a guest that said all its
-			 * memory is in use would escape the idle tax at its
-			 * neighbours' expense. */
-			act->method = LV_ACTIVE_NONE;
-			snprintf(act->why, sizeof(act->why), "%.100s%s; no host-side measure: no "
-				 "idle tax", why_not,
+			act->method = LV_ACTIVE_GUEST;
+			snprintf(act->why, sizeof(act->why), "%.120s%s; estimated from the guest's "
+				 "statistics", why_not,
 				 !have_ram ? "guest RAM not found on this host"
 					   : "KVM: clear_refs misses guest accesses and no idle "
 					     "page tracking here");
@@ -227,7 +214,7 @@ active_start(struct lv_agent *a, struct lv_domain *d)
 		act->hot = calloc(k, sizeof(*act->hot));
 		if (act->addrs == NULL || act->pfns == NULL || act->hot == NULL) {
 			page_idle_free(act);
-			act->method = LV_ACTIVE_NONE;
+			act->method = LV_ACTIVE_GUEST;
 			snprintf(act->why, sizeof(act->why), "out of memory for page-idle samples");
 		} else {
 			page_idle_begin(a, d);
@@ -264,12 +251,6 @@ active_sample(struct lv_agent *a, struct lv_domain *d, uint64_t now_ns)
 	uint32_t sampled = 0, touched = 0;
 	int end = now_ns - act->period_start_ns >= a->cfg.sample_period_ns;
 
-	if (act->method == LV_ACTIVE_NONE) {
-		act->last_sampled = act->last_touched = 0;
-		d->active = d->consumed;
-		return;
-	}
-
 	switch (act->method) {
 	case LV_ACTIVE_CLEAR_REFS: {
 		uint64_t page = d->mem.page_size;
@@ -293,8 +274,6 @@ active_sample(struct lv_agent *a, struct lv_domain *d, uint64_t now_ns)
 	case LV_ACTIVE_GUEST:
 	case LV_ACTIVE_AUTO:
 		guest_fraction(d, &sampled, &touched);
-		break;
-	case LV_ACTIVE_NONE:
 		break;
 	}
 	act->last_sampled = sampled;

@@ -116,7 +116,6 @@ enum lv_active_method {
 	LV_ACTIVE_PAGE_IDLE,  /* idle page tracking: sees KVM guests' accesses */
 	LV_ACTIVE_CLEAR_REFS, /* accessed bits via clear_refs: right under TCG only */
 	LV_ACTIVE_GUEST,      /* the guest's own statistics */
-	LV_ACTIVE_NONE,       /* no measure: all of consumption counts as active */
 };
 const char *lv_active_name(enum lv_active_method m);
 

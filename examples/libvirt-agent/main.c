@@ -113,7 +113,7 @@ usage(FILE *out)
 		"                        textfile collector; mode 0644)\n"
 		"  --state-dir DIR       where suspended domains are remembered\n"
 		"                        (" DEFAULT_STATE_DIR ")\n"
-		"  --active-method M     auto, page-idle, clear-refs, guest or none (auto)\n"
+		"  --active-method M     auto, page-idle, clear-refs or guest (auto)\n"
 		"  --swap-method M       host swap by the kernel's LRU through the domain's\n"
 		"                        memory cgroup (lru), by random page-out (random), or\n"
 		"                        lru where available (auto) (auto)\n"
@@ -205,8 +205,6 @@ parse_args(struct lv_agent *a, int argc, char **argv)
 				a->active_method = LV_ACTIVE_CLEAR_REFS;
 			else if (!strcmp(optarg, "guest"))
 				a->active_method = LV_ACTIVE_GUEST;
-			else if (!strcmp(optarg, "none"))
-				a->active_method = LV_ACTIVE_NONE;
 			else
 				ok = 0;
 			break;

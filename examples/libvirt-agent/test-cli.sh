@@ -113,7 +113,7 @@ expect "$tmp/metrics.prom" 'reclaim_agent_info{version="'
 expect "$tmp/metrics.prom" 'dry_run="1"'
 expect "$tmp/metrics.prom" 'reclaim_host_state{state="high"} 1'
 expect "$tmp/metrics.prom" 'reclaim_vm_configured_bytes{domain="web",uuid="3e3fce45-4f53-4fa7-bb32-11f34168b82b"} 2147483648'
-expect "$tmp/metrics.prom" 'reclaim_vm_active_method{domain="db",uuid="91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11",method="none"'
+expect "$tmp/metrics.prom" 'reclaim_vm_active_method{domain="db",uuid="91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11",method="guest"'
 expect "$tmp/metrics.prom" 'reclaim_vm_reason{domain="db",uuid="91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11",reason="stale"} 1'
 expect "$tmp/metrics.prom" 'reclaim_agent_domains{managed="no"} 2'
 grep -q 'domain="noballoon"' "$tmp/metrics.prom" && fail "an unmanaged domain in the metrics"

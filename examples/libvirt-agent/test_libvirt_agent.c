@@ -516,15 +516,7 @@ test_discovery_and_events(void **state)
 	assert_logged("test: managed (uuid 6695eb01-f6a4-8304-79aa-97f2502e193f)");
 	/* No QEMU process: the agent says what it cannot do. */
 	assert_logged("test: guest RAM not found (no QEMU process with this UUID");
-	/* Nor any host-side measure of its active memory: all of it counts,
-	 * whatever the guest says (here: that it uses nothing). */
-	assert_int_equal(t->act.method, LV_ACTIVE_NONE);
-	t->consumed = 512 * MIB;
-	t->ms.raw = (struct guest_stats_raw){.last_update_s = 1, .has_total = 1,
-					     .total = 512 * MIB, .has_available = 1,
-					     .available = 512 * MIB};
-	active_sample(a, t, lv_now_ns());
-	assert_int_equal(t->active, 512 * MIB);
+	assert_int_equal(t->act.method, LV_ACTIVE_GUEST);
 
 	/* Started: found through the lifecycle event, not a poll. */
 	virDomainPtr nb = create("nb", "", "none");
