@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +45,7 @@ struct guest {
 	int has_balloon;
 	int blocked;     /* stopped by us, or maybe (a stop that got no answer) */
 	int block_warned; /* told once that it cannot be blocked */
+	int record_fd;   /* its pause record, locked while we hold it; -1 none */
 	/* Guest stats and the balloon size are read at different moments:
 	 * agent-common's guest_view aligns them. */
 	struct guest_view view;
@@ -109,7 +111,7 @@ clock_ns(clockid_t clock)
 }
 
 static int resume_at(const char *qmp_path, char *why, size_t why_len);
-static void paused_forget(const struct agent *a, const struct guest *g);
+static void paused_forget(const struct agent *a, struct guest *g);
 
 static void
 guest_gone(struct agent *a, struct guest *g, const char *why)
@@ -206,32 +208,42 @@ paused_path(char *out, size_t len, const struct agent *a, const char *qmp_path)
 	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
 }
 
+/* Writes the record (its content never changes, so rewriting it in place
+ * cannot leave it empty) and holds it locked while the guest is ours: an
+ * agent sharing the directory leaves a locked record alone. */
 static int
-paused_record(const struct agent *a, const struct guest *g)
+paused_record(const struct agent *a, struct guest *g)
 {
+	if (g->record_fd >= 0)
+		return 0;
 	char path[4200];
 	int err = paused_path(path, sizeof(path), a, g->qmp_path);
 	if (err)
 		return err;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	size_t len = strlen(g->qmp_path);
-	if (write(fd, g->qmp_path, len) != (ssize_t)len || fsync(fd) != 0)
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0 ||
+	    pwrite(fd, g->qmp_path, len, 0) != (ssize_t)len || fsync(fd) != 0)
 		err = errno ? -errno : -EIO;
-	if (close(fd) != 0 && !err)
-		err = -errno;
-	if (err)
-		unlink(path);
-	return err;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	g->record_fd = fd;
+	return 0;
 }
 
 static void
-paused_forget(const struct agent *a, const struct guest *g)
+paused_forget(const struct agent *a, struct guest *g)
 {
 	char path[4200];
 	if (paused_path(path, sizeof(path), a, g->qmp_path) == 0)
 		unlink(path);
+	if (g->record_fd >= 0)
+		close(g->record_fd);
+	g->record_fd = -1;
 }
 
 /* "cont" through a connection of its own: for a guest whose connection
@@ -273,11 +285,15 @@ resume_left_paused(struct agent *a)
 		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0)
 			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+			close(fd); /* its agent is alive and has the guest stopped */
+			continue;
+		}
 		ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()
 				    ? read(fd, qmp_path, sizeof(qmp_path) - 1)
 				    : -1;
-		close(fd);
 		if (n <= 0) {
+			close(fd);
 			fprintf(stderr, "%s: not a record of ours; left alone\n", path);
 			continue;
 		}
@@ -285,9 +301,22 @@ resume_left_paused(struct agent *a)
 		if (resume_at(qmp_path, why, sizeof(why)) == 0) {
 			printf("%s: stopped by an earlier agent: %s\n", qmp_path, why);
 			unlink(path);
+			close(fd);
+			continue;
+		}
+		fprintf(stderr, "%s: stopped by an earlier agent, still stopped: %s\n", qmp_path,
+			why);
+		/* A guest of ours: it counts as blocked, and is resumed as soon
+		 * as a decision does not block it (or on exit). */
+		struct guest *g = NULL;
+		for (size_t i = 0; i < a->n_guests && g == NULL; i++)
+			if (!strcmp(a->guests[i].qmp_path, qmp_path))
+				g = &a->guests[i];
+		if (g != NULL && g->record_fd < 0) {
+			g->blocked = 1;
+			g->record_fd = fd;
 		} else {
-			fprintf(stderr, "%s: stopped by an earlier agent, still stopped: %s\n",
-				qmp_path, why);
+			close(fd);
 		}
 	}
 	closedir(d);
@@ -882,6 +911,7 @@ parse_vm(struct guest *g, char *spec, uint64_t index)
 	g->balloon_cap = RECLAIM_UNLIMITED;
 	snprintf(g->name, sizeof(g->name), "vm%" PRIu64, index);
 	g->qmp.fd = -1;
+	g->record_fd = -1;
 	guest_mem_init(&g->mem);
 
 	char *save = NULL;
@@ -1010,11 +1040,17 @@ parse_args(struct agent *a, int argc, char **argv)
 			a->explain = 1;
 			break;
 		case O_TRACE: {
-			/* Not through a link, and readable by others but never
-			 * writable, whatever the umask. */
-			int fd = open(optarg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-				      0644);
-			if (fd >= 0 && fchmod(fd, 0644) == 0)
+			/* A file it creates is readable by others but never
+			 * writable, whatever the umask; one that exists (a
+			 * device, /dev/stdout, the operator's own) keeps its mode. */
+			int fd = open(optarg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			if (fd >= 0 && fchmod(fd, 0644) != 0) {
+				close(fd);
+				fd = -1;
+			} else if (fd < 0 && errno == EEXIST) {
+				fd = open(optarg, O_WRONLY | O_TRUNC | O_CLOEXEC);
+			}
+			if (fd >= 0)
 				a->trace = fdopen(fd, "w");
 			if (a->trace == NULL) {
 				fprintf(stderr, "%s: %s\n", optarg, strerror(errno));
@@ -1162,19 +1198,23 @@ out:
 		char why[300] = "";
 		int resumed = 0;
 		if (g->blocked && !qmp_closed(&g->qmp) &&
-		    qmp_execute(&g->qmp, NULL, "cont", NULL) == 0)
+		    qmp_execute(&g->qmp, NULL, "cont", NULL) == 0) {
 			resumed = 1;
+			snprintf(why, sizeof(why), "resumed");
+		}
 		qmp_close(&g->qmp);
 		if (g->blocked && !resumed && resume_at(g->qmp_path, why, sizeof(why)) == 0)
 			resumed = 1;
 		if (resumed) {
-			printf("%s: resumed on exit%s%s%s\n", g->name, why[0] ? " (" : "", why,
-			       why[0] ? ")" : "");
+			/* "resumed", or why there was nothing to resume */
+			printf("%s: on exit: %s\n", g->name, why);
 			paused_forget(&a, g);
 		} else if (g->blocked) {
 			fprintf(stderr, "%s: still stopped (%s); the next agent resumes it\n",
 				g->name, why);
 		}
+		if (g->record_fd >= 0)
+			close(g->record_fd); /* the record stays, unlocked, for the next agent */
 		guest_mem_close(&g->mem);
 	}
 	reclaim_policy_destroy(a.policy);

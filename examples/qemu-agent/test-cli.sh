@@ -105,15 +105,24 @@ printf '%s' "$tmp/gone.sock" > "$tmp/st/paused-0123456789abcdef"
 grep -q "gone.sock: stopped by an earlier agent: its QEMU is gone" "$tmp/out" ||
 	fail "left paused: $(cat "$tmp/out" "$tmp/err")"
 [ ! -e "$tmp/st/paused-0123456789abcdef" ] || fail "the record of a resumed guest stayed"
+# A record another agent holds (locked: its guest is stopped now) is left
+# alone: two agents may share the directory.
+printf '%s' "$tmp/gone.sock" > "$tmp/st/paused-0123456789abcdef"
+flock -x "$tmp/st/paused-0123456789abcdef" "$agent" --budget 1G --state-dir "$tmp/st" \
+	--vm name=a,qmp="$tmp/none.sock" > "$tmp/out" 2> "$tmp/err"
+! grep -q "stopped by an earlier agent" "$tmp/out" && [ -e "$tmp/st/paused-0123456789abcdef" ] ||
+	fail "a record another agent holds was taken: $(cat "$tmp/out")"
+rm -f "$tmp/st/paused-0123456789abcdef"
 
-# The trace file: never writable by others, whatever the umask; never
-# written through a link.
+# The trace file it creates: never writable by others, whatever the umask.
+# One that exists keeps its mode (a device, the operator's own file).
 (umask 000 && "$agent" --budget 1G --trace "$tmp/trace" --state-dir "$tmp/st" \
 	--vm name=a,qmp="$tmp/none.sock" > /dev/null 2>&1)
 [ "$(stat -c %a "$tmp/trace")" = 644 ] || fail "trace mode $(stat -c %a "$tmp/trace")"
-ln -s "$tmp/cg/memory.oom_control" "$tmp/link"
-"$agent" --budget 1G --trace "$tmp/link" --vm name=a,qmp="$tmp/none.sock" > /dev/null 2>&1
-[ "$(cat "$tmp/cg/memory.oom_control")" = 0 ] || fail "the trace was written through a link"
+chmod 0600 "$tmp/trace"
+"$agent" --budget 1G --trace "$tmp/trace" --state-dir "$tmp/st" \
+	--vm name=a,qmp="$tmp/none.sock" > /dev/null 2>&1
+[ "$(stat -c %a "$tmp/trace")" = 600 ] || fail "an existing trace file's mode changed"
 
 [ "$failed" = 0 ] && echo "qemu-agent command line: ok"
 exit "$failed"
