@@ -400,10 +400,19 @@ lv_resync(struct lv_agent *a)
 		lv_domain_refresh(a, d);
 	}
 	free(list);
-	/* Known before and not listed now: gone while we were not looking. */
-	for (size_t j = known; seen && j-- > 0;)
-		if (!seen[j])
-			lv_domain_drop(a, a->doms[j], "no longer running", 0);
+	/* Known before and not listed now: gone while we were not looking
+	 * (saved, it comes back as we left it: kept listed if suspended). */
+	for (size_t j = known; seen && j-- > 0;) {
+		int state = 0, reason = 0;
+		struct lv_domain *d = a->doms[j];
+		if (seen[j])
+			continue;
+		int saved = d->dom != NULL && virDomainGetState(d->dom, &state, &reason, 0) == 0 &&
+			    state == VIR_DOMAIN_SHUTOFF &&
+			    (reason == VIR_DOMAIN_SHUTOFF_SAVED ||
+			     reason == VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT);
+		lv_domain_drop(a, d, saved ? "saved" : "no longer running", saved);
+	}
 	free(seen);
 }
 

@@ -390,8 +390,10 @@ lv_tick(struct lv_agent *a)
 {
 	uint64_t now = lv_now_ns();
 	a->ticks++;
-	if (a->connected && now - a->last_resync_ns >= 30 * NS_PER_S)
+	if (a->connected && now - a->last_resync_ns >= 30 * NS_PER_S) {
 		lv_resync(a);
+		lv_resume_leftovers(a); /* a listed domain it found started again */
+	}
 
 	uint64_t guests = 0;
 	for (size_t i = 0; i < a->n_doms;) {
@@ -472,6 +474,14 @@ lv_tick(struct lv_agent *a)
 		}
 	}
 	lv_apply(a, a->dec, n);
+	/* A suspend that failed without an answer counts as done, and the
+	 * policy, told it failed, may never ask to resume: a domain we may
+	 * have suspended that the decision does not block is resumed. */
+	for (size_t i = 0; i < n; i++) {
+		struct lv_domain *d = lv_domain_by_id(a, a->dec[i].id);
+		if (d != NULL && d->blocked && !a->dec[i].block)
+			lv_unblock(a, d);
+	}
 out:
 	metrics_render(a);
 	if (a->metrics_file != NULL) {

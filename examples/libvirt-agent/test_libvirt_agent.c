@@ -694,6 +694,40 @@ test_decisions_to_libvirt(void **state)
 	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
 	assert_false(state_file_lists(uuid));
 	assert_logged("act: resumed (suspended by an earlier run of the agent)");
+
+	/* The same for a defined domain, found by the periodic resync
+	 * instead of the events. */
+	char xml[1024], puuid[VIR_UUID_STRING_BUFLEN];
+	snprintf(xml, sizeof(xml), balloon_dom, "pers", "", "virtio");
+	virDomainPtr p = virDomainDefineXML(test_conn, xml);
+	assert_non_null(p);
+	assert_int_equal(virDomainCreate(p), 0);
+	virDomainGetUUIDString(p, puuid);
+	pump(200);
+	struct lv_domain *y = find(a, "pers");
+	assert_non_null(y);
+	dec = decision(y, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_int_equal(dom_state(p), VIR_DOMAIN_PAUSED);
+	assert_int_equal(virDomainManagedSave(p, 0), 0);
+	lv_resync(a);
+	assert_null(find(a, "pers"));
+	assert_true(state_file_lists(puuid));
+	lv_resume_leftovers(a); /* saved: nothing to resume yet, still listed */
+	assert_true(state_file_lists(puuid));
+	assert_int_equal(virDomainCreate(p), 0); /* from the managed save */
+	assert_int_equal(virDomainSuspend(p), 0);
+	lv_resync(a);
+	lv_resume_leftovers(a);
+	assert_non_null(find(a, "pers"));
+	assert_int_equal(dom_state(p), VIR_DOMAIN_RUNNING);
+	assert_false(state_file_lists(puuid));
+	pump(200); /* the events of all that, now stale: nothing changes */
+	assert_int_equal(dom_state(p), VIR_DOMAIN_RUNNING);
+	assert_int_equal(virDomainDestroy(p), 0);
+	assert_int_equal(virDomainUndefine(p), 0);
+	virDomainFree(p);
+	pump(200);
 	unlink(saved);
 
 	/* Host swap: no QEMU process of this domain on this host, so no
