@@ -162,7 +162,7 @@ view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	const struct reclaim_config *cfg, const struct tick *t, const struct reclaim_vm_stats *vm,
 	const struct vm_hist *h, uint64_t b)
 {
-	uint64_t pending, projected, release;
+	uint64_t pending, projected, holds, release;
 
 	view_balloon(w, room, cfg, vm, h, b, t->now);
 	w->compress_room = 0;
@@ -201,8 +201,9 @@ view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	 * deflates to it, in every state: the guest must not meet its OOM
 	 * killer. That memory comes back, and the need grows by it, so the
 	 * host takes it from elsewhere: as far as the balloon can hold it. */
-	room->untrue = b - balloon_backed_out(vm, b);
-	release = sat_sub(b - room->untrue, w->held);
+	holds = balloon_backed_out(vm, b);
+	room->untrue = b - holds;
+	release = sat_sub(holds, w->held);
 	s->release += release;
 	projected = sat_add(projected, release);
 	w->projected = projected;
