@@ -312,6 +312,8 @@ int metrics_write_file(const struct lv_agent *a, const char *path);
  * loop. 0 or -1 (logged). */
 int metrics_http_start(struct lv_agent *a, const char *listen);
 void metrics_http_stop(struct lv_agent *a);
+/* The port it listens on (the one the kernel chose for port 0); -1 if none. */
+int metrics_http_port(const struct lv_agent *a);
 /* Escapes a Prometheus label value into @p buf. */
 const char *metrics_label(char *buf, size_t len, const char *value);
 

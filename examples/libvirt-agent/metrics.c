@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "lvagent.h"
@@ -320,6 +319,12 @@ struct client {
 	int timer;
 	size_t len;
 	char buf[2048];
+	/* The reply, once the request is read: a copy of its own (the next
+	 * tick replaces the metrics), sent as the socket takes it, so that a
+	 * client that reads slowly, or not at all, holds up nobody; the
+	 * client's deadline ends it. */
+	char *out;
+	size_t out_len, out_off;
 };
 
 static void
@@ -328,6 +333,7 @@ client_free(void *opaque)
 	struct client *c = opaque;
 	close(c->fd);
 	c->a->http->clients--;
+	free(c->out);
 	free(c);
 }
 
@@ -342,6 +348,25 @@ client_close(struct client *c)
 	c->watch = -1;
 }
 
+/* Sends what the socket takes now; closes the client when all is sent or
+ * the peer is gone. */
+static void
+client_send(struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* the rest when it is writable again */
+		if (w <= 0)
+			break;
+		c->out_off += (size_t)w;
+	}
+	client_close(c);
+}
+
 static void
 respond(struct client *c, const char *status, const char *body, size_t len)
 {
@@ -350,32 +375,30 @@ respond(struct client *c, const char *status, const char *body, size_t len)
 			 "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
 			 status, len);
-	/* Small replies: write them out with a deadline, blocking. */
-	int flags = fcntl(c->fd, F_GETFL);
-	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
-	struct timeval tv = {2, 0};
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	const char *parts[2] = {head, body};
-	size_t lens[2] = {(size_t)n, len};
-	for (int p = 0; p < 2; p++) {
-		size_t off = 0;
-		while (off < lens[p]) {
-			ssize_t w = send(c->fd, parts[p] + off, lens[p] - off, MSG_NOSIGNAL);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				return;
-			off += (size_t)w;
-		}
+	c->out = n > 0 ? malloc((size_t)n + len) : NULL;
+	if (c->out == NULL) {
+		client_close(c);
+		return;
 	}
+	memcpy(c->out, head, (size_t)n);
+	memcpy(c->out + n, body, len);
+	c->out_len = (size_t)n + len;
+	c->out_off = 0;
+	virEventUpdateHandle(c->watch, VIR_EVENT_HANDLE_WRITABLE);
+	client_send(c);
 }
 
 static void
-client_readable(int watch, int fd, int events, void *opaque)
+client_event(int watch, int fd, int events, void *opaque)
 {
 	struct client *c = opaque;
 	(void)watch;
-	(void)events;
+	if (c->out != NULL) {
+		if (events & (VIR_EVENT_HANDLE_WRITABLE | VIR_EVENT_HANDLE_ERROR |
+			      VIR_EVENT_HANDLE_HANGUP))
+			client_send(c);
+		return;
+	}
 	ssize_t n = recv(fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -389,7 +412,6 @@ client_readable(int watch, int fd, int events, void *opaque)
 		if (c->len == sizeof(c->buf) - 1) {
 			static const char msg[] = "request too large\n";
 			respond(c, "431 Request Header Fields Too Large", msg, sizeof(msg) - 1);
-			client_close(c);
 		}
 		return;
 	}
@@ -400,7 +422,6 @@ client_readable(int watch, int fd, int events, void *opaque)
 		static const char msg[] = "not found: try /metrics\n";
 		respond(c, "404 Not Found", msg, sizeof(msg) - 1);
 	}
-	client_close(c);
 }
 
 static void
@@ -429,7 +450,7 @@ on_accept(int watch, int fd, int events, void *opaque)
 	c->fd = cfd;
 	c->timer = -1;
 	a->http->clients++;
-	c->watch = virEventAddHandle(cfd, VIR_EVENT_HANDLE_READABLE, client_readable, c,
+	c->watch = virEventAddHandle(cfd, VIR_EVENT_HANDLE_READABLE, client_event, c,
 				     client_free);
 	if (c->watch < 0) {
 		client_free(c);
@@ -492,9 +513,23 @@ metrics_http_start(struct lv_agent *a, const char *listen_spec)
 		a->http = NULL;
 		return -1;
 	}
-	lv_log(LV_INFO, "metrics on http://%s%s%s:%s/metrics", strchr(host, ':') ? "[" : "", host,
-	       strchr(host, ':') ? "]" : "", port);
+	lv_log(LV_INFO, "metrics on http://%s%s%s:%d/metrics", strchr(host, ':') ? "[" : "", host,
+	       strchr(host, ':') ? "]" : "", metrics_http_port(a));
 	return 0;
+}
+
+int
+metrics_http_port(const struct lv_agent *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (a->http == NULL || a->http->fd < 0 ||
+	    getsockname(a->http->fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 void
@@ -504,6 +539,11 @@ metrics_http_stop(struct lv_agent *a)
 		return;
 	virEventRemoveHandle(a->http->watch);
 	close(a->http->fd);
-	/* Clients still open are freed by the event loop, or with the process. */
 	a->http->fd = -1;
+	/* Clients still open are freed by the event loop, or with the
+	 * process: they count themselves out of a->http. */
+	if (a->http->clients == 0) {
+		free(a->http);
+		a->http = NULL;
+	}
 }

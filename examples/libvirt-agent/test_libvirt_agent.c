@@ -5,12 +5,16 @@
  * the state file, discovery and lifecycle and metadata events, and the libvirt
  * calls each decision issues, read back from libvirt.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -840,6 +844,112 @@ test_dry_run_changes_nothing(void **state)
 	manage_default_domain(1);
 }
 
+/* ---- the metrics endpoint ---- */
+
+/* Connects to the agent's endpoint with a small receive buffer and sends a
+ * request; reads nothing yet. */
+static int
+http_request(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int small = 4096;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)(sizeof(req) - 1));
+	return fd;
+}
+
+/* Reads the whole reply, running the agent's event loop between reads;
+ * returns its body (the caller frees it) and its length in *len. */
+static char *
+http_reply(int fd, size_t *len)
+{
+	size_t cap = 1 << 16, got = 0;
+	char *buf = malloc(cap);
+
+	assert_non_null(buf);
+	for (int rounds = 0; rounds < 20000; rounds++) {
+		ssize_t n;
+
+		if (cap - got < 1 << 15) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		n = recv(fd, buf + got, cap - got - 1, MSG_DONTWAIT);
+		if (n == 0)
+			break;
+		if (n > 0)
+			got += (size_t)n;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			pump(2);
+		else
+			fail_msg("recv: %s", strerror(errno));
+	}
+	close(fd);
+	buf[got] = '\0';
+	char *body = strstr(buf, "\r\n\r\n");
+	assert_non_null(body);
+	assert_non_null(strstr(buf, "HTTP/1.0 200 OK\r\n"));
+	body += 4;
+	*len = got - (size_t)(body - buf);
+	memmove(buf, body, *len + 1);
+	return buf;
+}
+
+/*
+ * The endpoint answers from libvirt's event loop, the one that runs the
+ * ticks: a client that asks and then does not read must hold up neither
+ * the loop nor other clients, and still gets its whole reply, the metrics
+ * as they were when it asked, when it does read.
+ */
+static void
+test_metrics_slow_client(void **state)
+{
+	(void)state;
+	struct lv_agent *a = agent_new(1);
+	size_t big = 8u << 20, len;
+	char *asked = malloc(big + 1), *body;
+
+	assert_non_null(asked);
+	for (size_t i = 0; i < big; i++)
+		asked[i] = "reclaim_metric_line 1234567\n"[i % 28];
+	asked[big] = '\0';
+	a->metrics = strdup(asked);
+	a->metrics_len = big;
+	assert_int_equal(metrics_http_start(a, "127.0.0.1:0"), 0);
+	int port = metrics_http_port(a);
+	assert_true(port > 0);
+
+	int slow = http_request(port);
+	pump(50); /* its request is read, and its reply fills the socket */
+	int other = http_request(port);
+	body = http_reply(other, &len);
+	assert_int_equal(len, big);
+	assert_memory_equal(body, asked, big);
+	free(body);
+
+	/* The next tick's metrics replace these: the slow reply keeps them. */
+	free(a->metrics);
+	a->metrics = strdup("reclaim_host_state 0\n");
+	a->metrics_len = strlen(a->metrics);
+	body = http_reply(slow, &len);
+	assert_int_equal(len, big);
+	assert_memory_equal(body, asked, big);
+	free(body);
+
+	pump(10); /* the closed clients are freed */
+	metrics_http_stop(a);
+	assert_null(a->http);
+	free(asked);
+	agent_free(a);
+}
+
 int
 main(void)
 {
@@ -855,6 +965,7 @@ main(void)
 		cmocka_unit_test(test_discovery_and_events),
 		cmocka_unit_test(test_decisions_to_libvirt),
 		cmocka_unit_test(test_dry_run_changes_nothing),
+		cmocka_unit_test(test_metrics_slow_client),
 	};
 	return cmocka_run_group_tests_name("libvirt_agent", tests, event_loop_setup,
 					   event_loop_teardown);
