@@ -311,8 +311,10 @@ reclaim_config_init_profile(struct reclaim_config *cfg, size_t size, uint32_t pr
 
 /**
  * Validates @p cfg as reclaim_policy_new() would.
- * @param[out] field if not NULL, set to the name of the offending member
- *             (e.g. "threshold_soft"), or NULL when the config is valid.
+ * @param[out] field if not NULL, set on every return, errors included (it
+ *             is how the error is told): the name of the offending member
+ *             (e.g. "threshold_soft"), or NULL when the config is valid or
+ *             @p cfg is NULL.
  * @return RECLAIM_OK or the error the policy would report.
  * @since 0.2
  */
