@@ -250,7 +250,7 @@ actions_bound_rebalance(const struct reclaim_config *cfg, struct reclaim_decisio
 		struct reclaim_decision *d = (void *)((char *)out + i * dsize);
 		const struct vm_work *w = &work[i];
 		const struct reclaim_vm_stats *vm = vm_at(vms, i);
-		uint64_t cur = vm_balloon(vm);
+		uint64_t cur = vm_balloon(vm), holds = balloon_backed_out(vm, cur);
 		uint64_t give, keep, bt;
 
 		if (!(d->reasons & RECLAIM_REASON_REBALANCE) || d->balloon_target_bytes >= w->held)
@@ -261,6 +261,9 @@ actions_bound_rebalance(const struct reclaim_config *cfg, struct reclaim_decisio
 		bt = w->held - keep;
 		tot->deflate -= min_u64(tot->deflate, sat_sub(cur, d->balloon_target_bytes));
 		tot->deflate += sat_sub(cur, bt);
+		tot->deflate_backed -= min_u64(tot->deflate_backed,
+					       sat_sub(holds, d->balloon_target_bytes));
+		tot->deflate_backed += sat_sub(holds, bt);
 		d->target_bytes = max_u64(sat_sub(d->target_bytes, give - keep), vm->reservation_bytes);
 		d->bound = decision_bound(w, vm, d->target_bytes);
 		d->balloon_target_bytes = bt;

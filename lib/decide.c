@@ -250,10 +250,12 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 
 	/* Short when the bounds leave too little to reclaim, or when what the
 	 * plan delivers falls short: a VM whose balloon cannot take its share
-	 * (its guest's reports) is not made up for by the others. */
+	 * (its guest's reports) is not made up for by the others. Deflation
+	 * counts against it as far as the host must back it again: a balloon
+	 * that says it is fuller than it can be gives nothing back. */
 	if (mode_reclaims(t.mode) && !shortfall &&
 	    sat_sub(sat_add(sat_add(tot.balloon, tot.swap), sat_add(tot.compress, s.pending)),
-		    tot.deflate) < t.need) {
+		    tot.deflate_backed) < t.need) {
 		shortfall = true;
 		for (i = 0; i < n; i++)
 			decision_at(decisions, c.dsize, i)->reasons |= RECLAIM_REASON_SHORTFALL;

@@ -102,6 +102,8 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 		tot->balloon += d->balloon_target_bytes - w->held;
 	if ((w->flags & VIEW_DRIVER) && d->balloon_target_bytes < current) {
 		tot->deflate += current - d->balloon_target_bytes;
+		tot->deflate_backed +=
+			sat_sub(balloon_backed_out(vm, current), d->balloon_target_bytes);
 		/* The reason names a choice, not what the cap forces, and
 		 * deflation of the comfortable host, not rebalancing. */
 		if (d->balloon_target_bytes < min_u64(current, w->cap) &&

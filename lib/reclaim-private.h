@@ -520,6 +520,9 @@ void pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t pag
 /* ---- actions.c: from targets to actions ---- */
 struct totals {
 	uint64_t balloon, swap, compress, deflate;
+	/* Of the deflation, what the host must back again: a balloon holds
+	 * no more than balloon_backed_out() says, whatever it reports. */
+	uint64_t deflate_backed;
 	uint32_t flags; /* enum reclaim_summary_flag bits the VMs raise */
 	bool rebalanced; /* some VM gets memory back by rebalancing */
 };

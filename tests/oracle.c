@@ -651,7 +651,7 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 	uint64_t usable = host->total_bytes - host->reserved_bytes;
 	uint64_t f = min64(host->free_bytes, usable);
 	uint64_t tol = tolerance(c, usable), lt[4], forced = 0;
-	uint64_t swap = 0, compress = 0, inflate = 0, deflate = 0, planned;
+	uint64_t swap = 0, compress = 0, inflate = 0, deflate = 0, phantom = 0, planned;
 	double own[4], h = c->hysteresis * threshold_base(c, usable);
 	uint32_t prev, lo, hi;
 
@@ -724,6 +724,15 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 		compress = add_sat(compress, d->compress_bytes);
 		inflate = add_sat(inflate, sub_sat(d->balloon_target_bytes, cur));
 		deflate = add_sat(deflate, sub_sat(base, d->balloon_target_bytes));
+		/* A balloon holds no more than the guest memory the host does
+		 * not back: deflating what it cannot hold costs the host nothing. */
+		if (vms[i].flags & RECLAIM_VM_BALLOON) {
+			uint64_t size = vms[i].configured_bytes;
+			uint64_t holds = min64(cur, size - min64(vms[i].consumed_bytes, size));
+
+			phantom = add_sat(phantom, sub_sat(cur, d->balloon_target_bytes) -
+							   sub_sat(holds, d->balloon_target_bytes));
+		}
 	}
 	if (sum->swap_bytes != swap || sum->compress_bytes != compress)
 		return FAIL(o, "summary: swap %" PRIu64 " compress %" PRIu64 ", decisions sum to %"
@@ -796,9 +805,11 @@ oracle_check(struct oracle *o, const struct reclaim_host *host,
 		return FAIL(o, "swap %" PRIu64 " > host swap room %" PRIu64, swap,
 			    host->swap_free_bytes);
 	/* total planned reclamation >= need when there is enough reclaimable memory */
-	/* net of balloon deflation: rebalancing must not eat into the need */
+	/* net of balloon deflation (as far as the host backs it again):
+	 * rebalancing must not eat into the need */
 	planned = sub_sat(add_sat(add_sat(sum->balloon_bytes, swap),
-				  add_sat(compress, sum->in_flight_bytes)), sum->deflate_bytes);
+				  add_sat(compress, sum->in_flight_bytes)),
+			  sub_sat(sum->deflate_bytes, phantom));
 	if (!(sum->flags & (RECLAIM_SUMMARY_SHORTFALL | RECLAIM_SUMMARY_SWAP_BOUNDED)) &&
 	    add_sat(planned, tol * (uint64_t)(n ? n : 1)) < sum->need_bytes && !known("swap-cap"))
 		return FAIL(o, "planned %" PRIu64 " (balloon %" PRIu64 " swap %" PRIu64 " compress %"
