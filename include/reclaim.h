@@ -16,7 +16,9 @@
  * - memory is in bytes and time in nanoseconds, as uint64_t; the library never
  *   reads a clock, the caller supplies monotonic time;
  * - functions return 0 (RECLAIM_OK) or a negative enum reclaim_status and
- *   leave every output untouched on error; a failed call on a policy records
+ *   leave every output untouched on error (except reports of the error
+ *   itself: reclaim_apply()'s results when an op failed,
+ *   reclaim_config_check()'s field); a failed call on a policy records
  *   where it found the fault (reclaim_policy_last_error());
  * - arguments: the object a function works on first (the policy, a config,
  *   an estimator, a generator), then inputs, then outputs; constructors
@@ -685,7 +687,12 @@ reclaim_policy_resize(struct reclaim_policy **policy, size_t capacity);
 RECLAIM_API size_t
 reclaim_policy_capacity(const struct reclaim_policy *policy);
 
-/** Frees a policy from reclaim_policy_new(); NULL-safe. @since 0.2 */
+/**
+ * Frees a policy from reclaim_policy_new(); NULL-safe. A policy in use by
+ * another call (an adapter callback of its own reclaim_apply(), say) is
+ * left alone: that call would go on in freed memory.
+ * @since 0.2
+ */
 RECLAIM_API void
 reclaim_policy_destroy(struct reclaim_policy *policy);
 
@@ -883,14 +890,25 @@ struct reclaim_apply_result {
  * A failing op is recorded and the other ops and VMs still run. When
  * @p policy is given, failures are remembered so that the next decide
  * retries them (a failed balloon counts as no progress, a failed block is
- * issued again). Decisions are read at the stride of their struct_size
- * (all the same, as reclaim_decide() writes them), in any order and any
- * subset.
+ * issued again; a swap_out that fails marks host swap down for the VM even
+ * when it carried compressed pages the adapter has no tier for), and so is
+ * a block or unblock that succeeded, also from a dry run's decisions.
+ * Decisions are read at the stride of their struct_size (all the same, as
+ * reclaim_decide() writes them), in any order, in one call or several.
+ * Each should be applied once: decide counts a decision it wrote as
+ * carried out, so one never applied looks to the next decide like an
+ * adapter that did nothing (a balloon that did not move is, in time,
+ * declared unresponsive).
  * @param policy       NULL, or the policy that made the decisions
  * @param[out] results NULL, or @p n elements of @p result_size bytes
- *                     (sizeof(struct reclaim_apply_result) as compiled)
+ *                     (sizeof(struct reclaim_apply_result) as compiled),
+ *                     sharing no memory with @p decisions; written also
+ *                     when an op failed (they say which)
  * @return RECLAIM_OK, RECLAIM_E_ADAPTER if any op failed, or an argument
- *         error (nothing called).
+ *         error (nothing called, @p results untouched): RECLAIM_E_NULL,
+ *         RECLAIM_E_VERSION, RECLAIM_E_INVAL (a decision with action bits
+ *         the library never writes, or both block and unblock; an adapter
+ *         whose reserved0 is not 0; @p results over @p decisions).
  * @since 0.2
  */
 RECLAIM_API int

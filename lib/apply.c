@@ -9,6 +9,10 @@
 #include "reclaim-private.h"
 
 #define NOT_ASKED 1
+#define ACTIONS_KNOWN                                                                      \
+	(RECLAIM_ACTION_BALLOON | RECLAIM_ACTION_SWAP | RECLAIM_ACTION_COMPRESS |           \
+	 RECLAIM_ACTION_BLOCK | RECLAIM_ACTION_UNBLOCK)
+#define BLOCK_BOTH (RECLAIM_ACTION_BLOCK | RECLAIM_ACTION_UNBLOCK)
 
 static int32_t
 call1(int (*op)(void *, uint64_t), void *user_data, uint64_t id, uint32_t *flags)
@@ -49,9 +53,15 @@ swap_missing(int32_t status)
 	       status == -ENOMEM || status == -ENODEV;
 }
 
+/*
+ * @p swap_rc is what swap_out returned (NOT_ASKED if it was not called),
+ * whichever bytes it carried: compressed pages that fell back to swap
+ * fail with host swap as much as the swap itself.
+ */
 static void
 record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
-       const struct reclaim_decision *d, size_t index, const struct reclaim_apply_result *r)
+       const struct reclaim_decision *d, size_t index, const struct reclaim_apply_result *r,
+       int32_t swap_rc)
 {
 	bool block_op = (d->actions & RECLAIM_ACTION_BLOCK) ? adapter->block != NULL
 							    : adapter->unblock != NULL;
@@ -72,13 +82,13 @@ record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
 	 * failed twice in a row cannot be counted on: balloons and
 	 * compression take the VM's share until swap_retry_ns has passed. A
 	 * single other failure is planned again at the next decide. */
-	if (r->swap_status < 0) {
-		if (swap_missing(r->swap_status) || (h->flags & HIST_SWAP_FAILED)) {
+	if (swap_rc < 0) {
+		if (swap_missing(swap_rc) || (h->flags & HIST_SWAP_FAILED)) {
 			h->flags |= HIST_SWAP_DOWN;
 			h->swap_retry_ns = sat_add(h->last_ns, policy->cfg.swap_retry_ns);
 		}
 		h->flags |= HIST_SWAP_FAILED;
-	} else if (r->swap_status == 0) {
+	} else if (swap_rc == 0) {
 		h->flags &= (uint16_t)~HIST_SWAP_FAILED;
 	}
 	if (r->block_status < 0 && block_op) {
@@ -87,6 +97,17 @@ record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
 			h->flags &= (uint16_t)~HIST_BLOCKED;
 		else
 			h->flags |= HIST_BLOCKED;
+	} else if (r->block_status == 0) {
+		/* What the adapter did is what the VM is now, whichever decide
+		 * asked for it (a dry run commits nothing): a VM blocked here is
+		 * one the next decide unblocks, its blocking clock started
+		 * afresh. */
+		if (!(d->actions & RECLAIM_ACTION_BLOCK)) {
+			h->flags &= (uint16_t)~HIST_BLOCKED;
+		} else if (!(h->flags & HIST_BLOCKED)) {
+			h->flags |= HIST_BLOCKED;
+			h->block_consumed = UINT64_MAX;
+		}
 	}
 	if (r->balloon_status < 0 || r->swap_status < 0 || r->compress_status < 0 ||
 	    r->block_status < 0) {
@@ -96,6 +117,15 @@ record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
 	} else {
 		h->failures = 0;
 	}
+}
+
+static int
+decision_fault(struct fault *f, size_t index, int status, const char *field)
+{
+	f->where = RECLAIM_WHERE_DECISION;
+	f->index = index;
+	f->field = field;
+	return f->status = status;
 }
 
 static int
@@ -119,6 +149,10 @@ check_apply(struct reclaim_adapter *ops, struct fault *f, const struct reclaim_a
 		f->field = "adapter.version";
 		return f->status = RECLAIM_E_VERSION;
 	}
+	if (adapter->reserved0) {
+		f->field = "adapter.reserved0";
+		return f->status = RECLAIM_E_INVAL;
+	}
 	if (results && !abi_known(ABI_APPLY_RESULT, result_size)) {
 		f->field = "result_size";
 		return f->status = RECLAIM_E_VERSION;
@@ -130,12 +164,19 @@ check_apply(struct reclaim_adapter *ops, struct fault *f, const struct reclaim_a
 		const struct reclaim_decision *d =
 			(const void *)((const char *)decisions + i * dsize);
 
-		if (i == 0 ? !abi_known(ABI_DECISION, dsize) : d->struct_size != dsize) {
-			f->where = RECLAIM_WHERE_DECISION;
-			f->index = i;
-			f->field = "struct_size";
-			return f->status = RECLAIM_E_VERSION;
+		if (i == 0 ? !abi_known(ABI_DECISION, dsize) : d->struct_size != dsize)
+			return decision_fault(f, i, RECLAIM_E_VERSION, "struct_size");
+		/* Actions this library never writes: not its decisions. */
+		if ((d->actions & ~(uint32_t)ACTIONS_KNOWN) ||
+		    (d->actions & BLOCK_BOTH) == BLOCK_BOTH) {
+			f->id = d->id;
+			return decision_fault(f, i, RECLAIM_E_INVAL, "actions");
 		}
+	}
+	/* Results are written while later decisions are still read. */
+	if (results && mem_overlap(results, n * result_size, decisions, n * dsize)) {
+		f->field = "results";
+		return f->status = RECLAIM_E_INVAL;
 	}
 	/* An older adapter reads as if the slots it lacks were NULL. */
 	memset(ops, 0, sizeof(*ops));
@@ -169,6 +210,7 @@ reclaim_apply(struct reclaim_policy *policy, const struct reclaim_adapter *adapt
 			(const void *)((const char *)decisions + i * dsize);
 		struct reclaim_apply_result r;
 		uint64_t swap = d->swap_bytes;
+		int32_t swap_rc;
 
 		memset(&r, 0, sizeof(r));
 		r.struct_size = (uint32_t)result_size;
@@ -190,6 +232,7 @@ reclaim_apply(struct reclaim_policy *policy, const struct reclaim_adapter *adapt
 		}
 		if (swap && (d->actions & (RECLAIM_ACTION_SWAP | RECLAIM_ACTION_COMPRESS)))
 			r.swap_status = call2(adapter->swap_out, user_data, d->id, swap, &r.flags);
+		swap_rc = r.swap_status;
 		if (r.flags & RECLAIM_APPLY_COMPRESS_FALLBACK) {
 			r.compress_status = r.swap_status; /* those bytes went to swap */
 			if (!(d->actions & RECLAIM_ACTION_SWAP))
@@ -200,7 +243,7 @@ reclaim_apply(struct reclaim_policy *policy, const struct reclaim_adapter *adapt
 		else if (d->actions & RECLAIM_ACTION_UNBLOCK)
 			r.block_status = call1(adapter->unblock, user_data, d->id, &r.flags);
 
-		record(policy, adapter, d, i, &r);
+		record(policy, adapter, d, i, &r, swap_rc);
 		if (r.balloon_status < 0 || r.swap_status < 0 || r.compress_status < 0 ||
 		    r.block_status < 0)
 			failed = true;

@@ -27,15 +27,6 @@ arg_fault(struct fault *f, int status, const char *field)
 	return status;
 }
 
-/* Whether [a, a + an) and [b, b + bn) share a byte. */
-static bool
-overlap(const void *a, size_t an, const void *b, size_t bn)
-{
-	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-
-	return an && bn && x < y + bn && y < x + an;
-}
-
 /* The arguments and the host; each VM is checked as the step reads it. */
 static int
 check_call(struct call *c, struct fault *f, struct reclaim_policy *p,
@@ -72,10 +63,10 @@ check_call(struct call *c, struct fault *f, struct reclaim_policy *p,
 	/* The outputs are written while the VMs are still read (and the
 	 * decisions serve as scratch before that): no two may share memory.
 	 * (n is within the capacity: the products cannot overflow.) */
-	if (overlap(decisions, n * c->dsize, summary, c->ssize) ||
-	    overlap(decisions, n * c->dsize, vms, n * c->vms.stride))
+	if (mem_overlap(decisions, n * c->dsize, summary, c->ssize) ||
+	    mem_overlap(decisions, n * c->dsize, vms, n * c->vms.stride))
 		return arg_fault(f, RECLAIM_E_INVAL, "decisions");
-	if (overlap(summary, c->ssize, vms, n * c->vms.stride))
+	if (mem_overlap(summary, c->ssize, vms, n * c->vms.stride))
 		return arg_fault(f, RECLAIM_E_INVAL, "summary");
 	return RECLAIM_OK;
 }

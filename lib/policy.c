@@ -230,7 +230,9 @@ reclaim_policy_capacity(const struct reclaim_policy *policy)
 void
 reclaim_policy_destroy(struct reclaim_policy *policy)
 {
-	if (policy && policy->owned)
+	/* Not while a call has it (an adapter callback of its own apply):
+	 * that call would go on in freed memory. */
+	if (policy && policy->owned && policy_enter(policy))
 		free(policy);
 }
 

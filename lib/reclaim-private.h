@@ -58,6 +58,15 @@ max_u64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
+/* Whether [a, a + an) and [b, b + bn) share a byte. */
+static inline bool
+mem_overlap(const void *a, size_t an, const void *b, size_t bn)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	return an && bn && x < y + bn && y < x + an;
+}
+
 /* Largest double <= UINT64_MAX that converts without overflow. */
 #define U64_DOUBLE_MAX 18446744073709549568.0
 

@@ -384,6 +384,124 @@ no_compress_op_falls_back_to_swap(void **state)
 	reclaim_policy_destroy(p);
 }
 
+/*
+ * Compressed pages without a compression tier go to swap_out: when it says
+ * host swap is not there, host swap cannot serve the VM, just as when the
+ * swap itself failed. The next decide counts on none for it and does not
+ * keep it blocked for memory that goes nowhere.
+ */
+static void
+failed_fallback_swap_marks_swap_down(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_adapter ad = fw_adapter();
+	struct reclaim_policy *p = policy_with(&cfg, 4);
+	struct fw_world w;
+	struct fw_tick t;
+	const struct reclaim_decision *a;
+
+	(void)state;
+	ad.compress = NULL;
+	three_guests(&w, 100 * FW_MIB, 0);
+	w.vm[0].driver = false;
+	w.vm[0].compress = true;
+	w.vm[0].compress_max = 4 * FW_GIB;
+	w.swap_errno = ENOSPC;
+	fw_tick(&w, p, &ad, &t);
+	a = fw_decision(&t, ID_A);
+	assert_int_equal(t.summary.state, RECLAIM_STATE_LOW);
+	assert_true(a->actions & RECLAIM_ACTION_COMPRESS);
+	assert_false(a->actions & RECLAIM_ACTION_SWAP);
+	assert_true(a->block);
+	assert_int_equal(fw_result(&t, ID_A)->compress_status, -ENOSPC);
+	fw_tick(&w, p, &ad, &t);
+	a = fw_decision(&t, ID_A);
+	assert_int_equal(t.summary.state, RECLAIM_STATE_LOW);
+	assert_true(a->reasons & RECLAIM_REASON_SWAP_UNAVAILABLE);
+	assert_int_equal(a->block, 0);
+	assert_true(a->actions & RECLAIM_ACTION_UNBLOCK);
+	assert_false(w.vm[0].blocked);
+	reclaim_policy_destroy(p);
+}
+
+/*
+ * What the adapter did is what the VM is: a dry run commits nothing, and a
+ * VM blocked by applying its decisions is unblocked by the next decide
+ * that does not block it, as one blocked by a committed decide would be.
+ */
+static void
+block_applied_from_dry_run_is_undone(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_adapter ad = fw_adapter();
+	struct reclaim_policy *p = policy_with(&cfg, 4);
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_decision d[FW_MAX_VMS];
+	struct fw_world w;
+	struct fw_tick t;
+	size_t i, blocked = 0;
+
+	(void)state;
+	three_guests(&w, 8 * FW_GIB, 0);
+	fw_tick(&w, p, &ad, &t); /* the VMs are known, none blocked */
+	fw_set_free(&w, 100 * FW_MIB);
+	t.n = fw_snapshot(&w, &t.host, t.vms);
+	assert_int_equal(reclaim_decide(p, &t.host, t.vms, t.n, RECLAIM_DECIDE_DRY_RUN, &sum, d),
+			 RECLAIM_OK);
+	assert_int_equal(sum.state, RECLAIM_STATE_LOW);
+	fw_begin_apply(&w);
+	assert_int_equal(reclaim_apply(p, &ad, &w, d, t.n, NULL, 0), RECLAIM_OK);
+	fw_advance(&w);
+	for (i = 0; i < t.n; i++)
+		blocked += w.vm[i].blocked;
+	assert_true(blocked > 0);
+
+	fw_set_free(&w, 8 * FW_GIB);
+	fw_tick(&w, p, &ad, &t);
+	assert_int_equal(t.summary.state, RECLAIM_STATE_HIGH);
+	for (i = 0; i < t.n; i++) {
+		assert_int_equal(t.d[i].block, 0);
+		assert_false(w.vm[i].blocked);
+	}
+	reclaim_policy_destroy(p);
+}
+
+static struct reclaim_policy *destroyed_in_callback;
+
+static int
+destroy_policy_then_balloon(void *ud, uint64_t id, uint64_t bytes)
+{
+	reclaim_policy_destroy(destroyed_in_callback);
+	return fw_set_balloon(ud, id, bytes);
+}
+
+/*
+ * A policy is not freed under the apply that is using it: destroyed from
+ * an adapter callback, it is left alone (the apply goes on in its memory),
+ * and its owner can still use it and destroy it afterwards.
+ */
+static void
+destroy_from_callback_leaves_policy(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_adapter ad = fw_adapter();
+	struct reclaim_policy *p = policy_with(&cfg, 4);
+	struct fw_world w;
+	struct fw_tick t;
+
+	(void)state;
+	ad.set_balloon = destroy_policy_then_balloon;
+	three_guests(&w, 250 * FW_MIB, 0);
+	destroyed_in_callback = p;
+	fw_tick(&w, p, &ad, &t);
+	assert_int_equal(t.decide_rc, RECLAIM_OK);
+	assert_int_equal(t.apply_rc, RECLAIM_OK);
+	assert_true(w.vm[0].calls[FW_OP_BALLOON] > 0);
+	fw_tick(&w, p, NULL, &t);
+	assert_int_equal(t.decide_rc, RECLAIM_OK);
+	reclaim_policy_destroy(p);
+}
+
 /* Argument errors call nothing at all, even for the decisions before the
  * bad one. */
 static void
@@ -394,6 +512,7 @@ bad_arguments_call_nothing(void **state)
 	struct reclaim_policy *p = policy_with(&cfg, 4);
 	struct reclaim_apply_result r[3];
 	struct reclaim_decision d[3];
+	struct reclaim_error err = RECLAIM_ERROR_INIT;
 	struct fw_world w;
 	struct fw_tick t;
 
@@ -421,6 +540,27 @@ bad_arguments_call_nothing(void **state)
 	d[2].struct_size = 0;
 	assert_int_equal(reclaim_apply(p, &ad, &w, d, 3, r, sizeof(r[0])),
 			 RECLAIM_E_VERSION);
+	d[2].struct_size = sizeof(d[2]);
+	/* Actions this library never writes are not its decisions. */
+	d[1].actions |= 1u << 7;
+	assert_int_equal(reclaim_apply(p, &ad, &w, d, 3, r, sizeof(r[0])), RECLAIM_E_INVAL);
+	assert_int_equal(reclaim_policy_last_error(p, &err), RECLAIM_OK);
+	assert_int_equal(err.where, RECLAIM_WHERE_DECISION);
+	assert_int_equal(err.index, 1);
+	assert_int_equal(err.id, d[1].id);
+	assert_string_equal(err.field, "actions");
+	d[1].actions = t.d[1].actions | RECLAIM_ACTION_BLOCK | RECLAIM_ACTION_UNBLOCK;
+	assert_int_equal(reclaim_apply(p, &ad, &w, d, 3, r, sizeof(r[0])), RECLAIM_E_INVAL);
+	d[1].actions = t.d[1].actions;
+	bad = ad;
+	bad.reserved0 = 1;
+	assert_int_equal(reclaim_apply(p, &bad, &w, d, 3, r, sizeof(r[0])), RECLAIM_E_INVAL);
+	/* Results laid over the decisions would overwrite those not yet read. */
+	assert_int_equal(reclaim_apply(p, &ad, &w, d, 3, (void *)&d[1], sizeof(r[0])),
+			 RECLAIM_E_INVAL);
+	assert_int_equal(reclaim_policy_last_error(p, &err), RECLAIM_OK);
+	assert_string_equal(err.field, "results");
+	assert_memory_equal(d, t.d, sizeof(d));
 	assert_int_equal(w.calls, 0);
 	/* and zero decisions is fine */
 	assert_int_equal(reclaim_apply(p, &ad, &w, NULL, 0, NULL, 0), RECLAIM_OK);
@@ -832,6 +972,9 @@ main(void)
 		cmocka_unit_test(apply_without_policy_remembers_nothing),
 		cmocka_unit_test(null_ops_skipped),
 		cmocka_unit_test(no_compress_op_falls_back_to_swap),
+		cmocka_unit_test(failed_fallback_swap_marks_swap_down),
+		cmocka_unit_test(block_applied_from_dry_run_is_undone),
+		cmocka_unit_test(destroy_from_callback_leaves_policy),
 		cmocka_unit_test(bad_arguments_call_nothing),
 		cmocka_unit_test(failures_found_by_id_in_any_order),
 		cmocka_unit_test(positive_returns_are_success),
