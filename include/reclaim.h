@@ -821,7 +821,8 @@ reclaim_plan_admission(struct reclaim_policy *policy, const struct reclaim_host 
  * Formats one decision as a single human-readable line (no newline), e.g.
  * "vm 7: soft target 1.50 GiB balloon 512.00 MiB (cap 1.20 GiB, guest) swap 0 B
  * compress 0 B rho 3.1e-05 bound none reasons pressure,balloon_capped".
- * Names are those of the name functions. Like snprintf: writes at most
+ * Names are those of the name functions; reason bits without one are shown
+ * together as "unknown(0x...)", the mask of them. Like snprintf: writes at most
  * @p len bytes including the NUL and returns the length the full line
  * needs, or a negative status.
  * @since 0.2
@@ -976,7 +977,8 @@ reclaim_estimator_active_bytes(const struct reclaim_estimator *est, uint64_t con
 
 /**
  * Small deterministic generator (xoshiro256**) owned by the caller. Plain
- * data, fixed layout.
+ * data, fixed layout. Seed it with reclaim_rng_seed(): the all-zero state
+ * (zeroed memory) draws 0 forever, and the pickers refuse it.
  * @since 0.2
  */
 struct reclaim_rng {
@@ -1007,7 +1009,8 @@ struct reclaim_pick {
 /**
  * Prepares to pick @p k of @p n indices using @p rng (kept by pointer; it must
  * outlive the picker).
- * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_INVAL (k > n).
+ * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_INVAL (k > n, or @p rng
+ *         in the all-zero state).
  * @since 0.2
  */
 RECLAIM_API int
@@ -1015,7 +1018,9 @@ reclaim_pick_init(struct reclaim_pick *pick, uint64_t n, uint64_t k, struct recl
 
 /**
  * Next index, in increasing order.
- * @return 1 with *index set, 0 when all k were drawn, or a negative status.
+ * @return 1 with *index set, 0 when all k were drawn, or a negative status
+ *         (RECLAIM_E_INVAL for a picker whose indices would wrap or whose
+ *         generator is in the all-zero state).
  * @since 0.2
  */
 RECLAIM_API int
@@ -1024,7 +1029,8 @@ reclaim_pick_next(struct reclaim_pick *pick, uint64_t *index);
 /**
  * Draws @p k distinct indices of [0, n) with @p rng into @p out (k
  * elements), increasing.
- * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_INVAL (k > n).
+ * @return RECLAIM_OK, RECLAIM_E_NULL or RECLAIM_E_INVAL (k > n, or @p rng
+ *         in the all-zero state; @p out untouched).
  * @since 0.2
  */
 RECLAIM_API int

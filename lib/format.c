@@ -30,7 +30,10 @@ or_unknown(const char *name)
 int
 reclaim_decision_format(char *buf, size_t len, const struct reclaim_decision *d)
 {
-	char target[32], balloon[32], cap[32], swap[32], comp[32], reasons[256];
+	/* Every name at once takes under 256 bytes; bits without a name are
+	 * shown together, as one mask, so the list always fits. */
+	char target[32], balloon[32], cap[32], swap[32], comp[32], reasons[512];
+	uint32_t unknown = 0;
 	size_t used = 0, i;
 	int n;
 
@@ -45,12 +48,24 @@ reclaim_decision_format(char *buf, size_t len, const struct reclaim_decision *d)
 	human(comp, sizeof(comp), d->compress_bytes);
 	reasons[0] = '\0';
 	for (i = 0; i < 32; i++) {
+		const char *name = reclaim_reason_name(1u << i);
+
 		if (!(d->reasons & (1u << i)))
 			continue;
-		n = snprintf(reasons + used, sizeof(reasons) - used, "%s%s", used ? "," : "",
-			     or_unknown(reclaim_reason_name(1u << i)));
+		if (!name) {
+			unknown |= 1u << i;
+			continue;
+		}
+		n = snprintf(reasons + used, sizeof(reasons) - used, "%s%s", used ? "," : "", name);
 		if (n < 0 || (size_t)n >= sizeof(reasons) - used)
-			break;
+			return RECLAIM_E_INVAL; /* cannot happen: see reasons[] */
+		used += (size_t)n;
+	}
+	if (unknown) {
+		n = snprintf(reasons + used, sizeof(reasons) - used, "%sunknown(0x%x)",
+			     used ? "," : "", (unsigned)unknown);
+		if (n < 0 || (size_t)n >= sizeof(reasons) - used)
+			return RECLAIM_E_INVAL;
 		used += (size_t)n;
 	}
 	n = snprintf(buf, len,

@@ -26,6 +26,7 @@
  * still lies in range.
  */
 #include <math.h>
+#include <stdbool.h>
 
 #include <reclaim.h>
 
@@ -174,12 +175,23 @@ skip_sparse(struct reclaim_rng *rng, uint64_t n, uint64_t k)
 	}
 }
 
+/*
+ * The all-zero state is xoshiro's one fixed point: a generator never seeded
+ * (zeroed memory) draws 0 forever, and the samplers below would wait
+ * forever for another draw.
+ */
+static bool
+rng_unseeded(const struct reclaim_rng *rng)
+{
+	return (rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) == 0;
+}
+
 int
 reclaim_pick_init(struct reclaim_pick *pick, uint64_t n, uint64_t k, struct reclaim_rng *rng)
 {
 	if (pick == NULL || rng == NULL)
 		return RECLAIM_E_NULL;
-	if (k > n)
+	if (k > n || rng_unseeded(rng))
 		return RECLAIM_E_INVAL;
 	pick->n = n;
 	pick->k = k;
@@ -214,7 +226,8 @@ reclaim_pick_next(struct reclaim_pick *pick, uint64_t *index)
 	if (pick == NULL || index == NULL || pick->rng == NULL)
 		return RECLAIM_E_NULL;
 	/* The struct is plain data: refuse one whose indices would wrap. */
-	if (pick->k > pick->n || (pick->next != 0 && pick->n > UINT64_MAX - pick->next + 1))
+	if (pick->k > pick->n || (pick->next != 0 && pick->n > UINT64_MAX - pick->next + 1) ||
+	    rng_unseeded(pick->rng))
 		return RECLAIM_E_INVAL;
 	if (pick->k == 0)
 		return 0;

@@ -342,7 +342,7 @@ static void
 format_line(void **state)
 {
 	struct run r;
-	char line[512];
+	char line[512], big[1024];
 	int n;
 
 	(void)state;
@@ -364,6 +364,14 @@ format_line(void **state)
 	r.d[0].balloon_target_bytes = 3 * ((uint64_t)1 << 50);
 	assert_true(reclaim_decision_format(line, sizeof(line), &r.d[0]) > 0);
 	assert_non_null(strstr(line, "target 4.00 EiB balloon 3.00 PiB"));
+	/* every reason bit at once, named or not: the whole list, the bits
+	 * without a name as one mask */
+	r.d[0].reasons = UINT32_MAX;
+	n = reclaim_decision_format(big, sizeof(big), &r.d[0]);
+	assert_true(n > 0 && (size_t)n == strlen(big));
+	assert_non_null(strstr(big, "reasons pressure,early,"));
+	assert_non_null(strstr(big, ",block_timeout,unknown(0xfff80000)"));
+	assert_int_equal(reclaim_decision_format(NULL, 0, &r.d[0]), n);
 }
 
 int

@@ -86,6 +86,34 @@ rng_known_answers(void **state)
 	assert_true(reclaim_rng_next(NULL) == 0);
 }
 
+/*
+ * A generator never seeded (zeroed memory) is xoshiro's fixed point: it
+ * draws 0 forever, and the sparse sampler would wait forever for another
+ * draw. The pickers refuse it, and write nothing.
+ */
+static void
+pick_unseeded_rng_refused(void **state)
+{
+	struct reclaim_rng zero = {{0, 0, 0, 0}}, rng;
+	struct reclaim_pick pick;
+	uint64_t out[2] = {7, 7}, index = 7;
+
+	(void)state;
+	assert_int_equal(reclaim_pick_pages(&zero, UINT64_C(1) << 40, 2, out), RECLAIM_E_INVAL);
+	assert_true(out[0] == 7 && out[1] == 7);
+	assert_int_equal(reclaim_pick_init(&pick, UINT64_C(1) << 40, 2, &zero), RECLAIM_E_INVAL);
+	/* zeroed after init: the next draw is refused too */
+	reclaim_rng_seed(&rng, 1);
+	assert_int_equal(reclaim_pick_init(&pick, UINT64_C(1) << 40, 2, &rng), RECLAIM_OK);
+	memset(&rng, 0, sizeof(rng));
+	assert_int_equal(reclaim_pick_next(&pick, &index), RECLAIM_E_INVAL);
+	assert_true(index == 7);
+	/* one word set is a state like any other */
+	zero.s[3] = 1;
+	assert_int_equal(reclaim_pick_pages(&zero, UINT64_C(1) << 40, 2, out), RECLAIM_OK);
+	assert_true(out[0] < out[1]);
+}
+
 static void
 pick_invalid_args(void **state)
 {
@@ -431,6 +459,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rng_known_answers),
 		cmocka_unit_test(pick_invalid_args),
+		cmocka_unit_test(pick_unseeded_rng_refused),
 		cmocka_unit_test(pick_zero),
 		cmocka_unit_test(pick_all),
 		cmocka_unit_test(pick_shape),
