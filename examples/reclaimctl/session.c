@@ -13,6 +13,18 @@ struct ctl_session {
 	struct ctl_parsed own; /* ctl_session_line()'s */
 	char *text;      /* reclaim_decision_format() output */
 	size_t text_cap;
+	/* Every VM of the committed lines still within its absence grace, by
+	 * id: the policy keeps their history while it has room, so room is
+	 * made for them too. */
+	struct seen *seen, *seen_next;
+	size_t n_seen, seen_cap;
+	uint64_t *ids; /* the line's ids, sorted */
+	size_t ids_cap;
+};
+
+struct seen {
+	uint64_t id;
+	uint64_t last_ns; /* the last line it was in */
 };
 
 int
@@ -49,6 +61,9 @@ ctl_session_destroy(struct ctl_session *s)
 		return;
 	reclaim_policy_destroy(s->policy);
 	free(s->decisions);
+	free(s->seen);
+	free(s->seen_next);
+	free(s->ids);
 	ctl_request_free(&s->own.req);
 	free(s->text);
 	free(s);
@@ -335,6 +350,102 @@ policy_error(struct ctl_session *s, struct ctl_error *err, int status)
 	ctl_error_from_library(err, status, &where);
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Still remembered at @p now: absent for no longer than @p grace (a clock
+ * that went back counts as no time). */
+static int
+within_grace(const struct seen *e, uint64_t now, uint64_t grace)
+{
+	return now <= e->last_ns || now - e->last_ns <= grace;
+}
+
+/*
+ * The VMs the policy may be keeping besides the line's own: those of
+ * earlier committed lines, absent from this one and within their grace.
+ * Sorts the line's ids into s->ids (the line's order is the caller's: the
+ * request is not touched). -1 when memory runs out.
+ */
+static int
+count_absent(struct ctl_session *s, const struct ctl_request *req, uint64_t grace, size_t *absent)
+{
+	size_t i, j = 0;
+
+	if (req->n_vms > s->ids_cap) {
+		uint64_t *ids = req->n_vms <= SIZE_MAX / sizeof(*ids)
+					? realloc(s->ids, req->n_vms * sizeof(*ids))
+					: NULL;
+		if (!ids)
+			return -1;
+		s->ids = ids;
+		s->ids_cap = req->n_vms;
+	}
+	for (i = 0; i < req->n_vms; i++)
+		s->ids[i] = req->vms[i].id;
+	qsort(s->ids, req->n_vms, sizeof(*s->ids), cmp_u64);
+	*absent = 0;
+	for (i = 0; i < s->n_seen; i++) {
+		while (j < req->n_vms && s->ids[j] < s->seen[i].id)
+			j++;
+		if ((j == req->n_vms || s->ids[j] != s->seen[i].id) &&
+		    within_grace(&s->seen[i], req->host.now_ns, grace))
+			(*absent)++;
+	}
+	return 0;
+}
+
+/*
+ * After a committed line: its VMs, seen now, and the absent ones still
+ * within their grace (s->ids holds the line's ids, sorted). Duplicates
+ * cannot occur: the library refused the line.
+ */
+static int
+remember_seen(struct ctl_session *s, const struct ctl_request *req, uint64_t grace)
+{
+	size_t i = 0, j = 0, m = 0, most = s->n_seen + req->n_vms;
+	uint64_t now = req->host.now_ns;
+	struct seen *next;
+
+	if (most > s->seen_cap) {
+		struct seen *a = most <= SIZE_MAX / sizeof(*a) ? malloc(most * sizeof(*a)) : NULL;
+		struct seen *b = a ? malloc(most * sizeof(*b)) : NULL;
+
+		if (!b) {
+			free(a);
+			return -1;
+		}
+		if (s->n_seen)
+			memcpy(a, s->seen, s->n_seen * sizeof(*a));
+		free(s->seen);
+		free(s->seen_next);
+		s->seen = a;
+		s->seen_next = b;
+		s->seen_cap = most;
+	}
+	next = s->seen_next;
+	while (i < s->n_seen || j < req->n_vms) {
+		if (j == req->n_vms || (i < s->n_seen && s->seen[i].id < s->ids[j])) {
+			if (within_grace(&s->seen[i], now, grace))
+				next[m++] = s->seen[i];
+			i++;
+		} else {
+			if (i < s->n_seen && s->seen[i].id == s->ids[j])
+				i++;
+			next[m++] = (struct seen){s->ids[j++], now};
+		}
+	}
+	s->seen_next = s->seen;
+	s->seen = next;
+	s->n_seen = m;
+	return 0;
+}
+
 /*
  * Room for @p n VMs: the policy grows keeping its history, to twice its
  * size at least, so that VMs arriving one by one do not copy it every line
@@ -463,7 +574,9 @@ ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 {
 	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
 	const struct ctl_request *req = &p->req;
-	int status;
+	uint64_t grace = 0;
+	size_t absent;
+	int status, commit;
 
 	if (p->failed)
 		goto fail;
@@ -472,7 +585,23 @@ ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 			goto fail;
 		return 0;
 	}
-	if (make_room(s, req->n_vms, &p->err) < 0)
+	commit = !req->admit && !req->dry_run;
+	absent = 0;
+	if (commit) {
+		struct reclaim_config cfg;
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.struct_size = sizeof(cfg);
+		if (reclaim_policy_get_config(s->policy, &cfg) != RECLAIM_OK ||
+		    count_absent(s, req, cfg.absent_grace_ns, &absent) < 0) {
+			ctl_error_set(&p->err, CTL_ERR_POLICY, "vms", "out of memory for %zu VMs",
+				      req->n_vms);
+			p->err.status = RECLAIM_E_NOMEM;
+			goto fail;
+		}
+		grace = cfg.absent_grace_ns;
+	}
+	if (make_room(s, req->n_vms + absent, &p->err) < 0)
 		goto fail;
 	if (req->admit)
 		status = reclaim_plan_admission(s->policy, &req->host, req->vms, req->n_vms,
@@ -485,6 +614,10 @@ ctl_session_answer(struct ctl_session *s, struct ctl_buf *out, uint64_t lineno,
 		policy_error(s, &p->err, status);
 		goto fail;
 	}
+	/* (Out of memory here loses track of absent VMs only: the answer
+	 * stands.) */
+	if (commit && remember_seen(s, req, grace) < 0)
+		s->n_seen = 0;
 	if (s->mode == CTL_MODE_TEXT)
 		put_text(s, out, lineno, req, &sum);
 	else
