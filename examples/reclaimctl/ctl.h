@@ -292,6 +292,7 @@ ctl_pipeline_run(struct ctl_session *s, int in_fd, int out_fd, size_t max_line,
 
 struct ctl_reader {
 	int fd;
+	int wake_fd;     /* -1, or readable when reading should stop (read as EOF) */
 	char *buf;
 	size_t cap;
 	size_t start;    /* first unconsumed byte */

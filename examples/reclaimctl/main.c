@@ -27,6 +27,7 @@ struct options {
 	int explain;
 	int defaults;
 	unsigned threads;
+	const char *line_option; /* the last option only decide and explain take */
 };
 
 static const char usage_text[] =
@@ -109,13 +110,16 @@ parse_args(struct options *o, int argc, char **argv)
 			}
 			o->profile = (int)p;
 		} else if ((v = option_value(argc, argv, &i, "--capacity", &missing))) {
+			o->line_option = "--capacity";
 			if (parse_size(&o->capacity, v) < 0)
 				return usage_error("--capacity needs a positive integer, not '%s'", v);
 		} else if ((v = option_value(argc, argv, &i, "--max-line-bytes", &missing))) {
+			o->line_option = "--max-line-bytes";
 			if (parse_size(&o->max_line, v) < 0)
 				return usage_error("--max-line-bytes needs a positive integer, not '%s'",
 						   v);
 		} else if ((v = option_value(argc, argv, &i, "--threads", &missing))) {
+			o->line_option = "--threads";
 			size_t n = 0;
 			if (strcmp(v, "0") != 0 && (parse_size(&n, v) < 0 || n > 64))
 				return usage_error("--threads needs an integer from 0 to 64, not '%s'",
@@ -235,6 +239,17 @@ write_out(struct ctl_buf *out)
 	return 0;
 }
 
+/* What --help and --version printed, out: an exit status. */
+static int
+flush_stdout(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "reclaimctl: write: %s\n", errno ? strerror(errno) : "error");
+		return EXIT_IO;
+	}
+	return EXIT_LINES_OK;
+}
+
 static int
 run_config(const struct options *o)
 {
@@ -243,6 +258,8 @@ run_config(const struct options *o)
 
 	if (o->defaults == (o->config_path != NULL))
 		return usage_error("%s", "config needs exactly one of --defaults and --config");
+	if (o->line_option)
+		return usage_error("%s belongs to the decide and explain commands", o->line_option);
 	if (load_config(&cfg, o) < 0)
 		return EXIT_USAGE;
 	ctl_config_print(&out, &cfg);
@@ -276,7 +293,8 @@ run_lines(const struct options *o, int mode)
 }
 
 /* Parser threads: one per online CPU, since parsing is nearly all the work
- * and the deciding thread needs little; none on a single CPU. */
+ * and the deciding thread needs little; none on a single CPU, and at most
+ * 8 unless --threads asks for more. */
 static unsigned
 default_threads(void)
 {
@@ -300,14 +318,14 @@ main(int argc, char **argv)
 		return usage_error("%s", "missing command");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(usage_text, stdout);
-		return EXIT_LINES_OK;
+		return flush_stdout();
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		uint32_t v = reclaim_version();
 		printf("reclaimctl %d.%d.%d (library %u.%u.%u)\n", RECLAIM_VERSION_MAJOR,
 		       RECLAIM_VERSION_MINOR, RECLAIM_VERSION_PATCH, (unsigned)(v >> 16),
 		       (unsigned)((v >> 8) & 0xff), (unsigned)(v & 0xff));
-		return EXIT_LINES_OK;
+		return flush_stdout();
 	}
 	int rc = parse_args(&o, argc, argv);
 	if (rc != 0)

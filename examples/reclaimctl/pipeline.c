@@ -126,6 +126,7 @@ struct pipeline {
 	int failed_lines;
 	int error;           /* errno of the decider's failure */
 	const char *what;
+	int wake[2];         /* the decider failed: the reader stops waiting for input */
 };
 
 static struct slot *
@@ -184,6 +185,9 @@ decider(void *arg)
 		if (failed) {
 			p->stop = 1;
 			p->error = error;
+			/* The reader may be waiting for input that never comes. */
+			if (write(p->wake[1], "", 1) < 0)
+				(void)0; /* the pipe is empty: cannot fail */
 		}
 		slot->state = SLOT_FREE;
 		p->answer_seq++;
@@ -202,6 +206,7 @@ read_lines(struct pipeline *p, int in_fd, const char **what)
 	int rc = 0;
 
 	ctl_reader_init(&reader, in_fd, p->max_line);
+	reader.wake_fd = p->wake[0];
 	for (;;) {
 		const char *line = NULL;
 		size_t len = 0;
@@ -259,6 +264,7 @@ run_threads(struct ctl_session *s, int in_fd, int out_fd, size_t max_line, unsig
 		.max_line = max_line,
 		.out_fd = out_fd,
 		.n_slots = 4 * ((size_t)workers + 1),
+		.wake = {-1, -1},
 	};
 	pthread_t threads[1 + 64];
 	unsigned started = 0;
@@ -269,6 +275,11 @@ run_threads(struct ctl_session *s, int in_fd, int out_fd, size_t max_line, unsig
 	p.slots = calloc(p.n_slots, sizeof(*p.slots));
 	if (!p.slots)
 		goto nomem;
+	if (pipe(p.wake) != 0) {
+		*what = "setup";
+		rc = -1;
+		goto out;
+	}
 	/* jansson seeds its hash function on first use; do it before threads. */
 	json_object_seed(0);
 	pthread_mutex_init(&p.lock, NULL);
@@ -324,6 +335,10 @@ nomem:
 	*what = "setup";
 	rc = -1;
 out:
+	if (p.wake[0] >= 0) {
+		close(p.wake[0]);
+		close(p.wake[1]);
+	}
 	for (size_t i = 0; p.slots && i < p.n_slots; i++) {
 		free(p.slots[i].line);
 		ctl_request_free(&p.slots[i].parsed.req);

@@ -9,6 +9,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@ ctl_reader_init(struct ctl_reader *r, int fd, size_t max_line)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
+	r->wake_fd = -1;
 	r->max_line = max_line;
 }
 
@@ -97,6 +99,19 @@ ctl_reader_next(struct ctl_reader *r, const char **line, size_t *len)
 			return CTL_READ_ERROR;
 		scanned = r->start + offset;
 		ssize_t got;
+		if (r->wake_fd >= 0) {
+			/* Input, or word that nobody wants it any more. */
+			struct pollfd pf[2] = {{.fd = r->fd, .events = POLLIN},
+					       {.fd = r->wake_fd, .events = POLLIN}};
+			int n;
+			do
+				n = poll(pf, 2, -1);
+			while (n < 0 && errno == EINTR);
+			if (n < 0)
+				return CTL_READ_ERROR;
+			if (pf[1].revents)
+				return CTL_READ_EOF;
+		}
 		do
 			got = read(r->fd, r->buf + r->end, r->cap - r->end);
 		while (got < 0 && errno == EINTR);
