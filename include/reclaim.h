@@ -658,7 +658,7 @@ reclaim_policy_init(struct reclaim_policy **out, void *memory, size_t bytes,
  * history of every VM it remembers. @p from is not changed; the caller then
  * uses the copy and may reuse or free @p from's memory (reclaim_policy_destroy()
  * for one from reclaim_policy_new()). This is how a policy in caller memory
- * grows.
+ * grows. Absent VMs that do not fit are forgotten, the longest absent first.
  * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_INVAL (capacity 0 or too
  *         large, misaligned memory, or memory overlapping @p from),
  *         RECLAIM_E_NOSPACE, RECLAIM_E_CAPACITY (@p capacity is less than the

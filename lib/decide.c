@@ -257,7 +257,7 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 	memcpy(summary, &sum, c.ssize);
 
 	if (!admission && !(flags & RECLAIM_DECIDE_DRY_RUN)) {
-		if (!hist_carry_absent(next, cur, p->mask, p->capacity, cfg->absent_grace_ns, t.now,
+		if (!hist_carry_absent(next, cur, p->mask, p->capacity, cfg, t.now,
 				       t.same_order)) {
 			/* The index did not change: hand it to the new table. */
 			uint32_t *slots = p->hist[0].slots;

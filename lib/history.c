@@ -373,11 +373,11 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 
 bool
 hist_carry_absent(struct hist_table *next, const struct hist_table *cur, uint32_t mask,
-		  size_t capacity, uint64_t grace_ns, uint64_t now, bool same_order)
+		  size_t capacity, const struct reclaim_config *cfg, uint64_t now, bool same_order)
 {
+	uint64_t grace_ns = cfg->absent_grace_ns;
 	size_t i, n = next->present;
 	bool moved = false;
-
 
 	/* In input order, every VM of the last tick is present again: only
 	 * the absent tail can carry over, and when all of it does, at the
@@ -391,7 +391,13 @@ hist_carry_absent(struct hist_table *next, const struct hist_table *cur, uint32_
 			continue; /* present this tick */
 		if (n != i)
 			moved = true;
-		next->entries[n++] = *h;
+		next->entries[n] = *h;
+		/* Last seen after now (a clock that jumped ahead, then came
+		 * back): what it set on the other side, its absence included,
+		 * is brought within one period of now, as for a VM present. */
+		if (h->last_ns > now)
+			clamp_deadlines(&next->entries[n], cfg, now);
+		n++;
 	}
 	if (same_order && !moved && n == cur->n) {
 		next->n = n;

@@ -216,7 +216,8 @@ void hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning
  * nothing expired) @p cur's index is still right and must be handed over.
  */
 bool hist_carry_absent(struct hist_table *next, const struct hist_table *cur, uint32_t mask,
-		       size_t capacity, uint64_t grace_ns, uint64_t now_ns, bool same_order);
+		       size_t capacity, const struct reclaim_config *cfg, uint64_t now_ns,
+		       bool same_order);
 
 /* ---- validate.c ---- */
 /* Where a fault was found; the policy keeps the last one (reclaim_policy_last_error). */

@@ -510,6 +510,58 @@ deadline_follows_the_clock_back(void **state)
 	reclaim_policy_destroy(p);
 }
 
+/*
+ * One absurd clock reading costs nothing once sane time returns, for a VM
+ * that leaves as well: VM 2, whose ops failed at a reading far ahead and
+ * which then left, still has that failure on record when it comes back
+ * within its grace of sane time, and is forgotten after it (a VM last seen
+ * "in the future" was kept for ever).
+ */
+static bool
+failed(const struct reclaim_apply_result *r)
+{
+	return r->balloon_status < 0 || r->swap_status < 0 || r->compress_status < 0 ||
+	       r->block_status < 0;
+}
+
+static void
+absent_vm_forgotten_after_absurd_reading(void **state)
+{
+	(void)state;
+	for (int late = 0; late <= 1; late++) {
+		struct reclaim_config cfg = default_config();
+		struct reclaim_policy *p = policy_with(&cfg, 8);
+		struct reclaim_adapter ad = fw_adapter();
+		uint64_t back = late ? cfg.absent_grace_ns + 10 * FW_NS : 2 * FW_NS, left;
+		const struct reclaim_decision *d;
+		struct fw_world w;
+		struct fw_tick t;
+
+		swapless_host(&w);
+		fw_tick(&w, p, &ad, &t);
+		w.now = UINT64_C(1) << 63;
+		for (size_t k = 0; k < w.n; k++)
+			w.vm[k].stats_time = w.now;
+		w.vm[1].fail_ops = ~0u;
+		fw_tick(&w, p, &ad, &t);
+		assert_true(failed(fw_result(&t, 2)));
+		w.now = 1010 * FW_NS;
+		w.vm[1].present = false;
+		w.vm[1].fail_ops = 0;
+		for (size_t k = 0; k < w.n; k++)
+			w.vm[k].stats_time = w.now;
+		for (left = w.now; w.now < left + back;)
+			fw_tick(&w, p, &ad, &t);
+		w.vm[1].present = true;
+		w.vm[1].stats_time = w.now;
+		fw_tick(&w, p, &ad, &t);
+		d = fw_decision(&t, 2);
+		assert_non_null(d);
+		assert_true(((d->reasons & RECLAIM_REASON_ADAPTER_FAILED) != 0) == !late);
+		reclaim_policy_destroy(p);
+	}
+}
+
 /* Bounded host swap with one page left still swaps (that page); with a
  * byte less it cannot, and the balloons take the share. */
 static void
@@ -995,6 +1047,7 @@ main(void)
 		cmocka_unit_test(jitter_is_not_demand),
 		cmocka_unit_test(swap_retried_at_the_deadline),
 		cmocka_unit_test(deadline_follows_the_clock_back),
+		cmocka_unit_test(absent_vm_forgotten_after_absurd_reading),
 		cmocka_unit_test(one_page_of_host_swap_is_swap),
 		cmocka_unit_test(give_back_stops_at_the_soft_threshold),
 		cmocka_unit_test(a_page_short_is_not_self_deflation),
