@@ -478,6 +478,7 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 {
 	struct lv_agent *a = opaque;
 	char uuid[VIR_UUID_STRING_BUFLEN];
+	int state = 0, reason = 0;
 	(void)conn;
 	if (virDomainGetUUIDString(dom, uuid) != 0)
 		return;
@@ -492,6 +493,18 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 			 * it suspended. */
 			if (blocked_has(&a->blocked, uuid))
 				lv_resume_leftovers(a);
+		} else if (d != NULL && event == VIR_DOMAIN_EVENT_RESUMED && d->blocked &&
+			   virDomainGetState(dom, &state, &reason, 0) == 0 &&
+			   state == VIR_DOMAIN_RUNNING) {
+			/* Running while we hold it suspended: resumed by someone
+			 * else (events come late: one of our own resume, followed
+			 * by a suspend of ours, finds it paused). No longer ours
+			 * to resume, so that a pause of theirs later is never
+			 * undone by us. */
+			d->blocked = 0;
+			blocked_remove(&a->blocked, d->uuid);
+			lv_log(LV_INFO, "%s: resumed by someone else; not ours to resume any more",
+			       d->name);
 		}
 		break;
 	case VIR_DOMAIN_EVENT_STOPPED:

@@ -794,6 +794,25 @@ test_decisions_to_libvirt(void **state)
 	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
 	lv_resume_all(a);
 	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	assert_int_equal(virDomainResume(d), 0);
+
+	/* Suspended by the agent, resumed by someone else, then paused by
+	 * them for their own reasons: that pause is theirs, and neither an
+	 * unblock nor the agent's exit undoes it. */
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_true(x->blocked);
+	assert_int_equal(virDomainResume(d), 0);
+	pump(100);
+	assert_false(x->blocked);
+	assert_false(state_file_lists(uuid));
+	assert_logged("act: resumed by someone else");
+	assert_int_equal(virDomainSuspend(d), 0);
+	pump(100);
+	dec = decision(x, RECLAIM_ACTION_UNBLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	lv_resume_all(a);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
 	agent_free(a);
 	assert_int_equal(virDomainResume(d), 0);
 
