@@ -88,7 +88,28 @@ page_idle_free(struct lv_active *act)
 	free(act->pfns);
 	free(act->hot);
 	act->addrs = act->pfns = act->hot = NULL;
-	act->n = act->n_hot = 0;
+	act->n = act->n_hot = act->cap = 0;
+}
+
+/* Room for @p k samples (a reload may raise sample_pages); 0 or -1 when
+ * memory runs out, leaving the arrays as they were. */
+static int
+page_idle_room(struct lv_active *act, size_t k)
+{
+	uint64_t **arrays[3] = {&act->addrs, &act->pfns, &act->hot};
+
+	if (k <= act->cap)
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		uint64_t *bigger = k <= SIZE_MAX / sizeof(**arrays[i])
+					   ? realloc(*arrays[i], k * sizeof(**arrays[i]))
+					   : NULL;
+		if (bigger == NULL)
+			return -1; /* those grown so far keep their data */
+		*arrays[i] = bigger;
+	}
+	act->cap = k;
+	return 0;
 }
 
 /* Marks a fresh sample of resident pages idle. */
@@ -97,8 +118,10 @@ page_idle_begin(struct lv_agent *a, struct lv_domain *d)
 {
 	struct lv_active *act = &d->act;
 	act->n = 0;
-	size_t n = 0;
-	if (guest_mem_sample(act->addrs, &n, &d->mem, a->cfg.sample_pages, &d->rng) != 0 ||
+	size_t n = 0, k = a->cfg.sample_pages;
+	if (page_idle_room(act, k) != 0)
+		k = act->cap; /* out of memory: the sample stays its size */
+	if (guest_mem_sample(act->addrs, &n, &d->mem, k, &d->rng) != 0 ||
 	    guest_mem_pfns(act->pfns, &d->mem, act->addrs, n) != 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -208,11 +231,7 @@ active_start(struct lv_agent *a, struct lv_domain *d)
 	if (act->method == LV_ACTIVE_CLEAR_REFS) {
 		guest_mem_clear_refs(&d->mem);
 	} else if (act->method == LV_ACTIVE_PAGE_IDLE) {
-		size_t k = a->cfg.sample_pages ? a->cfg.sample_pages : 1;
-		act->addrs = calloc(k, sizeof(*act->addrs));
-		act->pfns = calloc(k, sizeof(*act->pfns));
-		act->hot = calloc(k, sizeof(*act->hot));
-		if (act->addrs == NULL || act->pfns == NULL || act->hot == NULL) {
+		if (page_idle_room(act, a->cfg.sample_pages ? a->cfg.sample_pages : 1) != 0) {
 			page_idle_free(act);
 			act->method = LV_ACTIVE_GUEST;
 			snprintf(act->why, sizeof(act->why), "out of memory for page-idle samples");

@@ -141,6 +141,7 @@ struct lv_active {
 	uint64_t *addrs;
 	uint64_t *pfns;
 	size_t n;
+	size_t cap;               /* room in addrs, pfns and hot (sample_pages may grow) */
 	/* page-idle: those of the last finished period found touched, in
 	 * address order (host swap's random picking takes them last) */
 	uint64_t *hot;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -863,6 +864,50 @@ test_dry_run_changes_nothing(void **state)
 	manage_default_domain(1);
 }
 
+/*
+ * A reload may raise sample_pages: page-idle sampling makes room for the
+ * larger sample (its arrays, sized for the old one, were written past).
+ * Our own memory stands in for guest RAM, and a file for the idle bitmap.
+ */
+static void
+test_page_idle_sample_grows(void **state)
+{
+	(void)state;
+	const size_t size = 64u << 20;
+	char *ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(ram != MAP_FAILED);
+	assert_int_equal(madvise(ram, size, MADV_DONTFORK), 0); /* as QEMU marks guest RAM */
+	memset(ram, 1, size);
+	struct lv_agent *a = agent_new(1);
+	char path[160];
+	snprintf(path, sizeof(path), "%s/page_idle", tmpdir);
+	a->page_idle_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(a->page_idle_fd >= 0);
+	a->active_method = LV_ACTIVE_PAGE_IDLE;
+	struct lv_domain d;
+	memset(&d, 0, sizeof(d));
+	guest_mem_init(&d.mem);
+	uint64_t sizes[1] = {size};
+	char why[200] = "";
+	assert_int_equal(guest_mem_open_ram(&d.mem, getpid(), sizes, 1, why, sizeof(why)), 0);
+	reclaim_rng_seed(&d.rng, 1);
+	active_start(a, &d);
+	assert_int_equal(d.act.method, LV_ACTIVE_PAGE_IDLE);
+	assert_int_equal(d.act.n, a->cfg.sample_pages);
+
+	a->cfg.sample_pages *= 10; /* what a reload with a larger sample sets */
+	active_sample(a, &d, lv_now_ns() + a->cfg.sample_period_ns + 1);
+	assert_true(d.act.cap >= a->cfg.sample_pages);
+	assert_int_equal(d.act.n, a->cfg.sample_pages);
+
+	active_stop(&d);
+	guest_mem_close(&d.mem);
+	close(a->page_idle_fd);
+	a->page_idle_fd = -1;
+	agent_free(a);
+	munmap(ram, size);
+}
+
 /* ---- the metrics endpoint ---- */
 
 /* Connects to the agent's endpoint with a small receive buffer and sends a
@@ -985,6 +1030,7 @@ main(void)
 		cmocka_unit_test(test_decisions_to_libvirt),
 		cmocka_unit_test(test_dry_run_changes_nothing),
 		cmocka_unit_test(test_metrics_slow_client),
+		cmocka_unit_test(test_page_idle_sample_grows),
 	};
 	return cmocka_run_group_tests_name("libvirt_agent", tests, event_loop_setup,
 					   event_loop_teardown);
