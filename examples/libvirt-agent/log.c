@@ -21,12 +21,34 @@ lv_log_setup(FILE *out, int verbose, int stamp)
 	log_stamp = stamp;
 }
 
+/*
+ * One event, one line: domain names and metadata values (anyone allowed to
+ * edit a domain sets them) cannot start a line of their own or hide one,
+ * since control characters are written as escapes.
+ */
+static void
+put_escaped(FILE *out, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\n')
+			fputs("\\n", out);
+		else if (c == '\t')
+			fputs("\\t", out);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\x%02x", c);
+		else
+			fputc(c, out);
+	}
+}
+
 void
 lv_log(enum lv_level level, const char *fmt, ...)
 {
 	static const char *const prefix[] = {"error: ", "warning: ", "", ""};
 	FILE *out = log_out ? log_out : stderr;
-	char stamp[40] = "";
+	char stamp[40] = "", line[2048];
 	va_list ap;
 
 	if (level == LV_DEBUG && !log_verbose)
@@ -39,11 +61,16 @@ lv_log(enum lv_level level, const char *fmt, ...)
 		size_t n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 		snprintf(stamp + n, sizeof(stamp) - n, ".%03ld ", (long)(tv.tv_usec / 1000));
 	}
+	va_start(ap, fmt);
+	int len = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		len = 0;
 	fputs(stamp, out);
 	fputs(prefix[level], out);
-	va_start(ap, fmt);
-	vfprintf(out, fmt, ap);
-	va_end(ap);
+	put_escaped(out, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
+	if ((size_t)len >= sizeof(line))
+		fputs("...", out);
 	fputc('\n', out);
 	fflush(out);
 }

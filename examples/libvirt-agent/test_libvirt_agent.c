@@ -908,6 +908,19 @@ test_page_idle_sample_grows(void **state)
 	munmap(ram, size);
 }
 
+/* A name or metadata value with control characters stays on its line. */
+static void
+test_log_lines_cannot_be_forged(void **state)
+{
+	(void)state;
+	log_reset();
+	lv_log(LV_WARN, "%s: metadata limit='%s': expected a size", "web",
+	       "2G\ndb: resumed (suspended by an earlier run of the agent)\x1b[2K\t");
+	fflush(log_file);
+	assert_string_equal(log_buf, "warning: web: metadata limit='2G\\ndb: resumed (suspended by "
+				     "an earlier run of the agent)\\x1b[2K\\t': expected a size\n");
+}
+
 /* ---- the metrics endpoint ---- */
 
 /* Connects to the agent's endpoint with a small receive buffer and sends a
@@ -1029,6 +1042,7 @@ main(void)
 		cmocka_unit_test(test_discovery_and_events),
 		cmocka_unit_test(test_decisions_to_libvirt),
 		cmocka_unit_test(test_dry_run_changes_nothing),
+		cmocka_unit_test(test_log_lines_cannot_be_forged),
 		cmocka_unit_test(test_metrics_slow_client),
 		cmocka_unit_test(test_page_idle_sample_grows),
 	};
