@@ -92,7 +92,7 @@ lv_find_qemu(const char *uuid)
 	int want_len = snprintf(want, sizeof(want), "-uuid%c%s", '\0', uuid) + 1;
 	pid_t found = 0;
 	struct dirent *e;
-	while (found == 0 && (e = readdir(dir)) != NULL) {
+	while (found != -1 && (e = readdir(dir)) != NULL) {
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
 		if (*end != '\0' || pid <= 0)
@@ -104,9 +104,11 @@ lv_find_qemu(const char *uuid)
 		if (cmd == NULL)
 			continue;
 		/* "-uuid" and the UUID are two arguments, each NUL-terminated. */
+		/* Any local user can start a process with these arguments: a
+		 * second one means we cannot tell which is the domain's. */
 		if (len >= (size_t)want_len &&
 		    memmem(cmd, len, want, (size_t)want_len) != NULL)
-			found = (pid_t)pid;
+			found = found == 0 ? (pid_t)pid : -1;
 		free(cmd);
 	}
 	closedir(dir);
@@ -150,6 +152,10 @@ setup_host(struct lv_agent *a, struct lv_domain *d)
 	d->pid = lv_find_qemu(d->uuid);
 	if (d->pid == 0) {
 		snprintf(why, sizeof(why), "no QEMU process with this UUID on this host");
+	} else if (d->pid < 0) {
+		d->pid = 0;
+		snprintf(why, sizeof(why), "more than one process claims this UUID, and only one "
+			 "can be its QEMU");
 	} else {
 		int err = guest_mem_open_ram(&d->mem, d->pid, d->set.ram, d->set.n_ram, why,
 					     sizeof(why));

@@ -273,7 +273,8 @@ void lv_domains_free(struct lv_agent *a);
 void lv_resume_leftovers(struct lv_agent *a);
 /* Resumes every domain this agent suspended (on exit). */
 void lv_resume_all(struct lv_agent *a);
-/* The QEMU process whose command line carries -uuid @p uuid, or 0. */
+/* The QEMU process whose command line carries -uuid @p uuid; 0 if none,
+ * -1 if more than one does (any user can start one that says so). */
 pid_t lv_find_qemu(const char *uuid);
 /* A stable policy id for a UUID string. */
 uint64_t lv_uuid_id(const char *uuid);

@@ -16,7 +16,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -921,6 +923,57 @@ test_log_lines_cannot_be_forged(void **state)
 				     "an earlier run of the agent)\\x1b[2K\\t': expected a size\n");
 }
 
+/* A process whose arguments say "-uuid UUID", as any user's may. */
+static pid_t
+claim_uuid(const char *uuid)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", "sleep 30", "-uuid", uuid, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) { /* until it has exec'd */
+		char path[64], cmd[256] = "";
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(cmd, 1, sizeof(cmd) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		if (n > 0 && memmem(cmd, n, uuid, strlen(uuid)) != NULL)
+			break;
+		usleep(10000);
+	}
+	return pid;
+}
+
+static void
+reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/*
+ * The QEMU process is found by the UUID on its command line, which any
+ * local user can put on a command line of their own: with two claimants
+ * neither is taken (a decoy would have been read as the guest's RAM).
+ */
+static void
+test_qemu_found_only_if_unique(void **state)
+{
+	(void)state;
+	const char *uuid = "0b7cd7d1-6a3e-4d0a-9f0e-5a1d3c2b4e6f";
+	assert_int_equal(lv_find_qemu(uuid), 0);
+	pid_t one = claim_uuid(uuid);
+	assert_int_equal(lv_find_qemu(uuid), one);
+	pid_t two = claim_uuid(uuid);
+	assert_int_equal(lv_find_qemu(uuid), -1);
+	reap(two);
+	assert_int_equal(lv_find_qemu(uuid), one);
+	reap(one);
+}
+
 /* ---- the metrics endpoint ---- */
 
 /* Connects to the agent's endpoint with a small receive buffer and sends a
@@ -1043,6 +1096,7 @@ main(void)
 		cmocka_unit_test(test_decisions_to_libvirt),
 		cmocka_unit_test(test_dry_run_changes_nothing),
 		cmocka_unit_test(test_log_lines_cannot_be_forged),
+		cmocka_unit_test(test_qemu_found_only_if_unique),
 		cmocka_unit_test(test_metrics_slow_client),
 		cmocka_unit_test(test_page_idle_sample_grows),
 	};
