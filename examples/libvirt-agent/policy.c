@@ -453,8 +453,20 @@ lv_tick(struct lv_agent *a)
 	int status = reclaim_decide(a->policy, &a->host, a->vms, n,
 				    a->dry_run ? RECLAIM_DECIDE_DRY_RUN : 0, &sum, a->dec);
 	if (status != RECLAIM_OK) {
-		lv_log(LV_ERROR, "reclaim_decide: %s", reclaim_strerror(status));
+		struct reclaim_error e = RECLAIM_ERROR_INIT;
+		struct lv_domain *bad = NULL;
+		if (reclaim_policy_last_error(a->policy, &e) == RECLAIM_OK &&
+		    e.where == RECLAIM_WHERE_VM && e.index < n)
+			bad = lv_domain_by_id(a, a->vms[e.index].id);
+		if (bad)
+			lv_log(LV_ERROR, "reclaim_decide: %s (domain %s, %s)", reclaim_strerror(status),
+			       bad->name, e.field ? e.field : "?");
+		else
+			lv_log(LV_ERROR, "reclaim_decide: %s", reclaim_strerror(status));
 		a->have_sum = 0;
+		/* No decision: nothing stays suspended on the strength of an
+		 * old one, however long the fault lasts. */
+		lv_resume_all(a);
 		goto out;
 	}
 	a->sum = sum;

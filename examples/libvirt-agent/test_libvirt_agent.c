@@ -819,6 +819,41 @@ test_decisions_to_libvirt(void **state)
 	agent_free(a);
 	assert_int_equal(virDomainResume(d), 0);
 
+	/* Suspended, and then the policy cannot decide (three domains of
+	 * libvirt's largest size overflow its sums): no decision keeps it
+	 * suspended. */
+	a = agent_new(0);
+	assert_int_equal(lv_connect(a, 0), 0);
+	x = find(a, "act");
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	virDomainPtr huge[3];
+	for (int i = 0; i < 3; i++) {
+		char big[512];
+		snprintf(big, sizeof(big),
+			 "<domain type='test'><name>huge%d</name>"
+			 "<memory unit='KiB'>9007199254740991</memory><vcpu>1</vcpu>"
+			 "<os><type>hvm</type></os><devices><memballoon model='virtio'/>"
+			 "</devices></domain>",
+			 i);
+		huge[i] = virDomainCreateXML(test_conn, big, 0);
+		assert_non_null(huge[i]);
+	}
+	pump(200);
+	log_reset();
+	a->budget = 64 * GIB;
+	lv_tick(a);
+	assert_logged("reclaim_decide: a sum of byte counts overflows 64 bits (domain huge");
+	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
+	assert_false(x->blocked);
+	assert_false(state_file_lists(uuid));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(virDomainDestroy(huge[i]), 0);
+		virDomainFree(huge[i]);
+	}
+	agent_free(a);
+
 	assert_int_equal(virDomainDestroy(d), 0);
 	virDomainFree(d);
 	manage_default_domain(1);
