@@ -34,10 +34,12 @@ parse_scaled(uint64_t *out, const char *text, const struct unit *units, size_t n
 	}
 	if (factor == 0.0)
 		return -1;
-	double scaled = v * factor;
+	/* Rounded to the byte in doubles: llround() is signed, and turned
+	 * every size from 2^63 up into 2^63. */
+	double scaled = floor(v * factor + 0.5);
 	if (scaled >= 18446744073709551616.0)
 		return -1;
-	*out = (uint64_t)llround(scaled);
+	*out = (uint64_t)scaled;
 	return 0;
 }
 

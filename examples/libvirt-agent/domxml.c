@@ -113,7 +113,9 @@ scaled(uint64_t *out, const char *value, const char *unit)
 	uint64_t factor;
 	char *end;
 
-	if (value == NULL || *value == '\0' || *value == '-' || unit_factor(&factor, unit) != 0)
+	/* Digits only: strtoull would also take leading blanks and a sign
+	 * (" -1" is 2^64 - 1). */
+	if (value == NULL || *value < '0' || *value > '9' || unit_factor(&factor, unit) != 0)
 		return -1;
 	errno = 0;
 	unsigned long long v = strtoull(value, &end, 10);

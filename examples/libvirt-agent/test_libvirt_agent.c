@@ -131,6 +131,15 @@ test_domxml_metadata(void **state)
 	assert_int_equal(s.ram[0], 2 * GIB);
 	assert_string_equal(log_buf, "");
 
+	/* Sizes from 2^63 up read as they are (they were 2^63). */
+	xml = "<domain type='qemu'><memory unit='GiB'>2</memory>"
+	      "<metadata><reclaim:vm xmlns:reclaim='" LV_METADATA_URI "' "
+	      "limit='16777215T' guest-swap='16777215T'/></metadata></domain>";
+	assert_int_equal(domxml_parse(&s, "m", xml, NULL), 0);
+	assert_true(s.limit == UINT64_C(16777215) << 40);
+	assert_true(s.guest_swap == UINT64_C(16777215) << 40);
+	log_reset();
+
 	/* Another namespace is someone else's metadata. */
 	xml = "<domain type='qemu'><memory unit='GiB'>1</memory><metadata>"
 	      "<other:vm xmlns:other='urn:example:other' shares='1'/></metadata></domain>";
@@ -192,6 +201,8 @@ test_domxml_unusable(void **state)
 		"<domain><memory>99999999999999999999999</memory></domain>",
 		"<domain><memory unit='GiB'>18446744073</memory></domain>",
 		"<domain><memory>-1</memory></domain>",
+		"<domain><memory unit='b'> -1</memory></domain>",
+		"<domain><memory unit='b'>+1</memory></domain>",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		log_reset();
