@@ -27,6 +27,8 @@
 #endif
 
 #define HTTP_MAX_CLIENTS 8
+/* A label value's room: every metric cuts a domain's name at the same place. */
+#define LABEL_MAX 512
 #define HTTP_TIMEOUT_MS 5000
 
 /* ---- rendering ---- */
@@ -64,23 +66,68 @@ put(struct out *o, const char *fmt, ...)
 	}
 }
 
+/* The length of the valid UTF-8 character at @p s (1 to 4), or 0. */
+static size_t
+utf8_length(const unsigned char *s)
+{
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0; /* no overlong forms */
+	else if (s[0] == 0xed)
+		hi = 0x9f; /* no surrogates */
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f; /* nothing above U+10FFFF */
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
 const char *
 metrics_label(char *buf, size_t len, const char *value)
 {
+	const unsigned char *s = (const unsigned char *)value;
 	size_t j = 0;
-	for (size_t i = 0; value[i] && j + 3 < len; i++) {
-		char c = value[i];
-		if (c == '\\' || c == '"') {
-			buf[j++] = '\\';
-			buf[j++] = c;
-		} else if (c == '\n') {
-			buf[j++] = '\\';
-			buf[j++] = 'n';
+
+	while (*s) {
+		/* One character at a time: escaped, copied whole if it is
+		 * valid UTF-8, else U+FFFD; cut only between characters. */
+		char one[4];
+		size_t n = utf8_length(s), take = n ? n : 1;
+		if (*s == '\\' || *s == '"' || *s == '\n') {
+			one[0] = '\\';
+			one[1] = *s == '\n' ? 'n' : (char)*s;
+			n = 2;
+		} else if (n) {
+			memcpy(one, s, n);
 		} else {
-			buf[j++] = c;
+			memcpy(one, "\xef\xbf\xbd", 3);
+			n = 3;
 		}
+		if (j + n + 1 > len)
+			break;
+		memcpy(buf + j, one, n);
+		j += n;
+		s += take;
 	}
-	buf[j] = '\0';
+	if (len)
+		buf[j] = '\0';
 	return buf;
 }
 
@@ -98,7 +145,7 @@ per_vm(struct out *o, const struct lv_agent *a, const char *name, const char *ty
 	help(o, name, type, text);
 	for (size_t i = 0; i < a->n_doms; i++) {
 		const struct lv_domain *d = a->doms[i];
-		char lbl[256];
+		char lbl[LABEL_MAX];
 		if (!d->managed)
 			continue;
 		put(o, "%s{domain=\"%s\",uuid=\"%s\"} %" PRIu64 "\n", name,
@@ -132,7 +179,7 @@ void
 metrics_render(struct lv_agent *a)
 {
 	struct out o = {0};
-	char lbl[512];
+	char lbl[LABEL_MAX];
 	static const char *const states[] = {"high", "soft", "hard", "low"};
 
 	help(&o, "reclaim_agent_info", "gauge", "The agent and how it runs.");

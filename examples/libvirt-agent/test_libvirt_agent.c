@@ -1021,6 +1021,45 @@ test_qemu_found_only_if_unique(void **state)
 }
 
 /* ---- the metrics endpoint ---- */
+/* Whether @p s is valid UTF-8 (Python's rules, as Prometheus's). */
+static int
+valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		int n = *p < 0x80 ? 1 : (*p >> 5) == 6 && *p >= 0xc2 ? 2 : (*p >> 4) == 14 ? 3
+			: *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+		if (n == 0)
+			return 0;
+		for (int i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+		p += n;
+	}
+	return 1;
+}
+
+/*
+ * Label values are valid UTF-8 whatever a domain is named: a long name is
+ * cut between characters, a byte that is not UTF-8 becomes U+FFFD, and
+ * quotes, backslashes and newlines are escaped.
+ */
+static void
+test_metrics_labels(void **state)
+{
+	(void)state;
+	char name[400] = "", lbl[256];
+	for (int i = 0; i < 149; i++)
+		strcat(name, "\xc3\xa9"); /* 298 bytes of e-acute */
+	metrics_label(lbl, sizeof(lbl), name);
+	assert_true(valid_utf8(lbl));
+	assert_int_equal(strlen(lbl), 254); /* 127 whole characters */
+	metrics_label(lbl, sizeof(lbl), "a\xff" "b\xc3(q\"u\\o\n");
+	assert_string_equal(lbl, "a\xef\xbf\xbd" "b\xef\xbf\xbd(q\\\"u\\\\o\\n");
+	metrics_label(lbl, 5, "abc\"d");
+	assert_string_equal(lbl, "abc"); /* the escape does not fit whole */
+}
+
 
 /* Connects to the agent's endpoint with a small receive buffer and sends a
  * request; reads nothing yet. */
@@ -1143,6 +1182,7 @@ main(void)
 		cmocka_unit_test(test_dry_run_changes_nothing),
 		cmocka_unit_test(test_log_lines_cannot_be_forged),
 		cmocka_unit_test(test_qemu_found_only_if_unique),
+		cmocka_unit_test(test_metrics_labels),
 		cmocka_unit_test(test_metrics_slow_client),
 		cmocka_unit_test(test_page_idle_sample_grows),
 	};
