@@ -15,6 +15,9 @@
 
 #include "lvagent.h"
 
+/* A UUID a line: room for some 28,000 domains, far more than a host runs. */
+#define BLOCKED_MAX_BYTES (1 << 20)
+
 static int
 valid_uuid(const char *s)
 {
@@ -67,9 +70,24 @@ blocked_open(struct lv_blocked *b, const char *dir)
 	if (w < 0 || (size_t)w >= sizeof(b->path))
 		return -ENAMETOOLONG;
 
-	FILE *f = fopen(b->path, "r");
-	if (f == NULL)
+	/* Not through a link, not blocking on a FIFO: a file of ours, as
+	 * save() writes it, or nothing is read. */
+	int fd = open(b->path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 0022) || st.st_size > BLOCKED_MAX_BYTES) {
+		lv_log(LV_ERROR, "%s is not a file the agent wrote (a regular file of ours, mode "
+		       "0600, at most %d bytes): not read", b->path, BLOCKED_MAX_BYTES);
+		close(fd);
+		return -EPERM;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (f == NULL) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
 	char line[128];
 	while (fgets(line, sizeof(line), f) != NULL) {
 		line[strcspn(line, "\r\n")] = '\0';
@@ -149,14 +167,26 @@ blocked_add(struct lv_blocked *b, const char *uuid)
 }
 
 int
-blocked_remove(struct lv_blocked *b, const char *uuid)
+blocked_drop(struct lv_blocked *b, const char *uuid)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		if (strcmp(b->uuids[i], uuid) != 0)
 			continue;
 		memmove(b->uuids[i], b->uuids[i + 1], (b->n - i - 1) * sizeof(b->uuids[0]));
 		b->n--;
-		return b->path[0] ? save(b) : 0;
+		return 1;
 	}
 	return 0;
+}
+
+int
+blocked_sync(const struct lv_blocked *b)
+{
+	return b->path[0] ? save(b) : 0;
+}
+
+int
+blocked_remove(struct lv_blocked *b, const char *uuid)
+{
+	return blocked_drop(b, uuid) ? blocked_sync(b) : 0;
 }

@@ -425,6 +425,7 @@ lv_resync(struct lv_agent *a)
 void
 lv_resume_leftovers(struct lv_agent *a)
 {
+	int dropped = 0;
 	if (!a->connected)
 		return;
 	for (size_t i = 0; i < a->blocked.n;) {
@@ -460,10 +461,13 @@ lv_resume_leftovers(struct lv_agent *a)
 		if (dom != NULL)
 			virDomainFree(dom);
 		if (done && !a->dry_run)
-			blocked_remove(&a->blocked, uuid);
+			dropped |= blocked_drop(&a->blocked, uuid);
 		else
 			i++;
 	}
+	/* Written once: a list of thousands cost a write and fsync each. */
+	if (dropped)
+		blocked_sync(&a->blocked);
 }
 
 void

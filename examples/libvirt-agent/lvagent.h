@@ -108,6 +108,10 @@ int blocked_has(const struct lv_blocked *b, const char *uuid);
  * 0 or -errno. */
 int blocked_add(struct lv_blocked *b, const char *uuid);
 int blocked_remove(struct lv_blocked *b, const char *uuid);
+/* blocked_remove() in two steps, for many at once: forgets @p uuid (1 if it
+ * was listed), and writes the list out. */
+int blocked_drop(struct lv_blocked *b, const char *uuid);
+int blocked_sync(const struct lv_blocked *b);
 
 /* ---- the agent ---- */
 

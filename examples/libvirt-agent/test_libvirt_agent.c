@@ -346,6 +346,35 @@ remove_tmpdir(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+static int
+make_fifo(const char *path)
+{
+	return mkfifo(path, 0600);
+}
+
+static int
+make_writable(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	fputs("3e3fce45-4f53-4fa7-bb32-11f34168b82b\n", f);
+	fclose(f);
+	return chmod(path, 0666);
+}
+
+static int
+make_large(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	for (int i = 0; i < 30000; i++)
+		fprintf(f, "3e3fce45-4f53-4fa7-bb32-%012x\n", i);
+	fclose(f);
+	return chmod(path, 0600);
+}
+
 static void
 test_blocked_file(void **state)
 {
@@ -381,6 +410,23 @@ test_blocked_file(void **state)
 	assert_int_equal(b.n, 1);
 	assert_string_equal(b.uuids[0], "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11");
 	blocked_close(&b);
+
+	/* A "blocked" that is not a file the agent wrote is not read: a FIFO
+	 * (opening it would wait for a writer for ever), one others may
+	 * write, one too large. */
+	struct {
+		const char *what;
+		int (*make)(const char *path);
+	} odd[] = {{"fifo", make_fifo}, {"writable", make_writable}, {"large", make_large}};
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		log_reset();
+		assert_int_equal(unlink(file), 0);
+		assert_int_equal(odd[i].make(file), 0);
+		assert_int_not_equal(blocked_open(&b, dir), 0);
+		assert_logged("is not a file the agent wrote");
+		blocked_close(&b);
+	}
+	assert_int_equal(unlink(file), 0);
 
 	/* Others could plant entries in a directory they can write. */
 	assert_int_equal(chmod(dir, 0777), 0);
