@@ -388,7 +388,8 @@ count_absent(struct ctl_session *s, const struct ctl_request *req, uint64_t grac
 	}
 	for (i = 0; i < req->n_vms; i++)
 		s->ids[i] = req->vms[i].id;
-	qsort(s->ids, req->n_vms, sizeof(*s->ids), cmp_u64);
+	if (req->n_vms > 1)
+		qsort(s->ids, req->n_vms, sizeof(*s->ids), cmp_u64);
 	*absent = 0;
 	for (i = 0; i < s->n_seen; i++) {
 		while (j < req->n_vms && s->ids[j] < s->seen[i].id)
