@@ -348,6 +348,16 @@ null_ops_skipped(void **state)
 	reclaim_policy_destroy(p);
 }
 
+/* Three guests in low, A with a compression cache, and an adapter without
+ * a compression tier. */
+static void
+no_compress_tier(struct fw_world *w, struct reclaim_adapter *ad)
+{
+	ad->compress = NULL;
+	three_guests(w, 100 * FW_MIB, 0);
+	w->vm[0].compress = true;
+}
+
 /*
  * No compress op: the bytes meant for compression are host-swapped instead,
  * in the same swap_out call, flagged RECLAIM_APPLY_COMPRESS_FALLBACK.
@@ -363,9 +373,7 @@ no_compress_op_falls_back_to_swap(void **state)
 	const struct reclaim_decision *a;
 
 	(void)state;
-	ad.compress = NULL;
-	three_guests(&w, 100 * FW_MIB, 0);
-	w.vm[0].compress = true;
+	no_compress_tier(&w, &ad);
 	fw_tick(&w, p, &ad, &t);
 	a = &t.d[0];
 	assert_true(a->compress_bytes > 0);
@@ -401,10 +409,8 @@ failed_fallback_swap_marks_swap_down(void **state)
 	const struct reclaim_decision *a;
 
 	(void)state;
-	ad.compress = NULL;
-	three_guests(&w, 100 * FW_MIB, 0);
+	no_compress_tier(&w, &ad);
 	w.vm[0].driver = false;
-	w.vm[0].compress = true;
 	w.vm[0].compress_max = 4 * FW_GIB;
 	w.swap_errno = ENOSPC;
 	fw_tick(&w, p, &ad, &t);
