@@ -120,43 +120,23 @@ record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
 }
 
 static int
-decision_fault(struct fault *f, size_t index, int status, const char *field)
-{
-	f->where = RECLAIM_WHERE_DECISION;
-	f->index = index;
-	f->field = field;
-	return f->status = status;
-}
-
-static int
 check_apply(struct reclaim_adapter *ops, struct fault *f, const struct reclaim_adapter *adapter,
 	    const struct reclaim_decision *decisions, size_t n,
 	    const struct reclaim_apply_result *results, size_t result_size)
 {
 	size_t size, dsize, i;
 
-	f->where = RECLAIM_WHERE_ARGUMENT;
-	if (!adapter) {
-		f->field = "adapter";
-		return f->status = RECLAIM_E_NULL;
-	}
-	if (n && !decisions) {
-		f->field = "decisions";
-		return f->status = RECLAIM_E_NULL;
-	}
+	if (!adapter)
+		return fault_at(f, RECLAIM_E_NULL, RECLAIM_WHERE_ARGUMENT, "adapter");
+	if (n && !decisions)
+		return fault_at(f, RECLAIM_E_NULL, RECLAIM_WHERE_ARGUMENT, "decisions");
 	size = abi_adapter_size(adapter->version);
-	if (!size) {
-		f->field = "adapter.version";
-		return f->status = RECLAIM_E_VERSION;
-	}
-	if (adapter->reserved0) {
-		f->field = "adapter.reserved0";
-		return f->status = RECLAIM_E_INVAL;
-	}
-	if (results && !abi_known(ABI_APPLY_RESULT, result_size)) {
-		f->field = "result_size";
-		return f->status = RECLAIM_E_VERSION;
-	}
+	if (!size)
+		return fault_at(f, RECLAIM_E_VERSION, RECLAIM_WHERE_ARGUMENT, "adapter.version");
+	if (adapter->reserved0)
+		return fault_at(f, RECLAIM_E_INVAL, RECLAIM_WHERE_ARGUMENT, "adapter.reserved0");
+	if (results && !abi_known(ABI_APPLY_RESULT, result_size))
+		return fault_at(f, RECLAIM_E_VERSION, RECLAIM_WHERE_ARGUMENT, "result_size");
 	/* Decisions are read at the stride of their own struct_size: the
 	 * first must be a known size, and every other the same. */
 	dsize = n ? decisions->struct_size : sizeof(*decisions);
@@ -164,19 +144,20 @@ check_apply(struct reclaim_adapter *ops, struct fault *f, const struct reclaim_a
 		const struct reclaim_decision *d =
 			(const void *)((const char *)decisions + i * dsize);
 
+		f->index = i;
 		if (i == 0 ? !abi_known(ABI_DECISION, dsize) : d->struct_size != dsize)
-			return decision_fault(f, i, RECLAIM_E_VERSION, "struct_size");
+			return fault_at(f, RECLAIM_E_VERSION, RECLAIM_WHERE_DECISION, "struct_size");
 		/* Actions this library never writes: not its decisions. */
 		if ((d->actions & ~(uint32_t)ACTIONS_KNOWN) ||
 		    (d->actions & BLOCK_BOTH) == BLOCK_BOTH) {
 			f->id = d->id;
-			return decision_fault(f, i, RECLAIM_E_INVAL, "actions");
+			return fault_at(f, RECLAIM_E_INVAL, RECLAIM_WHERE_DECISION, "actions");
 		}
 	}
 	/* Results are written while later decisions are still read. */
 	if (results && mem_overlap(results, n * result_size, decisions, n * dsize)) {
-		f->field = "results";
-		return f->status = RECLAIM_E_INVAL;
+		f->index = 0;
+		return fault_at(f, RECLAIM_E_INVAL, RECLAIM_WHERE_ARGUMENT, "results");
 	}
 	/* An older adapter reads as if the slots it lacks were NULL. */
 	memset(ops, 0, sizeof(*ops));

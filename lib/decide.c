@@ -21,10 +21,7 @@ struct call {
 static int
 arg_fault(struct fault *f, int status, const char *field)
 {
-	f->status = status;
-	f->where = RECLAIM_WHERE_ARGUMENT;
-	f->field = field;
-	return status;
+	return fault_at(f, status, RECLAIM_WHERE_ARGUMENT, field);
 }
 
 /* The arguments and the host; each VM is checked as the step reads it. */

@@ -229,6 +229,16 @@ struct fault {
 	const char *field;
 };
 
+/* Records a fault found at @p where, naming @p field; returns @p status. */
+static inline int
+fault_at(struct fault *f, int status, uint32_t where, const char *field)
+{
+	f->status = status;
+	f->where = where;
+	f->field = field;
+	return status;
+}
+
 /* A view of the caller's VM array at its own stride. */
 struct vm_array {
 	const struct reclaim_vm_stats *base;

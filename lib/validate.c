@@ -8,28 +8,19 @@
  */
 #include "reclaim-private.h"
 
-static int
-fault(struct fault *f, int status, uint32_t where, const char *field)
-{
-	f->status = status;
-	f->where = where;
-	f->field = field;
-	return status;
-}
-
 int
 validate_host(struct reclaim_host *full, const struct reclaim_host *host, struct fault *f)
 {
 	if (!abi_known(ABI_HOST, host->struct_size))
-		return fault(f, RECLAIM_E_VERSION, RECLAIM_WHERE_HOST, "struct_size");
+		return fault_at(f, RECLAIM_E_VERSION, RECLAIM_WHERE_HOST, "struct_size");
 	memset(full, 0, sizeof(*full));
 	abi_read(full, host, host->struct_size);
 	if (full->flags & ~(uint32_t)RECLAIM_HOST_SWAP_BOUNDED)
-		return fault(f, RECLAIM_E_INVAL, RECLAIM_WHERE_HOST, "flags");
+		return fault_at(f, RECLAIM_E_INVAL, RECLAIM_WHERE_HOST, "flags");
 	if (full->reserved_bytes > full->total_bytes)
-		return fault(f, RECLAIM_E_HOST_RESERVED, RECLAIM_WHERE_HOST, "reserved_bytes");
+		return fault_at(f, RECLAIM_E_HOST_RESERVED, RECLAIM_WHERE_HOST, "reserved_bytes");
 	if (full->free_bytes > full->total_bytes)
-		return fault(f, RECLAIM_E_HOST_FREE, RECLAIM_WHERE_HOST, "free_bytes");
+		return fault_at(f, RECLAIM_E_HOST_FREE, RECLAIM_WHERE_HOST, "free_bytes");
 	return RECLAIM_OK;
 }
 
@@ -52,13 +43,13 @@ static int
 validate_vm(const struct reclaim_vm_stats *vm, struct fault *f)
 {
 	if (vm->flags & ~(uint32_t)KNOWN_VM_FLAGS)
-		return fault(f, RECLAIM_E_INVAL, RECLAIM_WHERE_VM, "flags");
+		return fault_at(f, RECLAIM_E_INVAL, RECLAIM_WHERE_VM, "flags");
 	if (vm->configured_bytes == 0)
-		return fault(f, RECLAIM_E_VM_SIZE, RECLAIM_WHERE_VM, "configured_bytes");
+		return fault_at(f, RECLAIM_E_VM_SIZE, RECLAIM_WHERE_VM, "configured_bytes");
 	if (vm->reservation_bytes > vm_max(vm))
-		return fault(f, RECLAIM_E_VM_BOUNDS, RECLAIM_WHERE_VM, "reservation_bytes");
+		return fault_at(f, RECLAIM_E_VM_BOUNDS, RECLAIM_WHERE_VM, "reservation_bytes");
 	if ((vm->flags & RECLAIM_VM_IDLE_TAX) && !(vm->idle_tax >= 0.0 && vm->idle_tax < 1.0))
-		return fault(f, RECLAIM_E_INVAL, RECLAIM_WHERE_VM, "idle_tax");
+		return fault_at(f, RECLAIM_E_INVAL, RECLAIM_WHERE_VM, "idle_tax");
 	return RECLAIM_OK;
 }
 
@@ -81,7 +72,7 @@ validate_array(struct vm_array *out, const struct reclaim_vm_stats *vms, size_t 
 	if (n && !abi_known(ABI_VM_STATS, a.stride)) {
 		f->index = 0;
 		f->id = 0;
-		return fault(f, RECLAIM_E_VERSION, RECLAIM_WHERE_VM, "struct_size");
+		return fault_at(f, RECLAIM_E_VERSION, RECLAIM_WHERE_VM, "struct_size");
 	}
 	*out = a;
 	return RECLAIM_OK;
@@ -130,15 +121,15 @@ vm_check(struct vm_check *k, struct fault *f, struct hist_table *next,
 	f->index = i;
 	if (vm_at(a, i)->struct_size != a->stride) {
 		f->id = 0; /* its id may not even be where we would read it */
-		return fault(f, RECLAIM_E_VERSION, RECLAIM_WHERE_VM, "struct_size");
+		return fault_at(f, RECLAIM_E_VERSION, RECLAIM_WHERE_VM, "struct_size");
 	}
 	f->id = vm->id;
 	if (validate_vm(vm, f))
 		return f->status;
 	if (add_overflows(&k->consumed, vm->consumed_bytes))
-		return fault(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "consumed_bytes");
+		return fault_at(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "consumed_bytes");
 	if (add_overflows(&k->configured, vm->configured_bytes))
-		return fault(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "configured_bytes");
+		return fault_at(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "configured_bytes");
 
 	if (k->same_order) {
 		if (cur->entries[i].id == vm->id) {
@@ -154,7 +145,7 @@ vm_check(struct vm_check *k, struct fault *f, struct hist_table *next,
 			k->dup.index = i;
 			k->dup.other_index = other - 1;
 			k->dup.id = vm->id;
-			fault(&k->dup, RECLAIM_E_VM_DUPLICATE, RECLAIM_WHERE_VM, "id");
+			fault_at(&k->dup, RECLAIM_E_VM_DUPLICATE, RECLAIM_WHERE_VM, "id");
 		}
 	}
 	*old = hist_find(cur, mask, vm->id);
