@@ -352,27 +352,29 @@ make_fifo(const char *path)
 	return mkfifo(path, 0600);
 }
 
+/* A state file of @p lines UUIDs, mode @p mode. */
 static int
-make_writable(const char *path)
+make_list(const char *path, int lines, mode_t mode)
 {
 	FILE *f = fopen(path, "w");
 	if (f == NULL)
 		return -1;
-	fputs("3e3fce45-4f53-4fa7-bb32-11f34168b82b\n", f);
+	for (int i = 0; i < lines; i++)
+		fprintf(f, "3e3fce45-4f53-4fa7-bb32-%012x\n", i);
 	fclose(f);
-	return chmod(path, 0666);
+	return chmod(path, mode);
+}
+
+static int
+make_writable(const char *path)
+{
+	return make_list(path, 1, 0666);
 }
 
 static int
 make_large(const char *path)
 {
-	FILE *f = fopen(path, "w");
-	if (f == NULL)
-		return -1;
-	for (int i = 0; i < 30000; i++)
-		fprintf(f, "3e3fce45-4f53-4fa7-bb32-%012x\n", i);
-	fclose(f);
-	return chmod(path, 0600);
+	return make_list(path, 30000, 0600);
 }
 
 static void
