@@ -127,6 +127,12 @@ main(int argc, char **argv)
 		free(sc);
 		return 1;
 	}
+	if (sc->has_trace && sc->duration_ns > sc->trace.n_rows * sc->trace.step_ns)
+		fprintf(stderr,
+			"reclaim-sim: warning: the trace covers %.1f h of the %.1f h run; "
+			"its last row holds after that\n",
+			(double)(sc->trace.n_rows * sc->trace.step_ns) / 3600e9,
+			(double)sc->duration_ns / 3600e9);
 	if (swap_pick >= 0)
 		sc->swap_pick = swap_pick;
 	if (policies) {

@@ -452,7 +452,7 @@ trace_key(struct parser *p, const char *k, char *val)
 			if (p->n_trace_ids == SIM_VMS_MAX)
 				return fail(p, "too many trace VMs");
 			p->trace_ids[p->n_trace_ids++] = strtoull(tok, &end, 10);
-			if (*end)
+			if (*end || tok[0] < '0' || tok[0] > '9')
 				return fail(p, "vms: bad id \"%s\"", tok);
 		}
 		return 0;
@@ -525,12 +525,23 @@ add_trace_vms(struct parser *p)
 		v->trace_col = (int)c;
 		v->configured = t->max_provisioned[c];
 	}
+	/* A VM asked for by id must be there: a typo would quietly run
+	 * another host. */
+	for (size_t j = 0; j < p->n_trace_ids; j++) {
+		size_t c = 0;
+
+		while (c < t->n_vms && t->ids[c] != p->trace_ids[j])
+			c++;
+		if (c == t->n_vms)
+			return fail(p, "vms: VM %llu is not in the trace",
+				    (unsigned long long)p->trace_ids[j]);
+	}
 	return 0;
 }
 
-int
-sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_dir,
-		   const char *label, char *err, size_t errlen)
+static int
+parse_scenario(struct sim_scenario *sc, const char *text, const char *base_dir,
+	       const char *label, char *err, size_t errlen)
 {
 	struct parser p;
 	char buf[4096];
@@ -640,6 +651,17 @@ sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_d
 	if (sc->reserved >= sc->total)
 		return fail(&p, "[host] reserved must be below total");
 	return sim_scenario_generate(sc, err, errlen);
+}
+
+int
+sim_scenario_parse(struct sim_scenario *sc, const char *text, const char *base_dir,
+		   const char *label, char *err, size_t errlen)
+{
+	int r = parse_scenario(sc, text, base_dir, label, err, errlen);
+
+	if (r < 0)
+		sim_scenario_free(sc); /* the trace, when a later check failed */
+	return r;
 }
 
 /* ---- generated working sets ---------------------------------------------- */

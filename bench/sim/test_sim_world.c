@@ -700,6 +700,134 @@ bitbrains_trace_loads(void **state)
 	sim_trace_free(&t);
 }
 
+/* Writes used.tsv and provisioned.tsv into a new directory @p dir. */
+static void
+write_trace(char *dir, const char *used, const char *provisioned)
+{
+	char path[64];
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/used.tsv", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(used, f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/provisioned.tsv", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(provisioned, f);
+	fclose(f);
+}
+
+static void
+remove_trace(const char *dir)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "%s/used.tsv", dir);
+	remove(path);
+	snprintf(path, sizeof(path), "%s/provisioned.tsv", dir);
+	remove(path);
+	rmdir(dir);
+}
+
+#define USED_OK "t_s\t1\t2\n0\t1024\t2048\n300\t1024\t2048\n"
+#define PROV_OK "t_s\tvm\tkib\n0\t1\t4194304\n0\t2\t4194304\n"
+
+static void
+trace_reads_line_ends_and_blank_lines(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/sim-trace-XXXXXX", err[256];
+	struct sim_trace t;
+
+	write_trace(dir, "# comment\r\nt_s\t1\t2\r\n0\t1024\t2048\r\n\r\n300\t3072\t0\r\n\n",
+		    "t_s\tvm\tkib\r\n0\t1\t4194304\r\n0\t2\t2097152\r\n600\t2\t4194304\n\n");
+	if (sim_trace_load(&t, dir, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(t.n_vms, 2);
+	assert_int_equal(t.n_rows, 2);
+	assert_int_equal(t.used[2], 3072 * 1024);
+	assert_int_equal(t.used[3], 0);
+	assert_int_equal(t.provisioned[1], 2 * SIM_GIB);
+	assert_int_equal(t.max_provisioned[1], 2 * SIM_GIB); /* 600 s is past the trace */
+	sim_trace_free(&t);
+	remove_trace(dir);
+}
+
+/* Every field is read whole: a value read by its prefix, wrapped or
+ * shifted to another column would replay another host without a word. */
+static void
+trace_refuses_bad_fields(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *used, *provisioned, *error;
+	} cases[] = {
+		{USED_OK, "t_s\tvm\tkib\n0\t1\t4194304\n0\t2\t4194304\n300\t2\t0\n",
+		 "provisioned.tsv:4: VM 2 at 300 s: \"0\" is not a size"},
+		{USED_OK, "t_s\tvm\tkib\n0\t1\t1.6703488E7\n0\t2\t4194304\n",
+		 "provisioned.tsv:2: VM 1 at 0 s: \"1.6703488E7\" is not a size"},
+		{USED_OK, "t_s\tvm\tkib\n0\t1\t-4194304\n0\t2\t4194304\n",
+		 "provisioned.tsv:2: VM 1 at 0 s: \"-4194304\" is not a size"},
+		{USED_OK, "t_s\tvm\tkib\n0\t1\t4194304\n0\t2\t4194304\n600\t1\t1\n300\t1\t2\n",
+		 "provisioned.tsv:5: t_s 300: rows go up in time"},
+		{USED_OK, "t_s\tvm\tkib\n0\t1\t4194304\n", "VM 2 has no provisioned size at t = 0"},
+		{USED_OK, "t_s\tvm\tkib\n0\t1\t4194304\n300\t2\t4194304\n",
+		 "provisioned.tsv:3: VM 2 has no provisioned size at t = 0"},
+		{USED_OK, "t_s\tvm\tkib\n0\t1\t4194304\n0\t3\t4194304\n",
+		 "provisioned.tsv:3: VM 3 is not in used.tsv"},
+		{USED_OK, "0\t1\t4194304\n0\t2\t4194304\n", "provisioned.tsv:1: the header must be"},
+		{"t_s\t1\t2\n0\t-1\t2048\n", PROV_OK, "used.tsv:2: VM 1: \"-1\" is not a size"},
+		{"t_s\t1\t2\n0\t1024\t18014398509481984\n", PROV_OK,
+		 "used.tsv:2: VM 2: \"18014398509481984\" is not a size"},
+		{"t_s\t1\t2\n0\t1024\t\t2048\n", PROV_OK, "used.tsv:2: 3 values for 2 VMs"},
+		{"t_s\t1\t2\n0\t1024\n", PROV_OK, "used.tsv:2: 1 values for 2 VMs"},
+		{"t_s\t1\t2\n0\t1024\t2048\n600\t1024\t2048\n", PROV_OK,
+		 "used.tsv:3: t_s must be 300"},
+		{"t_s\t1\t1\n0\t1024\t2048\n", PROV_OK, "used.tsv:1: VM 1 named twice"},
+		{"t_s\t1abc\t2\n0\t1024\t2048\n", PROV_OK, "used.tsv:1: bad VM id \"1abc\""},
+		{"t_s\t1\t2\n", PROV_OK, "used.tsv: no rows"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char dir[] = "/tmp/sim-trace-XXXXXX", err[256] = "";
+		struct sim_trace t;
+
+		write_trace(dir, cases[i].used, cases[i].provisioned);
+		assert_int_equal(sim_trace_load(&t, dir, err, sizeof(err)), -1);
+		if (!strstr(err, cases[i].error))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].error);
+		assert_null(t.used);
+		remove_trace(dir);
+	}
+}
+
+/* A VM asked for by id that the trace lacks stops the scenario. */
+static void
+scenario_refuses_trace_vm_it_lacks(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/sim-trace-XXXXXX", text[256], err[256] = "";
+	struct sim_scenario *sc = malloc(sizeof(*sc));
+
+	assert_non_null(sc);
+	write_trace(dir, USED_OK, PROV_OK);
+	snprintf(text, sizeof(text), "[host]\novercommit = 1.5\n[trace]\ndir = %s\nvms = 1, 9\n",
+		 dir);
+	assert_int_equal(sim_scenario_parse(sc, text, ".", "t", err, sizeof(err)), -1);
+	assert_string_equal(err, "t:0: vms: VM 9 is not in the trace");
+	/* Refused after the trace loaded: nothing of it is left. */
+	assert_int_equal(sc->has_trace, 0);
+	assert_null(sc->trace.used);
+	snprintf(text, sizeof(text), "[host]\novercommit = 1.5\n[trace]\ndir = %s\nvms = 2\n", dir);
+	assert_int_equal(sim_scenario_parse(sc, text, ".", "t", err, sizeof(err)), 0);
+	assert_int_equal(sc->n_vms, 1);
+	assert_string_equal(sc->vms[0].name, "bb2");
+	sim_scenario_free(sc);
+	free(sc);
+	remove_trace(dir);
+}
+
 int
 main(void)
 {
@@ -722,6 +850,9 @@ main(void)
 		cmocka_unit_test(scenario_parser_reads_and_rejects),
 		cmocka_unit_test(generated_working_sets_are_seeded_and_shaped),
 		cmocka_unit_test(bitbrains_trace_loads),
+		cmocka_unit_test(trace_reads_line_ends_and_blank_lines),
+		cmocka_unit_test(trace_refuses_bad_fields),
+		cmocka_unit_test(scenario_refuses_trace_vm_it_lacks),
 	};
 	return cmocka_run_group_tests_name("sim_world", tests, NULL, NULL);
 }
