@@ -190,6 +190,14 @@ policy_config_load(struct reclaim_config *cfg, const char *path, FILE *err)
 	while (!failed && fgets(line, sizeof(line), f) != NULL) {
 		char *key, *value;
 		lineno++;
+		/* A longer line read in pieces would make its tail a line of
+		 * its own: a comment's tail, or a value's, taken as a setting. */
+		if (!strchr(line, '\n') && !feof(f)) {
+			fprintf(err, "%s:%u: line longer than %zu bytes\n", path, lineno,
+				sizeof(line) - 2);
+			failed = 1;
+			break;
+		}
 		int r = split_line(&key, &value, line);
 		if (r < 0) {
 			fprintf(err, "%s:%u: expected key = value\n", path, lineno);

@@ -882,11 +882,11 @@ usage(FILE *out)
 		"  --budget SIZE         host memory the guests share (free = budget - used)\n"
 		"  --reserved SIZE       of which held by the hypervisor itself (0)\n"
 		"  --config FILE         policy file (key = value, see README.md)\n"
-		"  --tick DURATION       decision interval (1s)\n"
+		"  --tick DURATION       decision interval, at most 1d (1s)\n"
 		"  --ticks N             stop after N ticks\n"
 		"  --duration DURATION   stop after this long\n"
 		"  --warmup DURATION     only measure (active memory) this long before the\n"
-		"                        first decision (0)\n"
+		"                        first decision, at most 1d (0)\n"
 		"  --stats-interval SEC  guest stats polling interval (1)\n"
 		"  --seed N              seed of the random page picker (1)\n"
 		"  --swap-method M       host swap by the kernel's LRU (lru), by random\n"
@@ -898,7 +898,7 @@ usage(FILE *out)
 		"                        until restored (" DEFAULT_STATE_DIR ")\n"
 		"  --explain             print every decision\n"
 		"  --print-config        print the policy config in force and exit\n"
-		"  --trace FILE          write one JSON object per tick to FILE\n");
+		"  --trace FILE          write one JSON object per tick to FILE (- for stdout)\n");
 }
 
 static int
@@ -963,6 +963,56 @@ bad:
 	return -1;
 }
 
+/* The longest tick and warm-up: a day. */
+#define DURATION_MAX_NS (86400 * NS_PER_S)
+
+/*
+ * The trace file, "-" for stdout. One it creates is readable by others but
+ * never writable, whatever the umask. One that exists keeps its mode, and
+ * is written only if it is a regular file of ours or a device: root must
+ * not truncate a file a link planted by someone else points to, nor wait
+ * for ever on their FIFO.
+ */
+static int
+open_trace(struct agent *a, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (!strcmp(path, "-")) {
+		a->trace = stdout;
+		return 0;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd >= 0 && fchmod(fd, 0644) != 0) {
+		close(fd);
+		fd = -1;
+	} else if (fd < 0 && errno == EEXIST) {
+		fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &st) != 0 ||
+				!((S_ISREG(st.st_mode) && st.st_uid == geteuid()) ||
+				  S_ISCHR(st.st_mode)))) {
+			close(fd);
+			fprintf(stderr, "%s: not a file of ours, nor a device\n", path);
+			return -1;
+		}
+		if (fd >= 0 && ((S_ISREG(st.st_mode) && ftruncate(fd, 0) != 0) ||
+				fcntl(fd, F_SETFL, 0) != 0)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		a->trace = fdopen(fd, "w");
+	if (a->trace == NULL) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_args(struct agent *a, int argc, char **argv)
 {
@@ -1013,8 +1063,9 @@ parse_args(struct agent *a, int argc, char **argv)
 		case O_CONFIG:
 			config = optarg;
 			break;
-		case O_TICK:
-			ok = parse_duration(&a->tick_ns, optarg) == 0 && a->tick_ns > 0;
+		case O_TICK: /* bounded: tick times must not wrap */
+			ok = parse_duration(&a->tick_ns, optarg) == 0 && a->tick_ns > 0 &&
+			     a->tick_ns <= DURATION_MAX_NS;
 			break;
 		case O_TICKS:
 			a->max_ticks = strtoull(optarg, &end, 10);
@@ -1024,7 +1075,8 @@ parse_args(struct agent *a, int argc, char **argv)
 			ok = parse_duration(&a->duration_ns, optarg) == 0;
 			break;
 		case O_WARMUP:
-			ok = parse_duration(&a->warmup_ns, optarg) == 0;
+			ok = parse_duration(&a->warmup_ns, optarg) == 0 &&
+			     a->warmup_ns <= DURATION_MAX_NS;
 			break;
 		case O_STATS: {
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -1039,27 +1091,10 @@ parse_args(struct agent *a, int argc, char **argv)
 		case O_EXPLAIN:
 			a->explain = 1;
 			break;
-		case O_TRACE: {
-			/* A file it creates is readable by others but never
-			 * writable, whatever the umask; one that exists (a
-			 * device, /dev/stdout, the operator's own) keeps its mode. */
-			int fd = open(optarg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-			if (fd >= 0 && fchmod(fd, 0644) != 0) {
-				close(fd);
-				fd = -1;
-			} else if (fd < 0 && errno == EEXIST) {
-				fd = open(optarg, O_WRONLY | O_TRUNC | O_CLOEXEC);
-			}
-			if (fd >= 0)
-				a->trace = fdopen(fd, "w");
-			if (a->trace == NULL) {
-				fprintf(stderr, "%s: %s\n", optarg, strerror(errno));
-				if (fd >= 0)
-					close(fd);
+		case O_TRACE:
+			if (open_trace(a, optarg) != 0)
 				return -1;
-			}
 			break;
-		}
 		case O_VM:
 			if (parse_vm(&a->guests[a->n_guests], optarg, a->n_guests) != 0)
 				return -1;
@@ -1218,7 +1253,7 @@ out:
 		guest_mem_close(&g->mem);
 	}
 	reclaim_policy_destroy(a.policy);
-	if (a.trace != NULL)
+	if (a.trace != NULL && a.trace != stdout)
 		fclose(a.trace);
 	free(vms);
 	free(dec);

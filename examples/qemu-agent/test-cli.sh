@@ -58,10 +58,16 @@ expect_error 'balloon_window_ns = -1s\n' "balloon_window_ns: expected a duration
 expect_error 'profile = vmware\n' "profile must be esx, esxi5 or paper"
 expect_error 'threshold_soft = 0.07\n' "threshold_soft"
 expect_error 'idle_tax = 1.0\n' "idle_tax"
+# A line too long to be read whole is refused: read in pieces, the tail of a
+# comment became a setting of its own.
+expect_error "#$(printf '%0510d' 0)idle_tax = 0.9\n" "bad.conf:1: line longer than 510 bytes"
 
 "$agent" --budget 12Q --vm qmp=/x > /dev/null 2> "$tmp/err"
 [ $? = 2 ] && grep -q "bad value for --budget" "$tmp/err" || fail "--budget 12Q"
-for bad in "--swap-method pick" "--cgroup elsewhere" "--state-dir relative/dir"; do
+# Ticks and warm-up longer than a day are refused: the tick times wrapped,
+# and ticks ran back to back.
+for bad in "--swap-method pick" "--cgroup elsewhere" "--state-dir relative/dir" \
+	"--tick 18446744073s" "--tick 2d" "--warmup 18446744073s"; do
 	# shellcheck disable=SC2086
 	"$agent" $bad --budget 1G --vm qmp=/x > /dev/null 2> "$tmp/err"
 	[ $? = 2 ] && grep -q "bad value for ${bad%% *}: " "$tmp/err" || fail "$bad: $(cat "$tmp/err")"
@@ -123,6 +129,26 @@ chmod 0600 "$tmp/trace"
 "$agent" --budget 1G --trace "$tmp/trace" --state-dir "$tmp/st" \
 	--vm name=a,qmp="$tmp/none.sock" > /dev/null 2>&1
 [ "$(stat -c %a "$tmp/trace")" = 600 ] || fail "an existing trace file's mode changed"
+# A link in its place is not followed (it could point at any file root may
+# write), a FIFO is not waited on, and a file of another user is not
+# truncated; a device is written.
+echo keep > "$tmp/victim"
+ln -s "$tmp/victim" "$tmp/link"
+mkfifo "$tmp/fifo"
+echo theirs > "$tmp/theirs"
+chown 65534 "$tmp/theirs" 2>/dev/null
+for t in link fifo theirs; do
+	[ "$t" = theirs ] && [ "$(stat -c %u "$tmp/theirs")" = "$(id -u)" ] && continue
+	timeout 10 "$agent" --budget 1G --trace "$tmp/$t" --state-dir "$tmp/st" \
+		--vm name=a,qmp="$tmp/none.sock" > /dev/null 2> "$tmp/err"
+	status=$?
+	[ "$status" = 2 ] || fail "--trace $t: status $status, not 2: $(cat "$tmp/err")"
+done
+[ "$(cat "$tmp/victim")" = keep ] || fail "--trace through a link truncated its target"
+[ "$(id -u)" != 0 ] || [ "$(cat "$tmp/theirs")" = theirs ] || fail "another user's file was truncated"
+"$agent" --budget 1G --trace /dev/null --state-dir "$tmp/st" \
+	--vm name=a,qmp="$tmp/none.sock" > /dev/null 2> "$tmp/err"
+grep -q "/dev/null" "$tmp/err" && fail "--trace /dev/null refused: $(cat "$tmp/err")"
 
 [ "$failed" = 0 ] && echo "qemu-agent command line: ok"
 exit "$failed"
