@@ -265,6 +265,16 @@ resume_at(const char *qmp_path, char *why, size_t why_len)
 	return err;
 }
 
+/* No control characters (and so no line ends). */
+static int
+plain_text(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* Resumes every guest an earlier agent stopped and did not resume (it was
  * killed, or lost the guest's connection). */
 static void
@@ -282,22 +292,33 @@ resume_left_paused(struct agent *a)
 		char path[4200], qmp_path[sizeof(((struct guest *)0)->qmp_path)] = "", why[300];
 		struct stat st;
 		snprintf(path, sizeof(path), "%s/%s", a->state_dir, e->d_name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* Not blocking: a FIFO in its place must not hang start-up. */
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd < 0)
 			continue;
 		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 			close(fd); /* its agent is alive and has the guest stopped */
 			continue;
 		}
-		ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()
+		int ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid();
+		if (ours && st.st_size == 0) {
+			/* Its agent died before writing it, so before "stop". */
+			unlink(path);
+			close(fd);
+			continue;
+		}
+		ssize_t n = ours && (size_t)st.st_size < sizeof(qmp_path)
 				    ? read(fd, qmp_path, sizeof(qmp_path) - 1)
 				    : -1;
-		if (n <= 0) {
+		if (n > 0)
+			qmp_path[n] = '\0';
+		/* What it holds is a path this agent wrote: absolute, and
+		 * nothing that would reach the log as a line of its own. */
+		if (n <= 0 || qmp_path[0] != '/' || n != st.st_size || !plain_text(qmp_path)) {
 			close(fd);
 			fprintf(stderr, "%s: not a record of ours; left alone\n", path);
 			continue;
 		}
-		qmp_path[n] = '\0';
 		if (resume_at(qmp_path, why, sizeof(why)) == 0) {
 			printf("%s: stopped by an earlier agent: %s\n", qmp_path, why);
 			unlink(path);
@@ -341,7 +362,11 @@ find_balloon(struct guest *g)
 		json_array_foreach(list, i, item) {
 			const char *type = json_string_value(json_object_get(item, "type"));
 			const char *name = json_string_value(json_object_get(item, "name"));
-			if (type && name && strstr(type, "virtio-balloon") != NULL) {
+			/* The name makes a QOM path and goes to the log: only
+			 * what QEMU's own names hold ("balloon0", "device[3]"). */
+			if (type && name && strstr(type, "virtio-balloon") != NULL && *name &&
+			    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					 "0123456789_.-[]") == strlen(name)) {
 				snprintf(g->balloon_path, sizeof(g->balloon_path), "%s/%s",
 					 parents[p], name);
 				g->has_balloon = 1;
@@ -374,8 +399,11 @@ guest_attach(struct agent *a, struct guest *g)
 	err = qmp_execute(&g->qmp, &memdevs, "query-memdev", NULL);
 	if (!err)
 		err = qmp_execute(&g->qmp, &summary, "query-memory-size-summary", NULL);
-	if (!err && json_get_u64(&base, json_object_get(summary, "base-memory")) != 0)
+	if (!err && json_get_u64(&base, json_object_get(summary, "base-memory")) != 0) {
 		err = -EPROTO;
+		snprintf(g->qmp.error, sizeof(g->qmp.error),
+			 "query-memory-size-summary: no base-memory size in the reply");
+	}
 	json_decref(summary);
 	if (err) {
 		json_decref(memdevs);

@@ -149,6 +149,10 @@ qmp_execute(struct qmp *q, json_t **ret, const char *command, json_t *args)
 			const char *desc = json_string_value(json_object_get(error, "desc"));
 			snprintf(q->error, sizeof(q->error), "%s: %s", command,
 				 desc ? desc : "error");
+			/* QEMU's text goes to the log: no line or escape of its own. */
+			for (char *c = q->error; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = '?';
 			json_decref(msg);
 			return -EIO;
 		}

@@ -119,6 +119,24 @@ flock -x "$tmp/st/paused-0123456789abcdef" "$agent" --budget 1G --state-dir "$tm
 ! grep -q "stopped by an earlier agent" "$tmp/out" && [ -e "$tmp/st/paused-0123456789abcdef" ] ||
 	fail "a record another agent holds was taken: $(cat "$tmp/out")"
 rm -f "$tmp/st/paused-0123456789abcdef"
+# A FIFO in a record's place does not hang start-up; an empty record (its
+# agent died before writing it, so before stopping anything) is removed;
+# one that holds no path of ours is left alone, and its bytes stay out of
+# the log.
+mkfifo "$tmp/st/paused-00000000000000f1"
+: > "$tmp/st/paused-00000000000000e0"
+printf 'x\033]0;title\007\nt=1.00 vm0: resumed' > "$tmp/st/paused-00000000000000b0"
+printf '/a\nt=1.00 vm0: resumed' > "$tmp/st/paused-00000000000000b1"
+timeout 10 "$agent" --budget 1G --state-dir "$tmp/st" --vm name=a,qmp="$tmp/none.sock" \
+	> "$tmp/out" 2> "$tmp/err"
+[ $? != 124 ] || fail "a FIFO as a record hung start-up"
+[ ! -e "$tmp/st/paused-00000000000000e0" ] || fail "an empty record stayed"
+for r in b0 b1; do
+	grep -q "paused-00000000000000$r: not a record of ours; left alone" "$tmp/err" ||
+		fail "record $r: $(cat "$tmp/out" "$tmp/err")"
+done
+grep -q "vm0: resumed" "$tmp/out" "$tmp/err" && fail "a record's content reached the log"
+rm -f "$tmp/st/paused-00000000000000"*
 
 # The trace file it creates: never writable by others, whatever the umask.
 # One that exists keeps its mode (a device, the operator's own file).
