@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: qemu-agent (examples/qemu-agent) manages live QEMU guests and
 # tests/e2e checks what really happened to them (meson suite 'e2e'). Needs
-# root and the packages in .ci/packages.txt (qemu-system-x86, cpio,
+# root and the packages in .ci/packages.txt (qemu-system-x86, cpio, gdb,
 # libjansson-dev); downloads a Debian cloud kernel and busybox-static with
 # apt-get download, cached in build-ci-e2e-guest/. Each test adds a host swap
 # file if the machine has none and removes it; lru-swap adds a zram swap
@@ -17,7 +17,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "stage-50: the e2e tests need root (host swap file, process_madvise on QEMU)" >&2
 	exit 1
 fi
-for tool in qemu-system-x86_64 cpio apt-get; do
+for tool in qemu-system-x86_64 cpio apt-get gdb; do
 	command -v "$tool" >/dev/null || { echo "stage-50: $tool is missing" >&2; exit 1; }
 done
 

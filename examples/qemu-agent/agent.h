@@ -43,6 +43,14 @@ pid_t qmp_peer_pid(const struct qmp *q);
 int qmp_execute(struct qmp *q, json_t **ret, const char *command, json_t *args);
 /* True once the connection is closed (the guest is gone). */
 int qmp_closed(const struct qmp *q);
+/* QEMU's run state ("running", "paused", "prelaunch", "postmigrate", ...)
+ * into @p state; 0 or a qmp_execute() error, -EPROTO for a reply without
+ * one. */
+int qmp_run_state(struct qmp *q, char *state, size_t len);
+/* When process @p pid started (clock ticks after boot; /proc/PID/stat), 0
+ * if unknown: with the pid, it tells one QEMU from a later one that got
+ * the pid again. */
+uint64_t proc_start_time(pid_t pid);
 
 /* A JSON number as bytes or a count; 0 if not a non-negative number below
  * 2^64 - 2^11 (QEMU reports "not available" as UINT64_MAX). */

@@ -25,6 +25,12 @@
 #include "agent.h"
 
 #define QMP_TIMEOUT_MS 5000
+/* A guest we stopped whose connection is gone: tried again every tick, this
+ * long each time. */
+#define RESUME_RETRY_MS 1000
+/* Commands in a row that get no answer before the guest is given up: one
+ * hung monitor must not hold every tick for a timeout per command. */
+#define QMP_TIMEOUTS_MAX 3
 #define DEFAULT_STATE_DIR "/run/reclaim-qemu-agent"
 
 struct guest {
@@ -45,7 +51,11 @@ struct guest {
 	int has_balloon;
 	int blocked;     /* stopped by us, or maybe (a stop that got no answer) */
 	int block_warned; /* told once that it cannot be blocked */
+	int resume_warned; /* told once that it cannot be resumed yet */
 	int record_fd;   /* its pause record, locked while we hold it; -1 none */
+	pid_t pid;       /* its QEMU, and when that process started: */
+	uint64_t start;  /* a record names the QEMU it stopped */
+	unsigned timeouts; /* commands in a row without an answer */
 	/* Guest stats and the balloon size are read at different moments:
 	 * agent-common's guest_view aligns them. */
 	struct guest_view view;
@@ -110,8 +120,28 @@ clock_ns(clockid_t clock)
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-static int resume_at(const char *qmp_path, char *why, size_t why_len);
+static int resume_at(const char *qmp_path, pid_t pid, uint64_t start, int timeout_ms, char *why,
+		     size_t why_len);
 static void paused_forget(const struct agent *a, struct guest *g);
+
+/* A guest we stopped whose connection is gone (QEMU may still be there):
+ * "cont" through a new one. Until that works it is tried every tick, and
+ * the agent does not leave while it is stopped. */
+static void
+resume_gone(struct agent *a, struct guest *g, int timeout_ms)
+{
+	char how[300];
+
+	if (resume_at(g->qmp_path, g->pid, g->start, timeout_ms, how, sizeof(how)) == 0) {
+		g->blocked = 0;
+		paused_forget(a, g);
+		printf("t=%.2f %s: %s\n", a->t, g->name, how);
+	} else if (!g->resume_warned) {
+		fprintf(stderr, "t=%.2f %s: stopped by us and not resumed yet (%s); trying again "
+			"every tick\n", a->t, g->name, how);
+		g->resume_warned = 1;
+	}
+}
 
 static void
 guest_gone(struct agent *a, struct guest *g, const char *why)
@@ -119,31 +149,66 @@ guest_gone(struct agent *a, struct guest *g, const char *why)
 	if (!g->alive)
 		return;
 	g->alive = 0;
+	char reason[sizeof(g->qmp.error)];
+	snprintf(reason, sizeof(reason), "%s", why);
 	qmp_close(&g->qmp);
 	guest_mem_close(&g->mem);
 	size_t left = 0;
 	for (size_t i = 0; i < a->n_guests; i++)
 		left += a->guests[i].alive;
-	printf("t=%.2f %s: gone (%s); %zu guest(s) left\n", a->t, g->name, why, left);
-	/* Its connection may be gone with QEMU still there: one we stopped
-	 * is resumed now, not left stopped for the rest of the run. */
-	char how[300];
-	if (g->blocked && resume_at(g->qmp_path, how, sizeof(how)) == 0) {
-		g->blocked = 0;
-		paused_forget(a, g);
-		printf("t=%.2f %s: %s\n", a->t, g->name, how);
-	}
+	printf("t=%.2f %s: gone (%s); %zu guest(s) left\n", a->t, g->name, reason, left);
+	if (g->blocked)
+		resume_gone(a, g, QMP_TIMEOUT_MS);
 }
 
-/* Runs a QMP command for @p g; a lost connection retires the guest. */
+/* After a command on @p g's connection: a lost connection, or one that
+ * stopped answering, retires the guest. */
+static int
+guest_result(struct agent *a, struct guest *g, int err)
+{
+	if (err == -ETIMEDOUT && ++g->timeouts >= QMP_TIMEOUTS_MAX) {
+		guest_gone(a, g, "QMP stopped answering");
+	} else if (err && qmp_closed(&g->qmp)) {
+		guest_gone(a, g, g->qmp.error);
+	} else if (err) {
+		fprintf(stderr, "t=%.2f %s: %s\n", a->t, g->name, g->qmp.error);
+	}
+	if (err != -ETIMEDOUT)
+		g->timeouts = 0;
+	return err;
+}
+
+/* Runs a QMP command for @p g. */
 static int
 guest_qmp(struct agent *a, struct guest *g, json_t **ret, const char *cmd, json_t *args)
 {
-	int err = qmp_execute(&g->qmp, ret, cmd, args);
-	if (err && qmp_closed(&g->qmp))
-		guest_gone(a, g, g->qmp.error);
-	else if (err)
-		fprintf(stderr, "t=%.2f %s: %s\n", a->t, g->name, g->qmp.error);
+	return guest_result(a, g, qmp_execute(&g->qmp, ret, cmd, args));
+}
+
+/*
+ * "cont" for a guest we stopped, if it is still as we left it: 0 when
+ * nothing of ours is left stopped. A guest someone else resumed, or that
+ * is now in another state (migrated away, being migrated in, never
+ * started), is not ours to resume: running a migration's source again
+ * would run the VM twice.
+ */
+static int
+resume_checked(struct qmp *q, char *why, size_t why_len)
+{
+	char state[32];
+	int err = qmp_run_state(q, state, sizeof(state));
+
+	if (!err && !strcmp(state, "running")) {
+		snprintf(why, why_len, "resumed by someone else");
+		return 0;
+	}
+	if (!err && strcmp(state, "paused") != 0) {
+		snprintf(why, why_len, "QEMU says it is %s: not ours to resume", state);
+		return 0;
+	}
+	if (!err)
+		err = qmp_execute(q, NULL, "cont", NULL);
+	snprintf(why, why_len, "%s", err ? q->error : "resumed");
 	return err;
 }
 
@@ -208,9 +273,12 @@ paused_path(char *out, size_t len, const struct agent *a, const char *qmp_path)
 	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
 }
 
-/* Writes the record (its content never changes, so rewriting it in place
- * cannot leave it empty) and holds it locked while the guest is ours: an
- * agent sharing the directory leaves a locked record alone. */
+/* Writes the record, before "stop": the QMP path, then the pid and start
+ * time of the QEMU behind it, so that the next agent resumes that QEMU and
+ * no later one that listens on the path. It is emptied first: an agent
+ * killed before it is written leaves it empty, and nothing stopped. Held
+ * locked while the guest is ours: an agent sharing the directory leaves a
+ * locked record alone. */
 static int
 paused_record(const struct agent *a, struct guest *g)
 {
@@ -223,9 +291,12 @@ paused_record(const struct agent *a, struct guest *g)
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	size_t len = strlen(g->qmp_path);
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0 ||
-	    pwrite(fd, g->qmp_path, len, 0) != (ssize_t)len || fsync(fd) != 0)
+	char text[sizeof(g->qmp_path) + 48];
+	int len = snprintf(text, sizeof(text), "%s\n%d %" PRIu64 "\n", g->qmp_path, (int)g->pid,
+			   g->start);
+	errno = 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0 || ftruncate(fd, 0) != 0 ||
+	    pwrite(fd, text, (size_t)len, 0) != len || fsync(fd) != 0)
 		err = errno ? -errno : -EIO;
 	if (err) {
 		close(fd);
@@ -247,20 +318,31 @@ paused_forget(const struct agent *a, struct guest *g)
 }
 
 /* "cont" through a connection of its own: for a guest whose connection
- * is gone, and for guests an earlier agent left stopped. 0 when the guest
- * runs (or its QEMU is gone: nothing is left to resume). */
+ * is gone, and for guests an earlier agent left stopped. 0 when nothing of
+ * ours is left stopped: resumed, its QEMU gone, another QEMU in its place
+ * (@p pid and @p start, when known, name the one that was stopped), or
+ * not in the state it was left in. */
 static int
-resume_at(const char *qmp_path, char *why, size_t why_len)
+resume_at(const char *qmp_path, pid_t pid, uint64_t start, int timeout_ms, char *why,
+	  size_t why_len)
 {
 	struct qmp q;
-	int err = qmp_open(&q, qmp_path, QMP_TIMEOUT_MS);
+	int err = qmp_open(&q, qmp_path, timeout_ms);
 	if (err == -ENOENT || err == -ECONNREFUSED) {
 		snprintf(why, why_len, "its QEMU is gone");
 		return 0;
 	}
-	if (!err)
-		err = qmp_execute(&q, NULL, "cont", NULL);
-	snprintf(why, why_len, "%s", err ? q.error : "resumed");
+	if (err) {
+		snprintf(why, why_len, "%s", q.error);
+		return err;
+	}
+	pid_t now = qmp_peer_pid(&q);
+	if (pid > 0 && start && (now != pid || proc_start_time(now) != start)) {
+		snprintf(why, why_len, "its QEMU is gone; another listens there now, not ours");
+		qmp_close(&q);
+		return 0;
+	}
+	err = resume_checked(&q, why, why_len);
 	qmp_close(&q);
 	return err;
 }
@@ -273,6 +355,34 @@ plain_text(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return 0;
 	return 1;
+}
+
+/*
+ * A record's @p n bytes in @p text (room for one more): its QMP path, or
+ * NULL unless it is what paused_record() writes (an absolute path without
+ * control characters on a line, then the QEMU's pid and start time, which
+ * an older agent did not write).
+ */
+static const char *
+record_parse(char *text, size_t n, pid_t *pid, uint64_t *start)
+{
+	unsigned long long p, t;
+	int used = 0;
+
+	text[n] = '\0';
+	char *nl = strchr(text, '\n');
+	if (nl != NULL) {
+		*nl = '\0';
+		if (nl[1] < '0' || nl[1] > '9' || sscanf(nl + 1, "%llu %llu\n%n", &p, &t, &used) != 2 ||
+		    (size_t)used != strlen(nl + 1) || p == 0 || p > INT32_MAX)
+			return NULL;
+		*pid = (pid_t)p;
+		*start = t;
+	}
+	if (text[0] != '/' || !plain_text(text) ||
+	    strlen(text) >= sizeof(((struct guest *)0)->qmp_path))
+		return NULL;
+	return text;
 }
 
 /* Resumes every guest an earlier agent stopped and did not resume (it was
@@ -289,7 +399,7 @@ resume_left_paused(struct agent *a)
 	while ((e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, PAUSED_PREFIX, strlen(PAUSED_PREFIX)) != 0)
 			continue;
-		char path[4200], qmp_path[sizeof(((struct guest *)0)->qmp_path)] = "", why[300];
+		char path[4200], text[sizeof(((struct guest *)0)->qmp_path) + 48], why[300];
 		struct stat st;
 		snprintf(path, sizeof(path), "%s/%s", a->state_dir, e->d_name);
 		/* Not blocking: a FIFO in its place must not hang start-up. */
@@ -307,19 +417,19 @@ resume_left_paused(struct agent *a)
 			close(fd);
 			continue;
 		}
-		ssize_t n = ours && (size_t)st.st_size < sizeof(qmp_path)
-				    ? read(fd, qmp_path, sizeof(qmp_path) - 1)
+		ssize_t n = ours && (size_t)st.st_size < sizeof(text)
+				    ? read(fd, text, sizeof(text) - 1)
 				    : -1;
-		if (n > 0)
-			qmp_path[n] = '\0';
-		/* What it holds is a path this agent wrote: absolute, and
-		 * nothing that would reach the log as a line of its own. */
-		if (n <= 0 || qmp_path[0] != '/' || n != st.st_size || !plain_text(qmp_path)) {
+		pid_t pid = 0;
+		uint64_t start = 0;
+		const char *qmp_path = n == st.st_size ? record_parse(text, (size_t)n, &pid, &start)
+						       : NULL;
+		if (qmp_path == NULL) {
 			close(fd);
 			fprintf(stderr, "%s: not a record of ours; left alone\n", path);
 			continue;
 		}
-		if (resume_at(qmp_path, why, sizeof(why)) == 0) {
+		if (resume_at(qmp_path, pid, start, QMP_TIMEOUT_MS, why, sizeof(why)) == 0) {
 			printf("%s: stopped by an earlier agent: %s\n", qmp_path, why);
 			unlink(path);
 			close(fd);
@@ -392,6 +502,8 @@ guest_attach(struct agent *a, struct guest *g)
 		fprintf(stderr, "%s: cannot tell QEMU's pid: %s\n", g->name, strerror(-pid));
 		return -1;
 	}
+	g->pid = pid;
+	g->start = proc_start_time(pid);
 
 	/* Guest RAM must be one memfd backend so that it is one mapping. */
 	json_t *memdevs = NULL, *summary = NULL;
@@ -642,16 +754,27 @@ op_swap_out(void *user_data, uint64_t vm_id, uint64_t bytes)
  * Blocking is recorded before "stop" and forgotten after "cont", so that
  * an agent killed in between leaves the record for the next one, which
  * resumes the guest. A stop that got no answer may still take effect: the
- * guest counts as blocked until a "cont" succeeds.
+ * guest counts as blocked until a "cont" succeeds. Only a running guest is
+ * stopped: one that is paused already (by an operator, before its start,
+ * for a migration) is blocked as it is, and is not ours to resume.
  */
 static int
 op_block(void *user_data, uint64_t vm_id)
 {
 	struct agent *a = user_data;
 	struct guest *g = guest_by_id(a, vm_id);
-	if (g == NULL)
+	if (g == NULL || !g->alive)
 		return -ENODEV;
-	int err = a->state_ok ? paused_record(a, g) : -EPERM;
+	char state[32];
+	int err = guest_result(a, g, qmp_run_state(&g->qmp, state, sizeof(state)));
+	if (err)
+		return err;
+	if (strcmp(state, "running") != 0) {
+		printf("t=%.2f %s: to be blocked, and QEMU says it is %s already: left as it is\n",
+		       a->t, g->name, state);
+		return 0;
+	}
+	err = a->state_ok ? paused_record(a, g) : -EPERM;
 	if (err) {
 		if (!g->block_warned)
 			fprintf(stderr, "t=%.2f %s: not blocked: no record of it in %s (%s)\n",
@@ -675,12 +798,19 @@ op_unblock(void *user_data, uint64_t vm_id)
 	struct guest *g = guest_by_id(a, vm_id);
 	if (g == NULL)
 		return -ENODEV;
-	int err = guest_qmp(a, g, NULL, "cont", NULL);
+	if (!g->blocked)
+		return 0; /* not stopped by us */
+	if (!g->alive)
+		return -ENOTCONN; /* resumed by resume_gone() */
+	char why[300];
+	int err = resume_checked(&g->qmp, why, sizeof(why));
 	if (!err) {
+		if (strcmp(why, "resumed") != 0)
+			printf("t=%.2f %s: %s\n", a->t, g->name, why);
 		g->blocked = 0;
 		paused_forget(a, g);
 	}
-	return err;
+	return guest_result(a, g, err);
 }
 
 static const struct reclaim_adapter adapter = {
@@ -815,9 +945,13 @@ tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec
 {
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	a->t = (double)(int64_t)(now - a->start_ns) / 1e9; /* < 0 while warming up */
-	for (size_t i = 0; i < a->n_guests; i++)
-		if (a->guests[i].alive)
-			sample_guest(a, &a->guests[i], now);
+	for (size_t i = 0; i < a->n_guests; i++) {
+		struct guest *g = &a->guests[i];
+		if (g->alive)
+			sample_guest(a, g, now);
+		else if (g->blocked)
+			resume_gone(a, g, RESUME_RETRY_MS);
+	}
 	if (observing)
 		return 0;
 
@@ -1199,10 +1333,14 @@ run(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec)
 		if (!observing && a->duration_ns &&
 		    clock_ns(CLOCK_MONOTONIC) - a->start_ns >= a->duration_ns)
 			break;
-		size_t alive = 0;
-		for (size_t i = 0; i < a->n_guests; i++)
+		/* A guest we stopped and have not resumed keeps the agent
+		 * here, trying. */
+		size_t alive = 0, held = 0;
+		for (size_t i = 0; i < a->n_guests; i++) {
 			alive += a->guests[i].alive;
-		if (alive == 0) {
+			held += !a->guests[i].alive && a->guests[i].blocked;
+		}
+		if (alive == 0 && held == 0) {
 			printf("no guests left\n");
 			break;
 		}
@@ -1255,18 +1393,20 @@ main(int argc, char **argv)
 out:
 	/* Never leave a guest stopped behind us: through its connection, or
 	 * a new one if that is gone. One that cannot be resumed now keeps its
-	 * record, for the next agent. */
+	 * record, for the next agent, and the exit status says so. */
 	for (size_t i = 0; i < a.n_guests; i++) {
 		struct guest *g = &a.guests[i];
 		char why[300] = "";
-		int resumed = 0;
-		if (g->blocked && !qmp_closed(&g->qmp) &&
-		    qmp_execute(&g->qmp, NULL, "cont", NULL) == 0) {
-			resumed = 1;
-			snprintf(why, sizeof(why), "resumed");
+		int resumed = 0, err = -ENOTCONN;
+		if (g->blocked && !qmp_closed(&g->qmp)) {
+			err = resume_checked(&g->qmp, why, sizeof(why));
+			resumed = err == 0;
 		}
 		qmp_close(&g->qmp);
-		if (g->blocked && !resumed && resume_at(g->qmp_path, why, sizeof(why)) == 0)
+		if (g->blocked && !resumed &&
+		    resume_at(g->qmp_path, g->pid, g->start,
+			      err == -ETIMEDOUT ? RESUME_RETRY_MS : QMP_TIMEOUT_MS, why,
+			      sizeof(why)) == 0)
 			resumed = 1;
 		if (resumed) {
 			/* "resumed", or why there was nothing to resume */
@@ -1275,6 +1415,8 @@ out:
 		} else if (g->blocked) {
 			fprintf(stderr, "%s: still stopped (%s); the next agent resumes it\n",
 				g->name, why);
+			if (rc == 0)
+				rc = 3;
 		}
 		if (g->record_fd >= 0)
 			close(g->record_fd); /* the record stays, unlocked, for the next agent */

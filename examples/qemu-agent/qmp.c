@@ -243,6 +243,48 @@ qmp_peer_pid(const struct qmp *q)
 }
 
 int
+qmp_run_state(struct qmp *q, char *state, size_t len)
+{
+	json_t *ret = NULL;
+	int err = qmp_execute(q, &ret, "query-status", NULL);
+
+	if (err)
+		return err;
+	const char *s = json_string_value(json_object_get(ret, "status"));
+	if (s == NULL || *s == '\0' || strlen(s) >= len ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz-") != strlen(s)) {
+		json_decref(ret);
+		snprintf(q->error, sizeof(q->error), "query-status: no run state in the reply");
+		return -EPROTO;
+	}
+	snprintf(state, len, "%s", s);
+	json_decref(ret);
+	return 0;
+}
+
+uint64_t
+proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long start = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the command name, which may hold anything, ")" last: the
+	 * start time is field 22, the 20th after it. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
+				 "%*d %*d %*d %*d %*d %llu", &start) != 1)
+		return 0;
+	return start;
+}
+
+int
 json_get_u64(uint64_t *out, const json_t *value)
 {
 	double v;

@@ -731,6 +731,116 @@ def test_low_block(h):
     c(g.qmp.cmd("query-status")["status"] == "running", "and the guest runs")
     c(g.alive(pid) and not g.oom(), "the workload survived that too")
 
+    # A guest someone else paused (an operator here; QEMU's -S and
+    # migrations alike) is blocked as it is, and never resumed by the agent.
+    g.qmp.cmd("stop")
+    budget = budget_for(g.usage()[0], LOW / 2)
+    theirs = Agent(h, "low-theirs", [g], budget, duration=4).start().wait()
+    vt = theirs.vm_ticks("vm")
+    c(vt and vt[0][1]["block"] == 1, "the policy blocks the guest the operator paused")
+    c("QEMU says it is paused already: left as it is" in theirs.output,
+      "the agent leaves the operator's pause as it is")
+    c(g.qmp.cmd("query-status")["status"] == "paused",
+      "the guest is still paused after the agent exits")
+
+    # A record for this socket whose QEMU is another process (the one it
+    # names is gone, and this one listens on the path now) is not acted on.
+    state = os.path.join(h.work, "state")
+    fnv = 14695981039346656037
+    for ch in g.agent_qmp.encode():
+        fnv = ((fnv ^ ch) * 1099511628211) % (1 << 64)
+    with open(os.path.join(state, "paused-%016x" % fnv), "w") as f:
+        f.write("%s\n1 1\n" % g.agent_qmp)
+    other = Agent(h, "low-other-qemu", [g], budget * 4, ticks=1).run()
+    c("another listens there now, not ours" in other.output,
+      "a record of another QEMU is dropped: %s" % other.output[:300])
+    c(g.qmp.cmd("query-status")["status"] == "paused", "and the guest stays paused")
+    g.qmp.cmd("cont")
+    c(g.alive(pid) and not g.oom(), "the workload survived the operator's pause")
+
+
+def agent_qmp_fd(agent):
+    """The agent's one unix socket: its QMP connection to the one guest."""
+    fds = "/proc/%d/fd" % agent.proc.pid
+    socks = [int(fd) for fd in os.listdir(fds)
+             if os.readlink(os.path.join(fds, fd)).startswith("socket:")]
+    return socks[0] if len(socks) == 1 else None
+
+
+def test_low_block_reconnect(h):
+    """A blocked guest whose QMP connection breaks while its monitor is busy
+    is resumed through a new connection once the monitor answers again, and
+    the agent does not leave while it is stopped."""
+    c = h.check
+    g = Guest(h, "vm")
+    h.boot(g)
+    pid = g.memhog(300)
+    time.sleep(1)
+    budget = budget_for(g.usage()[0], LOW / 2)
+    agent = Agent(h, "low-reconnect", [g], budget, duration=60).start()
+    deadline = time.monotonic() + 30
+    while (time.monotonic() < deadline and agent.proc.poll() is None and
+           g.qmp.cmd("query-status")["status"] != "paused"):
+        time.sleep(0.05)
+    c(g.qmp.cmd("query-status")["status"] == "paused", "the agent blocked the guest")
+    fd = agent_qmp_fd(agent)
+    c(fd is not None, "the agent has one QMP connection")
+    # Queued first on the monitor, this connection is the one QEMU greets
+    # when the agent's goes: the monitor is busy for the agent until it
+    # closes. The agent's connection is then cut from its own side.
+    busy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    busy.connect(g.agent_qmp)
+    subprocess.run(["gdb", "-p", str(agent.proc.pid), "-batch", "-nx",
+                    "-ex", "call (int)shutdown(%d, 2)" % fd], capture_output=True, timeout=60)
+    busy.settimeout(10)
+    greeting = busy.recv(4096)
+    time.sleep(8)
+    c(g.qmp.cmd("query-status")["status"] == "paused",
+      "the guest stays paused while the monitor is busy")
+    c(agent.proc.poll() is None, "the agent stays while a guest it stopped is stopped")
+    busy.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and agent.proc.poll() is None:
+        time.sleep(0.1)
+    if agent.proc.poll() is None:
+        agent.proc.terminate()
+    agent.wait()
+    log("--explain excerpt:\n" + agent.output[-1500:])
+    c(b"QMP" in greeting, "QEMU greeted the connection that kept its monitor busy")
+    c("stopped by us and not resumed yet" in agent.output,
+      "the agent could not resume the guest at once, and said so")
+    out = agent.output
+    c("vm: resumed" in out and "no guests left" in out and
+      out.index("vm: resumed") < out.index("no guests left"),
+      "it resumed the guest through a new connection, then left")
+    c(agent.rc == 0, "agent exited cleanly (%d)" % agent.rc)
+    c(g.qmp.cmd("query-status")["status"] == "running", "the guest runs")
+    c(g.alive(pid) and not g.oom(), "the workload survived")
+
+
+def test_hung_monitor(h):
+    """A QEMU whose monitor stops answering (the process stopped here) is
+    dropped after three commands without an answer, instead of holding
+    every tick for a timeout per command until the agent's end."""
+    c = h.check
+    g = Guest(h, "vm")
+    h.boot(g)
+    agent = Agent(h, "hung", [g], 64 << 30, duration=60).start()
+    time.sleep(4)
+    os.kill(g.proc.pid, signal.SIGSTOP)
+    t0 = time.monotonic()
+    try:
+        agent.wait(timeout=90)
+    finally:
+        os.kill(g.proc.pid, signal.SIGCONT)
+    took = time.monotonic() - t0
+    log("agent output:\n" + agent.output[-800:])
+    c("vm: gone (QMP stopped answering)" in agent.output,
+      "the agent dropped the guest whose monitor stopped answering")
+    c(took < 40, "and left well before its 60 s (%.1f s after the stop)" % took)
+    c(agent.rc == 0, "agent exited cleanly (%d)" % agent.rc)
+    c(g.qmp.cmd("query-status")["status"] == "running", "the guest runs on")
+
 
 def start_cap_guest(h):
     """A guest without swap with most of its memory in use, by a program
@@ -1063,6 +1173,8 @@ TESTS = {
     "idle-tax": test_idle_tax,
     "hard-swap": test_hard_swap,
     "low-block": test_low_block,
+    "low-block-reconnect": test_low_block_reconnect,
+    "hung-monitor": test_hung_monitor,
     "guest-cap": test_guest_cap,
     "guest-swap": test_guest_swap,
     "no-cap-oom": test_no_cap_oom,
@@ -1072,7 +1184,7 @@ TESTS = {
     "no-driver-unresponsive": test_no_driver_unresponsive,
     "lru-swap": test_lru_swap,
 }
-NEEDS_HOST_SWAP = {"hard-swap", "low-block", "guest-cap", "limit", "no-driver",
+NEEDS_HOST_SWAP = {"hard-swap", "low-block", "low-block-reconnect", "guest-cap", "limit", "no-driver",
                    "no-driver-unresponsive"}
 NEEDS_ZRAM = {"lru-swap"}
 
