@@ -96,6 +96,7 @@ struct agent {
 	const char *state_dir;
 	char journal[4200]; /* cgroup v1: where the limit to restore is kept, "" none */
 	int state_ok;       /* state_dir is ours: journals and pause records */
+	int state_fd;       /* state_dir, opened once: records go through it */
 	int explain;
 	FILE *trace;
 	uint64_t start_ns;
@@ -232,12 +233,18 @@ prepare_state(struct agent *a)
 			a->state_dir, strerror(errno));
 		return;
 	}
-	if (lstat(a->state_dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022)) {
+	/* Checked, and used from then on, as the directory opened here: a
+	 * path swapped for a link later (by whoever can write a parent) does
+	 * not move the records. */
+	int fd = open(a->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
 		fprintf(stderr, "%s: not a directory of ours that only we can write: no blocking, "
 			"and no lru host swap on cgroup v1\n", a->state_dir);
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
+	a->state_fd = fd;
 	a->state_ok = 1;
 	if (a->swap_method != HOST_SWAP_RANDOM)
 		snprintf(a->journal, sizeof(a->journal), "%s", a->state_dir);
@@ -262,15 +269,14 @@ recover_state(struct agent *a)
 
 /* The record of a stopped guest: named by a hash of its QMP path, holding
  * the path itself. */
-static int
-paused_path(char *out, size_t len, const struct agent *a, const char *qmp_path)
+static void
+paused_name(char *out, size_t len, const char *qmp_path)
 {
 	uint64_t h = 14695981039346656037ull;
 
 	for (const char *c = qmp_path; *c; c++)
 		h = (h ^ (unsigned char)*c) * 1099511628211ull;
-	int w = snprintf(out, len, "%s/" PAUSED_PREFIX "%016" PRIx64, a->state_dir, h);
-	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+	snprintf(out, len, PAUSED_PREFIX "%016" PRIx64, h);
 }
 
 /* Writes the record, before "stop": the QMP path, then the pid and start
@@ -284,11 +290,10 @@ paused_record(const struct agent *a, struct guest *g)
 {
 	if (g->record_fd >= 0)
 		return 0;
-	char path[4200];
-	int err = paused_path(path, sizeof(path), a, g->qmp_path);
-	if (err)
-		return err;
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	char name[64];
+	int err = 0;
+	paused_name(name, sizeof(name), g->qmp_path);
+	int fd = openat(a->state_fd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	char text[sizeof(g->qmp_path) + 48];
@@ -309,9 +314,10 @@ paused_record(const struct agent *a, struct guest *g)
 static void
 paused_forget(const struct agent *a, struct guest *g)
 {
-	char path[4200];
-	if (paused_path(path, sizeof(path), a, g->qmp_path) == 0)
-		unlink(path);
+	char name[64];
+	paused_name(name, sizeof(name), g->qmp_path);
+	if (a->state_fd >= 0)
+		unlinkat(a->state_fd, name, 0);
 	if (g->record_fd >= 0)
 		close(g->record_fd);
 	g->record_fd = -1;
@@ -392,9 +398,13 @@ resume_left_paused(struct agent *a)
 {
 	if (!a->state_ok)
 		return;
-	DIR *d = opendir(a->state_dir);
-	if (d == NULL)
+	int dfd = dup(a->state_fd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (d == NULL) {
+		if (dfd >= 0)
+			close(dfd);
 		return;
+	}
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, PAUSED_PREFIX, strlen(PAUSED_PREFIX)) != 0)
@@ -403,7 +413,8 @@ resume_left_paused(struct agent *a)
 		struct stat st;
 		snprintf(path, sizeof(path), "%s/%s", a->state_dir, e->d_name);
 		/* Not blocking: a FIFO in its place must not hang start-up. */
-		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		int fd = openat(a->state_fd, e->d_name,
+				O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd < 0)
 			continue;
 		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -413,7 +424,7 @@ resume_left_paused(struct agent *a)
 		int ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid();
 		if (ours && st.st_size == 0) {
 			/* Its agent died before writing it, so before "stop". */
-			unlink(path);
+			unlinkat(a->state_fd, e->d_name, 0);
 			close(fd);
 			continue;
 		}
@@ -431,7 +442,7 @@ resume_left_paused(struct agent *a)
 		}
 		if (resume_at(qmp_path, pid, start, QMP_TIMEOUT_MS, why, sizeof(why)) == 0) {
 			printf("%s: stopped by an earlier agent: %s\n", qmp_path, why);
-			unlink(path);
+			unlinkat(a->state_fd, e->d_name, 0);
 			close(fd);
 			continue;
 		}
@@ -1209,6 +1220,7 @@ parse_args(struct agent *a, int argc, char **argv)
 	a->tick_ns = NS_PER_S;
 	a->seed = 1;
 	a->state_dir = DEFAULT_STATE_DIR;
+	a->state_fd = -1;
 	a->stats_interval_s = 1;
 	a->guests = calloc((size_t)argc, sizeof(*a->guests));
 	if (a->guests == NULL)
@@ -1422,6 +1434,8 @@ out:
 			close(g->record_fd); /* the record stays, unlocked, for the next agent */
 		guest_mem_close(&g->mem);
 	}
+	if (a.state_fd >= 0)
+		close(a.state_fd);
 	reclaim_policy_destroy(a.policy);
 	if (a.trace != NULL && a.trace != stdout)
 		fclose(a.trace);
