@@ -672,13 +672,18 @@ sample_guest(struct agent *a, struct guest *g, uint64_t now_ns)
 		return;
 	}
 
-	g->balloon_bytes = 0;
 	if (g->has_balloon) {
 		json_t *ret = NULL;
 		uint64_t actual;
-		if (guest_qmp(a, g, &ret, "query-balloon", NULL) != 0)
+		if (guest_qmp(a, g, &ret, "query-balloon", NULL) != 0) {
+			/* No answer: the last size stands (an empty balloon would
+			 * read as one the guest deflated), and the guest's stats
+			 * of an earlier tick are not taken as fresh beside it. */
+			g->has_stats = 0;
 			return;
+		}
 		/* actual is the guest's size: configured minus the balloon. */
+		g->balloon_bytes = 0;
 		if (json_get_u64(&actual, json_object_get(ret, "actual")) == 0 &&
 		    actual < g->configured)
 			g->balloon_bytes = g->configured - actual;
