@@ -681,6 +681,18 @@ def test_hard_swap(h):
     c(g.alive(pid) and not g.oom(), "the workload survived, no guest OOM")
 
 
+def agent_blocking(h, g, tag):
+    """An agent started on a host in the low state, once it has stopped the
+    guest (or after 30 s); and its budget."""
+    budget = budget_for(g.usage()[0], LOW / 2)
+    agent = Agent(h, tag, [g], budget, duration=60).start()
+    deadline = time.monotonic() + 30
+    while (time.monotonic() < deadline and agent.proc.poll() is None and
+           g.qmp.cmd("query-status")["status"] != "paused"):
+        time.sleep(0.05)
+    return agent, budget
+
+
 def test_low_block(h):
     """Low state: the whole excess is host-swapped at once and the VM is
     blocked (QMP stop) until it is back under its target."""
@@ -713,12 +725,7 @@ def test_low_block(h):
 
     # An agent killed while the guest is stopped leaves it stopped; the
     # next one to start resumes it (the first left a record of it).
-    budget = budget_for(g.usage()[0], LOW / 2)
-    killed = Agent(h, "low-killed", [g], budget, duration=60).start()
-    deadline = time.monotonic() + 30
-    while (time.monotonic() < deadline and killed.proc.poll() is None and
-           g.qmp.cmd("query-status")["status"] != "paused"):
-        time.sleep(0.05)
+    killed, budget = agent_blocking(h, g, "low-killed")
     killed.proc.kill()
     killed.proc.wait()
     time.sleep(0.5)
@@ -776,12 +783,7 @@ def test_low_block_reconnect(h):
     h.boot(g)
     pid = g.memhog(300)
     time.sleep(1)
-    budget = budget_for(g.usage()[0], LOW / 2)
-    agent = Agent(h, "low-reconnect", [g], budget, duration=60).start()
-    deadline = time.monotonic() + 30
-    while (time.monotonic() < deadline and agent.proc.poll() is None and
-           g.qmp.cmd("query-status")["status"] != "paused"):
-        time.sleep(0.05)
+    agent, _ = agent_blocking(h, g, "low-reconnect")
     c(g.qmp.cmd("query-status")["status"] == "paused", "the agent blocked the guest")
     fd = agent_qmp_fd(agent)
     c(fd is not None, "the agent has one QMP connection")
