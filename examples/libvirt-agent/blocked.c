@@ -4,7 +4,9 @@
  * A UUID is written before the domain is suspended and removed after it is
  * resumed, so an agent killed in between leaves it listed, and the next one
  * resumes it. The directory is the agent's alone: created 0700, refused when
- * others could write into it; the file is replaced atomically, mode 0600.
+ * others could write into it, and used through the descriptor it was checked
+ * by (a path that whoever can write a parent swaps for a link later leads
+ * nowhere); the file is replaced atomically, mode 0600.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,23 +58,28 @@ blocked_open(struct lv_blocked *b, const char *dir)
 		return err;
 	}
 	struct stat st;
-	if (lstat(dir, &st) != 0) {
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 && errno != ENOTDIR && errno != ELOOP) {
 		int err = -errno;
 		lv_log(LV_ERROR, "state directory %s: %s", dir, strerror(errno));
 		return err;
 	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022)) {
+	if (dfd < 0 || fstat(dfd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 0022)) {
 		lv_log(LV_ERROR, "state directory %s must be a directory of ours that only we "
 		       "can write (mode 0700)", dir);
+		if (dfd >= 0)
+			close(dfd);
 		return -EPERM;
 	}
+	b->dir_fd = dfd;
+	b->has_dir = 1;
 	int w = snprintf(b->path, sizeof(b->path), "%s/blocked", dir);
 	if (w < 0 || (size_t)w >= sizeof(b->path))
 		return -ENAMETOOLONG;
 
 	/* Not through a link, not blocking on a FIFO: a file of ours, as
 	 * save() writes it, or nothing is read. */
-	int fd = open(b->path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dfd, "blocked", O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
@@ -112,6 +119,9 @@ blocked_close(struct lv_blocked *b)
 	free(b->uuids);
 	b->uuids = NULL;
 	b->n = b->cap = 0;
+	if (b->has_dir)
+		close(b->dir_fd);
+	b->has_dir = 0;
 }
 
 int
@@ -126,10 +136,11 @@ blocked_has(const struct lv_blocked *b, const char *uuid)
 static int
 save(const struct lv_blocked *b)
 {
-	char tmp[sizeof(b->path) + 8];
-	snprintf(tmp, sizeof(tmp), "%s.new", b->path);
-	unlink(tmp);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (!b->has_dir)
+		return -EBADF;
+	unlinkat(b->dir_fd, "blocked.new", 0);
+	int fd = openat(b->dir_fd, "blocked.new", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			0600);
 	if (fd < 0)
 		return -errno;
 	int err = 0;
@@ -143,10 +154,10 @@ save(const struct lv_blocked *b)
 		err = -errno;
 	if (close(fd) != 0 && !err)
 		err = -errno;
-	if (!err && rename(tmp, b->path) != 0)
+	if (!err && renameat(b->dir_fd, "blocked.new", b->dir_fd, "blocked") != 0)
 		err = -errno;
 	if (err)
-		unlink(tmp);
+		unlinkat(b->dir_fd, "blocked.new", 0);
 	return err;
 }
 

@@ -90,7 +90,9 @@ void memstats_map(struct lv_memstats *out, const virDomainMemoryStatStruct *stat
 /* ---- blocked.c: the domains this agent suspended, on disk ---- */
 
 struct lv_blocked {
-	char path[4096];
+	char path[4096];   /* for messages; "" when nothing is written */
+	int dir_fd;        /* the state directory, opened once, when has_dir */
+	int has_dir;
 	char (*uuids)[VIR_UUID_STRING_BUFLEN];
 	size_t n;
 	size_t cap;

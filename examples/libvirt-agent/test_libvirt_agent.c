@@ -413,6 +413,28 @@ test_blocked_file(void **state)
 	assert_string_equal(b.uuids[0], "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11");
 	blocked_close(&b);
 
+	/* The directory is used as it was opened and checked: moved away and
+	 * replaced by a link to another one (by whoever can write its
+	 * parent), the list still goes where it was. */
+	char moved[160], elsewhere[160], lost[192];
+	snprintf(moved, sizeof(moved), "%s/state.old", tmpdir);
+	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", tmpdir);
+	snprintf(lost, sizeof(lost), "%s/blocked", elsewhere);
+	assert_int_equal(blocked_open(&b, dir), 0);
+	assert_int_equal(mkdir(elsewhere, 0700), 0);
+	assert_int_equal(rename(dir, moved), 0);
+	assert_int_equal(symlink(elsewhere, dir), 0);
+	assert_int_equal(blocked_add(&b, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"), 0);
+	blocked_close(&b);
+	assert_int_not_equal(stat(lost, &st), 0);
+	assert_int_equal(unlink(dir), 0);
+	assert_int_equal(rename(moved, dir), 0);
+	assert_int_equal(rmdir(elsewhere), 0);
+	assert_int_equal(blocked_open(&b, dir), 0);
+	assert_true(blocked_has(&b, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+	assert_int_equal(blocked_remove(&b, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"), 0);
+	blocked_close(&b);
+
 	/* A "blocked" that is not a file the agent wrote is not read: a FIFO
 	 * (opening it would wait for a writer for ever), one others may
 	 * write, one too large. */
