@@ -135,6 +135,7 @@ resume_gone(struct agent *a, struct guest *g, int timeout_ms)
 
 	if (resume_at(g->qmp_path, g->pid, g->start, timeout_ms, how, sizeof(how)) == 0) {
 		g->blocked = 0;
+		g->resume_warned = 0;
 		paused_forget(a, g);
 		printf("t=%.2f %s: %s\n", a->t, g->name, how);
 	} else if (!g->resume_warned) {
