@@ -220,7 +220,8 @@ struct reclaim_config {
 	 *  was entered (leaving soft for high needs soft + margin; 0.005 of
 	 *  usable memory, 0.08 of minFree). Also the band above the high
 	 *  threshold inside which there is no host-wide inflation or
-	 *  deflation (only RECLAIM_REASON_REBALANCE moves). In [0, 1). */
+	 *  deflation (RECLAIM_REASON_HOLD): only a VM short of memory gets
+	 *  its balloon back (RECLAIM_REASON_DISTRESS). In [0, 1). */
 	double hysteresis;
 
 	double idle_tax;       /**< tau, 0 <= tau < 1 (0.75: an idle page costs 4 active) */
@@ -360,7 +361,7 @@ struct reclaim_host {
 	 *  it, is a gap, not a tick. Across a gap no balloon progress is
 	 *  judged, and back-offs, holds and block deadlines set on the other
 	 *  side are brought within one period of now_ns, so one absurd
-	 *  reading wedges nothing once sane time returns. @since 0.3 */
+	 *  reading wedges nothing once sane time returns. @since 0.2 */
 	uint64_t now_ns;
 	uint64_t swap_free_bytes; /**< host swap room, read with RECLAIM_HOST_SWAP_BOUNDED */
 	/* append only */
@@ -482,8 +483,8 @@ enum reclaim_reason {
 	/** Memory moved between VMs at the same total (ESX reallocation): a VM
 	 *  short of memory (fresh guest stats, free memory within
 	 *  guest_margin_bytes) and priced above the level grows back into its
-	 *  balloon while lower-priced VMs balloon as much. Happens in the
-	 *  balloon states and inside the hysteresis band; not counted against
+	 *  balloon while lower-priced VMs balloon as much. Happens only in
+	 *  the balloon states, below the high threshold; not counted against
 	 *  deflate_budget_bytes, since it frees as much as it gives. */
 	RECLAIM_REASON_REBALANCE = 1u << 15,
 	/** The guest is short of memory: its free memory and swap are falling

@@ -52,6 +52,7 @@ static const struct key keys[] = {
 	KEY(max_block_ns, K_TIME),
 	KEY(distress_horizon_ns, K_TIME),
 	KEY(swap_retry_ns, K_TIME),
+	KEY(demand_memory_ns, K_TIME),
 };
 #undef KEY
 

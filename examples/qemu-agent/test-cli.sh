@@ -33,6 +33,7 @@ expect_error() {
 expect_line "$tmp/defaults" "threshold_high = 0.06"
 expect_line "$tmp/defaults" "no_guest_cap = no"
 expect_line "$tmp/defaults" "balloon_window_ns = 10000000000ns"
+expect_line "$tmp/defaults" "demand_memory_ns = 1800000000000ns"
 "$agent" --print-config --config "$tmp/defaults" > "$tmp/again" || fail "reading the printout"
 cmp -s "$tmp/defaults" "$tmp/again" || fail "--print-config does not read back to itself"
 
@@ -49,6 +50,9 @@ expect_line "$tmp/paper" "idle_tax = 0.25"
 expect_line "$tmp/paper" "guest_margin_bytes = 33554432"
 expect_line "$tmp/paper" "balloon_window_ns = 1500000000ns"
 expect_line "$tmp/paper" "stats_max_age_ns = 250000000ns"
+printf 'demand_memory_ns = 5m\n' > "$tmp/demand.conf"
+"$agent" --print-config --config "$tmp/demand.conf" > "$tmp/demand" || fail "demand.conf"
+expect_line "$tmp/demand" "demand_memory_ns = 300000000000ns"
 
 expect_error 'bogus = 1\n' "bad.conf:1: bogus: unknown key"
 expect_error '# fine\nidle_tax\n' "bad.conf:2: expected key = value"
