@@ -227,7 +227,7 @@ struct reclaim_config {
 	double idle_tax;       /**< tau, 0 <= tau < 1 (0.75: an idle page costs 4 active) */
 	double balloon_max_fraction; /**< balloon cap as a fraction of configured size (0.65) */
 	uint64_t guest_margin_bytes; /**< kept free in the guest when capping by guest free + swap (64 MiB) */
-	uint64_t page_size;    /**< bytes per page, a power of two >= 512 (4096) */
+	uint64_t page_size;    /**< bytes per page, a power of two from 512 to 1 GiB (4096) */
 
 	/** Host-wide bytes of balloon deflation allowed per decide call (256 MiB). */
 	uint64_t deflate_budget_bytes;
@@ -892,7 +892,8 @@ struct reclaim_apply_result {
  * A failing op is recorded and the other ops and VMs still run. When
  * @p policy is given, failures are remembered so that the next decide
  * retries them (a failed balloon counts as no progress, a failed block is
- * issued again; a swap_out that fails marks host swap down for the VM even
+ * issued again; a swap_out that says host swap is not there, or fails
+ * twice in a row, marks host swap down for the VM for swap_retry_ns, also
  * when it carried compressed pages the adapter has no tier for), and so is
  * a block or unblock that succeeded, also from a dry run's decisions.
  * Decisions are read at the stride of their struct_size (all the same, as

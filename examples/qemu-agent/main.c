@@ -1073,8 +1073,10 @@ usage(FILE *out)
 		"  --cgroup MODE         lru needs QEMU alone in a memory cgroup: use its own\n"
 		"                        only when it is (own), or move it into a new child\n"
 		"                        cgroup reclaim-NAME when it is not (move) (own)\n"
-		"  --state-dir DIR       where a cgroup v1 limit being lowered is recorded\n"
-		"                        until restored (" DEFAULT_STATE_DIR ")\n"
+		"  --state-dir DIR       where each guest it stops is recorded until resumed,\n"
+		"                        and a cgroup v1 limit being lowered until restored;\n"
+		"                        without a directory of its own it blocks nothing\n"
+		"                        (" DEFAULT_STATE_DIR ")\n"
 		"  --explain             print every decision\n"
 		"  --print-config        print the policy config in force and exit\n"
 		"  --trace FILE          write one JSON object per tick to FILE (- for stdout)\n");

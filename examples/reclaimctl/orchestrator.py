@@ -8,7 +8,7 @@ simulated VMs (balloons inflate at the guest's pace, host swap takes pages
 away at once, blocked VMs stop growing), so the policy's memory across ticks
 (hysteresis, balloon progress) is exercised in a closed loop.
 
-    ./orchestrator.py --reclaimctl build/examples/reclaimctl/reclaimctl
+    python3 examples/reclaimctl/orchestrator.py --reclaimctl build/examples/reclaimctl/reclaimctl
 
 --record FILE keeps the snapshot lines it sent: tests/ctl replays such a
 recording through the tool and compares the answers with expected ones.
