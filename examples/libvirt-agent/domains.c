@@ -400,6 +400,8 @@ lv_resync(struct lv_agent *a)
 				seen[j] = 1;
 		if (d->dom == NULL) {
 			d->dom = list[i]; /* back after a reconnect */
+			/* The events of what we did before it are lost. */
+			d->own_suspends = d->own_resumes = 0;
 		} else {
 			virDomainFree(list[i]);
 		}
@@ -422,6 +424,34 @@ lv_resync(struct lv_agent *a)
 	free(seen);
 }
 
+/*
+ * A listed domain that starts: restored from the image saved (or the
+ * snapshot taken) while we held it suspended, it comes back suspended, and
+ * is resumed; started any other way (booted afresh, migrated in) it is not
+ * the domain we suspended, and is forgotten.
+ */
+static void
+resume_restored(struct lv_agent *a, virDomainPtr dom, const char *uuid, int detail)
+{
+	int state = 0, reason = 0;
+	const char *name = virDomainGetName(dom);
+
+	if (detail != VIR_DOMAIN_EVENT_STARTED_RESTORED &&
+	    detail != VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT) {
+		lv_log(LV_INFO, "%s: started afresh; not the domain the agent suspended, so not "
+		       "its to resume", name);
+	} else if (a->dry_run) {
+		return;
+	} else if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED) {
+		if (virDomainResume(dom) != 0) {
+			lv_log(LV_ERROR, "%s: cannot resume it: %s", name, lv_virerr());
+			return; /* still listed: tried again by lv_resume_leftovers() */
+		}
+		lv_log(LV_INFO, "%s: restored suspended, and resumed", name);
+	}
+	blocked_remove(&a->blocked, uuid);
+}
+
 void
 lv_resume_leftovers(struct lv_agent *a)
 {
@@ -438,19 +468,37 @@ lv_resume_leftovers(struct lv_agent *a)
 		}
 		virDomainPtr dom = virDomainLookupByUUIDString(a->conn, uuid);
 		int state = VIR_DOMAIN_NOSTATE, reason = 0;
-		if (dom != NULL && virDomainGetState(dom, &state, &reason, 0) != 0)
-			state = VIR_DOMAIN_NOSTATE;
+		/* Forgotten only when libvirt says it has no such domain: a
+		 * lookup that failed for another reason (the daemon went away
+		 * meanwhile) keeps the entry for the next try. */
+		int unknown = dom == NULL ? virGetLastErrorCode() != VIR_ERR_NO_DOMAIN
+					  : virDomainGetState(dom, &state, &reason, 0) != 0;
 		const char *name = dom ? virDomainGetName(dom) : uuid;
-		int done = 1;
+		int done = !unknown;
 		if (state == VIR_DOMAIN_SHUTOFF && (reason == VIR_DOMAIN_SHUTOFF_SAVED ||
 						   reason == VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT))
 			done = 0; /* back suspended when it starts */
+		/* Ours is paused by the user (virDomainSuspend). Paused for a
+		 * migration, it may be one being restored: the start event
+		 * decides. Paused for any other reason (an I/O error, QEMU
+		 * stopped under libvirt), it is not ours to resume. */
+		if (state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_MIGRATION) {
+			done = 0;
+			state = VIR_DOMAIN_NOSTATE;
+		} else if (state == VIR_DOMAIN_PAUSED && reason != VIR_DOMAIN_PAUSED_USER) {
+			lv_log(LV_INFO, "%s: paused for another reason (%d) than the agent's; not its "
+			       "to resume", name, reason);
+			state = VIR_DOMAIN_NOSTATE;
+		}
 		if (state == VIR_DOMAIN_PAUSED) {
 			if (a->dry_run) {
 				lv_log(LV_INFO, "dry-run: %s was suspended by an earlier run; a real "
 				       "run would resume it", name);
 				done = 0;
 			} else if (virDomainResume(dom) == 0) {
+				struct lv_domain *held = lv_domain_by_uuid(a, uuid);
+				if (held != NULL)
+					held->own_resumes++;
 				lv_log(LV_INFO, "%s: resumed (suspended by an earlier run of the "
 				       "agent)", name);
 			} else {
@@ -488,7 +536,6 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 {
 	struct lv_agent *a = opaque;
 	char uuid[VIR_UUID_STRING_BUFLEN];
-	int state = 0, reason = 0;
 	(void)conn;
 	if (virDomainGetUUIDString(dom, uuid) != 0)
 		return;
@@ -498,19 +545,18 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 	case VIR_DOMAIN_EVENT_RESUMED:
 		if (d == NULL && virDomainRef(dom) == 0) {
 			lv_log(LV_DEBUG, "%s: started", virDomainGetName(dom));
+			if (event == VIR_DOMAIN_EVENT_STARTED && blocked_has(&a->blocked, uuid))
+				resume_restored(a, dom, uuid, detail);
 			attach(a, dom);
-			/* Restored suspended, say, after it was saved while we had
-			 * it suspended. */
-			if (blocked_has(&a->blocked, uuid))
-				lv_resume_leftovers(a);
+		} else if (d != NULL && event == VIR_DOMAIN_EVENT_RESUMED && d->own_resumes > 0) {
+			d->own_resumes--; /* one of ours */
 		} else if (d != NULL && event == VIR_DOMAIN_EVENT_RESUMED && d->blocked &&
-			   virDomainGetState(dom, &state, &reason, 0) == 0 &&
-			   state == VIR_DOMAIN_RUNNING) {
-			/* Running while we hold it suspended: resumed by someone
-			 * else (events come late: one of our own resume, followed
-			 * by a suspend of ours, finds it paused). No longer ours
-			 * to resume, so that a pause of theirs later is never
-			 * undone by us. */
+			   d->own_suspends == 0) {
+			/* Resumed by someone else while we hold it suspended. No
+			 * longer ours to resume, so that a pause of theirs later
+			 * is never undone by us, even one made before this event
+			 * is read: the state now says nothing about who paused
+			 * it. */
 			d->blocked = 0;
 			blocked_remove(&a->blocked, d->uuid);
 			lv_log(LV_INFO, "%s: resumed by someone else; not ours to resume any more",
@@ -528,7 +574,9 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 		}
 		break;
 	case VIR_DOMAIN_EVENT_SUSPENDED:
-		if (d != NULL && d->managed && !d->blocked)
+		if (d != NULL && d->own_suspends > 0)
+			d->own_suspends--; /* ours: a RESUMED after it is not */
+		else if (d != NULL && d->managed && !d->blocked)
 			lv_log(LV_INFO, "%s: paused by someone else", d->name);
 		break;
 	default:

@@ -186,6 +186,10 @@ struct lv_domain {
 
 	/* What the agent did. */
 	int blocked;              /* suspended by this agent */
+	/* Suspends and resumes of ours whose events have not come yet. A
+	 * RESUMED event that is not ours, read after our suspend's, is
+	 * someone else's resume, whatever the state when it is read. */
+	unsigned own_suspends, own_resumes;
 	struct reclaim_decision last;   /* this tick's decision */
 	int have_last;
 	struct reclaim_decision logged; /* the last decision logged */

@@ -57,6 +57,7 @@ lv_block(struct lv_agent *a, struct lv_domain *d)
 			d->blocked = 1;
 		return -EIO;
 	}
+	d->own_suspends++;
 	d->blocked = 1;
 	lv_log(LV_INFO, "%s: suspended", d->name);
 	return 0;
@@ -69,18 +70,25 @@ lv_unblock(struct lv_agent *a, struct lv_domain *d)
 		return 0;
 	if (d->dom == NULL || !a->connected)
 		return -ENOTCONN;
-	if (virDomainResume(d->dom) != 0) {
-		int state = 0, reason = 0;
-		/* Resumed by someone else meanwhile: fine. */
-		if (virDomainGetState(d->dom, &state, &reason, 0) != 0 ||
-		    state == VIR_DOMAIN_PAUSED) {
-			lv_log(LV_ERROR, "%s: cannot resume it: %s", d->name, lv_virerr());
-			return -EIO;
-		}
+	int state = 0, reason = 0;
+	if (virDomainGetState(d->dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
+	    reason != VIR_DOMAIN_PAUSED_USER) {
+		/* Paused since for a reason of its own (an I/O error, a
+		 * migration): not the agent's pause, and not its to undo. */
+		lv_log(LV_INFO, "%s: paused for another reason (%d) than the agent's; not its to "
+		       "resume", d->name, reason);
+	} else if (virDomainResume(d->dom) == 0) {
+		d->own_resumes++;
+		lv_log(LV_INFO, "%s: resumed", d->name);
+	} else if (virDomainGetState(d->dom, &state, &reason, 0) != 0 ||
+		   state == VIR_DOMAIN_PAUSED) {
+		lv_log(LV_ERROR, "%s: cannot resume it: %s", d->name, lv_virerr());
+		return -EIO;
+	} else {
+		lv_log(LV_INFO, "%s: resumed by someone else meanwhile", d->name);
 	}
 	d->blocked = 0;
 	blocked_remove(&a->blocked, d->uuid);
-	lv_log(LV_INFO, "%s: resumed", d->name);
 	return 0;
 }
 

@@ -781,7 +781,7 @@ test_decisions_to_libvirt(void **state)
 	assert_non_null(x);
 	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
 	assert_false(state_file_lists(uuid));
-	assert_logged("act: resumed (suspended by an earlier run of the agent)");
+	assert_logged("act: restored suspended, and resumed");
 
 	/* The same for a defined domain, found by the periodic resync
 	 * instead of the events. */
@@ -897,6 +897,61 @@ test_decisions_to_libvirt(void **state)
 	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
 	lv_resume_all(a);
 	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+
+	/* The same with both of theirs done before the agent reads an event:
+	 * the RESUMED that follows the agent's suspend is theirs, whatever
+	 * the state says when it is read. */
+	assert_int_equal(virDomainResume(d), 0);
+	pump(100);
+	log_reset();
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_true(x->blocked);
+	assert_int_equal(virDomainResume(d), 0);
+	assert_int_equal(virDomainSuspend(d), 0);
+	pump(100);
+	assert_false(x->blocked);
+	assert_logged("act: resumed by someone else");
+	lv_resume_all(a);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+
+	/* A resume of theirs made just before the agent's suspend, and read
+	 * after it, leaves the suspend the agent's. */
+	assert_int_equal(virDomainResume(d), 0);
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	pump(100);
+	assert_true(x->blocked);
+	lv_resume_all(a);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
+	pump(100);
+
+	/* Saved while suspended, then started afresh instead of restored: not
+	 * the domain the agent suspended, so not resumed, and forgotten. */
+	log_reset();
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	char *desc = virDomainGetXMLDesc(d, 0);
+	assert_non_null(desc);
+	char saved_fresh[128];
+	snprintf(saved_fresh, sizeof(saved_fresh), "%s/act-fresh.save", tmpdir);
+	assert_int_equal(virDomainSave(d, saved_fresh), 0);
+	pump(200);
+	assert_true(state_file_lists(uuid));
+	virDomainFree(d);
+	/* (the test driver cannot start paused: suspended at once, before
+	 * the agent hears of the start, it is as if started paused) */
+	d = virDomainCreateXML(test_conn, desc, 0);
+	free(desc);
+	assert_non_null(d);
+	assert_int_equal(virDomainSuspend(d), 0);
+	pump(200);
+	assert_logged("act: started afresh");
+	assert_false(state_file_lists(uuid));
+	lv_resume_leftovers(a);
+	lv_resume_all(a);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	remove(saved_fresh);
 	agent_free(a);
 	assert_int_equal(virDomainResume(d), 0);
 
