@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -188,6 +189,18 @@ blocked_drop(struct lv_blocked *b, const char *uuid)
 		return 1;
 	}
 	return 0;
+}
+
+int
+blocked_lock(struct lv_blocked *b)
+{
+	if (!b->has_dir)
+		return -EBADF;
+	if (flock(b->dir_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	lv_log(LV_ERROR, "%s: another agent uses this state directory", b->path);
+	return err;
 }
 
 int

@@ -114,6 +114,10 @@ int blocked_remove(struct lv_blocked *b, const char *uuid);
  * was listed), and writes the list out. */
 int blocked_drop(struct lv_blocked *b, const char *uuid);
 int blocked_sync(const struct lv_blocked *b);
+/* Takes the state directory for this agent alone, for as long as it runs:
+ * two agents sharing one would each rewrite the list from their own, and
+ * one starting would resume the other's domains. 0, or -EBUSY (logged). */
+int blocked_lock(struct lv_blocked *b);
 
 /* ---- the agent ---- */
 

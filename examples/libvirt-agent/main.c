@@ -296,6 +296,8 @@ open_state(struct lv_agent *a)
 		return -1;
 	if (a->dry_run)
 		a->blocked.path[0] = '\0'; /* never written */
+	else if (blocked_lock(&a->blocked) != 0)
+		return -1;
 	return 0;
 }
 

@@ -433,7 +433,18 @@ test_blocked_file(void **state)
 	assert_int_equal(blocked_open(&b, dir), 0);
 	assert_true(blocked_has(&b, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
 	assert_int_equal(blocked_remove(&b, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"), 0);
+
+	/* One agent to a state directory: a second is refused while the
+	 * first runs, and gets it once the first is gone. */
+	struct lv_blocked second;
+	assert_int_equal(blocked_lock(&b), 0);
+	assert_int_equal(blocked_open(&second, dir), 0);
+	log_reset();
+	assert_int_equal(blocked_lock(&second), -EBUSY);
+	assert_logged("another agent uses this state directory");
 	blocked_close(&b);
+	assert_int_equal(blocked_lock(&second), 0);
+	blocked_close(&second);
 
 	/* A "blocked" that is not a file the agent wrote is not read: a FIFO
 	 * (opening it would wait for a writer for ever), one others may
