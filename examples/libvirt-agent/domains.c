@@ -415,10 +415,15 @@ lv_resync(struct lv_agent *a)
 		struct lv_domain *d = a->doms[j];
 		if (seen[j])
 			continue;
-		int saved = d->dom != NULL && virDomainGetState(d->dom, &state, &reason, 0) == 0 &&
+		/* After a reconnect it has no handle: looked up again, so that
+		 * one saved while we were away is still known as saved. */
+		virDomainPtr dom = d->dom ? d->dom : virDomainLookupByUUIDString(a->conn, d->uuid);
+		int saved = dom != NULL && virDomainGetState(dom, &state, &reason, 0) == 0 &&
 			    state == VIR_DOMAIN_SHUTOFF &&
 			    (reason == VIR_DOMAIN_SHUTOFF_SAVED ||
 			     reason == VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT);
+		if (dom != NULL && dom != d->dom)
+			virDomainFree(dom);
 		lv_domain_drop(a, d, saved ? "saved" : "no longer running", saved);
 	}
 	free(seen);

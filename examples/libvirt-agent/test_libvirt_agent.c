@@ -823,6 +823,27 @@ test_decisions_to_libvirt(void **state)
 	assert_false(state_file_lists(puuid));
 	pump(200); /* the events of all that, now stale: nothing changes */
 	assert_int_equal(dom_state(p), VIR_DOMAIN_RUNNING);
+
+	/* Saved while the agent is away from libvirtd (a daemon restart): it
+	 * is still known as saved when the agent is back, so still listed,
+	 * and resumed once restored. */
+	y = find(a, "pers");
+	assert_non_null(y);
+	dec = decision(y, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_int_equal(dom_state(p), VIR_DOMAIN_PAUSED);
+	lv_disconnect(a);
+	assert_int_equal(virDomainManagedSave(p, 0), 0);
+	assert_int_equal(lv_connect(a, 0), 0);
+	assert_null(find(a, "pers"));
+	assert_true(state_file_lists(puuid));
+	assert_int_equal(virDomainCreate(p), 0);
+	assert_int_equal(virDomainSuspend(p), 0);
+	lv_resync(a);
+	lv_resume_leftovers(a);
+	assert_int_equal(dom_state(p), VIR_DOMAIN_RUNNING);
+	assert_false(state_file_lists(puuid));
+	pump(200);
 	assert_int_equal(virDomainDestroy(p), 0);
 	assert_int_equal(virDomainUndefine(p), 0);
 	virDomainFree(p);
