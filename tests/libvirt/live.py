@@ -800,10 +800,13 @@ def test_dynamic(h):
     t1 = wait_for(lambda: "vm-b: managed" in open(agent.out_path).read())
     c(t1 is not None and t1 - t0 < 3.0, "vm-b, started during the run, was picked up within "
       "3 s (%s)" % ("%.2f s" % (t1 - t0) if t1 else "never"))
-    t0 = time.monotonic()
+    # Timed from when the destroy returns: libvirt takes 1.3-2.1 s to end a
+    # TCG QEMU here, which says nothing about the agent.
     a.dom.destroy()
+    t0 = time.monotonic()
     t1 = wait_for(lambda: "vm-a: dropped (destroyed)" in open(agent.out_path).read())
-    c(t1 is not None and t1 - t0 < 2.0, "vm-a, destroyed, was dropped at once")
+    c(t1 is not None and t1 - t0 < 2.0, "vm-a, destroyed, was dropped at once (%s)" %
+      ("%.2f s" % (t1 - t0) if t1 else "never"))
     c(wait_for(lambda: managed() == {"vm-b"}) is not None, "the metrics list vm-b alone")
 
     ticks0 = metric(agent.sample(), "reclaim_agent_ticks_total")
