@@ -487,29 +487,24 @@ lv_resume_leftovers(struct lv_agent *a)
 		 * migration, it may be one being restored: the start event
 		 * decides. Paused for any other reason (an I/O error, QEMU
 		 * stopped under libvirt), it is not ours to resume. */
-		if (state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_MIGRATION) {
+		int paused = state == VIR_DOMAIN_PAUSED;
+		if (paused && reason == VIR_DOMAIN_PAUSED_MIGRATION) {
 			done = 0;
-			state = VIR_DOMAIN_NOSTATE;
-		} else if (state == VIR_DOMAIN_PAUSED && reason != VIR_DOMAIN_PAUSED_USER) {
+		} else if (paused && reason != VIR_DOMAIN_PAUSED_USER) {
 			lv_log(LV_INFO, "%s: paused for another reason (%d) than the agent's; not its "
 			       "to resume", name, reason);
-			state = VIR_DOMAIN_NOSTATE;
-		}
-		if (state == VIR_DOMAIN_PAUSED) {
-			if (a->dry_run) {
-				lv_log(LV_INFO, "dry-run: %s was suspended by an earlier run; a real "
-				       "run would resume it", name);
-				done = 0;
-			} else if (virDomainResume(dom) == 0) {
-				struct lv_domain *held = lv_domain_by_uuid(a, uuid);
-				if (held != NULL)
-					held->own_resumes++;
-				lv_log(LV_INFO, "%s: resumed (suspended by an earlier run of the "
-				       "agent)", name);
-			} else {
-				lv_log(LV_ERROR, "%s: cannot resume it: %s", name, lv_virerr());
-				done = 0;
-			}
+		} else if (paused && a->dry_run) {
+			lv_log(LV_INFO, "dry-run: %s was suspended by an earlier run; a real run "
+			       "would resume it", name);
+			done = 0;
+		} else if (paused && virDomainResume(dom) == 0) {
+			if (d != NULL)
+				d->own_resumes++;
+			lv_log(LV_INFO, "%s: resumed (suspended by an earlier run of the agent)",
+			       name);
+		} else if (paused) {
+			lv_log(LV_ERROR, "%s: cannot resume it: %s", name, lv_virerr());
+			done = 0;
 		}
 		if (dom != NULL)
 			virDomainFree(dom);

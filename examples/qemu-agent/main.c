@@ -151,14 +151,12 @@ guest_gone(struct agent *a, struct guest *g, const char *why)
 	if (!g->alive)
 		return;
 	g->alive = 0;
-	char reason[sizeof(g->qmp.error)];
-	snprintf(reason, sizeof(reason), "%s", why);
 	qmp_close(&g->qmp);
 	guest_mem_close(&g->mem);
 	size_t left = 0;
 	for (size_t i = 0; i < a->n_guests; i++)
 		left += a->guests[i].alive;
-	printf("t=%.2f %s: gone (%s); %zu guest(s) left\n", a->t, g->name, reason, left);
+	printf("t=%.2f %s: gone (%s); %zu guest(s) left\n", a->t, g->name, why, left);
 	if (g->blocked)
 		resume_gone(a, g, QMP_TIMEOUT_MS);
 }
