@@ -18,10 +18,10 @@ guest_value(uint64_t v, uint64_t configured)
 static inline void
 cap_to(uint64_t *cap, uint16_t *kind, uint64_t term, uint16_t term_kind)
 {
-	if (term < *cap) {
-		*cap = term;
-		*kind = term_kind;
-	}
+	bool lower = term < *cap; /* (no branch: which term is least varies) */
+
+	*kind = lower ? term_kind : *kind;
+	*cap = lower ? term : *cap;
 }
 
 /*
