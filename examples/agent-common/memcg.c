@@ -35,9 +35,13 @@
  *   limit.
  * - Against SIGKILL between the two writes, a journal file names the cgroup,
  *   its limit and the value written before the limit is lowered, locked
- *   (flock) while its agent is in the gap; it is removed once the limit is
- *   back. memcg_recover() (each agent calls it when it starts) puts back a
- *   limit it finds still lowered, from journals no live agent holds.
+ *   (flock) while its agent is in the gap, on disk (fsync) before the limit
+ *   moves; it is removed once the limit is back. memcg_recover() (each agent
+ *   calls it when it starts) puts back a limit it finds still lowered, from
+ *   journals no live agent holds. A journal also names the boot and the
+ *   cgroup directory's inode it was written for: a cgroup made again at the
+ *   same path since (a VM restarted, the host rebooted) is another cgroup,
+ *   and is left as its new owner set it.
  * - A restore that fails is retried; if it still fails the journal stays and
  *   the caller is told (-EIO).
  *
@@ -737,6 +741,32 @@ memcg_journal_path(char *out, size_t len, const char *dir, const struct memcg *c
 	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
 }
 
+/* This boot's id ("-" where it cannot be read): a journal from another
+ * boot names a cgroup that no longer exists, whatever is at its path. */
+static const char *
+boot_id(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	int ok = f != NULL && fgets(buf, (int)len, f) != NULL;
+	if (f != NULL)
+		fclose(f);
+	if (!ok)
+		snprintf(buf, len, "-");
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+/* A rename is durable once its directory is. */
+static void
+sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 /* A journal on disk, locked while its agent is in the gap. */
 struct journal {
 	int fd;
@@ -764,17 +794,28 @@ journal_write(struct journal *j, const char *dir, const struct memcg *cg, uint64
 		unlink(tmp);
 		return err;
 	}
-	char text[MEMCG_PATH_MAX + 160];
+	char text[MEMCG_PATH_MAX + 240], boot[40];
+	struct stat st;
+	memset(&st, 0, sizeof(st));
+	if (stat(cg->dir, &st) != 0)
+		err = -errno;
 	int n = snprintf(text, sizeof(text),
 			 "dir %s\nlimit %" PRIu64 "\nlowered %" PRIu64 "\noom_kill_disable %" PRIu64
-			 "\n",
-			 cg->dir, limit, lowered, oom_kill_disable);
-	if (n < 0 || (size_t)n >= sizeof(text))
+			 "\nboot %s\ncgroup %" PRIu64 " %" PRIu64 "\n",
+			 cg->dir, limit, lowered, oom_kill_disable, boot_id(boot, sizeof(boot)),
+			 (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	if (err == 0 && (n < 0 || (size_t)n >= sizeof(text)))
 		err = -ENAMETOOLONG;
-	else if (write(fd, text, (size_t)n) != n)
+	else if (err == 0 && write(fd, text, (size_t)n) != n)
 		err = -EIO;
+	/* On disk before the limit moves: a crash must not leave an empty
+	 * journal behind a lowered limit. */
+	if (err == 0 && fsync(fd) != 0)
+		err = -errno;
 	if (err == 0 && rename(tmp, j->path) != 0)
 		err = -errno;
+	if (err == 0)
+		sync_dir(dir);
 	if (err) {
 		unlink(tmp);
 		close(fd);
@@ -974,6 +1015,31 @@ memcg_reclaim(struct memcg_reclaim *r, const struct memcg *cg, uint64_t bytes,
 	return err;
 }
 
+/* Why the cgroup at a journal's path is not the one it was written for, or
+ * NULL when it is (or the journal, from an older agent, does not say). */
+static const char *
+journal_elsewhere(const char *keys, const char *dir)
+{
+	uint64_t dev = 0, ino = 0;
+	struct stat st;
+	char boot[40];
+	const char *b = strstr(keys, "boot ");
+
+	if (b != NULL && (b == keys || b[-1] == '\n')) {
+		size_t len = strcspn(b + 5, "\n");
+		boot_id(boot, sizeof(boot));
+		/* ("-": a boot id that could not be read says nothing) */
+		if (strcmp(boot, "-") != 0 && strncmp(b + 5, "-\n", 2) != 0 &&
+		    (len != strlen(boot) || strncmp(b + 5, boot, len) != 0))
+			return "written before the host last started, for a cgroup that is gone";
+	}
+	const char *c = strstr(keys, "\ncgroup ");
+	if (c != NULL && sscanf(c + 8, "%" SCNu64 " %" SCNu64, &dev, &ino) == 2 &&
+	    stat(dir, &st) == 0 && ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino))
+		return "made again since its journal was written (another cgroup at the same path)";
+	return NULL;
+}
+
 /* Replays one journal; 1 restored, 0 nothing to do, or -errno. */
 static int
 recover_one(const char *path, const struct memcg_io *io, char *msg, size_t msg_len)
@@ -989,12 +1055,20 @@ recover_one(const char *path, const struct memcg_io *io, char *msg, size_t msg_l
 	}
 	/* Only a journal an agent of ours wrote is replayed: one another user
 	 * could have written would have root write its numbers anywhere. */
-	struct stat st;
+	struct stat st, now;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 022)) {
 		close(fd);
 		snprintf(msg, msg_len, "%.200s: not written by us; left alone", path);
 		return -EPERM;
+	}
+	/* Locked, but is it still the journal at @p path? Its agent may have
+	 * removed it (the limit back) between our open and our lock, and be in
+	 * its next gap with a new journal there, locked: that one is its. */
+	if (st.st_nlink == 0 || lstat(path, &now) != 0 || now.st_ino != st.st_ino ||
+	    now.st_dev != st.st_dev) {
+		close(fd);
+		return 0;
 	}
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = '\0';
@@ -1003,6 +1077,15 @@ recover_one(const char *path, const struct memcg_io *io, char *msg, size_t msg_l
 		/* Written, never committed: the limit was not lowered. */
 		unlink(path);
 		close(fd);
+		return 0;
+	}
+	if (n == 0) {
+		/* Committed but empty: an agent without the fsync before the
+		 * limit moved, and a crash. What it lowered cannot be known. */
+		unlink(path);
+		close(fd);
+		snprintf(msg, msg_len, "%.200s: empty (a crash before it reached the disk); "
+			 "removed, with nothing to restore", path);
 		return 0;
 	}
 	struct memcg cg;
@@ -1026,6 +1109,14 @@ recover_one(const char *path, const struct memcg_io *io, char *msg, size_t msg_l
 		unlink(path);
 		close(fd);
 		snprintf(msg, msg_len, "%.200s is gone; nothing to restore", cg.dir);
+		return 0;
+	}
+	const char *other_cgroup = journal_elsewhere(nl + 1, cg.dir);
+	if (other_cgroup != NULL) {
+		unlink(path);
+		close(fd);
+		snprintf(msg, msg_len, "%.200s: %s; its journal is removed and the cgroup left as "
+			 "it is", cg.dir, other_cgroup);
 		return 0;
 	}
 	struct guard g;

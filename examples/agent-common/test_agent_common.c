@@ -568,6 +568,94 @@ test_v1_recover_leaves_a_limit_changed_since(void **state)
 	assert_int_equal(access(journal, F_OK), -1);
 }
 
+/* A journal kept by an agent killed in the gap (restore refused). */
+static void
+kept_journal(struct memcg *cg)
+{
+	struct memcg_reclaim r;
+	fake_v1(cg);
+	fk.restore_fails = 1;
+	assert_int_equal(memcg_reclaim(&r, cg, 100 * MIB, 0, jdir), -EIO);
+	fk.restore_fails = 0;
+	assert_int_equal(access(journal, F_OK), 0);
+}
+
+/* Its new owner's settings, on the cgroup now at the journal's path. */
+static void
+new_owner_settings(void)
+{
+	put_file(fk.dir, "memory.limit_in_bytes", "1073741824\n");
+	put_file(fk.dir, "memory.oom_control", "oom_kill_disable 1\nunder_oom 0\noom_kill 0\n");
+}
+
+static void
+assert_new_owner_settings(void)
+{
+	char oom[128];
+	assert_int_equal(get_u64(fk.dir, "memory.limit_in_bytes"), 1024 * MIB);
+	get_file(fk.dir, "memory.oom_control", oom, sizeof(oom));
+	assert_true(strncmp(oom, "oom_kill_disable 1", 18) == 0);
+	assert_int_equal(access(journal, F_OK), -1);
+}
+
+static void
+test_v1_recover_leaves_a_cgroup_made_again(void **state)
+{
+	(void)state;
+	struct memcg cg;
+	char msg[600], old[1100];
+	kept_journal(&cg);
+	/* The VM restarted: its cgroup is made again at the same path. */
+	snprintf(old, sizeof(old), "%s.old", fk.dir);
+	assert_int_equal(rename(fk.dir, old), 0);
+	assert_int_equal(mkdir(fk.dir, 0755), 0);
+	put_file(fk.dir, "memory.usage_in_bytes", "104857600\n");
+	new_owner_settings();
+	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "made again"));
+	assert_new_owner_settings();
+}
+
+static void
+test_v1_recover_leaves_a_cgroup_of_another_boot(void **state)
+{
+	(void)state;
+	struct memcg cg;
+	char msg[600], text[1500], *b;
+	kept_journal(&cg);
+	/* The host rebooted, and the VM's cgroup has the same inode number. */
+	FILE *f = fopen(journal, "r");
+	assert_non_null(f);
+	text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+	fclose(f);
+	b = strstr(text, "\nboot ");
+	assert_non_null(b);
+	assert_true(strlen(b) > 8);
+	b[6] = b[6] == '0' ? '1' : '0';
+	write_text(journal, text);
+	new_owner_settings();
+	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "before the host last started"));
+	assert_new_owner_settings();
+}
+
+static void
+test_v1_recover_removes_an_empty_journal(void **state)
+{
+	(void)state;
+	struct memcg cg;
+	char msg[600];
+	fake_v1(&cg);
+	int fd = open(journal, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "empty"));
+	assert_int_equal(access(journal, F_OK), -1);
+	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "");
+}
+
 static volatile sig_atomic_t usr1_seen;
 static uint64_t usr1_limit;
 
@@ -938,6 +1026,67 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* ---- sizes, durations and policy files ---- */
+
+static void
+test_units_exact(void **state)
+{
+	(void)state;
+	uint64_t v = 0;
+	assert_int_equal(parse_size(&v, "18446744073709551615"), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(parse_size(&v, "9007199254740993"), 0); /* 2^53 + 1 */
+	assert_true(v == 9007199254740993ull);
+	assert_int_equal(parse_size(&v, "16777215T"), 0);
+	assert_true(v == 16777215ull << 40);
+	assert_int_equal(parse_size(&v, "16777216T"), -1); /* 2^64 */
+	assert_int_equal(parse_size(&v, "18446744073709551616"), -1);
+	assert_int_equal(parse_duration(&v, "18446744073709551615ns"), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(parse_duration(&v, "18446744073s"), 0);
+	assert_true(v == 18446744073000000000ull);
+	assert_int_equal(parse_duration(&v, "18446744074s"), -1);
+	/* fractions and exponents as before */
+	assert_int_equal(parse_size(&v, "1.5G"), 0);
+	assert_true(v == 1536 * MIB);
+	assert_int_equal(parse_duration(&v, "1.5m"), 0);
+	assert_true(v == 90000000000ull);
+	assert_int_equal(parse_size(&v, "1e3"), 0);
+	assert_true(v == 1000);
+	assert_int_equal(parse_size(&v, " -5"), -1);
+	assert_int_equal(parse_size(&v, "-5"), -1);
+	assert_int_equal(parse_size(&v, "5X"), -1);
+	assert_int_equal(parse_size(&v, ""), -1);
+}
+
+/* What policy_config_print() writes loads back to the same config, at the
+ * ends of every range the library accepts. */
+static void
+test_policy_print_loads_back(void **state)
+{
+	(void)state;
+	struct reclaim_config cfg, back;
+	char path[400];
+	reclaim_config_init(&cfg, sizeof(cfg));
+	cfg.max_block_ns = UINT64_MAX;
+	cfg.deflate_budget_bytes = UINT64_MAX;
+	cfg.demand_memory_ns = (1ull << 53) + 1;
+	cfg.guest_margin_bytes = (1ull << 53) + 3;
+	assert_int_equal(reclaim_config_check(&cfg, NULL), RECLAIM_OK);
+	snprintf(path, sizeof(path), "%s/policy.conf", tmp);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	policy_config_print(f, &cfg);
+	fclose(f);
+	reclaim_config_init(&back, sizeof(back));
+	assert_int_equal(policy_config_load(&back, path, stderr), 0);
+	assert_true(back.max_block_ns == UINT64_MAX);
+	assert_true(back.deflate_budget_bytes == UINT64_MAX);
+	assert_true(back.demand_memory_ns == (1ull << 53) + 1);
+	assert_true(back.guest_margin_bytes == (1ull << 53) + 3);
+	assert_memory_equal(&back, &cfg, sizeof(cfg));
+}
+
 int
 main(void)
 {
@@ -953,6 +1102,9 @@ main(void)
 		cmocka_unit_test(test_v1_restore_fails_then_recovered),
 		cmocka_unit_test(test_v1_recover_leaves_a_live_agents_journal),
 		cmocka_unit_test(test_v1_recover_leaves_a_limit_changed_since),
+		cmocka_unit_test(test_v1_recover_leaves_a_cgroup_made_again),
+		cmocka_unit_test(test_v1_recover_leaves_a_cgroup_of_another_boot),
+		cmocka_unit_test(test_v1_recover_removes_an_empty_journal),
 		cmocka_unit_test(test_v1_signal_waits_for_restore),
 		cmocka_unit_test(test_v1_deadline),
 		cmocka_unit_test(test_v1_deadline_after_the_write),
@@ -962,6 +1114,8 @@ main(void)
 		cmocka_unit_test(test_method_names),
 		cmocka_unit_test(test_pick_cold_first),
 		cmocka_unit_test(test_pick_uniform),
+		cmocka_unit_test(test_units_exact),
+		cmocka_unit_test(test_policy_print_loads_back),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,11 +8,24 @@
 #include "common.h"
 
 /* Parses a non-negative number followed by a unit from @p units (matched
- * longest first by the caller's ordering); multiplies by its factor. */
+ * longest first by the caller's ordering); multiplies by its factor. A
+ * whole number is read and scaled in integers, exactly up to 2^64 - 1 (a
+ * double would round everything above 2^53, and could not hold 2^64 - 1,
+ * which the library accepts and policy_config_print() writes); a fraction
+ * or an exponent is read as a double and rounded to the unit. */
 struct unit {
 	const char *name;
-	double factor;
+	uint64_t factor;
 };
+
+static const struct unit *
+unit_named(const char *name, const struct unit *units, size_t n_units)
+{
+	for (size_t i = 0; i < n_units; i++)
+		if (strcmp(name, units[i].name) == 0)
+			return &units[i];
+	return NULL;
+}
 
 static int
 parse_scaled(uint64_t *out, const char *text, const struct unit *units, size_t n_units)
@@ -21,22 +34,29 @@ parse_scaled(uint64_t *out, const char *text, const struct unit *units, size_t n
 
 	if (text == NULL || *text == '\0' || *text == '-' || *text == '+')
 		return -1;
+	/* A whole number: digits and a unit (only from a digit on: strtoull()
+	 * would take " -5" as 2^64 - 5). */
+	if (*text >= '0' && *text <= '9') {
+		errno = 0;
+		unsigned long long whole = strtoull(text, &end, 10);
+		const struct unit *u = unit_named(end, units, n_units);
+		if (u != NULL) {
+			if (errno != 0 || whole > UINT64_MAX / u->factor)
+				return -1;
+			*out = (uint64_t)whole * u->factor;
+			return 0;
+		}
+	}
 	errno = 0;
 	double v = strtod(text, &end);
 	if (errno != 0 || end == text || !(v >= 0.0))
 		return -1;
-	double factor = 0.0;
-	for (size_t i = 0; i < n_units; i++) {
-		if (strcmp(end, units[i].name) == 0) {
-			factor = units[i].factor;
-			break;
-		}
-	}
-	if (factor == 0.0)
+	const struct unit *u = unit_named(end, units, n_units);
+	if (u == NULL)
 		return -1;
 	/* Rounded to the byte in doubles: llround() is signed, and turned
 	 * every size from 2^63 up into 2^63. */
-	double scaled = floor(v * factor + 0.5);
+	double scaled = floor(v * (double)u->factor + 0.5);
 	if (scaled >= 18446744073709551616.0)
 		return -1;
 	*out = (uint64_t)scaled;
@@ -47,11 +67,11 @@ int
 parse_size(uint64_t *out, const char *text)
 {
 	static const struct unit units[] = {
-		{"", 1.0}, {"B", 1.0},
-		{"K", 1024.0}, {"KiB", 1024.0},
-		{"M", 1048576.0}, {"MiB", 1048576.0},
-		{"G", 1073741824.0}, {"GiB", 1073741824.0},
-		{"T", 1099511627776.0}, {"TiB", 1099511627776.0},
+		{"", 1}, {"B", 1},
+		{"K", 1ull << 10}, {"KiB", 1ull << 10},
+		{"M", 1ull << 20}, {"MiB", 1ull << 20},
+		{"G", 1ull << 30}, {"GiB", 1ull << 30},
+		{"T", 1ull << 40}, {"TiB", 1ull << 40},
 	};
 	return parse_scaled(out, text, units, sizeof(units) / sizeof(units[0]));
 }
@@ -60,7 +80,8 @@ int
 parse_duration(uint64_t *out_ns, const char *text)
 {
 	static const struct unit units[] = {
-		{"", 1e9}, {"s", 1e9}, {"ms", 1e6}, {"us", 1e3}, {"ns", 1.0}, {"m", 60e9},
+		{"", 1000000000}, {"s", 1000000000}, {"ms", 1000000}, {"us", 1000}, {"ns", 1},
+		{"m", 60000000000},
 	};
 	return parse_scaled(out_ns, text, units, sizeof(units) / sizeof(units[0]));
 }
