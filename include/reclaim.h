@@ -255,8 +255,10 @@ struct reclaim_config {
 	/** A VM missing from a snapshot keeps its history (balloon progress,
 	 *  what it was asked, whether it is blocked) for this long, so that a
 	 *  missed poll or a short outage of the embedder's view of one VM does
-	 *  not restart it from nothing; 0 forgets it at once (60 s). Absent
-	 *  VMs count against the policy's capacity while they are kept. */
+	 *  not restart it from nothing; 0 forgets it at once (60 s). A VM
+	 *  blocked when it left is kept past this, so that it is unblocked
+	 *  when it comes back. Absent VMs count against the policy's capacity
+	 *  while they are kept; when it is full the longest absent go first. */
 	uint64_t absent_grace_ns;
 
 	/* -- 0.3 -- */
@@ -779,7 +781,8 @@ reclaim_decide_flag_name(uint32_t flag);
  * Pure over (config, history, inputs): allocates nothing, reads no clock,
  * does no I/O. Updates the host state and the per-VM history (unless
  * RECLAIM_DECIDE_DRY_RUN). A VM absent from @p vms keeps its history for
- * absent_grace_ns while the policy has room for it, and is then forgotten.
+ * absent_grace_ns while the policy has room for it, and is then forgotten
+ * (one blocked when it left, only when the room is needed).
  *
  * @param policy     the policy
  * @param host       host snapshot
@@ -895,7 +898,10 @@ struct reclaim_apply_result {
  * issued again; a swap_out that says host swap is not there, or fails
  * twice in a row, marks host swap down for the VM for swap_retry_ns, also
  * when it carried compressed pages the adapter has no tier for), and so is
- * a block or unblock that succeeded, also from a dry run's decisions.
+ * a block or unblock that succeeded, also from a dry run's decisions (a VM
+ * blocked that the policy had no history for is remembered while it has
+ * room). swap_bytes go to swap_out only with RECLAIM_ACTION_SWAP; without
+ * a compress op, compress_bytes go there too (RECLAIM_APPLY_COMPRESS_FALLBACK).
  * Decisions are read at the stride of their struct_size (all the same, as
  * reclaim_decide() writes them), in any order, in one call or several.
  * Each should be applied once: decide counts a decision it wrote as

@@ -225,7 +225,8 @@ actions_bound_rebalance(const struct reclaim_config *cfg, struct reclaim_decisio
 			struct vm_hist *next, struct totals *tot)
 {
 	uint64_t back = 0, in = 0;
-	double scale;
+	double scale = 1.0;
+	bool cut;
 	size_t i;
 
 	if (!tot->rebalanced)
@@ -243,17 +244,24 @@ actions_bound_rebalance(const struct reclaim_config *cfg, struct reclaim_decisio
 			in = sat_add(in, sat_sub(gives, w->limit_excess));
 		}
 	}
-	if (back <= in)
-		return;
-	scale = (double)in / (double)back;
+	cut = back > in;
+	if (cut)
+		scale = (double)in / (double)back;
 	for (i = 0; i < n; i++) {
 		struct reclaim_decision *d = (void *)((char *)out + i * dsize);
 		const struct vm_work *w = &work[i];
 		const struct reclaim_vm_stats *vm = vm_at(vms, i);
 		uint64_t cur = vm_balloon(vm), holds = balloon_backed_out(vm, cur);
 		uint64_t give, keep, bt;
+		bool resend;
 
-		if (!(d->reasons & RECLAIM_REASON_REBALANCE) || d->balloon_target_bytes >= w->held)
+		if (!(d->reasons & RECLAIM_REASON_REBALANCE))
+			continue;
+		/* A balloon op that failed last time is sent again, whatever
+		 * the target (decision_write() left the flag for here). */
+		resend = (next[i].flags & HIST_RESEND) != 0;
+		next[i].flags &= (uint16_t)~HIST_RESEND;
+		if (!cut || d->balloon_target_bytes >= w->held)
 			continue;
 		give = w->held - d->balloon_target_bytes;
 		keep = double_to_u64((double)give * scale) & ~(cfg->page_size - 1);
@@ -268,7 +276,7 @@ actions_bound_rebalance(const struct reclaim_config *cfg, struct reclaim_decisio
 		d->bound = decision_bound(w, vm, d->target_bytes);
 		d->balloon_target_bytes = bt;
 		next[i].asked = bt;
-		if (bt != w->asked_before || (next[i].flags & HIST_RESEND))
+		if (bt != w->asked_before || resend)
 			d->actions |= RECLAIM_ACTION_BALLOON;
 		else
 			d->actions &= ~(uint32_t)RECLAIM_ACTION_BALLOON;

@@ -74,6 +74,12 @@ record(struct reclaim_policy *policy, const struct reclaim_adapter *adapter,
 			    policy->hist[policy->cur].entries[index].id == d->id
 		    ? &policy->hist[policy->cur].entries[index]
 		    : hist_find(&policy->hist[policy->cur], policy->mask, d->id);
+	/* A VM it knows nothing of (the decisions of a dry run, for a VM new
+	 * since the last decide) that it has just blocked: remembered, or the
+	 * next decide would never unblock it. */
+	if (!h && r->block_status == 0 && (d->actions & RECLAIM_ACTION_BLOCK))
+		h = hist_remember_blocked(&policy->hist[policy->cur], policy->mask,
+					  policy->capacity, d->id);
 	if (!h)
 		return;
 	if (r->balloon_status < 0 && adapter->set_balloon)
@@ -190,7 +196,9 @@ reclaim_apply(struct reclaim_policy *policy, const struct reclaim_adapter *adapt
 		const struct reclaim_decision *d =
 			(const void *)((const char *)decisions + i * dsize);
 		struct reclaim_apply_result r;
-		uint64_t swap = d->swap_bytes;
+		/* Host swap only when asked: a caller may hold swap off for a
+		 * tick by clearing the bit, compression still going ahead. */
+		uint64_t swap = (d->actions & RECLAIM_ACTION_SWAP) ? d->swap_bytes : 0;
 		int32_t swap_rc;
 
 		memset(&r, 0, sizeof(r));

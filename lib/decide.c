@@ -135,8 +135,9 @@ prepare(struct reclaim_policy *p, const struct call *c, struct tick *t, struct s
 		/* An id reused by a VM of another size is another VM, unless
 		 * the caller says it was resized. It keeps one thing: a VM we
 		 * blocked under this id is unblocked, should the caller have
-		 * resized it without saying so. */
-		if (old && old->configured != vm->configured_bytes &&
+		 * resized it without saying so. (Size 0: an entry an apply made
+		 * for a VM it blocked, whose size it did not know.) */
+		if (old && old->configured != vm->configured_bytes && old->configured != 0 &&
 		    !(vm->flags & RECLAIM_VM_RESIZED)) {
 			blocked = old->flags & HIST_BLOCKED;
 			old = NULL;

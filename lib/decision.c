@@ -124,7 +124,10 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 
 	/* What the next tick remembers (committed unless dry run). */
 	h->asked = (w->flags & VIEW_DRIVER) ? d->balloon_target_bytes : 0;
-	h->flags &= (uint16_t)~(HIST_RESEND | HIST_FAILED | HIST_BLOCKED);
+	h->flags &= (uint16_t)~(HIST_FAILED | HIST_BLOCKED);
+	/* (a rebalanced VM's is still read by actions_bound_rebalance()) */
+	if (!(d->reasons & RECLAIM_REASON_REBALANCE))
+		h->flags &= (uint16_t)~HIST_RESEND;
 	if (d->block)
 		h->flags |= HIST_BLOCKED;
 }

@@ -151,6 +151,23 @@ hist_find(const struct hist_table *t, uint32_t mask, uint64_t id)
 	}
 }
 
+struct vm_hist *
+hist_remember_blocked(struct hist_table *t, uint32_t mask, size_t capacity, uint64_t id)
+{
+	struct vm_hist *h;
+
+	if (t->n >= capacity)
+		return NULL;
+	h = &t->entries[t->n];
+	memset(h, 0, sizeof(*h));
+	h->id = id;
+	h->flags = HIST_BLOCKED;
+	h->block_consumed = UINT64_MAX; /* its blocking clock starts when next seen */
+	hist_insert(t, mask, id, (uint32_t)t->n, &t->entries[0].id, sizeof(*h));
+	t->n++;
+	return h;
+}
+
 /*
  * Balloon progress by rate: the progress window starts whenever the balloon
  * has kept pace (grown at balloon_min_rate or better since the window
@@ -385,7 +402,10 @@ hist_carry_absent(struct hist_table *next, const struct hist_table *cur, uint32_
 	for (i = same_order ? cur->present : 0; i < cur->n && n < capacity; i++) {
 		const struct vm_hist *h = &cur->entries[i];
 
-		if (grace_ns == 0 || sat_sub(now, h->last_ns) > grace_ns)
+		/* A VM blocked when it left stays known past its grace, while
+		 * there is room: forgotten, it would never be unblocked. */
+		if ((grace_ns == 0 || sat_sub(now, h->last_ns) > grace_ns) &&
+		    !(h->flags & HIST_BLOCKED))
 			continue;
 		if (!same_order && hist_find(next, mask, h->id))
 			continue; /* present this tick */

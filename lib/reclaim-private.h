@@ -204,6 +204,11 @@ void hist_clear_index(struct hist_table *t, uint32_t mask);
 size_t hist_insert(struct hist_table *t, uint32_t mask, uint64_t id, uint32_t idx,
 		   const void *base, size_t stride);
 struct vm_hist *hist_find(const struct hist_table *t, uint32_t mask, uint64_t id);
+/* A VM blocked by an apply although @p t has no entry for it: a new absent
+ * entry, blocked, its size unknown (configured 0, which no VM has); NULL
+ * when the table is full. */
+struct vm_hist *hist_remember_blocked(struct hist_table *t, uint32_t mask, size_t capacity,
+				      uint64_t id);
 /* Carries one VM's history to this tick (@p returning: after an absence)
  * and updates balloon progress. */
 void hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,

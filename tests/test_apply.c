@@ -436,7 +436,7 @@ failed_fallback_swap_marks_swap_down(void **state)
  * that does not block it, as one blocked by a committed decide would be.
  */
 static void
-block_applied_from_dry_run_is_undone(void **state)
+block_from_dry_run_undone(bool known, bool still_low)
 {
 	struct reclaim_config cfg = default_config();
 	struct reclaim_adapter ad = fw_adapter();
@@ -447,9 +447,9 @@ block_applied_from_dry_run_is_undone(void **state)
 	struct fw_tick t;
 	size_t i, blocked = 0;
 
-	(void)state;
 	three_guests(&w, 8 * FW_GIB, 0);
-	fw_tick(&w, p, &ad, &t); /* the VMs are known, none blocked */
+	if (known)
+		fw_tick(&w, p, &ad, &t); /* the VMs are known, none blocked */
 	fw_set_free(&w, 100 * FW_MIB);
 	t.n = fw_snapshot(&w, &t.host, t.vms);
 	assert_int_equal(reclaim_decide(p, &t.host, t.vms, t.n, RECLAIM_DECIDE_DRY_RUN, &sum, d),
@@ -462,6 +462,21 @@ block_applied_from_dry_run_is_undone(void **state)
 		blocked += w.vm[i].blocked;
 	assert_true(blocked > 0);
 
+	if (still_low) {
+		/* Blocked as if a committed decide had blocked them: their
+		 * blocking clock starts now, and they stay blocked. */
+		fw_set_free(&w, 100 * FW_MIB);
+		fw_tick(&w, p, &ad, &t);
+		assert_int_equal(t.summary.state, RECLAIM_STATE_LOW);
+		for (i = 0; i < t.n; i++) {
+			if (!w.vm[i].blocked)
+				continue;
+			assert_int_equal(t.d[i].block, 1);
+			assert_false(t.d[i].reasons & RECLAIM_REASON_BLOCK_TIMEOUT);
+			blocked--;
+		}
+		assert_int_equal(blocked, 0);
+	}
 	fw_set_free(&w, 8 * FW_GIB);
 	fw_tick(&w, p, &ad, &t);
 	assert_int_equal(t.summary.state, RECLAIM_STATE_HIGH);
@@ -469,6 +484,214 @@ block_applied_from_dry_run_is_undone(void **state)
 		assert_int_equal(t.d[i].block, 0);
 		assert_false(w.vm[i].blocked);
 	}
+	reclaim_policy_destroy(p);
+}
+
+static void
+block_applied_from_dry_run_is_undone(void **state)
+{
+	(void)state;
+	block_from_dry_run_undone(true, false);
+	block_from_dry_run_undone(true, true);
+}
+
+/* The same for VMs the policy has no history of: the dry run was its first
+ * call (or they are new since its last decide). Their blocks are
+ * remembered, or nothing would ever unblock them. */
+static void
+block_of_unknown_vms_from_dry_run_is_undone(void **state)
+{
+	(void)state;
+	block_from_dry_run_undone(false, false);
+	block_from_dry_run_undone(false, true);
+}
+
+/*
+ * A VM blocked when it left the snapshot stays known past absent_grace_ns
+ * (while the policy has room): when it comes back it is unblocked, not left
+ * blocked for ever.
+ */
+static void
+blocked_vm_absent_past_grace_is_unblocked(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_adapter ad = fw_adapter();
+	struct reclaim_policy *p = policy_with(&cfg, 4);
+	struct fw_world w;
+	struct fw_tick t;
+	size_t k = FW_MAX_VMS, i;
+	uint64_t left;
+
+	(void)state;
+	three_guests(&w, 100 * FW_MIB, 64 * FW_MIB);
+	for (int tick = 0; tick < 5 && k == FW_MAX_VMS; tick++) {
+		fw_tick(&w, p, &ad, &t);
+		for (i = 0; i < w.n; i++)
+			if (w.vm[i].blocked)
+				k = i;
+	}
+	assert_true(k < FW_MAX_VMS);
+	w.vm[k].present = false;
+	fw_set_free(&w, 8 * FW_GIB);
+	for (left = w.now; w.now <= left + cfg.absent_grace_ns + 10 * FW_NS;)
+		fw_tick(&w, p, &ad, &t);
+	assert_true(w.vm[k].blocked); /* gone from the snapshot, still paused */
+	w.vm[k].present = true;
+	fw_tick(&w, p, &ad, &t);
+	assert_int_equal(t.summary.state, RECLAIM_STATE_HIGH);
+	assert_true(fw_decision(&t, w.vm[k].id)->actions & RECLAIM_ACTION_UNBLOCK);
+	assert_false(w.vm[k].blocked);
+	reclaim_policy_destroy(p);
+}
+
+/* ---- an adapter that records what it is asked ---- */
+
+struct rec {
+	int balloon_rc;
+	unsigned balloon_calls, swap_calls, compress_calls;
+	uint64_t swap_bytes, compress_bytes;
+};
+
+static int
+rec_balloon(void *ud, uint64_t id, uint64_t bytes)
+{
+	struct rec *r = ud;
+
+	(void)id;
+	(void)bytes;
+	r->balloon_calls++;
+	return r->balloon_rc;
+}
+
+static int
+rec_swap(void *ud, uint64_t id, uint64_t bytes)
+{
+	struct rec *r = ud;
+
+	(void)id;
+	r->swap_calls++;
+	r->swap_bytes += bytes;
+	return 0;
+}
+
+static int
+rec_compress(void *ud, uint64_t id, uint64_t bytes)
+{
+	struct rec *r = ud;
+
+	(void)id;
+	r->compress_calls++;
+	r->compress_bytes += bytes;
+	return 0;
+}
+
+/*
+ * swap_bytes are host-swapped only with RECLAIM_ACTION_SWAP: a caller that
+ * clears the bit to hold host swap off for a tick still gets compression,
+ * and without a compress op only the compressed bytes go to swap.
+ */
+static void
+swap_only_when_asked(void **state)
+{
+	struct reclaim_adapter ad = {.version = RECLAIM_ADAPTER_VERSION,
+				     .swap_out = rec_swap,
+				     .compress = rec_compress};
+	struct reclaim_decision d;
+	struct reclaim_apply_result r;
+	struct rec rec;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	d.struct_size = sizeof(d);
+	d.id = ID_A;
+	d.actions = RECLAIM_ACTION_COMPRESS;
+	d.swap_bytes = 256 * FW_MIB;
+	d.compress_bytes = 64 * FW_MIB;
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(reclaim_apply(NULL, &ad, &rec, &d, 1, &r, sizeof(r)), RECLAIM_OK);
+	assert_int_equal(rec.compress_calls, 1);
+	assert_int_equal(rec.swap_calls, 0);
+	assert_int_equal(r.swap_status, 1); /* not asked */
+	assert_int_equal(r.compress_status, 0);
+
+	ad.compress = NULL;
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(reclaim_apply(NULL, &ad, &rec, &d, 1, &r, sizeof(r)), RECLAIM_OK);
+	assert_int_equal(rec.swap_calls, 1);
+	assert_true(rec.swap_bytes == 64 * FW_MIB);
+	assert_true(r.flags & RECLAIM_APPLY_COMPRESS_FALLBACK);
+	assert_int_equal(r.swap_status, 1);
+	assert_int_equal(r.compress_status, 0);
+}
+
+/* Two guests in the soft state: A busy, holding a 2 GiB balloon, its guest
+ * @p free_a free; B idle, but its guest reports nothing free and no swap,
+ * so its balloon can give nothing. */
+static void
+soft_pair(struct reclaim_host *h, struct reclaim_vm_stats v[2], uint64_t now, uint64_t free_a,
+	  uint32_t shares_a)
+{
+	for (int i = 0; i < 2; i++) {
+		struct reclaim_vm_stats x = RECLAIM_VM_STATS_INIT;
+
+		x.id = (uint64_t)i + 1;
+		x.flags = RECLAIM_VM_BALLOON | RECLAIM_VM_GUEST_STATS;
+		x.shares = 1000;
+		x.stats_time_ns = now;
+		v[i] = x;
+	}
+	v[0].shares = shares_a;
+	v[0].configured_bytes = 8 * FW_GIB;
+	v[0].balloon_bytes = 2 * FW_GIB;
+	v[0].consumed_bytes = 6 * FW_GIB;
+	v[0].active_bytes = 4 * FW_GIB;
+	v[0].guest_free_bytes = free_a;
+	v[0].guest_swap_free_bytes = 4 * FW_GIB;
+	v[1].configured_bytes = 16 * FW_GIB;
+	v[1].consumed_bytes = 15 * FW_GIB;
+	v[1].active_bytes = FW_GIB;
+	*h = (struct reclaim_host)RECLAIM_HOST_INIT;
+	h->total_bytes = 24 * FW_GIB;
+	h->free_bytes = 24 * FW_GIB * 3 / 100; /* soft */
+	h->now_ns = now;
+}
+
+/*
+ * A balloon op that failed is sent again by the next decide, also when that
+ * decide rebalances the VM and finds its give-back must shrink (here to
+ * nothing: the other VM cannot give): the target it keeps is the one that
+ * failed, and the adapter never had it.
+ */
+static void
+failed_balloon_resent_when_rebalanced(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_policy *p = policy_with(&cfg, 2);
+	struct reclaim_adapter ad = {.version = RECLAIM_ADAPTER_VERSION,
+				     .set_balloon = rec_balloon,
+				     .swap_out = rec_swap};
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_decision d[2];
+	struct reclaim_vm_stats v[2];
+	struct reclaim_host h;
+	struct rec rec;
+	uint64_t now = 100 * FW_NS;
+
+	(void)state;
+	memset(&rec, 0, sizeof(rec));
+	soft_pair(&h, v, now, cfg.guest_margin_bytes + 1, 200);
+	assert_int_equal(reclaim_decide(p, &h, v, 2, 0, &sum, d), RECLAIM_OK);
+	assert_true(d[0].actions & RECLAIM_ACTION_BALLOON);
+	rec.balloon_rc = -EIO;
+	assert_int_equal(reclaim_apply(p, &ad, &rec, d, 2, NULL, 0), RECLAIM_E_ADAPTER);
+
+	/* A is now short of memory and priced above the level. */
+	soft_pair(&h, v, now + FW_NS, cfg.guest_margin_bytes, 1000);
+	assert_int_equal(reclaim_decide(p, &h, v, 2, 0, &sum, d), RECLAIM_OK);
+	assert_true(d[0].reasons & RECLAIM_REASON_REBALANCE);
+	assert_true(d[0].reasons & RECLAIM_REASON_ADAPTER_FAILED);
+	assert_true(d[0].balloon_target_bytes != v[0].balloon_bytes);
+	assert_true(d[0].actions & RECLAIM_ACTION_BALLOON);
 	reclaim_policy_destroy(p);
 }
 
@@ -980,6 +1203,10 @@ main(void)
 		cmocka_unit_test(no_compress_op_falls_back_to_swap),
 		cmocka_unit_test(failed_fallback_swap_marks_swap_down),
 		cmocka_unit_test(block_applied_from_dry_run_is_undone),
+		cmocka_unit_test(block_of_unknown_vms_from_dry_run_is_undone),
+		cmocka_unit_test(blocked_vm_absent_past_grace_is_unblocked),
+		cmocka_unit_test(swap_only_when_asked),
+		cmocka_unit_test(failed_balloon_resent_when_rebalanced),
 		cmocka_unit_test(destroy_from_callback_leaves_policy),
 		cmocka_unit_test(bad_arguments_call_nothing),
 		cmocka_unit_test(failures_found_by_id_in_any_order),
