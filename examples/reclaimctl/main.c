@@ -5,6 +5,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,9 @@ main(int argc, char **argv)
 		.threads = default_threads(),
 	};
 
+	/* An answer nobody reads is a write failure (exit 3, with a
+	 * message), not a silent death by SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
 		return usage_error("%s", "missing command");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -143,7 +143,8 @@ def main():
     usable = host["total"] - host["reserved"]
     states = {}
     errors = 0
-    min_free = usable
+    min_free = free = usable
+    stopped = None  # why reclaimctl stopped answering, if it did
 
     for tick in range(args.ticks):
         for vm in vms:
@@ -159,9 +160,17 @@ def main():
         line = json.dumps(snapshot, separators=(",", ":"))
         if record:
             record.write(line + "\n")
-        tool.stdin.write(line + "\n")
-        tool.stdin.flush()
-        answer = json.loads(tool.stdout.readline())
+        try:
+            tool.stdin.write(line + "\n")
+            tool.stdin.flush()
+        except BrokenPipeError:
+            stopped = "it stopped reading"
+            break
+        reply = tool.stdout.readline()
+        if not reply:
+            stopped = "it stopped answering"
+            break
+        answer = json.loads(reply)
         if "error" in answer:
             errors += 1
             print(f"tick {tick}: error {answer['error']}", file=sys.stderr)
@@ -176,8 +185,14 @@ def main():
                             f"{'/BLOCKED' if vm.blocked else ''}" for vm in vms)
             print(f"t={tick + 1:3d}s {state:4s} free {fmt(free)}  {cols}")
 
-    tool.stdin.close()
+    try:
+        tool.stdin.close()
+    except BrokenPipeError:
+        pass
     status = tool.wait()
+    if stopped:
+        print(f"reclaimctl exited with status {status}: {stopped} at tick {tick}",
+              file=sys.stderr)
     if record:
         record.close()
     print(json.dumps({"ticks": args.ticks, "states": states, "errors": errors,

@@ -16,6 +16,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,35 @@ read_lines(struct pipeline *p, int in_fd, const char **what)
 	return rc;
 }
 
+/*
+ * The decider's wake-up pipe, never on 0, 1 or 2: with one of those closed,
+ * pipe() would put it there, and the reader would read its own pipe as its
+ * input (and wait for ever) instead of failing as the serial path does.
+ */
+static int
+wake_pipe(int fds[2])
+{
+	if (pipe(fds) != 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] > 2)
+			continue;
+		int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+		int err = errno;
+
+		close(fds[i]);
+		fds[i] = moved;
+		if (moved < 0) {
+			if (fds[!i] >= 0)
+				close(fds[!i]);
+			fds[0] = fds[1] = -1;
+			errno = err;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 run_threads(struct ctl_session *s, int in_fd, int out_fd, size_t max_line, unsigned workers,
 	    const char **what)
@@ -275,7 +305,7 @@ run_threads(struct ctl_session *s, int in_fd, int out_fd, size_t max_line, unsig
 	p.slots = calloc(p.n_slots, sizeof(*p.slots));
 	if (!p.slots)
 		goto nomem;
-	if (pipe(p.wake) != 0) {
+	if (wake_pipe(p.wake) != 0) {
 		*what = "setup";
 		rc = -1;
 		goto out;

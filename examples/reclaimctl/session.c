@@ -330,7 +330,11 @@ ctl_parse_line(struct ctl_parsed *p, const char *line, size_t len)
 	}
 	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		ctl_error_set(&p->err, CTL_ERR_JSON, "", "%s", jerr.text);
+		/* (jansson leaves the text empty when it runs out of memory) */
+		ctl_error_set(&p->err, CTL_ERR_JSON, "", "%s",
+			      json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]
+				      ? "out of memory reading the line"
+				      : jerr.text);
 		p->err.column = jerr.column;
 		return;
 	}

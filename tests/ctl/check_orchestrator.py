@@ -9,6 +9,8 @@ the tool must answer every tick without an error, the host must come under
 pressure (a state worse than high) and, once demand falls, the loop of
 decisions the orchestrator carries out must have brought free memory back
 above the high threshold (6 % of usable memory with the default config).
+With no ticks it still prints its summary; when the tool stops at once (a
+config it refuses) it says so and exits 1, without a traceback.
 """
 
 import json
@@ -40,6 +42,22 @@ def main():
         problems.append("not every tick was answered")
     if result["final_free_bytes"] < 0.06 * result["usable_bytes"]:
         problems.append("free memory did not recover above the high threshold")
+    none = subprocess.run([sys.executable, orchestrator, "--reclaimctl", tool, "--ticks", "0"],
+                          capture_output=True, text=True, timeout=60)
+    if none.returncode != 0 or not none.stdout or \
+            json.loads(none.stdout.splitlines()[-1])["ticks"] != 0:
+        problems.append(f"--ticks 0: exit {none.returncode}, {none.stderr.strip()}")
+    bad = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"orchestrator-bad-{os.getpid()}.json")
+    with open(bad, "w") as f:
+        f.write('{"idle_tax":"x"}\n')
+    try:
+        early = subprocess.run([sys.executable, orchestrator, "--reclaimctl", tool, "--quiet",
+                                "--config", bad], capture_output=True, text=True, timeout=60)
+    finally:
+        os.unlink(bad)
+    if early.returncode != 1 or "Traceback" in early.stderr or \
+            "reclaimctl exited with status 2" not in early.stderr:
+        problems.append(f"a refused config: exit {early.returncode}, {early.stderr.strip()}")
     for p in problems:
         print(p)
     return 1 if problems else 0

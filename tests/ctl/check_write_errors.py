@@ -1,8 +1,10 @@
 """What reclaimctl prints on its own (--help, --version, config --defaults)
-must reach stdout: a full or closed stdout is a write failure, exit 3 with
-a message, never a silent success. Answering lines, it stops at the first
-answer it cannot write, whether or not more input comes (an orchestrator
-that keeps its end of the pipe open must not find it waiting for more).
+must reach stdout: a full or closed stdout, or a pipe nobody reads, is a
+write failure, exit 3 with a message, never a silent success or a death by
+SIGPIPE. Answering lines, it stops at the first answer it cannot write,
+whether or not more input comes (an orchestrator that keeps its end of the
+pipe open must not find it waiting for more). A closed stdin is a read
+failure, exit 3, threads or not.
 
 usage: check_write_errors.py TOOL CASES_DIR
 """
@@ -10,6 +12,16 @@ usage: check_write_errors.py TOOL CASES_DIR
 import os
 import subprocess
 import sys
+
+
+def run_into_broken_pipe(argv, data):
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        return subprocess.run(argv, input=data, stdin=None if data else subprocess.DEVNULL,
+                              stdout=w, stderr=subprocess.PIPE, timeout=30)
+    finally:
+        os.close(w)
 
 
 def main():
@@ -27,6 +39,10 @@ def main():
                            preexec_fn=lambda: os.close(1))
         if p.returncode != 3:
             failures.append(f"{args} with stdout closed: exit {p.returncode}")
+        # a pipe whose reader is gone (subprocess restores SIGPIPE's default)
+        p = run_into_broken_pipe([tool] + args, None)
+        if p.returncode != 3 or b"write:" not in p.stderr:
+            failures.append(f"{args} into a broken pipe: exit {p.returncode}, stderr {p.stderr!r}")
         # and with a working stdout, success
         p = subprocess.run([tool] + args, stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=30)
@@ -47,6 +63,19 @@ def main():
         err = p.stderr.read()
         if rc != 3 or b"write:" not in err:
             failures.append(f"decide --threads {threads}, stdout closed: {rc}, stderr {err!r}")
+    for threads in ("0", "2"):
+        p = run_into_broken_pipe([tool, "decide", "--threads", threads], line)
+        if p.returncode != 3 or b"write:" not in p.stderr:
+            failures.append(f"decide --threads {threads} into a broken pipe: exit {p.returncode}, "
+                            f"stderr {p.stderr!r}")
+        try:
+            p = subprocess.run([tool, "decide", "--threads", threads], capture_output=True,
+                               timeout=20, preexec_fn=lambda: os.close(0))
+            rc, err = p.returncode, p.stderr
+        except subprocess.TimeoutExpired:
+            rc, err = "still running", b""
+        if rc != 3 or b"read:" not in err:
+            failures.append(f"decide --threads {threads}, stdin closed: {rc}, stderr {err!r}")
     for f in failures:
         print(f)
     return 1 if failures else 0
