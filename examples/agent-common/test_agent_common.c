@@ -437,14 +437,23 @@ fake_v1(struct memcg *cg)
 	fk.journal = journal;
 }
 
+/* The fake cgroup's limit and OOM setting are @p limit and @p okd, and no
+ * journal is left. */
+static void
+assert_settings(uint64_t limit, int okd)
+{
+	char oom[128], want[32];
+	assert_int_equal(get_u64(fk.dir, "memory.limit_in_bytes"), limit);
+	get_file(fk.dir, "memory.oom_control", oom, sizeof(oom));
+	snprintf(want, sizeof(want), "oom_kill_disable %d", okd);
+	assert_true(strncmp(oom, want, strlen(want)) == 0);
+	assert_int_equal(access(journal, F_OK), -1);
+}
+
 static void
 assert_as_before(void)
 {
-	char oom[128];
-	assert_int_equal(get_u64(fk.dir, "memory.limit_in_bytes"), 9223372036854771712ull);
-	get_file(fk.dir, "memory.oom_control", oom, sizeof(oom));
-	assert_true(strncmp(oom, "oom_kill_disable 0", 18) == 0);
-	assert_int_equal(access(journal, F_OK), -1);
+	assert_settings(9223372036854771712ull, 0);
 }
 
 static void
@@ -591,11 +600,7 @@ new_owner_settings(void)
 static void
 assert_new_owner_settings(void)
 {
-	char oom[128];
-	assert_int_equal(get_u64(fk.dir, "memory.limit_in_bytes"), 1024 * MIB);
-	get_file(fk.dir, "memory.oom_control", oom, sizeof(oom));
-	assert_true(strncmp(oom, "oom_kill_disable 1", 18) == 0);
-	assert_int_equal(access(journal, F_OK), -1);
+	assert_settings(1024 * MIB, 1);
 }
 
 static void
