@@ -627,8 +627,9 @@ struct reclaim_policy;
  * allocates but reclaim_policy_resize().
  * @param[out] out the new policy, untouched on error
  * @return RECLAIM_OK, RECLAIM_E_NULL, RECLAIM_E_VERSION, RECLAIM_E_CONFIG,
- *         RECLAIM_E_THRESHOLDS, RECLAIM_E_INVAL (capacity 0 or too large),
- *         RECLAIM_E_NOMEM.
+ *         RECLAIM_E_THRESHOLDS, RECLAIM_E_INVAL (capacity 0 or too large:
+ *         above 2^28, or above what a size_t can size, about 4.8 million
+ *         VMs where it is 32 bits), RECLAIM_E_NOMEM.
  * @since 0.2
  */
 RECLAIM_API int

@@ -12,6 +12,18 @@
 #define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~(size_t)((a) - 1))
 #define MAX_CAPACITY ((size_t)1 << 28)
 
+/* At most 2^28 VMs, and fewer where size_t is 32 bits: the memory a
+ * capacity needs (two histories, the working lines, the index and the
+ * solver's scratch, a few hundred bytes a VM) must not wrap around. */
+static bool
+capacity_ok(size_t capacity)
+{
+	size_t per_vm = 2 * sizeof(struct vm_hist) + sizeof(struct vm_work) +
+			sizeof(uint32_t) * (1 + 2 * 4); /* scratch, and two indexes of <= 4 slots a VM */
+
+	return capacity > 0 && capacity <= MAX_CAPACITY && capacity <= SIZE_MAX / 2 / per_vm;
+}
+
 struct layout {
 	size_t hist[2], slots[2], work, active, total;
 };
@@ -43,7 +55,7 @@ reclaim_policy_memory_size(size_t capacity)
 {
 	struct layout l;
 
-	if (capacity == 0 || capacity > MAX_CAPACITY)
+	if (!capacity_ok(capacity))
 		return 0;
 	policy_layout(&l, capacity);
 	return l.total;
@@ -83,7 +95,7 @@ check_new(struct reclaim_config *full, const struct reclaim_config *cfg, size_t 
 
 	if (!cfg)
 		return RECLAIM_E_NULL;
-	if (capacity == 0 || capacity > MAX_CAPACITY)
+	if (!capacity_ok(capacity))
 		return RECLAIM_E_INVAL;
 	return config_read(full, cfg, &field);
 }
@@ -167,7 +179,7 @@ policy_copy(void *memory, const struct reclaim_policy *from, size_t capacity, bo
 static int
 check_copy(const struct reclaim_policy *from, size_t capacity)
 {
-	if (capacity == 0 || capacity > MAX_CAPACITY)
+	if (!capacity_ok(capacity))
 		return RECLAIM_E_INVAL;
 	if (capacity < from->hist[from->cur].present)
 		return RECLAIM_E_CAPACITY;
@@ -178,7 +190,6 @@ int
 reclaim_policy_copy(struct reclaim_policy **out, void *memory, size_t bytes,
 		    const struct reclaim_policy *from, size_t capacity)
 {
-	uintptr_t m = (uintptr_t)memory, f = (uintptr_t)from;
 	int rc;
 
 	if (!out || !memory || !from)
@@ -188,7 +199,9 @@ reclaim_policy_copy(struct reclaim_policy **out, void *memory, size_t bytes,
 	rc = check_copy(from, capacity);
 	if (!rc)
 		rc = check_memory(memory, bytes, capacity);
-	if (!rc && m < f + policy_bytes(from) && f < m + bytes)
+	/* (the memory the copy writes, not @p bytes: a caller may pass more
+	 * than it has, and memory + bytes could wrap) */
+	if (!rc && mem_overlap(memory, reclaim_policy_memory_size(capacity), from, policy_bytes(from)))
 		rc = RECLAIM_E_INVAL;
 	if (!rc)
 		*out = policy_copy(memory, from, capacity, false);

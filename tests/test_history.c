@@ -564,6 +564,9 @@ growing_keeps_history(void **state)
 			assert_int_equal(reclaim_policy_copy(&moved, mem, bytes, p, 1),
 					 RECLAIM_E_CAPACITY);
 			assert_int_equal(reclaim_policy_copy(&moved, p, bytes, p, 8), RECLAIM_E_INVAL);
+			/* "more than enough" where memory + bytes wraps */
+			assert_int_equal(reclaim_policy_copy(&moved, p, SIZE_MAX, p, 8),
+					 RECLAIM_E_INVAL);
 			assert_null(moved);
 			assert_int_equal(reclaim_policy_copy(&moved, mem, bytes, p, 8), RECLAIM_OK);
 			/* a policy in caller memory cannot reallocate itself */
