@@ -228,6 +228,19 @@ log_settings(const struct lv_domain *d, const char *what)
 	       lv_source_name(s->src_guest_swap), lv_active_name(d->act.method), d->act.why);
 }
 
+/* FNV-1a of the live and the inactive XML; never 0. */
+static uint64_t
+xml_hash(const char *xml, const char *inactive)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const char *p = xml; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	h = (h ^ 0xff) * 0x100000001b3ull; /* (a byte no XML text has) */
+	for (const char *p = inactive ? inactive : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
 void
 lv_domain_refresh(struct lv_agent *a, struct lv_domain *d)
 {
@@ -242,7 +255,13 @@ lv_domain_refresh(struct lv_agent *a, struct lv_domain *d)
 		free(inactive);
 		return; /* keep what we had */
 	}
+	/* The resync reads every domain's XML again: what a bad value in it
+	 * has to say is said once, when the XML is new, not every resync. */
+	uint64_t h = xml_hash(xml, inactive);
+	lv_log_quiet(h == d->xml_hash);
 	int parsed = domxml_parse(&set, d->name, xml, inactive) == 0;
+	lv_log_quiet(0);
+	d->xml_hash = h;
 	if (!parsed)
 		skip = "its XML cannot be read";
 	free(xml);

@@ -344,6 +344,13 @@ domxml_parse(struct lv_settings *out, const char *name, const char *xml,
 		lv_log(LV_ERROR, "%s: the domain XML has no usable <memory>", name);
 		goto out;
 	}
+	/* The policy sums every VM's size: one domain as large as a 64-bit
+	 * count allows would make every decide on the host fail. Up to
+	 * LV_MAX_DOMAINS domains of at most this much cannot overflow. */
+	if (s.configured > LV_MAX_DOMAIN_BYTES) {
+		lv_log(LV_ERROR, "%s: <memory> above 128 TiB, more than any host has", name);
+		goto out;
+	}
 
 	char *model = xstring(ctx, "/domain/devices/memballoon/@model");
 	s.has_balloon = model != NULL && !strncmp(model, "virtio", 6);

@@ -12,6 +12,13 @@
 static FILE *log_out;
 static int log_verbose;
 static int log_stamp;
+static int log_quiet;
+
+void
+lv_log_quiet(int on)
+{
+	log_quiet = on;
+}
 
 void
 lv_log_setup(FILE *out, int verbose, int stamp)
@@ -51,7 +58,7 @@ lv_log(enum lv_level level, const char *fmt, ...)
 	char stamp[40] = "", line[2048];
 	va_list ap;
 
-	if (level == LV_DEBUG && !log_verbose)
+	if (log_quiet || (level == LV_DEBUG && !log_verbose))
 		return;
 	if (log_stamp) {
 		struct timeval tv;

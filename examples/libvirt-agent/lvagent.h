@@ -27,6 +27,9 @@ enum lv_level { LV_ERROR, LV_WARN, LV_INFO, LV_DEBUG };
 /* Log lines go to @p out (stderr when NULL); LV_DEBUG only when verbose.
  * With @p stamp, lines start with the local time. */
 void lv_log_setup(FILE *out, int verbose, int stamp);
+/* While on, lv_log() writes nothing (a domain XML read again unchanged:
+ * what it has to say was said when it was new). */
+void lv_log_quiet(int on);
 void lv_log(enum lv_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* libvirt's last error message, never NULL. */
@@ -159,6 +162,11 @@ struct lv_active {
 	uint32_t last_sampled, last_touched;
 };
 
+/* --max-domains at most; a domain's <memory> at most (their product fits
+ * the policy's 64-bit sums). */
+#define LV_MAX_DOMAINS 65536
+#define LV_MAX_DOMAIN_BYTES (1ull << 47)
+
 struct lv_domain {
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	char *name;
@@ -167,6 +175,7 @@ struct lv_domain {
 	int managed;              /* 0: known but left alone (why in skip_why) */
 	char skip_why[128];
 	int persistent;
+	uint64_t xml_hash;        /* of the XML last read, 0 before the first */
 
 	struct lv_settings set;
 	pid_t pid;                /* the QEMU process, 0 if not on this host */

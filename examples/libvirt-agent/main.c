@@ -224,7 +224,7 @@ parse_args(struct lv_agent *a, int argc, char **argv)
 			break;
 		case O_MAX:
 			v = strtoull(optarg, &end, 10);
-			ok = *optarg != '\0' && *end == '\0' && v > 0 && v <= 65536;
+			ok = *optarg != '\0' && *end == '\0' && v > 0 && v <= LV_MAX_DOMAINS;
 			a->max_domains = (size_t)v;
 			break;
 		case O_WARMUP:

@@ -356,7 +356,12 @@ metrics_write_file(const struct lv_agent *a, const char *path)
 struct lv_http {
 	int fd;
 	int watch;
-	int clients;
+	int clients;         /* allocated, closing ones included */
+	/* The clients not closing, oldest first: when they fill it, a new
+	 * one takes the place of the oldest, so that clients that connect
+	 * and wait keep nobody out for longer than it takes to connect. */
+	struct client *open[HTTP_MAX_CLIENTS];
+	int n_open;
 };
 
 struct client {
@@ -374,10 +379,26 @@ struct client {
 	size_t out_len, out_off;
 };
 
+/* Takes @p c off the open list, if it is on it. */
+static void
+client_unlist(struct client *c)
+{
+	struct lv_http *h = c->a->http;
+
+	for (int i = 0; i < h->n_open; i++) {
+		if (h->open[i] != c)
+			continue;
+		memmove(&h->open[i], &h->open[i + 1], (size_t)(h->n_open - i - 1) * sizeof(h->open[0]));
+		h->n_open--;
+		return;
+	}
+}
+
 static void
 client_free(void *opaque)
 {
 	struct client *c = opaque;
+	client_unlist(c);
 	close(c->fd);
 	c->a->http->clients--;
 	free(c->out);
@@ -387,12 +408,24 @@ client_free(void *opaque)
 static void
 client_close(struct client *c)
 {
+	client_unlist(c);
 	if (c->timer >= 0)
 		virEventRemoveTimeout(c->timer);
 	c->timer = -1;
 	if (c->watch >= 0)
 		virEventRemoveHandle(c->watch); /* client_free runs after */
 	c->watch = -1;
+}
+
+/* The client a new one replaces when all places are taken: the oldest of
+ * those that have not finished asking, or else the oldest. */
+static struct client *
+client_to_drop(const struct lv_http *h)
+{
+	for (int i = 0; i < h->n_open; i++)
+		if (h->open[i]->out == NULL)
+			return h->open[i];
+	return h->open[0];
 }
 
 /* Sends what the socket takes now; closes the client when all is sent or
@@ -488,7 +521,9 @@ on_accept(int watch, int fd, int events, void *opaque)
 	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0)
 		return;
-	struct client *c = a->http->clients < HTTP_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+	if (a->http->n_open == HTTP_MAX_CLIENTS)
+		client_close(client_to_drop(a->http));
+	struct client *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		close(cfd);
 		return;
@@ -497,6 +532,7 @@ on_accept(int watch, int fd, int events, void *opaque)
 	c->fd = cfd;
 	c->timer = -1;
 	a->http->clients++;
+	a->http->open[a->http->n_open++] = c;
 	c->watch = virEventAddHandle(cfd, VIR_EVENT_HANDLE_READABLE, client_event, c,
 				     client_free);
 	if (c->watch < 0) {

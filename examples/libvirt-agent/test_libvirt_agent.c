@@ -203,6 +203,9 @@ test_domxml_unusable(void **state)
 		"<domain><memory>-1</memory></domain>",
 		"<domain><memory unit='b'> -1</memory></domain>",
 		"<domain><memory unit='b'>+1</memory></domain>",
+		/* above 128 TiB: two of them would overflow the policy's sums */
+		"<domain><memory unit='TiB'>129</memory></domain>",
+		"<domain><memory unit='b'>9223372036854775807</memory></domain>",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		log_reset();
@@ -645,6 +648,11 @@ test_discovery_and_events(void **state)
 	pump(200);
 	assert_logged("fresh: metadata shares='-1'");
 	assert_int_equal(f->set.shares, 10240);
+	/* ... once: the resync reads the same XML again without a word. */
+	log_reset();
+	lv_resync(a);
+	assert_false(logged("shares='-1'"));
+	assert_int_equal(f->set.shares, 10240);
 	/* manage='no' set live: left alone from then on. */
 	assert_int_equal(virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, "<vm manage='no'/>",
 					      LV_METADATA_KEY, LV_METADATA_URI,
@@ -987,39 +995,28 @@ test_decisions_to_libvirt(void **state)
 	agent_free(a);
 	assert_int_equal(virDomainResume(d), 0);
 
-	/* Suspended, and then the policy cannot decide (three domains of
-	 * libvirt's largest size overflow its sums): no decision keeps it
-	 * suspended. */
+	/* Suspended, and then the policy cannot decide (two domains whose
+	 * sizes overflow its sums: no domain XML can say such a size, so the
+	 * settings are set here): no decision keeps it suspended. */
+	virDomainPtr other = create("other", "", "virtio");
 	a = agent_new(0);
 	assert_int_equal(lv_connect(a, 0), 0);
 	x = find(a, "act");
 	dec = decision(x, RECLAIM_ACTION_BLOCK);
 	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
 	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
-	virDomainPtr huge[3];
-	for (int i = 0; i < 3; i++) {
-		char big[512];
-		snprintf(big, sizeof(big),
-			 "<domain type='test'><name>huge%d</name>"
-			 "<memory unit='KiB'>9007199254740991</memory><vcpu>1</vcpu>"
-			 "<os><type>hvm</type></os><devices><memballoon model='virtio'/>"
-			 "</devices></domain>",
-			 i);
-		huge[i] = virDomainCreateXML(test_conn, big, 0);
-		assert_non_null(huge[i]);
-	}
-	pump(200);
+	assert_true(find(a, "other")->managed);
+	x->set.configured = find(a, "other")->set.configured = 1ull << 63;
 	log_reset();
 	a->budget = 64 * GIB;
 	lv_tick(a);
-	assert_logged("reclaim_decide: a sum of byte counts overflows 64 bits (domain huge");
+	assert_logged("reclaim_decide: a sum of byte counts overflows 64 bits (domain ");
 	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
 	assert_false(x->blocked);
 	assert_false(state_file_lists(uuid));
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(virDomainDestroy(huge[i]), 0);
-		virDomainFree(huge[i]);
-	}
+	assert_int_equal(virDomainDestroy(other), 0);
+	virDomainFree(other);
+
 	agent_free(a);
 
 	assert_int_equal(virDomainDestroy(d), 0);
@@ -1218,20 +1215,29 @@ test_metrics_labels(void **state)
 }
 
 
-/* Connects to the agent's endpoint with a small receive buffer and sends a
- * request; reads nothing yet. */
+/* Connects to the agent's endpoint with a small receive buffer; sends
+ * nothing. */
 static int
-http_request(int port)
+http_connect(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int small = 4096;
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
 
 	assert_true(fd >= 0);
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+/* ... and sends a request; reads nothing yet. */
+static int
+http_request(int port)
+{
+	int fd = http_connect(port);
+	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+
 	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)(sizeof(req) - 1));
 	return fd;
 }
@@ -1322,6 +1328,59 @@ test_metrics_slow_client(void **state)
 	agent_free(a);
 }
 
+/*
+ * Clients that connect and send nothing (or ask and never read) keep
+ * nobody out: with every place taken, a new client takes the place of the
+ * oldest that has not finished asking, or else of the oldest, and gets
+ * its reply.
+ */
+static void
+test_metrics_idle_clients(void **state)
+{
+	(void)state;
+	struct lv_agent *a = agent_new(1);
+	int idle[24], stalled[8];
+	size_t len;
+	char *body;
+
+	a->metrics = strdup("reclaim_host_state 0\n");
+	a->metrics_len = strlen(a->metrics);
+	assert_int_equal(metrics_http_start(a, "127.0.0.1:0"), 0);
+	int port = metrics_http_port(a);
+	for (int i = 0; i < 24; i++) {
+		idle[i] = http_connect(port);
+		pump(2);
+	}
+	body = http_reply(http_request(port), &len);
+	assert_string_equal(body, "reclaim_host_state 0\n");
+	free(body);
+	for (int i = 0; i < 24; i++)
+		close(idle[i]);
+
+	/* Eight that asked for a reply too large for their sockets, and do
+	 * not read it. */
+	free(a->metrics);
+	a->metrics_len = 8u << 20;
+	a->metrics = malloc(a->metrics_len + 1);
+	assert_non_null(a->metrics);
+	memset(a->metrics, '#', a->metrics_len);
+	a->metrics[a->metrics_len] = '\0';
+	for (int i = 0; i < 8; i++) {
+		stalled[i] = http_request(port);
+		pump(5);
+	}
+	body = http_reply(http_request(port), &len);
+	assert_int_equal(len, a->metrics_len);
+	free(body);
+	for (int i = 0; i < 8; i++)
+		close(stalled[i]);
+
+	pump(20);
+	metrics_http_stop(a);
+	assert_null(a->http);
+	agent_free(a);
+}
+
 int
 main(void)
 {
@@ -1341,6 +1400,7 @@ main(void)
 		cmocka_unit_test(test_qemu_found_only_if_unique),
 		cmocka_unit_test(test_metrics_labels),
 		cmocka_unit_test(test_metrics_slow_client),
+		cmocka_unit_test(test_metrics_idle_clients),
 		cmocka_unit_test(test_page_idle_sample_grows),
 	};
 	return cmocka_run_group_tests_name("libvirt_agent", tests, event_loop_setup,
