@@ -336,6 +336,20 @@ int policy_config_load(struct reclaim_config *cfg, const char *path, FILE *err);
 /* Writes @p cfg as a policy file that loads back to the same config. */
 void policy_config_print(FILE *out, const struct reclaim_config *cfg);
 
+/* ---- names to numbers ---- */
+
+#define FNV1A_BASIS 0xcbf29ce484222325ull
+
+/* FNV-1a of the bytes of @p s, going on from @p h (FNV1A_BASIS to start):
+ * a stable name for a path or a text, not a defence against collisions. */
+static inline uint64_t
+fnv1a(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
 /* ---- units.c: sizes and durations on the command line and in files ---- */
 
 /* "512M", "1.5G", "4096": binary suffixes K M G T. 0 or -1. */

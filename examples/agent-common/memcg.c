@@ -734,9 +734,7 @@ guard_leave(struct guard *g)
 int
 memcg_journal_path(char *out, size_t len, const char *dir, const struct memcg *cg)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the cgroup's directory */
-	for (const char *p = cg->dir; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	uint64_t h = fnv1a(FNV1A_BASIS, cg->dir);
 	int w = snprintf(out, len, "%s/" JOURNAL_PREFIX "%016" PRIx64, dir, h);
 	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
 }

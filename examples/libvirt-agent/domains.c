@@ -232,12 +232,8 @@ log_settings(const struct lv_domain *d, const char *what)
 static uint64_t
 xml_hash(const char *xml, const char *inactive)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (const char *p = xml; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-	h = (h ^ 0xff) * 0x100000001b3ull; /* (a byte no XML text has) */
-	for (const char *p = inactive ? inactive : ""; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	/* (between them a byte no XML text has) */
+	uint64_t h = fnv1a(fnv1a(fnv1a(FNV1A_BASIS, xml), "\xff"), inactive ? inactive : "");
 	return h ? h : 1;
 }
 
