@@ -597,9 +597,15 @@ new_owner_settings(void)
 	put_file(fk.dir, "memory.oom_control", "oom_kill_disable 1\nunder_oom 0\noom_kill 0\n");
 }
 
+/* Recovery finds the journal is for another cgroup than the one at its
+ * path (@p why, in its message): the new owner's settings stay. */
 static void
-assert_new_owner_settings(void)
+assert_left_to_new_owner(const char *why)
 {
+	char msg[600];
+	new_owner_settings();
+	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, why));
 	assert_settings(1024 * MIB, 1);
 }
 
@@ -608,17 +614,14 @@ test_v1_recover_leaves_a_cgroup_made_again(void **state)
 {
 	(void)state;
 	struct memcg cg;
-	char msg[600], old[1100];
+	char old[1100];
 	kept_journal(&cg);
 	/* The VM restarted: its cgroup is made again at the same path. */
 	snprintf(old, sizeof(old), "%s.old", fk.dir);
 	assert_int_equal(rename(fk.dir, old), 0);
 	assert_int_equal(mkdir(fk.dir, 0755), 0);
 	put_file(fk.dir, "memory.usage_in_bytes", "104857600\n");
-	new_owner_settings();
-	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 0);
-	assert_non_null(strstr(msg, "made again"));
-	assert_new_owner_settings();
+	assert_left_to_new_owner("made again");
 }
 
 static void
@@ -626,7 +629,7 @@ test_v1_recover_leaves_a_cgroup_of_another_boot(void **state)
 {
 	(void)state;
 	struct memcg cg;
-	char msg[600], text[1500], *b;
+	char text[1500], *b;
 	kept_journal(&cg);
 	/* The host rebooted, and the VM's cgroup has the same inode number. */
 	FILE *f = fopen(journal, "r");
@@ -638,10 +641,7 @@ test_v1_recover_leaves_a_cgroup_of_another_boot(void **state)
 	assert_true(strlen(b) > 8);
 	b[6] = b[6] == '0' ? '1' : '0';
 	write_text(journal, text);
-	new_owner_settings();
-	assert_int_equal(memcg_recover(jdir, &fake_io, msg, sizeof(msg)), 0);
-	assert_non_null(strstr(msg, "before the host last started"));
-	assert_new_owner_settings();
+	assert_left_to_new_owner("before the host last started");
 }
 
 static void
