@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The domains this agent suspended, one UUID per line in STATE_DIR/blocked.
- * A UUID is written before the domain is suspended and removed after it is
- * resumed, so an agent killed in between leaves it listed, and the next one
- * resumes it. The directory is the agent's alone: created 0700, refused when
- * others could write into it, and used through the descriptor it was checked
- * by (a path that whoever can write a parent swaps for a link later leads
- * nowhere); the file is replaced atomically, mode 0600.
+ * The domains this agent suspended, one a line in STATE_DIR/blocked: the
+ * UUID, then libvirt's domain id and the QEMU process id of the run it
+ * suspended ("UUID ID PID", 0 for what is not known; a line of the UUID
+ * alone, as earlier agents wrote, is a run not known). A line is written
+ * before the domain is suspended and removed after it is resumed, so an
+ * agent killed in between leaves it listed, and the next one resumes it,
+ * if it is still that run. The directory is the agent's alone: created
+ * 0700, refused when others could write into it, and used through the
+ * descriptor it was checked by (a path that whoever can write a parent
+ * swaps for a link later leads nowhere); the file is replaced atomically,
+ * mode 0600.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,18 +39,44 @@ valid_uuid(const char *s)
 }
 
 static int
-push(struct lv_blocked *b, const char *uuid)
+push(struct lv_blocked *b, const char *uuid, struct lv_run run)
 {
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? 2 * b->cap : 16;
-		void *p = realloc(b->uuids, cap * sizeof(*b->uuids));
+		void *p = realloc(b->entries, cap * sizeof(*b->entries));
 		if (p == NULL)
 			return -ENOMEM;
-		b->uuids = p;
+		b->entries = p;
 		b->cap = cap;
 	}
-	snprintf(b->uuids[b->n++], sizeof(b->uuids[0]), "%s", uuid);
+	struct lv_blocked_entry *e = &b->entries[b->n++];
+	snprintf(e->uuid, sizeof(e->uuid), "%s", uuid);
+	e->run = run;
 	return 0;
+}
+
+/* A line, "UUID" or "UUID ID PID": cut to the UUID, the run in @p run;
+ * 0 if it is neither. */
+static int
+parse_line(char *line, struct lv_run *run)
+{
+	char *rest = line + strcspn(line, " ");
+	memset(run, 0, sizeof(*run));
+	if (*rest != '\0') {
+		char *end;
+		*rest++ = '\0';
+		errno = 0;
+		unsigned long id = strtoul(rest, &end, 10);
+		if (errno || end == rest || *end != ' ' || id > UINT32_MAX || rest[0] == '-')
+			return 0;
+		rest = end + 1;
+		long pid = strtol(rest, &end, 10);
+		if (errno || end == rest || *end != '\0' || pid < 0 || rest[0] == '-')
+			return 0;
+		run->id = (unsigned int)id;
+		run->pid = pid;
+	}
+	return valid_uuid(line);
 }
 
 int
@@ -101,11 +131,13 @@ blocked_open(struct lv_blocked *b, const char *dir)
 		line[strcspn(line, "\r\n")] = '\0';
 		if (line[0] == '\0')
 			continue;
-		if (!valid_uuid(line)) {
-			lv_log(LV_WARN, "%s: ignoring a line that is not a UUID", b->path);
+		struct lv_run run;
+		if (!parse_line(line, &run)) {
+			lv_log(LV_WARN, "%s: ignoring a line that is not a UUID (and the run it "
+			       "was suspended in)", b->path);
 			continue;
 		}
-		if (!blocked_has(b, line) && push(b, line) != 0) {
+		if (!blocked_has(b, line) && push(b, line, run) != 0) {
 			fclose(f);
 			return -ENOMEM;
 		}
@@ -117,21 +149,34 @@ blocked_open(struct lv_blocked *b, const char *dir)
 void
 blocked_close(struct lv_blocked *b)
 {
-	free(b->uuids);
-	b->uuids = NULL;
+	free(b->entries);
+	b->entries = NULL;
 	b->n = b->cap = 0;
 	if (b->has_dir)
 		close(b->dir_fd);
 	b->has_dir = 0;
 }
 
+static struct lv_blocked_entry *
+entry_of(const struct lv_blocked *b, const char *uuid)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (!strcmp(b->entries[i].uuid, uuid))
+			return &b->entries[i];
+	return NULL;
+}
+
 int
 blocked_has(const struct lv_blocked *b, const char *uuid)
 {
-	for (size_t i = 0; i < b->n; i++)
-		if (!strcmp(b->uuids[i], uuid))
-			return 1;
-	return 0;
+	return entry_of(b, uuid) != NULL;
+}
+
+const struct lv_run *
+blocked_run(const struct lv_blocked *b, const char *uuid)
+{
+	const struct lv_blocked_entry *e = entry_of(b, uuid);
+	return e ? &e->run : NULL;
 }
 
 static int
@@ -146,8 +191,10 @@ save(const struct lv_blocked *b)
 		return -errno;
 	int err = 0;
 	for (size_t i = 0; i < b->n && !err; i++) {
-		char line[VIR_UUID_STRING_BUFLEN + 1];
-		int len = snprintf(line, sizeof(line), "%s\n", b->uuids[i]);
+		const struct lv_blocked_entry *e = &b->entries[i];
+		char line[VIR_UUID_STRING_BUFLEN + 48];
+		int len = snprintf(line, sizeof(line), "%s %u %ld\n", e->uuid, e->run.id,
+				   e->run.pid);
 		if (write(fd, line, (size_t)len) != len)
 			err = errno ? -errno : -EIO;
 	}
@@ -163,13 +210,23 @@ save(const struct lv_blocked *b)
 }
 
 int
-blocked_add(struct lv_blocked *b, const char *uuid)
+blocked_add(struct lv_blocked *b, const char *uuid, struct lv_run run)
 {
 	if (b->path[0] == '\0')
 		return -EBADF;
-	if (blocked_has(b, uuid))
-		return 0;
-	int err = push(b, uuid);
+	struct lv_blocked_entry *e = entry_of(b, uuid);
+	if (e != NULL) {
+		/* Listed by an earlier run of the agent: now this run's. */
+		struct lv_run was = e->run;
+		if (was.id == run.id && was.pid == run.pid)
+			return 0;
+		e->run = run;
+		int err = save(b);
+		if (err)
+			e->run = was;
+		return err;
+	}
+	int err = push(b, uuid, run);
 	if (err)
 		return err;
 	err = save(b);
@@ -178,13 +235,25 @@ blocked_add(struct lv_blocked *b, const char *uuid)
 	return err;
 }
 
+void
+blocked_saved(struct lv_blocked *b, const char *uuid)
+{
+	struct lv_blocked_entry *e = entry_of(b, uuid);
+	if (e == NULL || (e->run.id == 0 && e->run.pid == 0))
+		return;
+	memset(&e->run, 0, sizeof(e->run));
+	int err = blocked_sync(b);
+	if (err)
+		lv_log(LV_WARN, "%s: cannot rewrite it: %s", b->path, strerror(-err));
+}
+
 int
 blocked_drop(struct lv_blocked *b, const char *uuid)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		if (strcmp(b->uuids[i], uuid) != 0)
+		if (strcmp(b->entries[i].uuid, uuid) != 0)
 			continue;
-		memmove(b->uuids[i], b->uuids[i + 1], (b->n - i - 1) * sizeof(b->uuids[0]));
+		memmove(&b->entries[i], &b->entries[i + 1], (b->n - i - 1) * sizeof(b->entries[0]));
 		b->n--;
 		return 1;
 	}

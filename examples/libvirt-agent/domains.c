@@ -115,6 +115,36 @@ lv_find_qemu(const char *uuid)
 	return found;
 }
 
+struct lv_run
+lv_run_of(virDomainPtr dom, pid_t pid)
+{
+	unsigned int id = virDomainGetID(dom);
+	struct lv_run run = {id == (unsigned int)-1 ? 0 : id, pid > 0 ? (long)pid : 0};
+	return run;
+}
+
+int
+lv_run_differs(const struct lv_run *was, const struct lv_run *now)
+{
+	return (was->id != 0 && now->id != 0 && was->id != now->id) ||
+	       (was->pid != 0 && now->pid != 0 && was->pid != now->pid);
+}
+
+/*
+ * Whether the domain behind @p dom runs in another run than the one the
+ * agent suspended, as its listing in the state file says: destroyed and
+ * started again (paused, by someone else) while no event reached the agent.
+ */
+static int
+suspended_run_gone(const struct lv_agent *a, const char *uuid, virDomainPtr dom)
+{
+	const struct lv_run *was = blocked_run(&a->blocked, uuid);
+	if (was == NULL || (was->id == 0 && was->pid == 0))
+		return 0;
+	struct lv_run now = lv_run_of(dom, was->pid ? lv_find_qemu(uuid) : 0);
+	return lv_run_differs(was, &now);
+}
+
 struct lv_domain *
 lv_domain_by_id(struct lv_agent *a, uint64_t id)
 {
@@ -359,7 +389,10 @@ lv_domain_drop(struct lv_agent *a, struct lv_domain *d, const char *why, int may
 		d->blocked = 0;
 	}
 	/* Saved (or replaced by a snapshot) while suspended, it comes back
-	 * suspended: it stays listed, and is resumed when it starts again. */
+	 * suspended, in another run: it stays listed, and is resumed when it
+	 * starts again. */
+	if (d->blocked)
+		blocked_saved(&a->blocked, d->uuid);
 	teardown_host(d);
 	if (d->dom != NULL)
 		virDomainFree(d->dom);
@@ -417,6 +450,13 @@ lv_resync(struct lv_agent *a)
 			d->dom = list[i]; /* back after a reconnect */
 			/* The events of what we did before it are lost. */
 			d->own_suspends = d->own_resumes = 0;
+			if (d->blocked && suspended_run_gone(a, d->uuid, d->dom)) {
+				lv_log(LV_INFO, "%s: started again while the agent was away from "
+				       "libvirt; not the run it suspended, so not its to resume",
+				       d->name);
+				d->blocked = 0;
+				blocked_remove(&a->blocked, d->uuid);
+			}
 		} else {
 			virDomainFree(list[i]);
 		}
@@ -480,7 +520,7 @@ lv_resume_leftovers(struct lv_agent *a)
 		return;
 	for (size_t i = 0; i < a->blocked.n;) {
 		char uuid[VIR_UUID_STRING_BUFLEN];
-		snprintf(uuid, sizeof(uuid), "%s", a->blocked.uuids[i]);
+		snprintf(uuid, sizeof(uuid), "%s", a->blocked.entries[i].uuid);
 		struct lv_domain *d = lv_domain_by_uuid(a, uuid);
 		if (d != NULL && d->blocked) {
 			i++; /* ours, from this run */
@@ -496,8 +536,11 @@ lv_resume_leftovers(struct lv_agent *a)
 		const char *name = dom ? virDomainGetName(dom) : uuid;
 		int done = !unknown;
 		if (state == VIR_DOMAIN_SHUTOFF && (reason == VIR_DOMAIN_SHUTOFF_SAVED ||
-						   reason == VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT))
-			done = 0; /* back suspended when it starts */
+						   reason == VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT)) {
+			done = 0; /* back suspended when it starts, in another run */
+			if (!a->dry_run)
+				blocked_saved(&a->blocked, uuid);
+		}
 		/* Ours is paused by the user (virDomainSuspend). Paused for a
 		 * migration, it may be one being restored: the start event
 		 * decides. Paused for any other reason (an I/O error, QEMU
@@ -508,6 +551,9 @@ lv_resume_leftovers(struct lv_agent *a)
 		} else if (paused && reason != VIR_DOMAIN_PAUSED_USER) {
 			lv_log(LV_INFO, "%s: paused for another reason (%d) than the agent's; not its "
 			       "to resume", name, reason);
+		} else if (paused && suspended_run_gone(a, uuid, dom)) {
+			lv_log(LV_INFO, "%s: started again since an earlier run of the agent "
+			       "suspended it, and paused by someone else; not its to resume", name);
 		} else if (paused && a->dry_run) {
 			lv_log(LV_INFO, "dry-run: %s was suspended by an earlier run; a real run "
 			       "would resume it", name);

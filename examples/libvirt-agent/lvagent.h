@@ -92,11 +92,34 @@ void memstats_map(struct lv_memstats *out, const virDomainMemoryStatStruct *stat
 
 /* ---- blocked.c: the domains this agent suspended, on disk ---- */
 
+/*
+ * Which run of a domain the agent suspended: libvirt's domain id and its
+ * QEMU process (0: not known). A domain destroyed and started again while
+ * the agent was not looking has other ones, and its pause is not the
+ * agent's. One restored from a saved image has other ones too: a run the
+ * agent saw end saved is cleared, and any run then counts as its own.
+ */
+struct lv_run {
+	unsigned int id;
+	long pid;
+};
+
+/* What the domain behind @p dom runs as now (@p pid: its QEMU process if
+ * known, else 0). */
+struct lv_run lv_run_of(virDomainPtr dom, pid_t pid);
+/* True when both say which run they are, and they are not the same one. */
+int lv_run_differs(const struct lv_run *was, const struct lv_run *now);
+
+struct lv_blocked_entry {
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	struct lv_run run;
+};
+
 struct lv_blocked {
 	char path[4096];   /* for messages; "" when nothing is written */
 	int dir_fd;        /* the state directory, opened once, when has_dir */
 	int has_dir;
-	char (*uuids)[VIR_UUID_STRING_BUFLEN];
+	struct lv_blocked_entry *entries;
 	size_t n;
 	size_t cap;
 };
@@ -109,10 +132,15 @@ struct lv_blocked {
 int blocked_open(struct lv_blocked *b, const char *dir);
 void blocked_close(struct lv_blocked *b);
 int blocked_has(const struct lv_blocked *b, const char *uuid);
-/* Adds or removes @p uuid and rewrites the file atomically (mode 0600).
- * 0 or -errno. */
-int blocked_add(struct lv_blocked *b, const char *uuid);
+/* Adds @p uuid, suspended in run @p run, or removes it, and rewrites the
+ * file atomically (mode 0600). 0 or -errno. */
+int blocked_add(struct lv_blocked *b, const char *uuid, struct lv_run run);
 int blocked_remove(struct lv_blocked *b, const char *uuid);
+/* The run @p uuid was suspended in; NULL if it is not listed. */
+const struct lv_run *blocked_run(const struct lv_blocked *b, const char *uuid);
+/* Seen saved: the run it comes back in from the image is another one, and
+ * still the agent's to resume. Rewrites the file when it changed. */
+void blocked_saved(struct lv_blocked *b, const char *uuid);
 /* blocked_remove() in two steps, for many at once: forgets @p uuid (1 if it
  * was listed), and writes the list out. */
 int blocked_drop(struct lv_blocked *b, const char *uuid);

@@ -39,7 +39,7 @@ lv_block(struct lv_agent *a, struct lv_domain *d)
 	}
 	/* Listed before it is suspended: an agent killed right after still
 	 * leaves a record for the next one. */
-	int err = blocked_add(&a->blocked, d->uuid);
+	int err = blocked_add(&a->blocked, d->uuid, lv_run_of(d->dom, d->pid));
 	if (err) {
 		lv_log(LV_ERROR, "%s: not suspending it: cannot record that in %s: %s", d->name,
 		       a->blocked.path, strerror(-err));

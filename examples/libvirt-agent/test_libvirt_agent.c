@@ -393,28 +393,67 @@ test_blocked_file(void **state)
 	assert_int_equal(blocked_open(&b, dir), 0);
 	assert_int_equal(stat(dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
-	assert_int_equal(blocked_add(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b"), 0);
-	assert_int_equal(blocked_add(&b, "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11"), 0);
-	assert_int_equal(blocked_add(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b"), 0);
+	const struct lv_run run7 = {7, 4242}, run9 = {9, 0}, none = {0, 0};
+	assert_int_equal(blocked_add(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b", run7), 0);
+	assert_int_equal(blocked_add(&b, "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11", none), 0);
+	assert_int_equal(blocked_add(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b", run7), 0);
 	assert_int_equal(b.n, 2);
 	assert_int_equal(stat(file, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	blocked_close(&b);
 
-	/* A second agent finds them; lines that are not UUIDs are skipped. */
+	/* A second agent finds them, with the runs they were suspended in;
+	 * a line of the UUID alone (an earlier agent's) is a run not known;
+	 * lines that are not a UUID and a run are skipped. */
 	FILE *f = fopen(file, "a");
-	fputs("not-a-uuid\n\n../../etc/passwd\n", f);
+	fputs("not-a-uuid\n\n../../etc/passwd\n"
+	      "0b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\n"
+	      "1b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d 5\n"
+	      "2b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d -5 3\n"
+	      "3b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d 5 3 1\n"
+	      "4b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d 4294967296 3\n", f);
 	fclose(f);
 	assert_int_equal(blocked_open(&b, dir), 0);
-	assert_int_equal(b.n, 2);
+	assert_int_equal(b.n, 3);
 	assert_true(blocked_has(&b, "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11"));
 	assert_logged("ignoring a line that is not a UUID");
+	const struct lv_run *r = blocked_run(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b");
+	assert_non_null(r);
+	assert_int_equal(r->id, 7);
+	assert_int_equal(r->pid, 4242);
+	r = blocked_run(&b, "0b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d");
+	assert_non_null(r);
+	assert_int_equal(r->id, 0);
+	assert_int_equal(r->pid, 0);
+	assert_null(blocked_run(&b, "1b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+	assert_int_equal(blocked_remove(&b, "0b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"), 0);
+	/* Suspended again by this agent: listed as its run now. Seen saved:
+	 * the run it comes back in is not known. */
+	assert_int_equal(blocked_add(&b, "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11", run9), 0);
+	blocked_saved(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b");
+	blocked_close(&b);
+	assert_int_equal(blocked_open(&b, dir), 0);
+	assert_int_equal(b.n, 2);
+	assert_int_equal(blocked_run(&b, "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11")->id, 9);
+	assert_int_equal(blocked_run(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b")->id, 0);
+	assert_int_equal(blocked_run(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b")->pid, 0);
 	assert_int_equal(blocked_remove(&b, "3e3fce45-4f53-4fa7-bb32-11f34168b82b"), 0);
 	blocked_close(&b);
 	assert_int_equal(blocked_open(&b, dir), 0);
 	assert_int_equal(b.n, 1);
-	assert_string_equal(b.uuids[0], "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11");
+	assert_string_equal(b.entries[0].uuid, "91d1b3c5-2a43-4c0e-8a4e-2f7a4e1d2c11");
 	blocked_close(&b);
+
+	/* Runs: another id or another QEMU process is another run; what is
+	 * not known (0) says nothing. */
+	const struct lv_run a1 = {3, 100}, a2 = {3, 100}, other_id = {4, 100},
+			    other_pid = {3, 101}, id_only = {3, 0}, unknown = {0, 0};
+	assert_false(lv_run_differs(&a1, &a2));
+	assert_true(lv_run_differs(&a1, &other_id));
+	assert_true(lv_run_differs(&a1, &other_pid));
+	assert_false(lv_run_differs(&a1, &id_only));
+	assert_false(lv_run_differs(&unknown, &other_id));
+	assert_false(lv_run_differs(&a1, &unknown));
 
 	/* The directory is used as it was opened and checked: moved away and
 	 * replaced by a link to another one (by whoever can write its
@@ -427,7 +466,7 @@ test_blocked_file(void **state)
 	assert_int_equal(mkdir(elsewhere, 0700), 0);
 	assert_int_equal(rename(dir, moved), 0);
 	assert_int_equal(symlink(elsewhere, dir), 0);
-	assert_int_equal(blocked_add(&b, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"), 0);
+	assert_int_equal(blocked_add(&b, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", none), 0);
 	blocked_close(&b);
 	assert_int_not_equal(stat(lost, &st), 0);
 	assert_int_equal(unlink(dir), 0);
@@ -694,6 +733,30 @@ dom_state(virDomainPtr d)
 	int st = 0, reason = 0;
 	assert_int_equal(virDomainGetState(d, &st, &reason, 0), 0);
 	return st;
+}
+
+/*
+ * Destroys the domain @p d and starts it again from its XML, paused, as
+ * someone else would (the test driver cannot start paused: suspended at
+ * once). With @p a, while that agent is away from libvirtd (disconnected),
+ * so that it hears of none of it. Returns the new handle.
+ */
+static virDomainPtr
+restart_paused(virDomainPtr d, struct lv_agent *a)
+{
+	char *desc = virDomainGetXMLDesc(d, 0);
+	assert_non_null(desc);
+	if (a != NULL)
+		lv_disconnect(a);
+	unsigned int id = virDomainGetID(d);
+	assert_int_equal(virDomainDestroy(d), 0);
+	virDomainFree(d);
+	d = virDomainCreateXML(test_conn, desc, 0);
+	free(desc);
+	assert_non_null(d);
+	assert_int_not_equal(virDomainGetID(d), id);
+	assert_int_equal(virDomainSuspend(d), 0);
+	return d;
 }
 
 static int
@@ -964,6 +1027,62 @@ test_decisions_to_libvirt(void **state)
 	assert_true(x->blocked);
 	lv_resume_all(a);
 	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
+	pump(100);
+
+	/* Suspended, then destroyed and started again, paused by someone else,
+	 * while the agent is away from libvirtd and hears of none of it: that
+	 * pause is not the agent's. It resumes nothing, and the state file no
+	 * longer lists the domain. */
+	log_reset();
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_true(x->blocked);
+	d = restart_paused(d, a);
+	assert_int_equal(lv_connect(a, 0), 0);
+	x = find(a, "act");
+	assert_non_null(x);
+	assert_false(x->blocked);
+	assert_false(state_file_lists(uuid));
+	assert_logged("act: started again while the agent was away from libvirt");
+	lv_resume_leftovers(a);
+	lv_resume_all(a);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	assert_int_equal(virDomainResume(d), 0);
+	pump(100);
+
+	/* The same across a restart of the agent: the domain listed by an
+	 * agent that was killed, and started again before the next one. */
+	log_reset();
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	x->blocked = 0; /* forget it, as a killed agent would */
+	agent_free(a);
+	assert_true(state_file_lists(uuid));
+	d = restart_paused(d, NULL);
+	a = agent_new(0);
+	assert_int_equal(lv_connect(a, 0), 0);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	assert_logged("act: started again since an earlier run of the agent suspended it");
+	assert_false(state_file_lists(uuid));
+	x = find(a, "act");
+	assert_non_null(x);
+	assert_false(x->blocked);
+	assert_int_equal(virDomainResume(d), 0);
+	pump(100);
+
+	/* Still the run it suspended (the agent away, nothing else done): the
+	 * agent's pause, resumed when the agent is back. */
+	log_reset();
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	x->blocked = 0;
+	agent_free(a);
+	a = agent_new(0);
+	assert_int_equal(lv_connect(a, 0), 0);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
+	assert_logged("act: resumed (suspended by an earlier run of the agent)");
+	x = find(a, "act");
+	assert_non_null(x);
 	pump(100);
 
 	/* Saved while suspended, then started afresh instead of restored: not

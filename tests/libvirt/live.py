@@ -668,7 +668,9 @@ def test_hard_swap(h):
 
 def test_low_block(h):
     """3. Low state: the VM is suspended and resumed; resumed when the agent
-    exits; and when the agent is killed (SIGKILL), by the next agent."""
+    exits; and when the agent is killed (SIGKILL), by the next agent; but
+    not when it was started again, paused by someone else, before the next
+    agent came."""
     c, log = h.check, h.e2e.log
     g = h.Guest(h, "vm")
     h.boot(g)
@@ -718,10 +720,11 @@ def test_low_block(h):
     time.sleep(1)
     state_file = os.path.join(h.state_dir, "blocked")
     with open(state_file) as f:
-        listed = f.read().split()
+        listed = [line.split() for line in f.read().splitlines()]
     st_dir, st_file = os.stat(h.state_dir), os.stat(state_file)
     c(g.state() == PAUSED, "phase 3: killed with SIGKILL, the agent left it paused")
-    c(listed == [g.uuid], "phase 3: the state file lists it")
+    c(listed == [[g.uuid, str(g.dom.ID()), str(g.pid)]], "phase 3: the state file lists it, "
+      "with the run it suspended (domain id, QEMU process id): %s" % listed)
     c((st_dir.st_mode & 0o777) == 0o700 and (st_file.st_mode & 0o777) == 0o600,
       "the state directory is 0700 and the file 0600 (%o, %o)" %
       (st_dir.st_mode & 0o777, st_file.st_mode & 0o777))
@@ -733,6 +736,42 @@ def test_low_block(h):
     with open(state_file) as f:
         c(f.read().split() == [], "phase 3: the state file is empty again")
     c(g.alive(pid) and not g.oom(), "the workload survived, no guest OOM")
+
+    def until_paused(agent):
+        deadline = time.monotonic() + 20
+        while g.state() != PAUSED and time.monotonic() < deadline and agent.proc.poll() is None:
+            time.sleep(0.02)
+        return g.state() == PAUSED
+
+    def start_again_paused():
+        """Someone else destroys the domain and starts it again, paused."""
+        run = (g.dom.ID(), g.pid)
+        g.dom.destroy()
+        g.dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+        g.pid = qemu_pid(g.uuid)
+        state, reason = g.dom.state()
+        log("started again paused: id %d, QEMU pid %s (was %d, %s), state %d, reason %d" %
+            ((g.dom.ID(), g.pid) + run + (state, reason)))
+        # Paused as the agent pauses: only the run tells them apart.
+        return (state == PAUSED and reason == libvirt.VIR_DOMAIN_PAUSED_USER and
+                g.dom.ID() != run[0] and g.pid != run[1])
+
+    # Phase 4: killed while the domain is suspended; then, before the next
+    # agent starts, someone else destroys it and starts it again paused.
+    # That pause is theirs: the next agent leaves it paused.
+    a5 = low_agent("kill-again", tick="2s", duration=30).start()
+    paused = until_paused(a5)
+    a5.proc.send_signal(signal.SIGKILL)
+    a5.wait()
+    c(paused and start_again_paused(), "phase 4: suspended, the agent killed, and the domain "
+      "started again paused, as a user's pause")
+    a6 = Agent(h, "restart-again", 8192 * MiB, duration=3).run()
+    log("restarted agent:\n" + a6.log_excerpt(r"vm:", 4))
+    c(a6.rc == 0 and "vm: started again since an earlier run of the agent suspended it" in
+      a6.output, "phase 4: the next agent saw another run than the one suspended")
+    c(g.state() == PAUSED, "phase 4: and left it paused")
+    with open(state_file) as f:
+        c(f.read().split() == [], "phase 4: the state file is empty again")
 
 
 def test_no_oom(h):
