@@ -284,9 +284,12 @@ struct reclaim_config {
 	uint64_t swap_retry_ns;
 	/** How long a guest's peak demand is remembered: the balloon cap
 	 *  leaves room for the most the guest has used lately, and lets go of
-	 *  a past peak linearly over this long, so that a guest whose demand
-	 *  comes back in spikes is not ballooned into the next one. 0
-	 *  remembers only the present. (30 min) @since 0.3 */
+	 *  a past peak gradually: each fresh sample closes the gap to the
+	 *  present by the fraction of this time that passed since the last,
+	 *  so that about 63 % of a peak is let go after this long and 95 %
+	 *  after three times it. A guest whose demand comes back in spikes is
+	 *  thus not ballooned into the next one. 0 remembers only the present.
+	 *  (30 min) @since 0.3 */
 	uint64_t demand_memory_ns;
 	/* append only */
 };
@@ -407,8 +410,8 @@ reclaim_vm_flag_name(uint32_t flag);
  * as configured_bytes, and only limit_bytes (not the configured size) makes
  * the limit rule reclaim a VM on a host with plenty of free memory.
  *
- * Values a guest reports (guest_*, balloon_bytes, active_bytes) are
- * untrusted and clamped: active to consumed, balloon and guest free memory to
+ * Values a guest reports (guest_*, balloon_bytes) are untrusted and
+ * clamped: balloon and guest free memory to
  * the configured size, free swap to the configured size, a stats time in the
  * future makes the stats stale. Where a balloon would make other VMs give
  * more (memory it gives back, a balloon that looks full), it counts only up
@@ -416,6 +419,13 @@ reclaim_vm_flag_name(uint32_t flag);
  * not back. balloon_bytes and the guest stats should
  * describe the same moment: free memory read a second before the balloon
  * grew makes the balloon cap (balloon + free + free swap) swing.
+ *
+ * active_bytes (clamped to consumed) is the caller's estimate, and the
+ * policy believes it: it sets the VM's price under the idle memory tax and
+ * keeps its balloon above it. Estimate it on the host, as ESX does
+ * (struct reclaim_estimator samples pages): a guest that reports its own
+ * active memory sets its own price, and one that reports all its memory
+ * active gives nothing while others give more.
  *
  * Without RECLAIM_VM_GUEST_STATS the guest's free memory is unknown and the
  * VM is treated like one with stale stats: its balloon keeps what it holds

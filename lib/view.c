@@ -83,13 +83,14 @@ view_balloon(struct vm_work *w, struct vm_room *room, const struct reclaim_confi
 		return;
 	}
 	flags |= VIEW_DRIVER;
+	/* The terms below follow what the guest reports or does (a balloon
+	 * that does not inflate is the guest's doing too): they limit what
+	 * its balloon can deliver, not what it owes. */
+	room->fair_cap = cap;
 	if (h->flags & HIST_UNRESPONSIVE)
 		cap_to(&cap, &kind, b, RECLAIM_BALLOON_LIMIT_UNRESPONSIVE);
 	else
 		flags |= VIEW_RESPONSIVE;
-	/* The terms below follow what the guest reports: they limit what
-	 * its balloon can deliver, not what it owes. */
-	room->fair_cap = cap;
 	if (!(cfg->flags & RECLAIM_CONFIG_NO_GUEST_CAP)) {
 		if (stats_stale(cfg, vm, now)) {
 			flags |= VIEW_STALE;

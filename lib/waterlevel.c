@@ -66,13 +66,13 @@ wl_bounds(struct vm_work *w, const struct vm_room *vr, struct sums *s,
 		if (balloon_only &&
 		    !((cfg->flags & RECLAIM_CONFIG_SOFT_SWAP) && !view_can_balloon(w) &&
 		      t->mode == MODE_BALLOON && t->state == RECLAIM_STATE_SOFT)) {
-			bool answers = (w->flags & (VIEW_DRIVER | VIEW_RESPONSIVE)) ==
-				       (VIEW_DRIVER | VIEW_RESPONSIVE);
 			uint64_t cap = (w->flags & VIEW_NO_SWAP) ? w->cap : vr->fair_cap;
 			/* (what it holds, as far as its balloon can hold it: a
 			 * guest that says its balloon is fuller than it can be
-			 * still owes its share, which its balloon may not take) */
-			uint64_t room = answers && (!(w->flags & VIEW_NO_SWAP) || view_can_balloon(w))
+			 * still owes its share, which its balloon may not take;
+			 * and so does one whose balloon does not answer) */
+			uint64_t room = (w->flags & VIEW_DRIVER) &&
+						(!(w->flags & VIEW_NO_SWAP) || view_can_balloon(w))
 						? sat_sub(cap, sat_sub(w->held, vr->untrue))
 						: 0;
 			uint64_t floor;

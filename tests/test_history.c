@@ -280,6 +280,57 @@ history_follows_id_not_slot(void **state)
 }
 
 /*
+ * A balloon that does not inflate (its driver stalls or refuses: the
+ * guest's doing, seen only in the size it reports) does not shift its VM's
+ * share onto the others: in the soft state, where only balloons reclaim,
+ * three equal VMs each owe a third of the need. With A's balloon stalled,
+ * B and C are never asked for more than with all three answering, and
+ * once A is unresponsive the plan says it falls short.
+ */
+static void
+unresponsive_balloon_keeps_its_share(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_adapter ad = fw_adapter();
+	uint64_t most_asked[2] = {0, 0}; /* of B's and C's balloons: A answers, A stalls */
+	bool marked = false, short_then = true;
+
+	(void)state;
+	for (int stall = 0; stall <= 1; stall++) {
+		struct reclaim_policy *p = policy_with(&cfg, 4);
+		struct fw_world w;
+		struct fw_tick t;
+
+		fw_init(&w, 25 * FW_GIB, FW_GIB, FW_NS, 1);
+		for (uint64_t id = 1; id <= 3; id++) {
+			struct fw_vm *v = fw_add_vm(&w, id, 8 * FW_GIB, 3 * FW_GIB);
+
+			v->touched = 7942 * FW_MIB; /* 3 % of the host free */
+		}
+		w.vm[0].inflate_rate = stall ? 0.0 : w.vm[0].inflate_rate;
+		for (int i = 0; i < 40; i++) {
+			fw_tick(&w, p, &ad, &t);
+			assert_int_equal(t.decide_rc, RECLAIM_OK);
+			for (uint64_t id = 2; id <= 3; id++) {
+				uint64_t asked = fw_decision(&t, id)->balloon_target_bytes;
+
+				if (asked > most_asked[stall])
+					most_asked[stall] = asked;
+			}
+			if (stall && unresponsive(fw_decision(&t, ID_A))) {
+				marked = true;
+				short_then &= (t.summary.flags & RECLAIM_SUMMARY_SHORTFALL) != 0;
+			}
+		}
+		reclaim_policy_destroy(p);
+	}
+	assert_true(marked);
+	assert_true(short_then);
+	assert_true(most_asked[0] > 0);
+	assert_true(most_asked[1] <= most_asked[0]);
+}
+
+/*
  * A new id starts fresh while another is unresponsive; without a grace
  * period an id that vanishes for one tick is forgotten, and a new VM reusing
  * it starts fresh too: asked for a balloon at once, and judged by its own
@@ -305,9 +356,12 @@ new_vanished_and_reused_ids(void **state)
 		soft_world(&w, 0.0, 0);
 		assert_true(run_until_unresponsive(&w, p, &ad, 30) != 0);
 
-		/* A new VM C (id 3, healthy) shows up: no inherited state. */
+		/* A new VM C (id 3, healthy) shows up: no inherited state. With
+		 * a tenth of the shares it is the cheapest, and owes a share
+		 * of its own beside A's (which A's balloon does not deliver). */
 		c = fw_add_vm(&w, 3, 4 * FW_GIB, 1 * FW_GIB);
 		c->touched = 4 * FW_GIB - 64 * FW_MIB;
+		c->shares = 100;
 		w.total += c->touched; /* it brings its memory: free is unchanged */
 		fw_tick(&w, p, &ad, &t);
 		d = fw_decision(&t, 3);
@@ -781,6 +835,7 @@ main(void)
 		cmocka_unit_test(marked_by_rate_not_by_completion),
 		cmocka_unit_test(stall_after_progress_marked_within_window),
 		cmocka_unit_test(history_follows_id_not_slot),
+		cmocka_unit_test(unresponsive_balloon_keeps_its_share),
 		cmocka_unit_test(new_vanished_and_reused_ids),
 		cmocka_unit_test(absent_within_grace_keeps_history),
 		cmocka_unit_test(grace_period_to_the_nanosecond),
