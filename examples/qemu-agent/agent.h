@@ -26,6 +26,9 @@ struct qmp {
 	uint64_t next_id;
 	int timeout_ms;    /* per command */
 	char error[256];   /* last error: QMP's "desc" or a system error */
+	/* RESUME events read so far: QEMU tells every QMP client when the
+	 * guest runs again, whoever asked it to. */
+	uint64_t resumes;
 };
 
 /* Connects, reads the greeting and negotiates capabilities. 0 or -errno. */

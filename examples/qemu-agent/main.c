@@ -55,6 +55,7 @@ struct guest {
 	int record_fd;   /* its pause record, locked while we hold it; -1 none */
 	pid_t pid;       /* its QEMU, and when that process started: */
 	uint64_t start;  /* a record names the QEMU it stopped */
+	uint64_t resumes_at_stop; /* qmp.resumes when we stopped it: one more is theirs */
 	unsigned timeouts; /* commands in a row without an answer */
 	/* Guest stats and the balloon size are read at different moments:
 	 * agent-common's guest_view aligns them. */
@@ -101,6 +102,18 @@ struct agent {
 	FILE *trace;
 	uint64_t start_ns;
 	double t; /* seconds since start, for messages */
+	/* Guests an earlier agent stopped that are not ours to manage (no
+	 * --vm names them), not resumed yet: tried again every tick. */
+	struct leftover *leftovers;
+	size_t n_leftovers;
+};
+
+struct leftover {
+	char qmp_path[108];
+	char name[256]; /* its record in the state directory */
+	int fd;         /* the record, locked */
+	pid_t pid;      /* the QEMU it stopped, if the record says */
+	uint64_t start;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -190,16 +203,25 @@ guest_qmp(struct agent *a, struct guest *g, json_t **ret, const char *cmd, json_
  * nothing of ours is left stopped. A guest someone else resumed, or that
  * is now in another state (migrated away, being migrated in, never
  * started), is not ours to resume: running a migration's source again
- * would run the VM twice.
+ * would run the VM twice. Nor is one that someone else resumed and paused
+ * again since we stopped it (for a snapshot, say): the connection that
+ * stopped it counted QEMU's RESUME events, and @p resumes_at_stop is that
+ * count when it stopped the guest (UINT64_MAX on a new connection, which
+ * cannot tell).
  */
 static int
-resume_checked(struct qmp *q, char *why, size_t why_len)
+resume_checked(struct qmp *q, uint64_t resumes_at_stop, char *why, size_t why_len)
 {
 	char state[32];
 	int err = qmp_run_state(q, state, sizeof(state));
 
 	if (!err && !strcmp(state, "running")) {
 		snprintf(why, why_len, "resumed by someone else");
+		return 0;
+	}
+	if (!err && resumes_at_stop != UINT64_MAX && q->resumes != resumes_at_stop) {
+		snprintf(why, why_len, "resumed by someone else since we stopped it, and %s "
+			 "again: not ours to resume", state);
 		return 0;
 	}
 	if (!err && strcmp(state, "paused") != 0) {
@@ -278,32 +300,56 @@ paused_name(char *out, size_t len, const char *qmp_path)
 	snprintf(out, len, PAUSED_PREFIX "%016" PRIx64, h);
 }
 
+/* Whether @p fd, locked, is still the file at @p name in @p dir: an agent
+ * that locked a dead agent's empty record first may have removed it. */
+static int
+still_named(int dir, const char *name, int fd)
+{
+	struct stat held, named;
+
+	return fstat(fd, &held) == 0 && held.st_nlink > 0 &&
+	       fstatat(dir, name, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
 /* Writes the record, before "stop": the QMP path, then the pid and start
  * time of the QEMU behind it, so that the next agent resumes that QEMU and
  * no later one that listens on the path. It is emptied first: an agent
  * killed before it is written leaves it empty, and nothing stopped. Held
  * locked while the guest is ours: an agent sharing the directory leaves a
- * locked record alone. */
+ * locked record alone. A record held already (taken over from an earlier
+ * agent) is written again: it names the QEMU now behind the path. */
 static int
 paused_record(const struct agent *a, struct guest *g)
 {
-	if (g->record_fd >= 0)
-		return 0;
 	char name[64];
-	int err = 0;
+	int err = 0, fd = g->record_fd;
 	paused_name(name, sizeof(name), g->qmp_path);
-	int fd = openat(a->state_fd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	for (int tries = 0; fd < 0 && tries < 3; tries++) {
+		fd = openat(a->state_fd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+			err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+			close(fd);
+			return err;
+		}
+		if (!still_named(a->state_fd, name, fd)) {
+			close(fd);
+			fd = -1;
+		}
+	}
 	if (fd < 0)
-		return -errno;
+		return -EAGAIN;
 	char text[sizeof(g->qmp_path) + 48];
 	int len = snprintf(text, sizeof(text), "%s\n%d %" PRIu64 "\n", g->qmp_path, (int)g->pid,
 			   g->start);
 	errno = 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0 || ftruncate(fd, 0) != 0 ||
-	    pwrite(fd, text, (size_t)len, 0) != len || fsync(fd) != 0)
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len || fsync(fd) != 0)
 		err = errno ? -errno : -EIO;
 	if (err) {
-		close(fd);
+		if (fd != g->record_fd)
+			close(fd);
 		return err;
 	}
 	g->record_fd = fd;
@@ -347,7 +393,7 @@ resume_at(const char *qmp_path, pid_t pid, uint64_t start, int timeout_ms, char 
 		qmp_close(&q);
 		return 0;
 	}
-	err = resume_checked(&q, why, why_len);
+	err = resume_checked(&q, UINT64_MAX, why, why_len);
 	qmp_close(&q);
 	return err;
 }
@@ -390,6 +436,25 @@ record_parse(char *text, size_t n, pid_t *pid, uint64_t *start)
 	return text;
 }
 
+/* Keeps a record whose guest could not be resumed at start, and that no
+ * --vm names, for leftovers_retry(). */
+static int
+leftover_keep(struct agent *a, const char *qmp_path, const char *name, int fd, pid_t pid,
+	      uint64_t start)
+{
+	struct leftover *more = realloc(a->leftovers, (a->n_leftovers + 1) * sizeof(*more));
+	if (more == NULL)
+		return -ENOMEM;
+	a->leftovers = more;
+	struct leftover *l = &more[a->n_leftovers++];
+	snprintf(l->qmp_path, sizeof(l->qmp_path), "%s", qmp_path);
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->fd = fd;
+	l->pid = pid;
+	l->start = start;
+	return 0;
+}
+
 /* Resumes every guest an earlier agent stopped and did not resume (it was
  * killed, or lost the guest's connection). */
 static void
@@ -416,7 +481,7 @@ resume_left_paused(struct agent *a)
 				O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd < 0)
 			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0 || !still_named(a->state_fd, e->d_name, fd)) {
 			close(fd); /* its agent is alive and has the guest stopped */
 			continue;
 		}
@@ -448,7 +513,8 @@ resume_left_paused(struct agent *a)
 		fprintf(stderr, "%s: stopped by an earlier agent, still stopped: %s\n", qmp_path,
 			why);
 		/* A guest of ours: it counts as blocked, and is resumed as soon
-		 * as a decision does not block it (or on exit). */
+		 * as a decision does not block it (or on exit), if the QEMU it
+		 * attaches to is the one the record names. */
 		struct guest *g = NULL;
 		for (size_t i = 0; i < a->n_guests && g == NULL; i++)
 			if (!strcmp(a->guests[i].qmp_path, qmp_path))
@@ -456,11 +522,39 @@ resume_left_paused(struct agent *a)
 		if (g != NULL && g->record_fd < 0) {
 			g->blocked = 1;
 			g->record_fd = fd;
+			g->pid = pid;
+			g->start = start;
+		} else if (g == NULL && leftover_keep(a, qmp_path, e->d_name, fd, pid, start) == 0) {
+			fprintf(stderr, "%s: trying again every tick\n", qmp_path);
 		} else {
 			close(fd);
 		}
 	}
 	closedir(d);
+}
+
+/* Another try at every leftover (@p final: the last, before exit); true
+ * when one is still stopped. */
+static int
+leftovers_retry(struct agent *a, int final)
+{
+	for (size_t i = 0; i < a->n_leftovers;) {
+		struct leftover *l = &a->leftovers[i];
+		char why[300];
+		if (resume_at(l->qmp_path, l->pid, l->start, RESUME_RETRY_MS, why, sizeof(why)) != 0) {
+			if (final)
+				fprintf(stderr, "%s: stopped by an earlier agent, still stopped (%s); "
+					"the next agent resumes it\n", l->qmp_path, why);
+			i++;
+			continue;
+		}
+		printf("t=%.2f %s: stopped by an earlier agent: %s\n", a->t, l->qmp_path, why);
+		if (still_named(a->state_fd, l->name, l->fd))
+			unlinkat(a->state_fd, l->name, 0);
+		close(l->fd);
+		*l = a->leftovers[--a->n_leftovers];
+	}
+	return a->n_leftovers > 0;
 }
 
 /* ---- attaching ---- */
@@ -512,8 +606,23 @@ guest_attach(struct agent *a, struct guest *g)
 		fprintf(stderr, "%s: cannot tell QEMU's pid: %s\n", g->name, strerror(-pid));
 		return -1;
 	}
+	uint64_t start = proc_start_time(pid);
+	if (g->blocked && g->pid > 0 && g->start && (pid != g->pid || start != g->start)) {
+		/* A record taken over from an earlier agent names another
+		 * QEMU: this one's pause, if any, is not ours. */
+		printf("%s: stopped by an earlier agent: its QEMU is gone; another listens there "
+		       "now, not ours\n", g->qmp_path);
+		g->blocked = 0;
+		paused_forget(a, g);
+	}
 	g->pid = pid;
-	g->start = proc_start_time(pid);
+	g->start = start;
+	g->resumes_at_stop = g->qmp.resumes;
+	/* Taken over: the record names this QEMU from now on. */
+	int rec = g->blocked && a->state_ok ? paused_record(a, g) : 0;
+	if (rec)
+		fprintf(stderr, "%s: cannot write its record again: %s\n", g->name,
+			strerror(-rec));
 
 	/* Guest RAM must be one memfd backend so that it is one mapping. */
 	json_t *memdevs = NULL, *summary = NULL;
@@ -799,6 +908,8 @@ op_block(void *user_data, uint64_t vm_id)
 	}
 	g->blocked = 1;
 	err = guest_qmp(a, g, NULL, "stop", NULL);
+	/* (a RESUME read from now on is someone else's) */
+	g->resumes_at_stop = g->qmp.resumes;
 	if (err == -EIO) { /* QEMU answered, and refused: not stopped */
 		g->blocked = 0;
 		paused_forget(a, g);
@@ -818,7 +929,7 @@ op_unblock(void *user_data, uint64_t vm_id)
 	if (!g->alive)
 		return -ENOTCONN; /* resumed by resume_gone() */
 	char why[300];
-	int err = resume_checked(&g->qmp, why, sizeof(why));
+	int err = resume_checked(&g->qmp, g->resumes_at_stop, why, sizeof(why));
 	if (!err) {
 		if (strcmp(why, "resumed") != 0)
 			printf("t=%.2f %s: %s\n", a->t, g->name, why);
@@ -967,6 +1078,7 @@ tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec
 		else if (g->blocked)
 			resume_gone(a, g, RESUME_RETRY_MS);
 	}
+	leftovers_retry(a, 0);
 	if (observing)
 		return 0;
 
@@ -1353,7 +1465,7 @@ run(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec)
 			break;
 		/* A guest we stopped and have not resumed keeps the agent
 		 * here, trying. */
-		size_t alive = 0, held = 0;
+		size_t alive = 0, held = a->n_leftovers;
 		for (size_t i = 0; i < a->n_guests; i++) {
 			alive += a->guests[i].alive;
 			held += !a->guests[i].alive && a->guests[i].blocked;
@@ -1417,7 +1529,7 @@ out:
 		char why[300] = "";
 		int resumed = 0, err = -ENOTCONN;
 		if (g->blocked && !qmp_closed(&g->qmp)) {
-			err = resume_checked(&g->qmp, why, sizeof(why));
+			err = resume_checked(&g->qmp, g->resumes_at_stop, why, sizeof(why));
 			resumed = err == 0;
 		}
 		qmp_close(&g->qmp);
@@ -1440,6 +1552,11 @@ out:
 			close(g->record_fd); /* the record stays, unlocked, for the next agent */
 		guest_mem_close(&g->mem);
 	}
+	if (leftovers_retry(&a, 1) && rc == 0)
+		rc = 3;
+	for (size_t i = 0; i < a.n_leftovers; i++)
+		close(a.leftovers[i].fd); /* the record stays, for the next agent */
+	free(a.leftovers);
 	if (a.state_fd >= 0)
 		close(a.state_fd);
 	reclaim_policy_destroy(a.policy);

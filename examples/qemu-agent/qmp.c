@@ -141,6 +141,10 @@ qmp_execute(struct qmp *q, json_t **ret, const char *command, json_t *args)
 			return err;
 		uint64_t got;
 		if (json_get_u64(&got, json_object_get(msg, "id")) != 0 || got != id) {
+			const char *event = json_string_value(json_object_get(msg, "event"));
+
+			if (event != NULL && !strcmp(event, "RESUME"))
+				q->resumes++;
 			json_decref(msg); /* an event, or a reply we gave up on */
 			continue;
 		}

@@ -272,6 +272,8 @@ class QMP:
             return reply.get("return")
 
     def close(self):
+        # (the file made of the socket holds its descriptor open too)
+        self.file.close()
         self.sock.close()
 
 
@@ -776,6 +778,111 @@ def test_low_block(h):
     c(g.alive(pid) and not g.oom(), "the workload survived the operator's pause")
 
 
+def record_path(h, qmp_path):
+    """Where the agent records that it stopped the guest behind @qmp_path."""
+    fnv = 14695981039346656037
+    for ch in qmp_path.encode():
+        fnv = ((fnv ^ ch) * 1099511628211) % (1 << 64)
+    return os.path.join(h.work, "state", "paused-%016x" % fnv)
+
+
+def qemu_start_time(pid):
+    """/proc/PID/stat's start time, as the agent's records hold it."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
+
+
+def busy_monitor(path):
+    """A connection that holds the QMP monitor at @path: QEMU serves one
+    client at a time, and the next waits until this one closes."""
+    busy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    busy.connect(path)
+    busy.settimeout(10)
+    busy.recv(4096)  # the greeting: the monitor is ours
+    return busy
+
+
+def test_foreign_pause(h):
+    """Pauses that are not the agent's stay: a record taken over while the
+    monitor was busy that names another QEMU; a guest someone else resumed
+    and paused again while the agent held it stopped. A record of a guest
+    no --vm names, whose monitor is busy at start, is tried every tick."""
+    c = h.check
+    g = Guest(h, "vm")
+    h.boot(g)
+    os.makedirs(os.path.join(h.work, "state"), mode=0o700, exist_ok=True)
+
+    # 1. A record for the agent's socket naming a QEMU long gone, the
+    # guest paused by its operator, and the monitor busy while the agent
+    # starts: the record cannot be checked then, and is taken over; the
+    # QEMU the agent attaches to is another, so the pause is not its own.
+    with open(record_path(h, g.agent_qmp), "w") as f:
+        f.write("%s\n1 1\n" % g.agent_qmp)
+    g.qmp.cmd("stop")
+    busy = busy_monitor(g.agent_qmp)
+    agent = Agent(h, "taken-over", [g], 64 << 30, duration=6).start()
+    deadline = time.monotonic() + 20
+    while ("still stopped" not in open(agent.out_path).read() and
+           time.monotonic() < deadline and agent.proc.poll() is None):
+        time.sleep(0.1)
+    busy.close()
+    agent.wait()
+    log("taken over:\n" + agent.output[:700])
+    c("stopped by an earlier agent, still stopped" in agent.output,
+      "the record could not be checked while the monitor was busy")
+    c("its QEMU is gone; another listens there now, not ours" in agent.output,
+      "attached, the agent found another QEMU than the record's")
+    c(g.qmp.cmd("query-status")["status"] == "paused",
+      "the operator's pause stays (%s)" % g.qmp.cmd("query-status")["status"])
+    c(not os.path.exists(record_path(h, g.agent_qmp)), "and the record is gone")
+    g.qmp.cmd("cont")
+
+    # 2. Stopped by the agent; then resumed and paused again by someone
+    # else (a snapshot, say) before the agent exits: that pause is theirs.
+    pid = g.memhog(200)
+    time.sleep(1)
+    agent, _ = agent_blocking(h, g, "theirs-since")
+    c(g.qmp.cmd("query-status")["status"] == "paused", "the agent stopped the guest")
+    g.qmp.cmd("cont")
+    g.qmp.cmd("stop")
+    agent.proc.terminate()
+    agent.wait()
+    log("theirs since:\n" + agent.output[-500:])
+    c("resumed by someone else since we stopped it" in agent.output,
+      "the agent saw someone else resume the guest it had stopped")
+    c(g.qmp.cmd("query-status")["status"] == "paused",
+      "their pause stays after the agent exits")
+    g.qmp.cmd("cont")
+
+    # 3. A record of a guest that no --vm names (here: the test's own
+    # monitor, which it holds, so the agent cannot get through at start),
+    # stopped by an earlier agent: resumed on a later tick, once the
+    # monitor is free.
+    g.qmp.cmd("stop")
+    ctl = os.path.join(g.dir, "ctl.sock")
+    with open(record_path(h, ctl), "w") as f:
+        f.write("%s\n%d %d\n" % (ctl, g.proc.pid, qemu_start_time(g.proc.pid)))
+    agent = Agent(h, "leftover", [g], 64 << 30, duration=15).start()
+    deadline = time.monotonic() + 20
+    while ("trying again every tick" not in open(agent.out_path).read() and
+           time.monotonic() < deadline and agent.proc.poll() is None):
+        time.sleep(0.1)
+    g.qmp.close()
+    deadline = time.monotonic() + 20
+    while (os.path.exists(record_path(h, ctl)) and time.monotonic() < deadline and
+           agent.proc.poll() is None):
+        time.sleep(0.2)
+    agent.proc.terminate()
+    agent.wait()
+    g.qmp = QMP(ctl)
+    log("leftover:\n" + agent.output[:700])
+    c("trying again every tick" in agent.output, "the monitor was busy at start")
+    c(g.qmp.cmd("query-status")["status"] == "running",
+      "the guest an earlier agent stopped was resumed on a later tick")
+    c(not os.path.exists(record_path(h, ctl)), "and its record is gone")
+    c(g.alive(pid) and not g.oom(), "the workload survived")
+
+
 def agent_qmp_fd(agent):
     """The agent's one unix socket: its QMP connection to the one guest."""
     fds = "/proc/%d/fd" % agent.proc.pid
@@ -1186,6 +1293,7 @@ TESTS = {
     "hard-swap": test_hard_swap,
     "low-block": test_low_block,
     "low-block-reconnect": test_low_block_reconnect,
+    "foreign-pause": test_foreign_pause,
     "hung-monitor": test_hung_monitor,
     "guest-cap": test_guest_cap,
     "guest-swap": test_guest_swap,
@@ -1196,8 +1304,8 @@ TESTS = {
     "no-driver-unresponsive": test_no_driver_unresponsive,
     "lru-swap": test_lru_swap,
 }
-NEEDS_HOST_SWAP = {"hard-swap", "low-block", "low-block-reconnect", "guest-cap", "limit", "no-driver",
-                   "no-driver-unresponsive"}
+NEEDS_HOST_SWAP = {"hard-swap", "low-block", "low-block-reconnect", "foreign-pause", "guest-cap",
+                   "limit", "no-driver", "no-driver-unresponsive"}
 NEEDS_ZRAM = {"lru-swap"}
 
 
