@@ -285,6 +285,13 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 	     uint64_t now)
 {
 	uint64_t id = out->id;
+	/* Progress is judged on what the balloon can really hold: its pages
+	 * are guest memory the host does not back, so a balloon that grows
+	 * while consumption does not fall is growing in the guest's tale
+	 * only. (Consumption at the configured size may count the VMM's
+	 * overhead in: the reported size is all there is to go by then.) */
+	uint64_t shown = vm->consumed_bytes < vm->configured_bytes ? balloon_backed_out(vm, balloon)
+								   : balloon;
 
 	if (!old) {
 		memset(out, 0, sizeof(*out));
@@ -293,7 +300,7 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 		 * later must not find an old request in flight. */
 		out->asked = (vm->flags & RECLAIM_VM_BALLOON) ? balloon : 0;
 		out->window_start_ns = now;
-		out->window_balloon = balloon;
+		out->window_balloon = shown;
 		out->last_balloon = balloon;
 		out->last_ns = now;
 		track_demand(out, cfg, vm, balloon, now);
@@ -331,13 +338,13 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 		/* Back after an absence: what the balloon did while nobody
 		 * watched says nothing about its pace. */
 		out->window_start_ns = now;
-		out->window_balloon = balloon;
+		out->window_balloon = shown;
 	}
 	if (!(vm->flags & RECLAIM_VM_BALLOON)) {
 		out->flags &= (uint16_t)~(HIST_UNRESPONSIVE | HIST_RATE_KNOWN);
 		out->asked = 0;
 		out->window_start_ns = now;
-		out->window_balloon = balloon;
+		out->window_balloon = shown;
 		out->last_balloon = balloon;
 		out->last_ns = now;
 		return;
@@ -358,18 +365,18 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 		/* Back-off over: give it another chance with a fresh window. */
 		out->flags &= (uint16_t)~HIST_UNRESPONSIVE;
 		out->window_start_ns = now;
-		out->window_balloon = balloon;
+		out->window_balloon = shown;
 	}
 
 	if (!(out->flags & HIST_UNRESPONSIVE) && out->asked > sat_add(balloon, cfg->page_size)) {
 		uint64_t span = sat_sub(now, out->window_start_ns);
-		double grown = (double)sat_sub(balloon, out->window_balloon);
+		double grown = (double)sat_sub(shown, out->window_balloon);
 		double pace = (double)cfg->balloon_min_rate * (double)span / (double)NS_PER_S;
 
 		if (grown >= pace) {
 			/* Keeping pace: the window starts again now. */
 			out->window_start_ns = now;
-			out->window_balloon = balloon;
+			out->window_balloon = shown;
 		} else if (span >= cfg->balloon_window_ns) {
 			out->flags |= HIST_UNRESPONSIVE;
 			out->retry_ns = sat_add(now, cfg->balloon_backoff_ns);
@@ -377,12 +384,12 @@ hist_advance(struct vm_hist *out, const struct vm_hist *old, bool returning,
 			out->rate = (float)(grown * (double)NS_PER_S / (double)span);
 			out->flags |= HIST_RATE_KNOWN;
 			out->window_start_ns = now;
-			out->window_balloon = balloon;
+			out->window_balloon = shown;
 		}
 	} else if (!(out->flags & HIST_UNRESPONSIVE)) {
 		/* Target met (or deflating): the next window starts now. */
 		out->window_start_ns = now;
-		out->window_balloon = balloon;
+		out->window_balloon = shown;
 	}
 	out->last_balloon = balloon;
 	out->last_ns = now;

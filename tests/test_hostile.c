@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Hostile guests. reclaim.h: "Values a guest reports (guest_*,
- * balloon_bytes, active_bytes) are untrusted and clamped: active to consumed,
- * balloon and guest free memory to the configured size, free swap to the
- * configured size, a stats time in the future makes the stats stale."
+ * balloon_bytes) are untrusted and clamped: balloon and guest free memory
+ * to the configured size, free swap to the configured size, a stats time in
+ * the future makes the stats stale."
  *
  * Each test decides once with the lie and once with the clamped truth, on
  * fresh policies, and wants byte-identical outputs; the lies are chosen so
@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -409,6 +410,54 @@ test_lying_about_demand(void **state)
 	reclaim_policy_destroy(honest);
 }
 
+/*
+ * A balloon that grows only in the guest's reports: on a host with plenty
+ * free, a VM 5 GiB over its limit is ballooned toward it; its guest says
+ * the balloon inflates at twice the minimum rate, but the VM's consumption
+ * never falls. A balloon's pages are guest memory the host does not back,
+ * so past what the VM leaves unbacked (64 MiB here) that growth is a tale:
+ * the balloon is marked unresponsive within a window, and host swap takes
+ * the excess. The honest twin, whose consumption falls as its balloon
+ * grows, keeps ballooning.
+ */
+static void
+test_balloon_growing_in_tale_only(void **state)
+{
+	struct reclaim_policy *p[2];
+	bool unresponsive[2] = {false, false}, swapped[2] = {false, false};
+
+	(void)state;
+	for (int honest = 0; honest <= 1; honest++) {
+		assert_int_equal(reclaim_policy_new(&p[honest], &config, 4), RECLAIM_OK);
+		for (uint64_t tick = 0; tick < 120; tick++) {
+			struct reclaim_host h = RECLAIM_HOST_INIT;
+			struct reclaim_vm_stats v = guest(1);
+			uint64_t grown = tick * 2 * MIB;
+			struct out o;
+
+			h.total_bytes = 64 * GIB;
+			h.free_bytes = 32 * GIB;
+			h.now_ns = NOW + tick * 1000000000ull;
+			v.limit_bytes = 10 * GIB;
+			v.consumed_bytes = 16 * GIB - 64 * MIB - (honest ? grown : 0);
+			v.balloon_bytes = grown;
+			v.guest_free_bytes = 6 * GIB; /* room for the whole excess */
+			v.stats_time_ns = h.now_ns;
+			memset(&o, 0, sizeof(o));
+			o.sum = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
+			assert_int_equal(reclaim_decide(p[honest], &h, &v, 1, 0, &o.sum, o.dec),
+					 RECLAIM_OK);
+			unresponsive[honest] |= (o.dec[0].reasons & RECLAIM_REASON_UNRESPONSIVE) != 0;
+			swapped[honest] |= o.dec[0].swap_bytes > 0;
+		}
+		reclaim_policy_destroy(p[honest]);
+	}
+	assert_true(unresponsive[0]);
+	assert_true(swapped[0]);
+	assert_false(unresponsive[1]);
+	assert_false(swapped[1]);
+}
+
 int
 main(void)
 {
@@ -423,6 +472,7 @@ main(void)
 		cmocka_unit_test(test_idle_tax_out_of_range),
 		cmocka_unit_test(test_extreme_byte_counts),
 		cmocka_unit_test_setup(test_lying_about_demand, setup_defaults),
+		cmocka_unit_test_setup(test_balloon_growing_in_tale_only, setup_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, setup_defaults, NULL);
