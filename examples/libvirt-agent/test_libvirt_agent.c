@@ -787,6 +787,16 @@ decision(const struct lv_domain *d, uint32_t actions)
 	return x;
 }
 
+/* The agent suspends @p x, as a decision that blocks it makes it do. */
+static void
+suspend_by_agent(struct lv_agent *a, struct lv_domain *x)
+{
+	struct reclaim_decision dec = decision(x, RECLAIM_ACTION_BLOCK);
+	log_reset();
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_true(x->blocked);
+}
+
 /* The calls each decision issues, read back from libvirt. */
 static void
 test_decisions_to_libvirt(void **state)
@@ -1033,10 +1043,7 @@ test_decisions_to_libvirt(void **state)
 	 * while the agent is away from libvirtd and hears of none of it: that
 	 * pause is not the agent's. It resumes nothing, and the state file no
 	 * longer lists the domain. */
-	log_reset();
-	dec = decision(x, RECLAIM_ACTION_BLOCK);
-	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
-	assert_true(x->blocked);
+	suspend_by_agent(a, x);
 	d = restart_paused(d, a);
 	assert_int_equal(lv_connect(a, 0), 0);
 	x = find(a, "act");
@@ -1052,9 +1059,7 @@ test_decisions_to_libvirt(void **state)
 
 	/* The same across a restart of the agent: the domain listed by an
 	 * agent that was killed, and started again before the next one. */
-	log_reset();
-	dec = decision(x, RECLAIM_ACTION_BLOCK);
-	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	suspend_by_agent(a, x);
 	x->blocked = 0; /* forget it, as a killed agent would */
 	agent_free(a);
 	assert_true(state_file_lists(uuid));
@@ -1072,9 +1077,7 @@ test_decisions_to_libvirt(void **state)
 
 	/* Still the run it suspended (the agent away, nothing else done): the
 	 * agent's pause, resumed when the agent is back. */
-	log_reset();
-	dec = decision(x, RECLAIM_ACTION_BLOCK);
-	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	suspend_by_agent(a, x);
 	x->blocked = 0;
 	agent_free(a);
 	a = agent_new(0);

@@ -146,6 +146,16 @@ resume_gone(struct agent *a, struct guest *g, int timeout_ms)
 {
 	char how[300];
 
+	if (g->qmp.resumes != g->resumes_at_stop) {
+		/* Its old connection read a RESUME that was not ours: whatever
+		 * pause it is in now is someone else's. */
+		g->blocked = 0;
+		g->resume_warned = 0;
+		paused_forget(a, g);
+		printf("t=%.2f %s: resumed by someone else since we stopped it: not ours to "
+		       "resume\n", a->t, g->name);
+		return;
+	}
 	if (resume_at(g->qmp_path, g->pid, g->start, timeout_ms, how, sizeof(how)) == 0) {
 		g->blocked = 0;
 		g->resume_warned = 0;
@@ -1533,6 +1543,11 @@ out:
 			resumed = err == 0;
 		}
 		qmp_close(&g->qmp);
+		if (g->blocked && !resumed && g->qmp.resumes != g->resumes_at_stop) {
+			snprintf(why, sizeof(why), "resumed by someone else since we stopped it: "
+				 "not ours to resume");
+			resumed = 1;
+		}
 		if (g->blocked && !resumed &&
 		    resume_at(g->qmp_path, g->pid, g->start,
 			      err == -ETIMEDOUT ? RESUME_RETRY_MS : QMP_TIMEOUT_MS, why,
