@@ -13,8 +13,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libvirt/virterror.h>
@@ -22,6 +24,8 @@
 #include "lvagent.h"
 
 #define RECONNECT_MS 2000
+/* How long a new connection to libvirtd is waited for. */
+#define LV_CONNECT_WAIT_MS 10000
 
 static int
 hexval(int c)
@@ -693,9 +697,124 @@ reconnect_timer(int timer, void *opaque)
 	virEventUpdateTimeout(a->reconnect_timer, RECONNECT_MS);
 }
 
+/* virConnectOpen() in a thread of its own. */
+struct lv_opener {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;          /* the open returned */
+	int abandoned;     /* the agent no longer waits: the thread cleans up */
+	int readonly;
+	char *uri;
+	virConnectPtr conn;
+	char error[256];
+	uint64_t started_ns;
+};
+
+static void
+opener_free(struct lv_opener *o)
+{
+	if (o->conn != NULL)
+		virConnectClose(o->conn);
+	pthread_cond_destroy(&o->cond);
+	pthread_mutex_destroy(&o->lock);
+	free(o->uri);
+	free(o);
+}
+
+static void *
+opener_run(void *arg)
+{
+	struct lv_opener *o = arg;
+	/* A dry run cannot change anything: libvirtd itself refuses. */
+	virConnectPtr c = o->readonly ? virConnectOpenReadOnly(o->uri) : virConnectOpen(o->uri);
+	pthread_mutex_lock(&o->lock);
+	o->conn = c;
+	if (c == NULL) /* (libvirt's last error is this thread's) */
+		snprintf(o->error, sizeof(o->error), "%s", lv_virerr());
+	o->done = 1;
+	int abandoned = o->abandoned;
+	pthread_cond_signal(&o->cond);
+	pthread_mutex_unlock(&o->lock);
+	if (abandoned)
+		opener_free(o);
+	return NULL;
+}
+
+static struct lv_opener *
+opener_start(const struct lv_agent *a)
+{
+	struct lv_opener *o = calloc(1, sizeof(*o));
+	pthread_condattr_t ca;
+	pthread_t t;
+	pthread_attr_t ta;
+	if (o == NULL || (o->uri = strdup(a->uri)) == NULL) {
+		free(o);
+		return NULL;
+	}
+	o->readonly = a->dry_run;
+	o->started_ns = lv_now_ns();
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&o->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	int err = pthread_create(&t, &ta, opener_run, o);
+	pthread_attr_destroy(&ta);
+	if (err) {
+		opener_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Waits up to @p wait_ms for the open: 1 when it returned (its connection,
+ * or NULL and why, taken), 0 while it is still under way. */
+static int
+opener_wait(struct lv_opener *o, int wait_ms, virConnectPtr *conn, char *error, size_t len)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&o->lock);
+	while (!o->done && pthread_cond_timedwait(&o->cond, &o->lock, &until) == 0)
+		;
+	int done = o->done;
+	if (done) {
+		*conn = o->conn;
+		o->conn = NULL;
+		snprintf(error, len, "%s", o->error);
+	}
+	pthread_mutex_unlock(&o->lock);
+	return done;
+}
+
+/* The agent stops waiting for an open under way: its thread cleans up
+ * when (if ever) libvirtd answers. */
+static void
+opener_abandon(struct lv_opener *o)
+{
+	pthread_mutex_lock(&o->lock);
+	int done = o->done;
+	o->abandoned = 1;
+	pthread_mutex_unlock(&o->lock);
+	if (done)
+		opener_free(o);
+}
+
 void
 lv_disconnect(struct lv_agent *a)
 {
+	if (a->opener != NULL) {
+		opener_abandon(a->opener);
+		a->opener = NULL;
+	}
 	for (size_t i = 0; i < a->n_doms; i++) {
 		if (a->doms[i]->dom != NULL)
 			virDomainFree(a->doms[i]->dom);
@@ -720,12 +839,37 @@ lv_connect(struct lv_agent *a, int retry)
 {
 	if (a->reconnect_timer <= 0)
 		a->reconnect_timer = virEventAddTimeout(-1, reconnect_timer, a, NULL);
-	/* A dry run cannot change anything: libvirtd itself refuses. */
-	virConnectPtr c = a->dry_run ? virConnectOpenReadOnly(a->uri) : virConnectOpen(a->uri);
+	/* A new attempt is waited for; one still under way is looked at. */
+	int wait_ms = a->connect_wait_ms > 0 ? a->connect_wait_ms : LV_CONNECT_WAIT_MS;
+	if (a->opener == NULL) {
+		a->opener = opener_start(a);
+		if (a->opener == NULL) {
+			lv_log(LV_ERROR, "cannot start connecting to %s: out of resources", a->uri);
+			if (retry)
+				virEventUpdateTimeout(a->reconnect_timer, RECONNECT_MS);
+			return -1;
+		}
+	} else {
+		wait_ms = 0;
+	}
+	virConnectPtr c = NULL;
+	char error[256];
+	if (!opener_wait(a->opener, wait_ms, &c, error, sizeof(error))) {
+		uint64_t waited = (lv_now_ns() - a->opener->started_ns) / NS_PER_S;
+		if (wait_ms > 0)
+			lv_log(LV_WARN, "%s: libvirtd accepts but does not answer (waited %llu s); "
+			       "still waiting, and looking again every %d s", a->uri,
+			       (unsigned long long)waited, RECONNECT_MS / 1000);
+		if (retry)
+			virEventUpdateTimeout(a->reconnect_timer, RECONNECT_MS);
+		return -1;
+	}
+	opener_free(a->opener);
+	a->opener = NULL;
 	if (c == NULL) {
 		if (retry) {
 			lv_log(LV_WARN, "cannot connect to %s: %s; retrying every %d s", a->uri,
-			       lv_virerr(), RECONNECT_MS / 1000);
+			       error, RECONNECT_MS / 1000);
 			virEventUpdateTimeout(a->reconnect_timer, RECONNECT_MS);
 		}
 		return -1;

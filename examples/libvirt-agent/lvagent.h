@@ -271,6 +271,10 @@ struct lv_agent {
 	struct reclaim_policy *policy;
 	virConnectPtr conn;
 	int connected;
+	/* A connection being opened in a thread of its own (NULL: none), and
+	 * how long lv_connect() waits for a new one. */
+	struct lv_opener *opener;
+	int connect_wait_ms;
 	int lifecycle_cb;
 	int metadata_cb;
 	int reconnect_timer;
@@ -307,7 +311,10 @@ struct lv_agent {
 /* ---- domains.c: libvirt connection, discovery, lifecycle ---- */
 
 /* Connects (once); 0 or -1 (logged). Reconnection is scheduled on failure
- * when @p retry. */
+ * when @p retry. virConnectOpen() waits for libvirtd without a deadline, so
+ * it runs in a thread of its own: a new attempt is waited for
+ * connect_wait_ms at most, one still under way is only looked at, and a
+ * libvirtd that never answers holds neither the agent nor its exit. */
 int lv_connect(struct lv_agent *a, int retry);
 void lv_disconnect(struct lv_agent *a);
 /* Lists the active domains: attaches new ones, drops those gone. */

@@ -171,5 +171,31 @@ status_is $? 0 "a fresh state directory"
 status_is $? 0 "an unreachable libvirt"
 expect "$tmp/out" "retrying every 2 s"
 
+# A libvirtd that accepts and never answers (hung, or stopped): the agent
+# is not held by it. It says so, keeps looking, and a SIGTERM stops it at
+# once, not when libvirtd answers.
+python3 - "$tmp/hung.sock" > "$tmp/hung.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(16)  # and never accepts: connections wait in the backlog
+time.sleep(60)
+PY
+pids="$!"
+i=0
+while [ ! -S "$tmp/hung.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+"$agent" --uri "qemu+unix:///system?socket=$tmp/hung.sock" --dry-run --tick 100ms \
+	--duration 60s > "$tmp/hung-agent.out" 2>&1 &
+hung=$!
+wait_for "$tmp/hung-agent.out" "libvirtd accepts but does not answer"
+start=$(date +%s)
+kill -TERM "$hung"
+wait "$hung"
+status_is $? 0 "a hung libvirtd and a SIGTERM"
+[ $(($(date +%s) - start)) -le 5 ] || fail "the agent took $(($(date +%s) - start)) s to stop"
+expect "$tmp/hung-agent.out" "signal 15: stopping"
+kill $pids 2>/dev/null
+pids=""
+
 [ "$failed" = 0 ] && echo "reclaim-libvirt-agent command line: ok"
 exit "$failed"
