@@ -411,14 +411,14 @@ reclaim_vm_flag_name(uint32_t flag);
  * the limit rule reclaim a VM on a host with plenty of free memory.
  *
  * Values a guest reports (guest_*, balloon_bytes) are untrusted and
- * clamped: balloon and guest free memory to
- * the configured size, free swap to the configured size, a stats time in the
- * future makes the stats stale. Where a balloon would make other VMs give
- * more (memory it gives back, a balloon that looks full), it counts only up
- * to configured - consumed: balloon pages are guest memory the host does
- * not back. balloon_bytes and the guest stats should
- * describe the same moment: free memory read a second before the balloon
- * grew makes the balloon cap (balloon + free + free swap) swing.
+ * clamped: balloon, guest free memory and free swap to the configured size;
+ * a stats time in the future makes the stats stale. Where a balloon would
+ * make other VMs give more (memory it gives back, a balloon that looks
+ * full), or would seem to make progress, it counts only up to configured -
+ * consumed: balloon pages are guest memory the host does not back.
+ * balloon_bytes and the guest stats should describe the same moment: free
+ * memory read a second before the balloon grew makes the balloon cap
+ * (balloon + free + free swap) swing.
  *
  * active_bytes (clamped to consumed) is the caller's estimate, and the
  * policy believes it: it sets the VM's price under the idle memory tax and
