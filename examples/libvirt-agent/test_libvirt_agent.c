@@ -1245,16 +1245,23 @@ test_log_lines_cannot_be_forged(void **state)
 				     "an earlier run of the agent)\\x1b[2K\\t': expected a size\n");
 }
 
-/* A process whose arguments say "-uuid UUID", as any user's may. */
+/* A process whose arguments say "-uuid UUID", as any user's may. It waits
+ * in the shell's own read, on a pipe nothing is written to: a command it
+ * forked would be a second claimant until its exec. */
 static pid_t
 claim_uuid(const char *uuid)
 {
+	int p[2];
+	assert_int_equal(pipe(p), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", "sleep 30", "-uuid", uuid, (char *)NULL);
+		dup2(p[0], 0);
+		close(p[1]);
+		execl("/bin/sh", "sh", "-c", "read x", "-uuid", uuid, (char *)NULL);
 		_exit(127);
 	}
+	close(p[0]); /* (the write end stays open: the read waits until killed) */
 	for (int i = 0; i < 200; i++) { /* until it has exec'd */
 		char path[64], cmd[256] = "";
 		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
