@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "reclaim.h"
@@ -335,6 +336,21 @@ int meminfo_read(struct meminfo *mi, const char *path);
 int policy_config_load(struct reclaim_config *cfg, const char *path, FILE *err);
 /* Writes @p cfg as a policy file that loads back to the same config. */
 void policy_config_print(FILE *out, const struct reclaim_config *cfg);
+
+/* ---- files the agents keep for themselves ---- */
+
+/*
+ * Whether @p fd (its stat in *@p st) is a file an agent of ours wrote: a
+ * regular file, ours, that no one else may write. A file another user
+ * could have written would have root act on its contents.
+ */
+int file_is_ours(int fd, struct stat *st);
+/*
+ * Whether @p fd, just locked, is still the file at @p name in directory
+ * @p dir (AT_FDCWD: @p name is a path): whoever held the lock before may
+ * have removed it in between, and a new one may be there now.
+ */
+int file_still_named(int dir, const char *name, int fd);
 
 /* ---- names to numbers ---- */
 

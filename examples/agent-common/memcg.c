@@ -1053,9 +1053,8 @@ recover_one(const char *path, const struct memcg_io *io, char *msg, size_t msg_l
 	}
 	/* Only a journal an agent of ours wrote is replayed: one another user
 	 * could have written would have root write its numbers anywhere. */
-	struct stat st, now;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022)) {
+	struct stat st;
+	if (!file_is_ours(fd, &st)) {
 		close(fd);
 		snprintf(msg, msg_len, "%.200s: not written by us; left alone", path);
 		return -EPERM;
@@ -1063,8 +1062,7 @@ recover_one(const char *path, const struct memcg_io *io, char *msg, size_t msg_l
 	/* Locked, but is it still the journal at @p path? Its agent may have
 	 * removed it (the limit back) between our open and our lock, and be in
 	 * its next gap with a new journal there, locked: that one is its. */
-	if (st.st_nlink == 0 || lstat(path, &now) != 0 || now.st_ino != st.st_ino ||
-	    now.st_dev != st.st_dev) {
+	if (!file_still_named(AT_FDCWD, path, fd)) {
 		close(fd);
 		return 0;
 	}

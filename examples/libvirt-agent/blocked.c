@@ -113,8 +113,7 @@ blocked_open(struct lv_blocked *b, const char *dir)
 	int fd = openat(dfd, "blocked", O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 0022) || st.st_size > BLOCKED_MAX_BYTES) {
+	if (!file_is_ours(fd, &st) || st.st_size > BLOCKED_MAX_BYTES) {
 		lv_log(LV_ERROR, "%s is not a file the agent wrote (a regular file of ours, mode "
 		       "0600, at most %d bytes): not read", b->path, BLOCKED_MAX_BYTES);
 		close(fd);

@@ -303,23 +303,7 @@ recover_state(struct agent *a)
 static void
 paused_name(char *out, size_t len, const char *qmp_path)
 {
-	uint64_t h = 14695981039346656037ull;
-
-	for (const char *c = qmp_path; *c; c++)
-		h = (h ^ (unsigned char)*c) * 1099511628211ull;
-	snprintf(out, len, PAUSED_PREFIX "%016" PRIx64, h);
-}
-
-/* Whether @p fd, locked, is still the file at @p name in @p dir: an agent
- * that locked a dead agent's empty record first may have removed it. */
-static int
-still_named(int dir, const char *name, int fd)
-{
-	struct stat held, named;
-
-	return fstat(fd, &held) == 0 && held.st_nlink > 0 &&
-	       fstatat(dir, name, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+	snprintf(out, len, PAUSED_PREFIX "%016" PRIx64, fnv1a(FNV1A_BASIS, qmp_path));
 }
 
 /* Writes the record, before "stop": the QMP path, then the pid and start
@@ -344,7 +328,7 @@ paused_record(const struct agent *a, struct guest *g)
 			close(fd);
 			return err;
 		}
-		if (!still_named(a->state_fd, name, fd)) {
+		if (!file_still_named(a->state_fd, name, fd)) {
 			close(fd);
 			fd = -1;
 		}
@@ -491,11 +475,11 @@ resume_left_paused(struct agent *a)
 				O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd < 0)
 			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) != 0 || !still_named(a->state_fd, e->d_name, fd)) {
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0 || !file_still_named(a->state_fd, e->d_name, fd)) {
 			close(fd); /* its agent is alive and has the guest stopped */
 			continue;
 		}
-		int ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid();
+		int ours = file_is_ours(fd, &st);
 		if (ours && st.st_size == 0) {
 			/* Its agent died before writing it, so before "stop". */
 			unlinkat(a->state_fd, e->d_name, 0);
@@ -559,7 +543,7 @@ leftovers_retry(struct agent *a, int final)
 			continue;
 		}
 		printf("t=%.2f %s: stopped by an earlier agent: %s\n", a->t, l->qmp_path, why);
-		if (still_named(a->state_fd, l->name, l->fd))
+		if (file_still_named(a->state_fd, l->name, l->fd))
 			unlinkat(a->state_fd, l->name, 0);
 		close(l->fd);
 		*l = a->leftovers[--a->n_leftovers];
