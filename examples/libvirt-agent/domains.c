@@ -855,11 +855,11 @@ lv_connect(struct lv_agent *a, int retry)
 	virConnectPtr c = NULL;
 	char error[256];
 	if (!opener_wait(a->opener, wait_ms, &c, error, sizeof(error))) {
-		uint64_t waited = (lv_now_ns() - a->opener->started_ns) / NS_PER_S;
 		if (wait_ms > 0)
 			lv_log(LV_WARN, "%s: libvirtd accepts but does not answer (waited %llu s); "
 			       "still waiting, and looking again every %d s", a->uri,
-			       (unsigned long long)waited, RECONNECT_MS / 1000);
+			       (unsigned long long)((lv_now_ns() - a->opener->started_ns) / NS_PER_S),
+			       RECONNECT_MS / 1000);
 		if (retry)
 			virEventUpdateTimeout(a->reconnect_timer, RECONNECT_MS);
 		return -1;

@@ -136,6 +136,16 @@ clock_ns(clockid_t clock)
 
 static int resume_at(const char *qmp_path, pid_t pid, uint64_t start, int timeout_ms, char *why,
 		     size_t why_len);
+
+/* Whether connection @p q read a RESUME since it stopped the guest
+ * (@p resumes_at_stop: its count then; UINT64_MAX when not known): someone
+ * else ran the guest since, and whatever pause it is in now is theirs. */
+static int
+resumed_since_stop(const struct qmp *q, uint64_t resumes_at_stop)
+{
+	return resumes_at_stop != UINT64_MAX && q->resumes != resumes_at_stop;
+}
+#define THEIRS_SINCE "resumed by someone else since we stopped it"
 static void paused_forget(const struct agent *a, struct guest *g);
 
 /* A guest we stopped whose connection is gone (QEMU may still be there):
@@ -146,14 +156,12 @@ resume_gone(struct agent *a, struct guest *g, int timeout_ms)
 {
 	char how[300];
 
-	if (g->qmp.resumes != g->resumes_at_stop) {
-		/* Its old connection read a RESUME that was not ours: whatever
-		 * pause it is in now is someone else's. */
+	if (resumed_since_stop(&g->qmp, g->resumes_at_stop)) {
+		/* (read by its old connection, before it broke) */
 		g->blocked = 0;
 		g->resume_warned = 0;
 		paused_forget(a, g);
-		printf("t=%.2f %s: resumed by someone else since we stopped it: not ours to "
-		       "resume\n", a->t, g->name);
+		printf("t=%.2f %s: " THEIRS_SINCE ": not ours to resume\n", a->t, g->name);
 		return;
 	}
 	if (resume_at(g->qmp_path, g->pid, g->start, timeout_ms, how, sizeof(how)) == 0) {
@@ -229,9 +237,8 @@ resume_checked(struct qmp *q, uint64_t resumes_at_stop, char *why, size_t why_le
 		snprintf(why, why_len, "resumed by someone else");
 		return 0;
 	}
-	if (!err && resumes_at_stop != UINT64_MAX && q->resumes != resumes_at_stop) {
-		snprintf(why, why_len, "resumed by someone else since we stopped it, and %s "
-			 "again: not ours to resume", state);
+	if (!err && resumed_since_stop(q, resumes_at_stop)) {
+		snprintf(why, why_len, THEIRS_SINCE ", and %s again: not ours to resume", state);
 		return 0;
 	}
 	if (!err && strcmp(state, "paused") != 0) {
@@ -601,7 +608,8 @@ guest_attach(struct agent *a, struct guest *g)
 		return -1;
 	}
 	uint64_t start = proc_start_time(pid);
-	if (g->blocked && g->pid > 0 && g->start && (pid != g->pid || start != g->start)) {
+	int named = g->pid == pid && g->start == start; /* by a record taken over */
+	if (g->blocked && g->pid > 0 && g->start && !named) {
 		/* A record taken over from an earlier agent names another
 		 * QEMU: this one's pause, if any, is not ours. */
 		printf("%s: stopped by an earlier agent: its QEMU is gone; another listens there "
@@ -612,8 +620,9 @@ guest_attach(struct agent *a, struct guest *g)
 	g->pid = pid;
 	g->start = start;
 	g->resumes_at_stop = g->qmp.resumes;
-	/* Taken over: the record names this QEMU from now on. */
-	int rec = g->blocked && a->state_ok ? paused_record(a, g) : 0;
+	/* Taken over from a record that did not say which QEMU (an older
+	 * agent's): it names this one from now on. */
+	int rec = g->blocked && !named && a->state_ok ? paused_record(a, g) : 0;
 	if (rec)
 		fprintf(stderr, "%s: cannot write its record again: %s\n", g->name,
 			strerror(-rec));
@@ -1527,9 +1536,8 @@ out:
 			resumed = err == 0;
 		}
 		qmp_close(&g->qmp);
-		if (g->blocked && !resumed && g->qmp.resumes != g->resumes_at_stop) {
-			snprintf(why, sizeof(why), "resumed by someone else since we stopped it: "
-				 "not ours to resume");
+		if (g->blocked && !resumed && resumed_since_stop(&g->qmp, g->resumes_at_stop)) {
+			snprintf(why, sizeof(why), THEIRS_SINCE ": not ours to resume");
 			resumed = 1;
 		}
 		if (g->blocked && !resumed &&
