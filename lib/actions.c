@@ -210,6 +210,16 @@ actions_bound_swap(const struct reclaim_config *cfg, const struct reclaim_host *
 		tot->swap += d->swap_bytes;
 	}
 	*flags |= RECLAIM_SUMMARY_SWAP_BOUNDED;
+	/* The others now give less: what rebalancing may give back, again. */
+	if (tot->rebalanced) {
+		tot->in = 0;
+		for (i = 0; i < n; i++) {
+			const struct reclaim_decision *d = (const void *)((const char *)out + i * dsize);
+
+			if (!(d->reasons & RECLAIM_REASON_REBALANCE))
+				tot->in = sat_add(tot->in, gives_beyond_limit(d, &work[i]));
+		}
+	}
 }
 
 /*
@@ -224,45 +234,28 @@ actions_bound_rebalance(const struct reclaim_config *cfg, struct reclaim_decisio
 			size_t dsize, size_t n, const struct vm_work *work, const struct vm_array *vms,
 			struct vm_hist *next, struct totals *tot)
 {
-	uint64_t back = 0, in = 0;
-	double scale = 1.0;
-	bool cut;
+	double scale;
 	size_t i;
 
-	if (!tot->rebalanced)
+	/* (decision_write() summed what is given back and what others give) */
+	if (!tot->rebalanced || tot->back <= tot->in)
 		return;
-	for (i = 0; i < n; i++) {
-		const struct reclaim_decision *d = (const void *)((const char *)out + i * dsize);
-		const struct vm_work *w = &work[i];
-
-		if (d->reasons & RECLAIM_REASON_REBALANCE) {
-			back += sat_sub(w->held, d->balloon_target_bytes);
-		} else {
-			uint64_t gives = sat_add(sat_sub(d->balloon_target_bytes, w->held),
-						 sat_add(d->swap_bytes, d->compress_bytes));
-
-			in = sat_add(in, sat_sub(gives, w->limit_excess));
-		}
-	}
-	cut = back > in;
-	if (cut)
-		scale = (double)in / (double)back;
+	scale = (double)tot->in / (double)tot->back;
 	for (i = 0; i < n; i++) {
 		struct reclaim_decision *d = (void *)((char *)out + i * dsize);
 		const struct vm_work *w = &work[i];
-		const struct reclaim_vm_stats *vm = vm_at(vms, i);
-		uint64_t cur = vm_balloon(vm), holds = balloon_backed_out(vm, cur);
-		uint64_t give, keep, bt;
+		const struct reclaim_vm_stats *vm;
+		uint64_t cur, holds, give, keep, bt;
 		bool resend;
 
-		if (!(d->reasons & RECLAIM_REASON_REBALANCE))
+		if (!(d->reasons & RECLAIM_REASON_REBALANCE) || d->balloon_target_bytes >= w->held)
 			continue;
 		/* A balloon op that failed last time is sent again, whatever
-		 * the target (decision_write() left the flag for here). */
-		resend = (next[i].flags & HIST_RESEND) != 0;
-		next[i].flags &= (uint16_t)~HIST_RESEND;
-		if (!cut || d->balloon_target_bytes >= w->held)
-			continue;
+		 * the target. */
+		resend = (w->flags & VIEW_RESEND) != 0;
+		vm = vm_at(vms, i);
+		cur = vm_balloon(vm);
+		holds = balloon_backed_out(vm, cur);
 		give = w->held - d->balloon_target_bytes;
 		keep = double_to_u64((double)give * scale) & ~(cfg->page_size - 1);
 		keep = min_u64(keep, give);

@@ -230,6 +230,7 @@ step(struct reclaim_policy *p, const struct reclaim_host *host,
 
 	/* The decisions, then what host swap allows. */
 	memset(&tot, 0, sizeof(tot));
+	tot.may_grow = s.grows; /* (no VM is rebalanced where none may grow) */
 	for (i = 0; i < n; i++)
 		decision_write(decision_at(decisions, c.dsize, i), c.dsize, &next->entries[i],
 			       &p->work[i], cfg, vm_get(&tmp, &c.vms, i), &t, shortfall, &tot);

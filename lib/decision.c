@@ -87,7 +87,7 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 		d->reasons |= RECLAIM_REASON_BLOCKED;
 
 	if ((w->flags & VIEW_DRIVER) &&
-	    (d->balloon_target_bytes != w->asked_before || (h->flags & HIST_RESEND)))
+	    (d->balloon_target_bytes != w->asked_before || (w->flags & VIEW_RESEND)))
 		d->actions |= RECLAIM_ACTION_BALLOON;
 	if (d->swap_bytes)
 		d->actions |= RECLAIM_ACTION_SWAP;
@@ -117,17 +117,18 @@ decision_write(struct reclaim_decision *d, size_t dsize, struct vm_hist *h,
 			   : (w->limit_excess ? RECLAIM_BOUND_MAX : RECLAIM_BOUND_NONE);
 	tot->swap += d->swap_bytes;
 	tot->compress += d->compress_bytes;
-	if (d->reasons & RECLAIM_REASON_REBALANCE)
+	if (d->reasons & RECLAIM_REASON_REBALANCE) {
 		tot->rebalanced = true;
+		tot->back += sat_sub(w->held, d->balloon_target_bytes);
+	} else if (tot->may_grow) {
+		tot->in = sat_add(tot->in, gives_beyond_limit(d, w));
+	}
 	if (d->reasons & RECLAIM_REASON_SWAP_UNAVAILABLE)
 		tot->flags |= RECLAIM_SUMMARY_SWAP_UNAVAILABLE;
 
 	/* What the next tick remembers (committed unless dry run). */
 	h->asked = (w->flags & VIEW_DRIVER) ? d->balloon_target_bytes : 0;
-	h->flags &= (uint16_t)~(HIST_FAILED | HIST_BLOCKED);
-	/* (a rebalanced VM's is still read by actions_bound_rebalance()) */
-	if (!(d->reasons & RECLAIM_REASON_REBALANCE))
-		h->flags &= (uint16_t)~HIST_RESEND;
+	h->flags &= (uint16_t)~(HIST_FAILED | HIST_BLOCKED | HIST_RESEND);
 	if (d->block)
 		h->flags |= HIST_BLOCKED;
 }

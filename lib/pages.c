@@ -297,58 +297,6 @@ candidate(const struct vm_work *w)
 	return !(w->flags & VIEW_FIXED) && w->target > w->lo;
 }
 
-/* A key of the scratch below, read bytewise (see key_at()). */
-static inline uint64_t
-u64_at(const unsigned char *s, size_t i)
-{
-	uint64_t x;
-
-	memcpy(&x, s + i * sizeof(x), sizeof(x));
-	return x;
-}
-
-/*
- * The want-th smallest (1-based) of the @p m keys in @p keys: the bits of
- * the price of each candidate's next page, gathered from the VMs once into
- * the decisions' memory, so that every radix round reads 8 bytes a VM, not
- * its whole line.
- */
-static uint64_t
-kth_key(const unsigned char *keys, size_t m, size_t want)
-{
-	uint64_t hist[BUCKETS];
-	struct radix r = {UINT64_MAX, 0, 0, 0};
-	size_t i, nb = buckets_for(m);
-
-	for (i = 0; i < m; i++) {
-		uint64_t k = u64_at(keys, i);
-
-		r.lo = min_u64(r.lo, k);
-		r.hi = max_u64(r.hi, k);
-	}
-	while (radix_round(&r, nb)) {
-		memset(hist, 0, r.used * sizeof(hist[0]));
-		for (i = 0; i < m; i++) {
-			uint64_t k = u64_at(keys, i);
-
-			if (k >= r.lo && k <= r.hi)
-				hist[radix_bucket(&r, k)]++;
-		}
-		want -= (size_t)radix_narrow(&r, hist, want, false);
-	}
-	return r.lo;
-}
-
-/* Takes one page from VM @p w; returns the bytes taken. */
-static uint64_t
-take_page(struct vm_work *w, uint64_t page)
-{
-	uint64_t take = min_u64(page, w->target - w->lo);
-
-	w->target -= take;
-	return take;
-}
-
 /*
  * The decisions' memory serves as scratch for the page keys and the top-up
  * heap. The caller's array has its own type, so the scratch is read and
@@ -367,6 +315,48 @@ static inline void
 key_put(unsigned char *s, size_t i, struct page_key k)
 {
 	memcpy(s + i * sizeof(k), &k, sizeof(k));
+}
+
+/*
+ * The want-th smallest (1-based) of the @p m keys in @p keys: the bits of
+ * the price of each candidate's next page, listed with the VM's index in
+ * the decisions' memory as the targets are placed, so that every radix
+ * round reads 16 bytes a candidate, not its whole line.
+ */
+static uint64_t
+kth_key(const unsigned char *keys, size_t m, size_t want)
+{
+	uint64_t hist[BUCKETS];
+	struct radix r = {UINT64_MAX, 0, 0, 0};
+	size_t i, nb = buckets_for(m);
+
+	for (i = 0; i < m; i++) {
+		uint64_t k = key_at(keys, i).key;
+
+		r.lo = min_u64(r.lo, k);
+		r.hi = max_u64(r.hi, k);
+	}
+	while (radix_round(&r, nb)) {
+		memset(hist, 0, r.used * sizeof(hist[0]));
+		for (i = 0; i < m; i++) {
+			uint64_t k = key_at(keys, i).key;
+
+			if (k >= r.lo && k <= r.hi)
+				hist[radix_bucket(&r, k)]++;
+		}
+		want -= (size_t)radix_narrow(&r, hist, want, false);
+	}
+	return r.lo;
+}
+
+/* Takes one page from VM @p w; returns the bytes taken. */
+static uint64_t
+take_page(struct vm_work *w, uint64_t page)
+{
+	uint64_t take = min_u64(page, w->target - w->lo);
+
+	w->target -= take;
+	return take;
 }
 
 /*
@@ -593,14 +583,20 @@ heap_down(unsigned char *h, size_t m, size_t i)
 	node_put(h, i, x);
 }
 
+/* The heap is built over @p m candidates listed in @p h (see
+ * pages_place()), in place: node k is written once entry k has been read. */
 static void
-topup(struct vm_work *w, size_t n, uint64_t page, uint64_t missing, unsigned char *h)
+topup(struct vm_work *w, size_t m, uint64_t page, uint64_t missing, unsigned char *h)
 {
-	size_t i, m = 0;
+	size_t i, k = 0;
 
-	for (i = 0; i < n; i++)
-		if (candidate(&w[i]))
-			node_put(h, m++, (struct heap_node){wl_rho(&w[i], w[i].target, page), i});
+	for (i = 0; i < m; i++) {
+		size_t idx = key_at(h, i).idx;
+
+		if (candidate(&w[idx]))
+			node_put(h, k++, (struct heap_node){wl_rho(&w[idx], w[idx].target, page), idx});
+	}
+	m = k;
 	for (i = m / 2; i-- > 0;)
 		heap_down(h, m, i);
 	while (missing > 0 && m > 0) {
@@ -635,8 +631,10 @@ pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page, do
 {
 	uint64_t taken = 0, given = 0, missing, kth;
 	bool reclaims = mode_reclaims(t->mode), rounded = reclaims || t->mode == MODE_HOLD;
-	unsigned char *keys = (unsigned char *)out; /* scratch: written afterwards */
-	size_t i, m, want, count = 0;
+	/* Scratch, written afterwards: the candidates, listed in index order
+	 * with the price of each one's next page. */
+	unsigned char *keys = (unsigned char *)out;
+	size_t i, j, want, m = 0;
 
 	if (reclaims && need > 0 && lambda > 0.0 && revoke_only &&
 	    pages_revoke_fast(w, n, lambda, slope, need, on, page, keys,
@@ -661,43 +659,47 @@ pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page, do
 				given += target - base;
 		}
 		v->target = target;
-		v->key = double_bits(wl_rho(v, target, page));
-		count += candidate(v);
+		if (rounded && candidate(v))
+			key_put(keys, m++,
+				(struct page_key){double_bits(wl_rho(v, target, page)), (uint32_t)i, 0});
 	}
 	if (reclaims && need > 0 && given == 0 && lambda > 0.0 && revoke_only) {
 		if (pages_revoke(w, n, lambda, need, page, out, dsize))
 			return;
 		/* It gave up (or fell short): carry on from what it wrote. */
 		taken = 0;
-		count = 0;
+		m = 0;
 		for (i = 0; i < n; i++) {
 			if (!(w[i].flags & VIEW_FIXED))
 				taken += sat_sub(w[i].base, w[i].target);
-			w[i].key = double_bits(wl_rho(&w[i], w[i].target, page));
-			count += candidate(&w[i]);
+			if (candidate(&w[i]))
+				key_put(keys, m++,
+					(struct page_key){double_bits(wl_rho(&w[i], w[i].target, page)),
+							  (uint32_t)i, 0});
 		}
 	}
-	if (!rounded || sat_sub(taken, given) >= need || count == 0)
+	if (!rounded || sat_sub(taken, given) >= need || m == 0)
 		goto topup;
 	missing = need - sat_sub(taken, given);
-	want = (size_t)min_u64((missing + page - 1) / page, count);
-	for (i = 0, m = 0; i < n; i++)
-		if (candidate(&w[i]))
-			memcpy(keys + m++ * sizeof(w[i].key), &w[i].key, sizeof(w[i].key));
+	want = (size_t)min_u64((missing + page - 1) / page, m);
 	kth = kth_key(keys, m, want);
-	for (i = 0; i < n && want; i++) {
-		if (candidate(&w[i]) && w[i].key < kth) {
-			taken += take_page(&w[i], page);
+	for (j = 0; j < m && want; j++) {
+		struct page_key k = key_at(keys, j);
+
+		if (k.key < kth) {
+			taken += take_page(&w[k.idx], page);
 			want--;
 		}
 	}
-	for (i = 0; i < n && want; i++) {
-		if (candidate(&w[i]) && w[i].key == kth) {
-			taken += take_page(&w[i], page);
+	for (j = 0; j < m && want; j++) {
+		struct page_key k = key_at(keys, j);
+
+		if (k.key == kth) {
+			taken += take_page(&w[k.idx], page);
 			want--;
 		}
 	}
 topup:
 	if (reclaims && sat_sub(taken, given) < need)
-		topup(w, n, page, need - sat_sub(taken, given), keys);
+		topup(w, m, page, need - sat_sub(taken, given), keys);
 }

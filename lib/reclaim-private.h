@@ -334,7 +334,8 @@ enum view_flag {
 	VIEW_FIXED = 1u << 3,        /* excluded from the water level */
 	VIEW_BALLOON_BOUND = 1u << 4, /* lower bound set by balloon room */
 	VIEW_DISTRESS = 1u << 5,     /* the guest needs its balloon back (or deflated it) */
-	VIEW_NO_SWAP = 1u << 6       /* host swap cannot deliver for this VM */
+	VIEW_NO_SWAP = 1u << 6,      /* host swap cannot deliver for this VM */
+	VIEW_RESEND = 1u << 7        /* its last balloon op failed: send it again */
 };
 
 /*
@@ -361,7 +362,7 @@ struct vm_work {
 	uint64_t asked_before; /* balloon size asked last tick (the adapter's view) */
 	uint64_t short_give;   /* short of memory: what it gets back from free memory */
 	uint64_t target;    /* placed in whole pages (pages_place) */
-	uint64_t key;       /* page placement scratch */
+	uint64_t spare;     /* (keeps the record two whole lines) */
 };
 
 /*
@@ -550,7 +551,22 @@ struct totals {
 	uint64_t deflate_backed;
 	uint32_t flags; /* enum reclaim_summary_flag bits the VMs raise */
 	bool rebalanced; /* some VM gets memory back by rebalancing */
+	/* Rebalancing: what the rebalanced VMs get back from their balloons,
+	 * and what the others give beyond what their limits take anyway;
+	 * summed only where a VM may grow (@p may_grow, set by the caller). */
+	uint64_t back, in;
+	bool may_grow;
 };
+
+/* What a VM that is not rebalanced gives this tick beyond its limit. */
+static inline uint64_t
+gives_beyond_limit(const struct reclaim_decision *d, const struct vm_work *w)
+{
+	uint64_t gives = sat_add(sat_sub(d->balloon_target_bytes, w->held),
+				 sat_add(d->swap_bytes, d->compress_bytes));
+
+	return sat_sub(gives, w->limit_excess);
+}
 
 /* Fills the decision's balloon target, swap and compress amounts, block
  * and the reasons they carry; returns the excess over the target. @p current

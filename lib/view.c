@@ -83,6 +83,9 @@ view_balloon(struct vm_work *w, struct vm_room *room, const struct reclaim_confi
 		return;
 	}
 	flags |= VIEW_DRIVER;
+	/* (a balloon op that failed is sent again, whatever the target) */
+	if (h->flags & HIST_RESEND)
+		flags |= VIEW_RESEND;
 	/* The terms below follow what the guest reports or does (a balloon
 	 * that does not inflate is the guest's doing too): they limit what
 	 * its balloon can deliver, not what it owes. */

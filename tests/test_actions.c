@@ -72,7 +72,13 @@ cut_give_back_names_its_bound(void **state)
 	d[1].swap_bytes = w[1].limit_excess;
 	d[1].reasons = RECLAIM_REASON_LIMIT;
 	d[1].bound = RECLAIM_BOUND_MAX;
+	/* As decision_write() sums them: 168 MiB back, nothing given beyond
+	 * the limit. */
 	tot.rebalanced = true;
+	tot.back = w[0].held - d[0].balloon_target_bytes;
+	tot.in = gives_beyond_limit(&d[1], &w[1]);
+	assert_int_equal(tot.back, 168 * MIB);
+	assert_int_equal(tot.in, 0);
 
 	actions_bound_rebalance(&cfg, d, sizeof(d[0]), 2, w, &arr, next, &tot);
 	assert_int_equal(d[0].balloon_target_bytes, 888 * MIB); /* nothing given back */
