@@ -281,6 +281,41 @@ fold(const struct vm_work *w, size_t n, double a, double b, uint32_t *active, do
 	return m;
 }
 
+/*
+ * wl_evaluate() at @p lambda and fold() for the bracket [a, b] in one pass,
+ * each summing in the same order as it does alone: the solver's second
+ * step, which must read every VM anyway, prepares the bracket it expects
+ * next.
+ */
+static size_t
+evaluate_fold(const struct vm_work *w, size_t n, double lambda, double a, double b,
+	      uint32_t *active, double *c0, double *c1, double *sum, double *slope)
+{
+	double g = 0.0, d = 0.0;
+	size_t i, m = 0;
+
+	*c0 = *c1 = 0.0;
+	for (i = 0; i < n; i++) {
+		const struct vm_work *v = &w[i];
+		double t, dt;
+		int p;
+
+		if (v->flags & VIEW_FIXED)
+			continue;
+		point(v, lambda, &t, &dt);
+		g += t;
+		d += dt;
+		p = piece(v, a);
+		if (p != piece(v, b))
+			active[m++] = (uint32_t)i;
+		else
+			fold_one(v, p, c0, c1);
+	}
+	*sum = g;
+	*slope = d;
+	return m;
+}
+
 static size_t
 refold(const struct vm_work *w, double a, double b, uint32_t *active, size_t m, double *c0,
        double *c1)
@@ -351,7 +386,11 @@ wl_solve(const struct vm_work *w, size_t n, double total, double guess)
 /*
  * With @p scratch (n entries), once the bracket has narrowed the VMs that
  * stay on one piece inside it are folded into a line and only the rest are
- * walked: a full pass or two, then steps over a handful of VMs.
+ * walked: a full pass or two, then steps over a handful of VMs. From the
+ * last tick's level (whose sums @p ls already holds), the first step
+ * usually lands on the other side of the solution, so the pass that
+ * evaluates it also folds for the bracket between the two: when it does
+ * land there, one full pass is all it takes.
  */
 double
 wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
@@ -360,8 +399,10 @@ wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
 	double sum_lo = ls->lo, sum_hi = ls->hi, a = 0.0, b = ls->top, lambda, g, slope, tol, ga,
 	       gb;
 	double c0 = 0.0, c1 = 0.0;
-	size_t m = 0;
-	bool folded = false;
+	/* the bracket folded ahead (spec), and its line */
+	double spec_a = 0.0, spec_b = 0.0, spec_c0 = 0.0, spec_c1 = 0.0;
+	size_t m = 0, spec_m = 0;
+	bool folded = false, from_guess = false, spec = false;
 	int iter, side = 0, same = 0;
 
 	*slope_out = 0.0;
@@ -384,6 +425,13 @@ wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
 		} else if (iter == 0 && ls->guessed && lambda == ls->guess) {
 			g = ls->at_guess;
 			slope = ls->slope_at_guess;
+			from_guess = true;
+		} else if (iter == 1 && from_guess && scratch) {
+			spec_a = fmin(ls->guess, lambda);
+			spec_b = fmax(ls->guess, lambda);
+			spec_m = evaluate_fold(w, n, lambda, spec_a, spec_b, scratch, &spec_c0,
+					       &spec_c1, &g, &slope);
+			spec = true;
 		} else {
 			wl_evaluate(w, n, lambda, &g, &slope);
 		}
@@ -418,7 +466,13 @@ wl_solve_scratch(const struct vm_work *w, size_t n, double total, double guess,
 			break;
 		lambda = next;
 		if (scratch && !folded && iter >= 1) {
-			m = fold(w, n, a, b, scratch, &c0, &c1);
+			if (spec && a == spec_a && b == spec_b) {
+				m = spec_m;
+				c0 = spec_c0;
+				c1 = spec_c1;
+			} else {
+				m = fold(w, n, a, b, scratch, &c0, &c1);
+			}
 			folded = true;
 		} else if (folded) {
 			m = refold(w, a, b, scratch, m, &c0, &c1);
