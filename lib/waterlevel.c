@@ -253,6 +253,22 @@ fold_one(const struct vm_work *v, int p, double *c0, double *c1)
 	}
 }
 
+/* VM @p v (number @p idx): folded into the line when its piece is the
+ * same at both ends of [a, b], else listed as the @p m-th in @p active;
+ * returns the length of the list. */
+static inline size_t
+fold_or_list(const struct vm_work *v, uint32_t idx, double a, double b, uint32_t *active,
+	     size_t m, double *c0, double *c1)
+{
+	int p = piece(v, a);
+
+	if (p != piece(v, b))
+		active[m++] = idx;
+	else
+		fold_one(v, p, c0, c1);
+	return m;
+}
+
 /*
  * Folds every VM whose piece is the same at both ends of [a, b] into one
  * line (it stays linear inside the bracket) and lists the others in
@@ -266,18 +282,9 @@ fold(const struct vm_work *w, size_t n, double a, double b, uint32_t *active, do
 	size_t i, m = 0;
 
 	*c0 = *c1 = 0.0;
-	for (i = 0; i < n; i++) {
-		const struct vm_work *v = &w[i];
-		int p;
-
-		if (v->flags & VIEW_FIXED)
-			continue;
-		p = piece(v, a);
-		if (p != piece(v, b))
-			active[m++] = (uint32_t)i;
-		else
-			fold_one(v, p, c0, c1);
-	}
+	for (i = 0; i < n; i++)
+		if (!(w[i].flags & VIEW_FIXED))
+			m = fold_or_list(&w[i], (uint32_t)i, a, b, active, m, c0, c1);
 	return m;
 }
 
@@ -298,18 +305,13 @@ evaluate_fold(const struct vm_work *w, size_t n, double lambda, double a, double
 	for (i = 0; i < n; i++) {
 		const struct vm_work *v = &w[i];
 		double t, dt;
-		int p;
 
 		if (v->flags & VIEW_FIXED)
 			continue;
 		point(v, lambda, &t, &dt);
 		g += t;
 		d += dt;
-		p = piece(v, a);
-		if (p != piece(v, b))
-			active[m++] = (uint32_t)i;
-		else
-			fold_one(v, p, c0, c1);
+		m = fold_or_list(v, (uint32_t)i, a, b, active, m, c0, c1);
 	}
 	*sum = g;
 	*slope = d;
@@ -322,15 +324,9 @@ refold(const struct vm_work *w, double a, double b, uint32_t *active, size_t m, 
 {
 	size_t j, k = 0;
 
-	for (j = 0; j < m; j++) {
-		const struct vm_work *v = &w[active[j]];
-		int p = piece(v, a);
-
-		if (p != piece(v, b))
-			active[k++] = active[j];
-		else
-			fold_one(v, p, c0, c1);
-	}
+	/* (entry k is written once entry j >= k has been read) */
+	for (j = 0; j < m; j++)
+		k = fold_or_list(&w[active[j]], active[j], a, b, active, k, c0, c1);
 	return k;
 }
 
