@@ -39,8 +39,7 @@ split_excess(struct reclaim_decision *d, const struct vm_work *w, const struct v
 			balloon = min_u64(w->limit_excess, room);
 		} else {
 			/* What is still in flight uses up part of the horizon. */
-			uint64_t deliver = sat_sub(balloon_deliverable(h, cfg, t),
-						   sat_sub(w->held, current));
+			uint64_t deliver = sat_sub(w->deliver, sat_sub(w->held, current));
 			uint64_t want = min_u64(excess, room);
 
 			balloon = min_u64(want, deliver);

@@ -238,13 +238,11 @@ track_demand(struct vm_hist *out, const struct reclaim_config *cfg,
 				      : 0.0;
 		double rate = (double)out->demand * keep;
 
+		bool roll = span >= window; /* (no branch: it follows the clock) */
+
 		out->demand = (float)(inst > rate ? inst : rate);
-		if (span >= window) {
-			out->win_avail = avail;
-			out->win_ns = ts;
-		} else {
-			out->win_avail = max_u64(out->win_avail, avail);
-		}
+		out->win_avail = roll ? avail : max_u64(out->win_avail, avail);
+		out->win_ns = roll ? ts : out->win_ns;
 	} else if (!(out->flags & HIST_AVAIL_KNOWN) || ts < out->avail_ns) {
 		out->demand = 0.0f;
 		out->win_avail = avail;

@@ -362,7 +362,7 @@ struct vm_work {
 	uint64_t asked_before; /* balloon size asked last tick (the adapter's view) */
 	uint64_t short_give;   /* short of memory: what it gets back from free memory */
 	uint64_t target;    /* placed in whole pages (pages_place) */
-	uint64_t spare;     /* (keeps the record two whole lines) */
+	uint64_t deliver;   /* hard state: balloon_deliverable(), else 0 */
 };
 
 /*

@@ -186,8 +186,9 @@ view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	/* Hard state: inflation already asked for counts only as far as the
 	 * balloon can deliver it in time; the rest of the ask is withdrawn
 	 * (host swap takes it over) so that it is not reclaimed twice. */
+	w->deliver = t->mode == MODE_SPLIT ? balloon_deliverable(h, cfg, t) : 0;
 	if (t->mode == MODE_SPLIT && view_can_balloon(w) && !(w->flags & VIEW_NO_SWAP))
-		w->held = min_u64(w->held, sat_add(b, balloon_deliverable(h, cfg, t)));
+		w->held = min_u64(w->held, sat_add(b, w->deliver));
 	/* Low: nothing waits. Host swap takes the whole excess now, so what
 	 * the balloon was asked and has not delivered is withdrawn, all of
 	 * it: left in place, it would arrive on top of the swap and take the
