@@ -555,30 +555,30 @@ node_put(unsigned char *h, size_t i, struct heap_node x)
 static bool
 heap_before(struct heap_node a, struct heap_node b)
 {
-	return a.rho < b.rho || (a.rho == b.rho && a.idx < b.idx);
+	return (a.rho < b.rho) | ((a.rho == b.rho) & (a.idx < b.idx));
 }
 
+/* Sifts node @p i down. Which child is cheaper follows the prices, not a
+ * pattern, so it is chosen by arithmetic rather than a branch. */
 static void
 heap_down(unsigned char *h, size_t m, size_t i)
 {
 	struct heap_node x = node_at(h, i);
 
 	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, best = i;
-		struct heap_node b = x;
+		size_t l = 2 * i + 1, c;
+		struct heap_node b;
 
-		if (l < m && heap_before(node_at(h, l), b)) {
-			best = l;
-			b = node_at(h, l);
-		}
-		if (r < m && heap_before(node_at(h, r), b)) {
-			best = r;
-			b = node_at(h, r);
-		}
-		if (best == i)
+		if (l >= m)
+			break;
+		c = l;
+		if (l + 1 < m)
+			c += heap_before(node_at(h, l + 1), node_at(h, l));
+		b = node_at(h, c);
+		if (!heap_before(b, x))
 			break;
 		node_put(h, i, b);
-		i = best;
+		i = c;
 	}
 	node_put(h, i, x);
 }
