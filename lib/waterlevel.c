@@ -179,22 +179,21 @@ wl_target(const struct vm_work *w, double lambda)
 static inline void
 point(const struct vm_work *v, double lambda, double *t, double *dt)
 {
-	double c = lambda * v->shares;
+	double c = lambda * v->shares, lo = (double)v->lo, hi = (double)v->hi, x, s;
 
 	if (c <= v->active) {
-		*t = c;
-		*dt = v->shares;
+		x = c;
+		s = v->shares;
 	} else {
-		*t = v->active + (c - v->active) * v->inv_k;
-		*dt = v->shares * v->inv_k;
+		x = v->active + (c - v->active) * v->inv_k;
+		s = v->shares * v->inv_k;
 	}
-	if (*t <= (double)v->lo) {
-		*t = (double)v->lo;
-		*dt = 0.0;
-	} else if (*t >= (double)v->hi) {
-		*t = (double)v->hi;
-		*dt = 0.0;
-	}
+	/* Clamped by min and max, not branches: which VMs sit at a bound
+	 * follows their numbers. (x is finite and lo <= hi, so this is the
+	 * clamp exactly, both ends included.) */
+	*dt = s * (double)((x > lo) & (x < hi));
+	x = x > lo ? x : lo;
+	*t = x < hi ? x : hi;
 }
 
 void
@@ -224,12 +223,11 @@ piece(const struct vm_work *v, double lambda)
 {
 	double c = lambda * v->shares;
 	double t = c <= v->active ? c : v->active + (c - v->active) * v->inv_k;
+	int p = c <= v->active ? 1 : 2;
 
-	if (t <= (double)v->lo)
-		return 0;
-	if (t >= (double)v->hi)
-		return 3;
-	return c <= v->active ? 1 : 2;
+	/* (selects: as in point()) */
+	p = t >= (double)v->hi ? 3 : p;
+	return t <= (double)v->lo ? 0 : p;
 }
 
 /* Adds a VM that stays on piece @p p to the line c0 + c1 lambda. */
