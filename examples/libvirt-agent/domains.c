@@ -26,6 +26,7 @@
 #define RECONNECT_MS 2000
 /* How long a new connection to libvirtd is waited for. */
 #define LV_CONNECT_WAIT_MS 10000
+#define LV_POLL_MS 100 /* an open under way, looked at from the event loop */
 
 static int
 hexval(int c)
@@ -682,20 +683,7 @@ on_close(virConnectPtr conn, int reason, void *opaque)
 	virEventUpdateTimeout(a->reconnect_timer, 0);
 }
 
-static void
-reconnect_timer(int timer, void *opaque)
-{
-	struct lv_agent *a = opaque;
-	(void)timer;
-	if (a->conn != NULL && !a->connected)
-		lv_disconnect(a);
-	if (a->conn == NULL && lv_connect(a, 0) == 0) {
-		a->reconnects++;
-		virEventUpdateTimeout(a->reconnect_timer, -1);
-		return;
-	}
-	virEventUpdateTimeout(a->reconnect_timer, RECONNECT_MS);
-}
+static void reconnect_timer(int timer, void *opaque);
 
 /* virConnectOpen() in a thread of its own. */
 struct lv_opener {
@@ -708,6 +696,7 @@ struct lv_opener {
 	virConnectPtr conn;
 	char error[256];
 	uint64_t started_ns;
+	int warned;        /* "accepts but does not answer" was logged */
 };
 
 static void
@@ -834,13 +823,19 @@ lv_disconnect(struct lv_agent *a)
 	a->connected = 0;
 }
 
-int
-lv_connect(struct lv_agent *a, int retry)
+static int
+connect_wait_ms(const struct lv_agent *a)
+{
+	return a->connect_wait_ms > 0 ? a->connect_wait_ms : LV_CONNECT_WAIT_MS;
+}
+
+/* Starts an open, or looks at the one under way, waiting up to @p wait_ms
+ * for a new one. */
+static int
+connect_within(struct lv_agent *a, int wait_ms, int retry)
 {
 	if (a->reconnect_timer <= 0)
 		a->reconnect_timer = virEventAddTimeout(-1, reconnect_timer, a, NULL);
-	/* A new attempt is waited for; one still under way is looked at. */
-	int wait_ms = a->connect_wait_ms > 0 ? a->connect_wait_ms : LV_CONNECT_WAIT_MS;
 	if (a->opener == NULL) {
 		a->opener = opener_start(a);
 		if (a->opener == NULL) {
@@ -855,11 +850,13 @@ lv_connect(struct lv_agent *a, int retry)
 	virConnectPtr c = NULL;
 	char error[256];
 	if (!opener_wait(a->opener, wait_ms, &c, error, sizeof(error))) {
-		if (wait_ms > 0)
+		uint64_t waited = lv_now_ns() - a->opener->started_ns;
+		if (!a->opener->warned && waited >= (uint64_t)connect_wait_ms(a) * 1000000u) {
 			lv_log(LV_WARN, "%s: libvirtd accepts but does not answer (waited %llu s); "
 			       "still waiting, and looking again every %d s", a->uri,
-			       (unsigned long long)((lv_now_ns() - a->opener->started_ns) / NS_PER_S),
-			       RECONNECT_MS / 1000);
+			       (unsigned long long)(waited / NS_PER_S), RECONNECT_MS / 1000);
+			a->opener->warned = 1;
+		}
 		if (retry)
 			virEventUpdateTimeout(a->reconnect_timer, RECONNECT_MS);
 		return -1;
@@ -895,4 +892,31 @@ lv_connect(struct lv_agent *a, int retry)
 	lv_resync(a);
 	lv_resume_leftovers(a);
 	return 0;
+}
+
+/* Never waits: the event loop that runs this also runs the ticks, the
+ * signals and the metrics endpoint, and a libvirtd that came back hung
+ * must hold none of them. An open under way is looked at every
+ * LV_POLL_MS until it has had the connect wait, then every RECONNECT_MS. */
+static void
+reconnect_timer(int timer, void *opaque)
+{
+	struct lv_agent *a = opaque;
+	(void)timer;
+	if (a->conn != NULL && !a->connected)
+		lv_disconnect(a);
+	if (a->conn == NULL && connect_within(a, 0, 0) == 0) {
+		a->reconnects++;
+		virEventUpdateTimeout(a->reconnect_timer, -1);
+		return;
+	}
+	virEventUpdateTimeout(a->reconnect_timer,
+			      a->opener != NULL && !a->opener->warned ? LV_POLL_MS : RECONNECT_MS);
+}
+
+int
+lv_connect(struct lv_agent *a, int retry)
+{
+	/* A new attempt is waited for; one still under way is looked at. */
+	return connect_within(a, connect_wait_ms(a), retry);
 }

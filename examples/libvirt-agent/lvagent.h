@@ -314,7 +314,8 @@ struct lv_agent {
  * when @p retry. virConnectOpen() waits for libvirtd without a deadline, so
  * it runs in a thread of its own: a new attempt is waited for
  * connect_wait_ms at most, one still under way is only looked at, and a
- * libvirtd that never answers holds neither the agent nor its exit. */
+ * libvirtd that never answers holds neither the agent nor its exit.
+ * Reconnections, from the event loop, do not wait at all. */
 int lv_connect(struct lv_agent *a, int retry);
 void lv_disconnect(struct lv_agent *a);
 /* Lists the active domains: attaches new ones, drops those gone. */

@@ -883,8 +883,96 @@ def test_dynamic(h):
       "vm-b was followed across the restart, not re-attached (same policy id)")
 
 
+class HungLibvirtd:
+    """A socket at libvirtd's path that accepts connections and never
+    answers, as a libvirtd that hung (or was stopped) would: the client's
+    open waits for a reply that never comes."""
+
+    def __init__(self, path):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        self.sock.listen(16)
+        self.accepted = []  # (time, connection)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                self.accepted.append((time.monotonic(), conn))
+
+    def close(self):
+        """Gone: the opens under way fail, as they would if it died."""
+        self.sock.close()
+        for _, conn in self.accepted:
+            conn.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+def test_hung_reconnect(h):
+    """6. libvirtd goes away and what answers at its socket then hangs: the
+    agent's reconnection does not hold its ticks, its metrics or a SIGTERM;
+    once a libvirtd answers again, it reconnects."""
+    c, log = h.check, h.e2e.log
+    agent = Agent(h, "hung", 8192 * MiB, duration=0, tick="200ms").start()
+
+    def wait_for(cond, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond():
+                return time.monotonic()
+            time.sleep(0.05)
+        return None
+
+    def ticks():
+        return metric(agent.sample(), "reclaim_agent_ticks_total") or 0
+
+    def hang():
+        """Stops libvirtd, puts a hung one in its place, and waits for the
+        agent's reconnection to reach it; returns it and when that was."""
+        h.libvirtd.stop()
+        hung = HungLibvirtd(h.libvirtd.sock)
+        c(wait_for(lambda: hung.accepted, 10) is not None,
+          "the agent's reconnection reached the hung libvirtd")
+        return hung, (hung.accepted[0][0] if hung.accepted else time.monotonic())
+
+    c(wait_for(lambda: metric(agent.sample(), "reclaim_agent_connected") == 1
+               and ticks() >= 3) is not None, "connected and ticking")
+    hung, since = hang()
+    t0 = ticks()
+    time.sleep(max(0.0, since + 3.0 - time.monotonic()))
+    t1 = ticks()
+    # 200 ms ticks: about 15 in 3 s. Before, the reconnection waited 10 s
+    # for an answer inside the event loop, and no tick ran meanwhile.
+    c(t1 - t0 >= 8, "it kept ticking while the reconnection hung (%d ticks in 3 s)" % (t1 - t0))
+    c(metric(agent.sample(), "reclaim_agent_connected") == 0, "and says it is not connected")
+    hung.close()
+    h.libvirtd.start()
+    c(wait_for(lambda: metric(agent.sample(), "reclaim_agent_reconnects_total") == 1, 15)
+      is not None, "it reconnected once a libvirtd answered")
+    c(wait_for(lambda: metric(agent.sample(), "reclaim_agent_connected") == 1, 5) is not None,
+      "and is connected")
+
+    hung, since = hang()
+    time.sleep(max(0.0, since + 0.5 - time.monotonic()))
+    t0 = time.monotonic()
+    agent.proc.send_signal(signal.SIGTERM)
+    agent.wait(timeout=30)
+    took = time.monotonic() - t0
+    hung.close()
+    h.libvirtd.start()  # for the harness's cleanup
+    log("log excerpt:\n" + agent.log_excerpt(r"connect|libvirt|signal|stopped", 10))
+    c(agent.rc == 0 and "signal 15: stopping" in agent.output,
+      "a SIGTERM during a hung reconnection stops it cleanly (exit %d)" % agent.rc)
+    c(took < 3.0, "at once (%.2f s), not when libvirtd answers" % took)
+
+
 def test_dry_run(h):
-    """6. --dry-run in the soft state decides to balloon, in the low state to
+    """7. --dry-run in the soft state decides to balloon, in the low state to
     host-swap and suspend, and leaves every guest exactly as it was."""
     c, mib = h.check, h.e2e.mib
     idle, busy = h.Guest(h, "idle"), h.Guest(h, "busy")
@@ -937,6 +1025,7 @@ TESTS = {
     "low-block": test_low_block,
     "no-oom": test_no_oom,
     "dynamic": test_dynamic,
+    "hung-reconnect": test_hung_reconnect,
     "dry-run": test_dry_run,
 }
 NEEDS_HOST_SWAP = {"hard-swap", "low-block", "no-oom", "dry-run"}
