@@ -820,6 +820,16 @@ def test_no_oom(h):
     c(g.alive(pid), "the workload is alive")
 
 
+def wait_for(cond, timeout=10, every=0.1):
+    """When cond() first held (time.monotonic()), or None after timeout s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return time.monotonic()
+        time.sleep(every)
+    return None
+
+
 def test_dynamic(h):
     """5. A domain started during the run is picked up, one destroyed is
     dropped, libvirtd restarts, and the agent keeps going."""
@@ -833,14 +843,6 @@ def test_dynamic(h):
     def managed():
         return {n for (m, ls), v in agent.sample().items() if m == "reclaim_vm_configured_bytes"
                 for k, n in ls if k == "domain"}
-
-    def wait_for(cond, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if cond():
-                return time.monotonic()
-            time.sleep(0.1)
-        return None
 
     c(wait_for(lambda: managed() == {"vm-a"}) is not None, "vm-a is managed from the start")
     c(metric(agent.sample(), "reclaim_vm_guest_ram_found", domain="vm-a") == 1,
@@ -919,14 +921,6 @@ def test_hung_reconnect(h):
     once a libvirtd answers again, it reconnects."""
     c, log = h.check, h.e2e.log
     agent = Agent(h, "hung", 8192 * MiB, duration=0, tick="200ms").start()
-
-    def wait_for(cond, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if cond():
-                return time.monotonic()
-            time.sleep(0.05)
-        return None
 
     def ticks():
         return metric(agent.sample(), "reclaim_agent_ticks_total") or 0
