@@ -237,7 +237,6 @@ track_demand(struct vm_hist *out, const struct reclaim_config *cfg,
 				      ? 1.0 - dt / (double)cfg->distress_horizon_ns
 				      : 0.0;
 		double rate = (double)out->demand * keep;
-
 		bool roll = span >= window; /* (no branch: it follows the clock) */
 
 		out->demand = (float)(inst > rate ? inst : rate);

@@ -183,10 +183,12 @@ view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	if ((t->mode == MODE_SPLIT || t->mode == MODE_SWAP) &&
 	    (t->no_swap || (h->flags & HIST_SWAP_DOWN)))
 		w->flags |= VIEW_NO_SWAP;
+	/* What the balloon can inflate in time, in the hard state (the split
+	 * of the excess reads it again). */
+	w->deliver = t->mode == MODE_SPLIT ? balloon_deliverable(h, cfg, t) : 0;
 	/* Hard state: inflation already asked for counts only as far as the
 	 * balloon can deliver it in time; the rest of the ask is withdrawn
 	 * (host swap takes it over) so that it is not reclaimed twice. */
-	w->deliver = t->mode == MODE_SPLIT ? balloon_deliverable(h, cfg, t) : 0;
 	if (t->mode == MODE_SPLIT && view_can_balloon(w) && !(w->flags & VIEW_NO_SWAP))
 		w->held = min_u64(w->held, sat_add(b, w->deliver));
 	/* Low: nothing waits. Host swap takes the whole excess now, so what
