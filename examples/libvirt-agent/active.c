@@ -281,14 +281,10 @@ active_sample(struct lv_agent *a, struct lv_domain *d, uint64_t now_ns)
 		}
 		sampled = (uint32_t)resident;
 		touched = (uint32_t)(ref < resident ? ref : resident);
-		if (end)
-			guest_mem_clear_refs(&d->mem);
 		break;
 	}
 	case LV_ACTIVE_PAGE_IDLE:
 		page_idle_count(a, d, &sampled, &touched, end);
-		if (end)
-			page_idle_begin(a, d);
 		break;
 	case LV_ACTIVE_GUEST:
 	case LV_ACTIVE_AUTO:
@@ -300,8 +296,23 @@ active_sample(struct lv_agent *a, struct lv_domain *d, uint64_t now_ns)
 	if (end) {
 		reclaim_estimator_period(&act->est, sampled, touched);
 		act->period_start_ns = now_ns;
+		act->restart_due = 1;
 	} else if (sampled > 0) {
 		reclaim_estimator_progress(&act->est, sampled, touched);
 	}
 	d->active = reclaim_estimator_active_bytes(&act->est, d->consumed);
+}
+
+void
+active_restart(struct lv_agent *a, struct lv_domain *d)
+{
+	struct lv_active *act = &d->act;
+
+	if (!act->restart_due)
+		return;
+	act->restart_due = 0;
+	if (act->method == LV_ACTIVE_CLEAR_REFS)
+		guest_mem_clear_refs(&d->mem);
+	else if (act->method == LV_ACTIVE_PAGE_IDLE)
+		page_idle_begin(a, d);
 }

@@ -188,6 +188,7 @@ struct lv_active {
 	uint64_t *hot;
 	size_t n_hot;
 	uint32_t last_sampled, last_touched;
+	int restart_due;          /* this tick's sample ended a period */
 };
 
 /* --max-domains at most; a domain's <memory> at most (their product fits
@@ -347,6 +348,11 @@ void active_start(struct lv_agent *a, struct lv_domain *d);
 void active_stop(struct lv_domain *d);
 /* Updates d->active from this tick's sample. */
 void active_sample(struct lv_agent *a, struct lv_domain *d, uint64_t now_ns);
+/* Starts the next period (clears the accessed bits, or marks a new sample
+ * idle) when this tick's sample ended one: after the tick's actions, since
+ * cleared before them the bits would leave the kernel's LRU, which host
+ * swap by lru relies on, unable to tell hot pages from cold. */
+void active_restart(struct lv_agent *a, struct lv_domain *d);
 
 /* ---- policy.c: the one place that decides and applies ---- */
 

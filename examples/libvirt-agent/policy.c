@@ -503,6 +503,9 @@ lv_tick(struct lv_agent *a)
 			lv_unblock(a, d);
 	}
 out:
+	for (size_t i = 0; i < a->n_doms; i++)
+		if (a->doms[i]->managed)
+			active_restart(a, a->doms[i]);
 	metrics_render(a);
 	if (a->metrics_file != NULL) {
 		int err = metrics_write_file(a, a->metrics_file);

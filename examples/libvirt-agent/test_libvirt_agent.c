@@ -1221,6 +1221,7 @@ test_page_idle_sample_grows(void **state)
 
 	a->cfg.sample_pages *= 10; /* what a reload with a larger sample sets */
 	active_sample(a, &d, lv_now_ns() + a->cfg.sample_period_ns + 1);
+	active_restart(a, &d);
 	assert_true(d.act.cap >= a->cfg.sample_pages);
 	assert_int_equal(d.act.n, a->cfg.sample_pages);
 
@@ -1228,6 +1229,49 @@ test_page_idle_sample_grows(void **state)
 	guest_mem_close(&d.mem);
 	close(a->page_idle_fd);
 	a->page_idle_fd = -1;
+	agent_free(a);
+	munmap(ram, size);
+}
+
+/*
+ * With clear_refs, a period's end clears the accessed bits only once the
+ * tick has acted (active_restart()): host swap by lru, which acts in
+ * between, must still see which pages were touched. Our own memory stands
+ * in for guest RAM.
+ */
+static void
+test_clear_refs_after_the_actions(void **state)
+{
+	(void)state;
+	const size_t size = 16u << 20;
+	char *ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(ram != MAP_FAILED);
+	assert_int_equal(madvise(ram, size, MADV_DONTFORK), 0); /* as QEMU marks guest RAM */
+	memset(ram, 1, size);
+	struct lv_agent *a = agent_new(1);
+	a->active_method = LV_ACTIVE_CLEAR_REFS;
+	struct lv_domain d;
+	memset(&d, 0, sizeof(d));
+	guest_mem_init(&d.mem);
+	uint64_t sizes[1] = {size};
+	char why[200] = "";
+	assert_int_equal(guest_mem_open_ram(&d.mem, getpid(), sizes, 1, why, sizeof(why)), 0);
+	reclaim_rng_seed(&d.rng, 1);
+	active_start(a, &d);
+	assert_int_equal(d.act.method, LV_ACTIVE_CLEAR_REFS);
+
+	memset(ram, 2, size); /* the period's accesses */
+	assert_int_equal(guest_mem_usage(&d.usage, &d.mem), 0);
+	assert_true(d.usage.referenced_bytes >= size / 2);
+	active_sample(a, &d, lv_now_ns() + a->cfg.sample_period_ns + 1);
+	assert_int_equal(guest_mem_usage(&d.usage, &d.mem), 0);
+	assert_true(d.usage.referenced_bytes >= size / 2); /* still there for the actions */
+	active_restart(a, &d);
+	assert_int_equal(guest_mem_usage(&d.usage, &d.mem), 0);
+	assert_true(d.usage.referenced_bytes < size / 8); /* the next period starts clean */
+
+	active_stop(&d);
+	guest_mem_close(&d.mem);
 	agent_free(a);
 	munmap(ram, size);
 }
@@ -1531,6 +1575,7 @@ main(void)
 		cmocka_unit_test(test_metrics_slow_client),
 		cmocka_unit_test(test_metrics_idle_clients),
 		cmocka_unit_test(test_page_idle_sample_grows),
+		cmocka_unit_test(test_clear_refs_after_the_actions),
 	};
 	return cmocka_run_group_tests_name("libvirt_agent", tests, event_loop_setup,
 					   event_loop_teardown);

@@ -62,6 +62,7 @@ struct guest {
 	struct guest_view view;
 	struct reclaim_estimator est;
 	uint64_t period_start_ns;
+	int refs_due;    /* the period ended: clear the accessed bits after acting */
 	struct reclaim_rng rng;
 	struct host_swap swap; /* lru or random, and why */
 
@@ -820,7 +821,7 @@ sample_guest(struct agent *a, struct guest *g, uint64_t now_ns)
 		touched = resident;
 	if (now_ns - g->period_start_ns >= a->cfg.sample_period_ns) {
 		reclaim_estimator_period(&g->est, (uint32_t)resident, (uint32_t)touched);
-		guest_mem_clear_refs(&g->mem);
+		g->refs_due = 1; /* (see tick()) */
 		g->period_start_ns = now_ns;
 	} else {
 		reclaim_estimator_progress(&g->est, (uint32_t)resident, (uint32_t)touched);
@@ -1067,6 +1068,9 @@ host_swap_free(void)
 	return meminfo_read(&mi, NULL) == 0 ? mi.swap_free : 0;
 }
 
+static int decide_and_act(struct agent *a, struct reclaim_vm_stats *vms,
+			  struct reclaim_decision *dec, uint64_t now);
+
 /* Samples every guest; then, unless only @p observing, decides and acts.
  * Returns 0, or -1 when the policy rejected its inputs. */
 static int
@@ -1082,9 +1086,26 @@ tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec
 			resume_gone(a, g, RESUME_RETRY_MS);
 	}
 	leftovers_retry(a, 0);
-	if (observing)
-		return 0;
+	int rc = observing ? 0 : decide_and_act(a, vms, dec, now);
+	/* A sampling period that ended at this tick's sample starts the next
+	 * only now, after the actions. Cleared before them, the accessed bits
+	 * would leave the kernel's LRU (host swap by lru) unable to tell the
+	 * guest's hot pages from its cold ones: it would page out the working
+	 * set as blindly as random picking. */
+	for (size_t i = 0; i < a->n_guests; i++) {
+		struct guest *g = &a->guests[i];
+		if (g->alive && g->refs_due)
+			guest_mem_clear_refs(&g->mem);
+		g->refs_due = 0;
+	}
+	return rc;
+}
 
+/* One decision on this tick's samples, carried out. */
+static int
+decide_and_act(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec,
+	       uint64_t now)
+{
 	/* The budget is this agent's host: a few small guests can put it
 	 * under real pressure on a large machine. */
 	struct reclaim_host host = RECLAIM_HOST_INIT;

@@ -1161,8 +1161,11 @@ def test_lru_swap(h):
     in 320 MiB they wrote once; each is host-swapped by the same amount
     once (its limit set that far below its resident RAM, on an idle host),
     one by random page-out, one by cold-first reclaim from the memory cgroup
-    it has to itself. The random one must take at least 5 times as many
-    major faults afterwards. Then, on cgroup v1: the limit and the OOM
+    it has to itself. The random one must take at least 20 times as many
+    major faults afterwards (the agent clears the accessed bits for its
+    active-memory sample only after it has acted: cleared just before, they
+    left the LRU unable to tell the working set from the rest, and it took
+    from a fifteenth as many faults as random to nearly as many). Then, on cgroup v1: the limit and the OOM
     killer setting are back, a reclaim the kernel cannot do (the cgroup's
     swappiness at 0) fails without harm, and a QEMU in a shared cgroup gets
     random picking, or its own cgroup with --cgroup move."""
@@ -1209,8 +1212,8 @@ def test_lru_swap(h):
     log("major faults after the swap: random %d, lru %d" % (faults["random"], faults["lru"]))
     c(faults["random"] >= 1000, "random page-out hit the working set (%d major faults)" %
       faults["random"])
-    c(faults["random"] >= 5 * faults["lru"],
-      "cold first: at least 5x fewer major faults than random (%d vs %d)" %
+    c(faults["random"] >= 20 * faults["lru"],
+      "cold first: at least 20x fewer major faults than random (%d vs %d)" %
       (faults["lru"], faults["random"]))
 
     if cg.version == 1:
