@@ -1188,6 +1188,24 @@ test_dry_run_changes_nothing(void **state)
 	manage_default_domain(1);
 }
 
+/* @p size bytes of our own memory, written once and marked as QEMU marks
+ * guest RAM, as domain @p d's guest RAM. */
+static char *
+own_ram_domain(struct lv_domain *d, size_t size)
+{
+	char *ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(ram != MAP_FAILED);
+	assert_int_equal(madvise(ram, size, MADV_DONTFORK), 0);
+	memset(ram, 1, size);
+	memset(d, 0, sizeof(*d));
+	guest_mem_init(&d->mem);
+	uint64_t sizes[1] = {size};
+	char why[200] = "";
+	assert_int_equal(guest_mem_open_ram(&d->mem, getpid(), sizes, 1, why, sizeof(why)), 0);
+	reclaim_rng_seed(&d->rng, 1);
+	return ram;
+}
+
 /*
  * A reload may raise sample_pages: page-idle sampling makes room for the
  * larger sample (its arrays, sized for the old one, were written past).
@@ -1198,23 +1216,14 @@ test_page_idle_sample_grows(void **state)
 {
 	(void)state;
 	const size_t size = 64u << 20;
-	char *ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(ram != MAP_FAILED);
-	assert_int_equal(madvise(ram, size, MADV_DONTFORK), 0); /* as QEMU marks guest RAM */
-	memset(ram, 1, size);
+	struct lv_domain d;
+	char *ram = own_ram_domain(&d, size);
 	struct lv_agent *a = agent_new(1);
 	char path[160];
 	snprintf(path, sizeof(path), "%s/page_idle", tmpdir);
 	a->page_idle_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(a->page_idle_fd >= 0);
 	a->active_method = LV_ACTIVE_PAGE_IDLE;
-	struct lv_domain d;
-	memset(&d, 0, sizeof(d));
-	guest_mem_init(&d.mem);
-	uint64_t sizes[1] = {size};
-	char why[200] = "";
-	assert_int_equal(guest_mem_open_ram(&d.mem, getpid(), sizes, 1, why, sizeof(why)), 0);
-	reclaim_rng_seed(&d.rng, 1);
 	active_start(a, &d);
 	assert_int_equal(d.act.method, LV_ACTIVE_PAGE_IDLE);
 	assert_int_equal(d.act.n, a->cfg.sample_pages);
@@ -1244,19 +1253,10 @@ test_clear_refs_after_the_actions(void **state)
 {
 	(void)state;
 	const size_t size = 16u << 20;
-	char *ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(ram != MAP_FAILED);
-	assert_int_equal(madvise(ram, size, MADV_DONTFORK), 0); /* as QEMU marks guest RAM */
-	memset(ram, 1, size);
+	struct lv_domain d;
+	char *ram = own_ram_domain(&d, size);
 	struct lv_agent *a = agent_new(1);
 	a->active_method = LV_ACTIVE_CLEAR_REFS;
-	struct lv_domain d;
-	memset(&d, 0, sizeof(d));
-	guest_mem_init(&d.mem);
-	uint64_t sizes[1] = {size};
-	char why[200] = "";
-	assert_int_equal(guest_mem_open_ram(&d.mem, getpid(), sizes, 1, why, sizeof(why)), 0);
-	reclaim_rng_seed(&d.rng, 1);
 	active_start(a, &d);
 	assert_int_equal(d.act.method, LV_ACTIVE_CLEAR_REFS);
 
