@@ -221,9 +221,8 @@ wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, doubl
 static int
 piece(const struct vm_work *v, double lambda)
 {
-	double c = lambda * v->shares;
-	double t = c <= v->active ? c : v->active + (c - v->active) * v->inv_k;
-	int p = c <= v->active ? 1 : 2;
+	double t = wl_inverse(lambda, v->shares, v->active, v->inv_k);
+	int p = lambda * v->shares <= v->active ? 1 : 2;
 
 	/* (selects: as in point()) */
 	p = t >= (double)v->hi ? 3 : p;
