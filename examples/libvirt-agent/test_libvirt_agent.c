@@ -1206,6 +1206,15 @@ own_ram_domain(struct lv_domain *d, size_t size)
 	return ram;
 }
 
+/* Undoes own_ram_domain() (and the domain's sampling). */
+static void
+own_ram_domain_close(struct lv_domain *d, char *ram, size_t size)
+{
+	active_stop(d);
+	guest_mem_close(&d->mem);
+	munmap(ram, size);
+}
+
 /*
  * A reload may raise sample_pages: page-idle sampling makes room for the
  * larger sample (its arrays, sized for the old one, were written past).
@@ -1234,12 +1243,10 @@ test_page_idle_sample_grows(void **state)
 	assert_true(d.act.cap >= a->cfg.sample_pages);
 	assert_int_equal(d.act.n, a->cfg.sample_pages);
 
-	active_stop(&d);
-	guest_mem_close(&d.mem);
+	own_ram_domain_close(&d, ram, size);
 	close(a->page_idle_fd);
 	a->page_idle_fd = -1;
 	agent_free(a);
-	munmap(ram, size);
 }
 
 /*
@@ -1270,10 +1277,8 @@ test_clear_refs_after_the_actions(void **state)
 	assert_int_equal(guest_mem_usage(&d.usage, &d.mem), 0);
 	assert_true(d.usage.referenced_bytes < size / 8); /* the next period starts clean */
 
-	active_stop(&d);
-	guest_mem_close(&d.mem);
+	own_ram_domain_close(&d, ram, size);
 	agent_free(a);
-	munmap(ram, size);
 }
 
 /* A name or metadata value with control characters stays on its line. */
