@@ -227,78 +227,6 @@ policy_in_caller_memory(void **state)
 	reclaim_policy_destroy(NULL);
 }
 
-/* Transparent huge pages in "madvise" mode, where a mapping gets them only
- * on request: 1; another mode: 0; no such thing here: -1. */
-static int
-thp_on_request(void)
-{
-	char line[128] = "";
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-
-	if (!f)
-		return -1;
-	if (!fgets(line, sizeof(line), f))
-		line[0] = '\0';
-	fclose(f);
-	return strstr(line, "[madvise]") != NULL;
-}
-
-/* Whether the mapping holding @p addr may have transparent huge pages
- * (/proc/self/smaps); -1 when the kernel does not say. */
-static int
-thp_eligible(const void *addr)
-{
-	char line[512];
-	uintptr_t a = (uintptr_t)addr;
-	bool inside = false;
-	int found = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (found < 0 && fgets(line, sizeof(line), f)) {
-		unsigned long long lo, hi;
-		int eligible;
-
-		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
-			inside = a >= lo && a < hi;
-		else if (inside && sscanf(line, "THPeligible: %d", &eligible) == 1)
-			found = eligible;
-	}
-	fclose(f);
-	return found;
-}
-
-/*
- * The memory reclaim_policy_new() and reclaim_policy_resize() allocate is
- * asked to be backed by huge pages: in "madvise" mode its mapping is then
- * eligible, which it is not without the request.
- */
-static void
-own_memory_asks_for_huge_pages(void **state)
-{
-	const size_t vms = 100000; /* tens of megabytes: huge pages fit inside */
-	struct reclaim_config c;
-	struct reclaim_policy *p = NULL;
-
-	(void)state;
-	if (thp_on_request() != 1) {
-		print_message("transparent huge pages not in madvise mode here\n");
-		skip();
-	}
-	reclaim_config_init(&c, sizeof(c));
-	assert_int_equal(reclaim_policy_new(&p, &c, vms), RECLAIM_OK);
-	if (thp_eligible((const char *)p + reclaim_policy_memory_size(vms) / 2) < 0) {
-		reclaim_policy_destroy(p);
-		print_message("the kernel does not say which mappings may have huge pages\n");
-		skip();
-	}
-	assert_int_equal(thp_eligible((const char *)p + reclaim_policy_memory_size(vms) / 2), 1);
-	assert_int_equal(reclaim_policy_resize(&p, 2 * vms), RECLAIM_OK);
-	assert_int_equal(thp_eligible((const char *)p + reclaim_policy_memory_size(2 * vms) / 2), 1);
-	reclaim_policy_destroy(p);
-}
-
 int
 main(void)
 {
@@ -310,7 +238,6 @@ main(void)
 		cmocka_unit_test(esxi5_minfree_scale),
 		cmocka_unit_test(set_config_keeps_old_on_error),
 		cmocka_unit_test(policy_in_caller_memory),
-		cmocka_unit_test(own_memory_asks_for_huge_pages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
