@@ -22,10 +22,10 @@ defaults_are_esx(void **state)
 	assert_int_equal(RECLAIM_CONFIG_INIT_DEFAULT(&c), RECLAIM_OK);
 	assert_int_equal(c.struct_size, sizeof(c));
 	assert_int_equal(c.threshold_base, RECLAIM_BASE_USABLE);
-	assert_true(c.threshold_high == 0.06 && c.threshold_soft == 0.04);
-	assert_true(c.threshold_hard == 0.02 && c.threshold_low == 0.01);
-	assert_true(c.idle_tax == 0.75);
-	assert_true(c.balloon_max_fraction == 0.65);
+	assert_true(c.threshold_high == DBL(0.06) && c.threshold_soft == DBL(0.04));
+	assert_true(c.threshold_hard == DBL(0.02) && c.threshold_low == DBL(0.01));
+	assert_true(c.idle_tax == DBL(0.75));
+	assert_true(c.balloon_max_fraction == DBL(0.65));
 	assert_int_equal(c.flags, 0);
 	assert_int_equal(c.page_size, 4096);
 	assert_int_equal(c.sample_pages, 100);
@@ -48,8 +48,8 @@ profiles(void **state)
 	assert_null(field);
 	assert_int_equal(reclaim_config_init_profile(&c, sizeof(c), RECLAIM_PROFILE_ESXI5), 0);
 	assert_int_equal(c.threshold_base, RECLAIM_BASE_MINFREE);
-	assert_true(c.threshold_high == 1.0 && c.threshold_soft == 0.64);
-	assert_true(c.threshold_hard == 0.32 && c.threshold_low == 0.16);
+	assert_true(c.threshold_high == 1.0 && c.threshold_soft == DBL(0.64));
+	assert_true(c.threshold_hard == DBL(0.32) && c.threshold_low == DBL(0.16));
 	assert_int_equal(reclaim_config_check(&c, NULL), RECLAIM_OK);
 	memset(&c, 0xA5, sizeof(c));
 	assert_int_equal(reclaim_config_init_profile(&c, sizeof(c), 99), RECLAIM_E_INVAL);
@@ -222,9 +222,49 @@ policy_in_caller_memory(void **state)
 	assert_non_null(p);
 	reclaim_policy_destroy(p); /* does not free caller memory */
 	assert_int_equal(reclaim_policy_memory_size(0), 0);
-	assert_int_equal(reclaim_policy_memory_size((size_t)1 << 40), 0);
+	assert_int_equal(reclaim_policy_memory_size(SIZE_MAX), 0);
 	assert_int_equal(reclaim_policy_new(&p, &c, 0), RECLAIM_E_INVAL);
 	reclaim_policy_destroy(NULL);
+}
+
+/*
+ * The largest capacity the library sizes: 2^28 VMs where size_t is 64 bits,
+ * and, where it is 32 bits, as many as fit without the size wrapping (a few
+ * million). Up to it every size is a real one, a few hundred bytes a VM;
+ * one VM more is refused, and a policy is neither sized nor built for it.
+ */
+static void
+capacity_bound(void **state)
+{
+	static _Alignas(16) unsigned char buf[4096];
+	struct reclaim_config c;
+	struct reclaim_policy *p = (void *)buf;
+	size_t lo = 1, hi = ((size_t)1 << 28) + 1, max, per_vm;
+
+	(void)state;
+	reclaim_config_init(&c, sizeof(c));
+	per_vm = reclaim_policy_memory_size(1000) / 1000;
+	assert_true(per_vm >= 256);
+	assert_int_equal(reclaim_policy_memory_size(hi), 0);
+	while (hi - lo > 1) { /* sized at lo, refused at hi */
+		size_t mid = lo + (hi - lo) / 2;
+
+		*(reclaim_policy_memory_size(mid) ? &lo : &hi) = mid;
+	}
+	max = lo;
+	if (SIZE_MAX > UINT32_MAX) {
+		assert_int_equal(max, (size_t)1 << 28);
+	} else {
+		assert_true(max < (size_t)1 << 28);
+		assert_true(max > 3000000); /* about 4.8 million, by the per-VM size */
+	}
+	for (size_t n = max; n > 0; n /= 3) /* no wrap: the size grows with n */
+		assert_true(reclaim_policy_memory_size(n) / n >= per_vm * 9 / 10);
+	assert_int_equal(reclaim_policy_memory_size(max + 1), 0);
+	assert_int_equal(reclaim_policy_init(&p, buf, sizeof(buf), &c, max), RECLAIM_E_NOSPACE);
+	assert_int_equal(reclaim_policy_init(&p, buf, sizeof(buf), &c, max + 1), RECLAIM_E_INVAL);
+	assert_int_equal(reclaim_policy_new(&p, &c, max + 1), RECLAIM_E_INVAL);
+	assert_ptr_equal(p, (void *)buf); /* untouched */
 }
 
 int
@@ -238,6 +278,7 @@ main(void)
 		cmocka_unit_test(esxi5_minfree_scale),
 		cmocka_unit_test(set_config_keeps_old_on_error),
 		cmocka_unit_test(policy_in_caller_memory),
+		cmocka_unit_test(capacity_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

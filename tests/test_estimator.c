@@ -15,6 +15,8 @@
 
 #include <reclaim.h>
 
+#include "testutil.h"
+
 static void
 init_default(struct reclaim_estimator *est)
 {
@@ -54,11 +56,11 @@ init_defaults(void **state)
 	assert_memory_equal(&est, &from_cfg, sizeof(est));
 	assert_int_equal(est.struct_size, sizeof(est));
 	assert_int_equal(est.periods, 0);
-	assert_true(est.fast_gain == 0.7);
-	assert_true(est.slow_gain == 0.1);
-	assert_true(est.floor == 0.01);
+	assert_true(est.fast_gain == DBL(0.7));
+	assert_true(est.slow_gain == DBL(0.1));
+	assert_true(est.floor == DBL(0.01));
 	/* No history: only the floor. */
-	assert_true(reclaim_estimator_fraction(&est) == 0.01);
+	assert_true(reclaim_estimator_fraction(&est) == DBL(0.01));
 }
 
 static void
@@ -337,7 +339,7 @@ fraction_clamps_copied_state(void **state)
 	est.fast = NAN;
 	est.slow = NAN;
 	est.current = NAN;
-	assert_true(reclaim_estimator_fraction(&est) == 0.01);
+	assert_true(reclaim_estimator_fraction(&est) == DBL(0.01));
 	est.floor = NAN;
 	assert_true(reclaim_estimator_fraction(&est) >= 0.0);
 	assert_true(reclaim_estimator_fraction(&est) <= 1.0);

@@ -12,6 +12,14 @@
 #define GiB (1024 * MiB)
 #define SEC ((uint64_t)1000000000)
 
+/*
+ * A decimal constant rounded to a double. Where doubles are computed in a
+ * wider format (FLT_EVAL_METHOD 2: i386's x87), the literal 0.06 keeps long
+ * double precision in a comparison, and a double member that holds 0.06 is
+ * not equal to it; a cast rounds it as the assignment did.
+ */
+#define DBL(x) ((double)(x))
+
 /* splitmix64: a tiny deterministic generator, independent of the library. */
 static inline uint64_t
 tu_next(uint64_t *s)
