@@ -231,14 +231,15 @@ policy_in_caller_memory(void **state)
  * The largest capacity the library sizes: 2^28 VMs where size_t is 64 bits,
  * and, where it is 32 bits, as many as fit without the size wrapping (a few
  * million). Up to it every size is a real one, a few hundred bytes a VM;
- * one VM more is refused, and a policy is neither sized nor built for it.
+ * one VM more is refused: a policy is neither sized, built, copied nor
+ * grown for it.
  */
 static void
 capacity_bound(void **state)
 {
 	static _Alignas(16) unsigned char buf[4096];
 	struct reclaim_config c;
-	struct reclaim_policy *p = (void *)buf;
+	struct reclaim_policy *p = (void *)buf, *small = NULL, *grown;
 	size_t lo = 1, hi = ((size_t)1 << 28) + 1, max, per_vm;
 
 	(void)state;
@@ -265,6 +266,15 @@ capacity_bound(void **state)
 	assert_int_equal(reclaim_policy_init(&p, buf, sizeof(buf), &c, max + 1), RECLAIM_E_INVAL);
 	assert_int_equal(reclaim_policy_new(&p, &c, max + 1), RECLAIM_E_INVAL);
 	assert_ptr_equal(p, (void *)buf); /* untouched */
+	/* Nor is a policy copied or grown to it. */
+	assert_int_equal(reclaim_policy_new(&small, &c, 4), RECLAIM_OK);
+	grown = small;
+	assert_int_equal(reclaim_policy_copy(&p, buf, sizeof(buf), small, max + 1),
+			 RECLAIM_E_INVAL);
+	assert_ptr_equal(p, (void *)buf);
+	assert_int_equal(reclaim_policy_resize(&grown, max + 1), RECLAIM_E_INVAL);
+	assert_ptr_equal(grown, small);
+	reclaim_policy_destroy(small);
 }
 
 int

@@ -333,6 +333,9 @@ other_entry_points(void **state)
 			 RECLAIM_E_VM_DUPLICATE);
 	for (size_t i = 0; i < sizeof(d); i++)
 		assert_int_equal(((unsigned char *)d)[i], CANARY);
+	assert_int_equal(reclaim_policy_resize(NULL, 4), RECLAIM_E_NULL);
+	assert_int_equal(reclaim_policy_copy(NULL, d, sizeof(d), p, 4), RECLAIM_E_NULL);
+	assert_int_equal(((unsigned char *)d)[0], CANARY);
 	reclaim_policy_destroy(p);
 }
 
