@@ -324,6 +324,13 @@ invalid_input_untouched(void **state)
 	assert_int_equal(reclaim_estimator_period(NULL, 10, 1), RECLAIM_E_NULL);
 	assert_true(reclaim_estimator_fraction(NULL) == 0.0);
 	assert_true(reclaim_estimator_active_bytes(NULL, 1000) == 0);
+
+	/* An estimator of a size the library does not know is not fed. */
+	est.struct_size = (uint32_t)sizeof(est) + 8;
+	before = est;
+	assert_int_equal(reclaim_estimator_progress(&est, 10, 1), RECLAIM_E_VERSION);
+	assert_int_equal(reclaim_estimator_period(&est, 10, 1), RECLAIM_E_VERSION);
+	assert_memory_equal(&est, &before, sizeof(est));
 }
 
 static void
