@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * reclaim_decide(), reclaim_plan_admission() and reclaim_apply() allocate
- * nothing (reclaim.h: "nothing on the decision path allocates").
+ * nothing (reclaim.h: "nothing on the decision path allocates"); and where
+ * the library does allocate, a refusal is an error, not a crash.
  *
  * This executable defines malloc and its relatives itself, forwarding to
- * glibc's __libc_* entry points and counting calls while armed. The dynamic
+ * glibc's __libc_* entry points and counting calls while armed (and, while
+ * refusing, failing them with ENOMEM). The dynamic
  * linker binds libreclaim's (and libc's own) calls to these definitions,
  * and a static libreclaim links to them directly. A self-check first proves
  * the counter sees the library: reclaim_policy_new() must be counted.
@@ -40,41 +42,54 @@ void *__libc_memalign(size_t alignment, size_t size);
 void *__libc_valloc(size_t size);
 void *__libc_pvalloc(size_t size);
 
-static volatile bool armed;
+static volatile bool armed, refusing;
 static volatile unsigned long allocs, frees;
 
-static void
+/* Counts an allocation while armed; true when it is to fail (refusing). */
+static bool
 count(void)
 {
 	if (armed)
 		allocs++;
+	return armed && refusing;
+}
+
+static void *
+refuse(void)
+{
+	errno = ENOMEM;
+	return NULL;
 }
 
 void *
 malloc(size_t size)
 {
-	count();
+	if (count())
+		return refuse();
 	return __libc_malloc(size);
 }
 
 void *
 calloc(size_t n, size_t size)
 {
-	count();
+	if (count())
+		return refuse();
 	return __libc_calloc(n, size);
 }
 
 void *
 realloc(void *ptr, size_t size)
 {
-	count();
+	if (count())
+		return refuse();
 	return __libc_realloc(ptr, size);
 }
 
 void *
 reallocarray(void *ptr, size_t n, size_t size)
 {
-	count();
+	if (count())
+		return refuse();
 	if (size && n > SIZE_MAX / size) {
 		errno = ENOMEM;
 		return NULL;
@@ -93,14 +108,16 @@ free(void *ptr)
 void *
 memalign(size_t alignment, size_t size)
 {
-	count();
+	if (count())
+		return refuse();
 	return __libc_memalign(alignment, size);
 }
 
 void *
 aligned_alloc(size_t alignment, size_t size)
 {
-	count();
+	if (count())
+		return refuse();
 	return __libc_memalign(alignment, size);
 }
 
@@ -109,7 +126,8 @@ posix_memalign(void **out, size_t alignment, size_t size)
 {
 	void *p;
 
-	count();
+	if (count())
+		return ENOMEM;
 	if (alignment % sizeof(void *) || (alignment & (alignment - 1)))
 		return EINVAL;
 	p = __libc_memalign(alignment, size);
@@ -122,19 +140,21 @@ posix_memalign(void **out, size_t alignment, size_t size)
 void *
 valloc(size_t size)
 {
-	count();
+	if (count())
+		return refuse();
 	return __libc_valloc(size);
 }
 
 void *
 pvalloc(size_t size)
 {
-	count();
+	if (count())
+		return refuse();
 	return __libc_pvalloc(size);
 }
 #else
 #define HAVE_COUNTER 0
-static volatile bool armed;
+static volatile bool armed, refusing;
 static volatile unsigned long allocs, frees;
 #endif
 
@@ -411,6 +431,55 @@ errors_allocate_nothing(void **state)
 	reclaim_policy_destroy(p);
 }
 
+/*
+ * Out of memory: reclaim_policy_new() and reclaim_policy_resize() say so,
+ * their outputs untouched, and a policy that could not grow decides on as
+ * it would have, history and all (against a twin that never tried).
+ */
+static void
+out_of_memory_is_an_error(void **state)
+{
+	static struct world w;
+	static struct reclaim_decision twin_d[N_VMS];
+	struct reclaim_policy *p = (struct reclaim_policy *)&w, *q, *twin = NULL;
+	struct reclaim_summary sum = RECLAIM_SUMMARY_INIT, twin_sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_host h;
+	int rc;
+
+	(void)state;
+	world_init(&w, 64);
+	arm();
+	refusing = true;
+	rc = reclaim_policy_new(&p, &w.cfg, 64);
+	armed = refusing = false;
+	assert_int_equal(rc, RECLAIM_E_NOMEM);
+	assert_ptr_equal(p, (struct reclaim_policy *)&w);
+	assert_true(allocs >= 1); /* (it was refused, not skipped) */
+
+	assert_int_equal(reclaim_policy_new(&p, &w.cfg, 64), RECLAIM_OK);
+	assert_int_equal(reclaim_policy_new(&twin, &w.cfg, 64), RECLAIM_OK);
+	for (uint64_t tick = 1; tick <= 3; tick++) {
+		h = world_host(&w, 15, tick);
+		assert_int_equal(reclaim_decide(p, &h, w.vms, w.n, 0, &sum, w.d), RECLAIM_OK);
+		assert_int_equal(reclaim_decide(twin, &h, w.vms, w.n, 0, &twin_sum, twin_d),
+				 RECLAIM_OK);
+		if (tick == 2) {
+			q = p;
+			arm();
+			refusing = true;
+			rc = reclaim_policy_resize(&q, 128);
+			armed = refusing = false;
+			assert_int_equal(rc, RECLAIM_E_NOMEM);
+			assert_ptr_equal(q, p);
+		}
+		assert_memory_equal(&sum, &twin_sum, sizeof(sum));
+		assert_memory_equal(w.d, twin_d, w.n * sizeof(w.d[0]));
+		world_follow(&w, h.now_ns);
+	}
+	reclaim_policy_destroy(p);
+	reclaim_policy_destroy(twin);
+}
+
 int
 main(void)
 {
@@ -419,6 +488,7 @@ main(void)
 		cmocka_unit_test(decide_and_apply_allocate_nothing),
 		cmocka_unit_test(policy_in_caller_memory_allocates_nothing),
 		cmocka_unit_test(errors_allocate_nothing),
+		cmocka_unit_test(out_of_memory_is_an_error),
 	};
 
 	/* A whole-file TAP skip: cmocka's per-test skip reads as a failure
