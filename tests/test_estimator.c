@@ -350,6 +350,10 @@ fraction_clamps_copied_state(void **state)
 	est.floor = NAN;
 	assert_true(reclaim_estimator_fraction(&est) >= 0.0);
 	assert_true(reclaim_estimator_fraction(&est) <= 1.0);
+	/* Below 0, floor and all: never a negative fraction. */
+	est.floor = -1.0;
+	est.fast = est.slow = est.current = -0.5;
+	assert_true(reclaim_estimator_fraction(&est) == 0.0);
 }
 
 static void
