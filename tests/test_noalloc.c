@@ -6,9 +6,9 @@
  *
  * This executable defines malloc and its relatives itself, forwarding to
  * glibc's __libc_* entry points and counting calls while armed (and, while
- * refusing, failing them with ENOMEM). The dynamic
- * linker binds libreclaim's (and libc's own) calls to these definitions,
- * and a static libreclaim links to them directly. A self-check first proves
+ * refusing, failing them with ENOMEM). The dynamic linker binds
+ * libreclaim's (and libc's own) calls to these definitions, and a static
+ * libreclaim links to them directly. A self-check first proves
  * the counter sees the library: reclaim_policy_new() must be counted.
  * Under a tool that replaces malloc itself (valgrind), the counter sees
  * nothing, and the whole file reports a TAP skip rather than passing
@@ -90,10 +90,8 @@ reallocarray(void *ptr, size_t n, size_t size)
 {
 	if (count())
 		return refuse();
-	if (size && n > SIZE_MAX / size) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (size && n > SIZE_MAX / size)
+		return refuse();
 	return __libc_realloc(ptr, n * size);
 }
 

@@ -1165,10 +1165,11 @@ def test_lru_swap(h):
     major faults afterwards (the agent clears the accessed bits for its
     active-memory sample only after it has acted: cleared just before, they
     left the LRU unable to tell the working set from the rest, and it took
-    from a fifteenth as many faults as random to nearly as many). Then, on cgroup v1: the limit and the OOM
-    killer setting are back, a reclaim the kernel cannot do (the cgroup's
-    swappiness at 0) fails without harm, and a QEMU in a shared cgroup gets
-    random picking, or its own cgroup with --cgroup move."""
+    from a fifteenth as many faults as random to nearly as many). Then, on
+    cgroup v1: the limit and the OOM killer setting are back, a reclaim the
+    kernel cannot do (the cgroup's swappiness at 0) fails without harm, and
+    a QEMU in a shared cgroup gets random picking, or its own cgroup with
+    --cgroup move."""
     c = h.check
     amount = 128 * MiB
     cg = MemCgroup("e2e-lru-%d" % os.getpid())
