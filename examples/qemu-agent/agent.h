@@ -6,6 +6,7 @@
 #ifndef QEMU_AGENT_H
 #define QEMU_AGENT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +30,10 @@ struct qmp {
 	/* RESUME events read so far: QEMU tells every QMP client when the
 	 * guest runs again, whoever asked it to. */
 	uint64_t resumes;
+	/* When set and nonzero (a signal's flag), a wait for a reply ends at
+	 * once with -ECANCELED, the connection kept: the reply, should it
+	 * come, is skipped like any given up on. */
+	const volatile sig_atomic_t *cancel;
 };
 
 /* Connects, reads the greeting and negotiates capabilities. 0 or -errno. */
@@ -40,8 +45,8 @@ pid_t qmp_peer_pid(const struct qmp *q);
  * Runs one command; @p args may be NULL and is not consumed. On success
  * *ret (if not NULL) holds the "return" value, which the caller
  * json_decref()s. Returns 0, -EIO for a QMP error reply (text in q->error),
- * -ETIMEDOUT, or -EPIPE / -ECONNRESET / another -errno when the connection
- * is lost (the client is then closed).
+ * -ETIMEDOUT, -ECANCELED (q->cancel), or -EPIPE / -ECONNRESET / another
+ * -errno when the connection is lost (the client is then closed).
  */
 int qmp_execute(struct qmp *q, json_t **ret, const char *command, json_t *args);
 /* True once the connection is closed (the guest is gone). */

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,10 @@ struct guest {
 	uint64_t start;  /* a record names the QEMU it stopped */
 	uint64_t resumes_at_stop; /* qmp.resumes when we stopped it: one more is theirs */
 	unsigned timeouts; /* commands in a row without an answer */
+	/* Leaving (leave_guest(), which may run in a thread of its own). */
+	struct agent *agent;
+	int leave_resumed;
+	char leave_why[300];
 	/* Guest stats and the balloon size are read at different moments:
 	 * agent-common's guest_view aligns them. */
 	struct guest_view view;
@@ -202,7 +207,7 @@ guest_result(struct agent *a, struct guest *g, int err)
 		guest_gone(a, g, "QMP stopped answering");
 	} else if (err && qmp_closed(&g->qmp)) {
 		guest_gone(a, g, g->qmp.error);
-	} else if (err) {
+	} else if (err && err != -ECANCELED) { /* (cut short by a signal: leaving) */
 		fprintf(stderr, "t=%.2f %s: %s\n", a->t, g->name, g->qmp.error);
 	}
 	if (err != -ETIMEDOUT)
@@ -603,6 +608,7 @@ guest_attach(struct agent *a, struct guest *g)
 		fprintf(stderr, "%s: %s\n", g->name, g->qmp.error);
 		return -1;
 	}
+	g->qmp.cancel = &stop_requested;
 	pid_t pid = qmp_peer_pid(&g->qmp);
 	if (pid <= 0) {
 		fprintf(stderr, "%s: cannot tell QEMU's pid: %s\n", g->name, strerror(-pid));
@@ -1078,13 +1084,16 @@ tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec
 {
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	a->t = (double)(int64_t)(now - a->start_ns) / 1e9; /* < 0 while warming up */
-	for (size_t i = 0; i < a->n_guests; i++) {
+	for (size_t i = 0; i < a->n_guests && !stop_requested; i++) {
 		struct guest *g = &a->guests[i];
 		if (g->alive)
 			sample_guest(a, g, now);
 		else if (g->blocked)
 			resume_gone(a, g, RESUME_RETRY_MS);
 	}
+	/* Asked to leave: no decision on a sample the signal cut short. */
+	if (stop_requested)
+		return 0;
 	leftovers_retry(a, 0);
 	int rc = observing ? 0 : decide_and_act(a, vms, dec, now);
 	/* A sampling period that ended at this tick's sample starts the next
@@ -1509,6 +1518,66 @@ run(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec)
 	return 0;
 }
 
+/*
+ * Leaving, for one guest: a guest we stopped is resumed through its
+ * connection, or a new one if that is gone; the outcome is left in
+ * leave_resumed and leave_why. The wait is not cut short by the signal
+ * that asked us to leave.
+ */
+static void *
+leave_guest(void *arg)
+{
+	struct guest *g = arg;
+	struct agent *a = g->agent;
+	int err = -ENOTCONN;
+
+	g->qmp.cancel = NULL;
+	if (g->blocked && !qmp_closed(&g->qmp)) {
+		err = resume_checked(&g->qmp, g->resumes_at_stop, g->leave_why,
+				     sizeof(g->leave_why));
+		g->leave_resumed = err == 0;
+	}
+	qmp_close(&g->qmp);
+	if (g->blocked && !g->leave_resumed && resumed_since_stop(&g->qmp, g->resumes_at_stop)) {
+		snprintf(g->leave_why, sizeof(g->leave_why), THEIRS_SINCE ": not ours to resume");
+		g->leave_resumed = 1;
+	}
+	if (g->blocked && !g->leave_resumed &&
+	    resume_at(g->qmp_path, g->pid, g->start,
+		      err == -ETIMEDOUT ? RESUME_RETRY_MS : QMP_TIMEOUT_MS, g->leave_why,
+		      sizeof(g->leave_why)) == 0)
+		g->leave_resumed = 1;
+	if (g->leave_resumed)
+		paused_forget(a, g);
+	return NULL;
+}
+
+/* Every guest at once, each in a thread of its own (or here, when no
+ * thread can be had): a QEMU that does not answer holds up no other. */
+static void
+leave_all(struct agent *a)
+{
+	pthread_t *threads = calloc(a->n_guests ? a->n_guests : 1, sizeof(*threads));
+	unsigned char *started = calloc(a->n_guests ? a->n_guests : 1, 1);
+
+	for (size_t i = 0; i < a->n_guests; i++) {
+		struct guest *g = &a->guests[i];
+		g->agent = a;
+		g->leave_resumed = 0;
+		g->leave_why[0] = '\0';
+		if (!g->blocked || threads == NULL || started == NULL ||
+		    pthread_create(&threads[i], NULL, leave_guest, g) != 0)
+			leave_guest(g);
+		else
+			started[i] = 1;
+	}
+	for (size_t i = 0; i < a->n_guests; i++)
+		if (started != NULL && started[i])
+			pthread_join(threads[i], NULL);
+	free(threads);
+	free(started);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1545,34 +1614,18 @@ main(int argc, char **argv)
 		rc = run(&a, vms, dec);
 
 out:
-	/* Never leave a guest stopped behind us: through its connection, or
-	 * a new one if that is gone. One that cannot be resumed now keeps its
-	 * record, for the next agent, and the exit status says so. */
+	/* Never leave a guest stopped behind us. One that cannot be resumed
+	 * now keeps its record, for the next agent, and the exit status says
+	 * so. */
+	leave_all(&a);
 	for (size_t i = 0; i < a.n_guests; i++) {
 		struct guest *g = &a.guests[i];
-		char why[300] = "";
-		int resumed = 0, err = -ENOTCONN;
-		if (g->blocked && !qmp_closed(&g->qmp)) {
-			err = resume_checked(&g->qmp, g->resumes_at_stop, why, sizeof(why));
-			resumed = err == 0;
-		}
-		qmp_close(&g->qmp);
-		if (g->blocked && !resumed && resumed_since_stop(&g->qmp, g->resumes_at_stop)) {
-			snprintf(why, sizeof(why), THEIRS_SINCE ": not ours to resume");
-			resumed = 1;
-		}
-		if (g->blocked && !resumed &&
-		    resume_at(g->qmp_path, g->pid, g->start,
-			      err == -ETIMEDOUT ? RESUME_RETRY_MS : QMP_TIMEOUT_MS, why,
-			      sizeof(why)) == 0)
-			resumed = 1;
-		if (resumed) {
+		if (g->blocked && g->leave_resumed) {
 			/* "resumed", or why there was nothing to resume */
-			printf("%s: on exit: %s\n", g->name, why);
-			paused_forget(&a, g);
+			printf("%s: on exit: %s\n", g->name, g->leave_why);
 		} else if (g->blocked) {
 			fprintf(stderr, "%s: still stopped (%s); the next agent resumes it\n",
-				g->name, why);
+				g->name, g->leave_why);
 			if (rc == 0)
 				rc = 3;
 		}

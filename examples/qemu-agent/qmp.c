@@ -20,6 +20,9 @@
 
 /* A line longer than this is not QMP talking: drop the connection. */
 #define QMP_MAX_LINE (1u << 20)
+/* With a cancel flag, a wait looks at it at least this often: a signal
+ * that lands just before poll() does not wait out the command's timeout. */
+#define QMP_CANCEL_POLL_MS 100
 
 static int64_t
 monotonic_ms(void)
@@ -33,8 +36,11 @@ monotonic_ms(void)
 static int
 qmp_fail(struct qmp *q, int err, const char *what)
 {
-	snprintf(q->error, sizeof(q->error), "%s: %s", what, strerror(err));
-	if (err != ETIMEDOUT && err != EIO)
+	char text[128];
+
+	/* (GNU strerror_r: leaving resumes guests in threads of their own) */
+	snprintf(q->error, sizeof(q->error), "%s: %s", what, strerror_r(err, text, sizeof(text)));
+	if (err != ETIMEDOUT && err != EIO && err != ECANCELED)
 		qmp_close(q);
 	return -err;
 }
@@ -72,8 +78,12 @@ qmp_read_message(struct qmp *q, json_t **msg, int64_t deadline)
 			q->cap = cap;
 		}
 		int64_t left = deadline - monotonic_ms();
+		if (q->cancel != NULL && *q->cancel)
+			return qmp_fail(q, ECANCELED, "QMP reply");
 		if (left <= 0)
 			return qmp_fail(q, ETIMEDOUT, "QMP reply");
+		if (q->cancel != NULL && left > QMP_CANCEL_POLL_MS)
+			left = QMP_CANCEL_POLL_MS;
 		struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
 		int r = poll(&pfd, 1, (int)left);
 		if (r < 0 && errno == EINTR)
@@ -122,6 +132,8 @@ qmp_execute(struct qmp *q, json_t **ret, const char *command, json_t *args)
 {
 	if (q->fd < 0)
 		return -ENOTCONN;
+	if (q->cancel != NULL && *q->cancel)
+		return qmp_fail(q, ECANCELED, command);
 	uint64_t id = q->next_id++;
 	json_t *cmd = json_pack("{s:s, s:I}", "execute", command, "id", (json_int_t)id);
 	if (cmd == NULL)

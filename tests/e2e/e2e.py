@@ -960,6 +960,73 @@ def test_hung_monitor(h):
     c(agent.rc == 0, "agent exited cleanly (%d)" % agent.rc)
     c(g.qmp.cmd("query-status")["status"] == "running", "the guest runs on")
 
+    # Asked to leave while it waits on that monitor, the agent does not
+    # wait out the command's timeout (5 s, three times over).
+    agent = Agent(h, "hung-leave", [g], 64 << 30, duration=60).start()
+    time.sleep(4)
+    os.kill(g.proc.pid, signal.SIGSTOP)
+    try:
+        time.sleep(1.5)  # a tick comes every 0.5 s: it is waiting by now
+        t0 = time.monotonic()
+        agent.proc.terminate()
+        agent.wait(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        os.kill(g.proc.pid, signal.SIGCONT)
+    log("agent output:\n" + agent.output[-800:])
+    c(took < 2.5, "SIGTERM cut the wait on the stopped QEMU short: left %.1f s after it" % took)
+    c(agent.rc == 0, "agent exited cleanly (%d)" % agent.rc)
+    c(g.qmp.cmd("query-status")["status"] == "running", "the guest runs on")
+
+
+def test_exit_resumes(h):
+    """On exit the agent resumes every guest it stopped at once: one whose
+    QEMU does not answer (the process stopped here) holds up no other. It
+    keeps the record of that one, and the next agent resumes it."""
+    c = h.check
+    hung, other = Guest(h, "hung"), Guest(h, "other")
+    h.boot(hung, other)
+    pids = {g.name: g.memhog(250) for g in (hung, other)}
+    time.sleep(1)
+    budget = budget_for(hung.usage()[0] + other.usage()[0], LOW / 2)
+    # Ticks far apart: the guests stay stopped between the first and the
+    # second. The hung guest is listed first, so it would be resumed first.
+    agent = Agent(h, "exit-both", [hung, other], budget, duration=120, tick="30s").start()
+    deadline = time.monotonic() + 60
+    both = False
+    while time.monotonic() < deadline and agent.proc.poll() is None and not both:
+        both = all(g.qmp.cmd("query-status")["status"] == "paused" for g in (hung, other))
+        time.sleep(0.1)
+    c(both, "the agent stopped both guests")
+    os.kill(hung.proc.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        agent.proc.terminate()
+        while (time.monotonic() - t0 < 30 and
+               other.qmp.cmd("query-status")["status"] != "running"):
+            time.sleep(0.05)
+        resumed = time.monotonic() - t0
+        agent.wait(timeout=60)
+        left = time.monotonic() - t0
+    finally:
+        os.kill(hung.proc.pid, signal.SIGCONT)
+    log("agent output:\n" + agent.output[-1200:])
+    c(resumed < 2.5, "the answering guest ran again %.1f s after SIGTERM" % resumed)
+    c("other: on exit: resumed" in agent.output, "the agent says it resumed it")
+    c(left < 20, "the agent left %.1f s after SIGTERM, a timeout or two for the hung one" % left)
+    c(agent.rc == 3 and "hung: still stopped" in agent.output,
+      "it exited 3, saying the hung guest is still stopped (%d)" % agent.rc)
+    c(os.path.exists(record_path(h, hung.agent_qmp)), "and kept its record")
+    c(hung.qmp.cmd("query-status")["status"] == "paused", "the hung guest is still paused")
+    after = Agent(h, "exit-after", [hung, other], budget * 4, ticks=1).run()
+    log("the next agent:\n" + after.output[:600])
+    c("stopped by an earlier agent: resumed" in after.output,
+      "the next agent resumed the guest left stopped")
+    c(all(g.qmp.cmd("query-status")["status"] == "running" for g in (hung, other)),
+      "both guests run")
+    c(all(g.alive(pids[g.name]) and not g.oom() for g in (hung, other)),
+      "both workloads survived, no guest OOM")
+
 
 def start_cap_guest(h):
     """A guest without swap with most of its memory in use, by a program
@@ -1299,6 +1366,7 @@ TESTS = {
     "low-block-reconnect": test_low_block_reconnect,
     "foreign-pause": test_foreign_pause,
     "hung-monitor": test_hung_monitor,
+    "exit-resumes": test_exit_resumes,
     "guest-cap": test_guest_cap,
     "guest-swap": test_guest_swap,
     "no-cap-oom": test_no_cap_oom,
@@ -1308,8 +1376,8 @@ TESTS = {
     "no-driver-unresponsive": test_no_driver_unresponsive,
     "lru-swap": test_lru_swap,
 }
-NEEDS_HOST_SWAP = {"hard-swap", "low-block", "low-block-reconnect", "foreign-pause", "guest-cap",
-                   "limit", "no-driver", "no-driver-unresponsive"}
+NEEDS_HOST_SWAP = {"hard-swap", "low-block", "low-block-reconnect", "foreign-pause",
+                   "exit-resumes", "guest-cap", "limit", "no-driver", "no-driver-unresponsive"}
 NEEDS_ZRAM = {"lru-swap"}
 
 
