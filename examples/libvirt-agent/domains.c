@@ -183,6 +183,7 @@ static void
 setup_host(struct lv_agent *a, struct lv_domain *d)
 {
 	char why[200] = "";
+	int rc = 0;
 	guest_mem_init(&d->mem);
 	d->pid = lv_find_qemu(d->uuid);
 	if (d->pid == 0) {
@@ -206,14 +207,14 @@ setup_host(struct lv_agent *a, struct lv_domain *d)
 			lv_log(LV_WARN, "%s: the balloon has no stats period and a dry run does "
 			       "not set one: no guest statistics", d->name);
 		} else if (d->dom != NULL &&
-			   virDomainSetMemoryStatsPeriod(d->dom, (int)a->stats_interval_s,
-							 VIR_DOMAIN_AFFECT_LIVE) == 0) {
+			   (rc = lv_dom_set_stats_period(&d->call, d->dom,
+							 (int)a->stats_interval_s)) == 0) {
 			lv_log(LV_INFO, "%s: balloon stats period set to %u s", d->name,
 			       a->stats_interval_s);
 			d->set.stats_period = a->stats_interval_s;
 		} else {
 			lv_log(LV_WARN, "%s: cannot set the balloon stats period: %s", d->name,
-			       lv_virerr());
+			       lv_call_err(rc));
 		}
 	}
 	guest_view_init(&d->view, d->set.guest_swap, d->set.deflate_on_oom,
@@ -231,6 +232,18 @@ teardown_host(struct lv_domain *d)
 	d->pid = 0;
 	d->sampled = 0;
 	d->have_last = d->have_logged = 0;
+}
+
+/* A call of its still running finishes (and frees itself) alone. */
+static void
+domain_free(struct lv_domain *d)
+{
+	teardown_host(d);
+	lv_call_drop(&d->call);
+	if (d->dom != NULL)
+		virDomainFree(d->dom);
+	free(d->name);
+	free(d);
 }
 
 static void
@@ -398,11 +411,7 @@ lv_domain_drop(struct lv_agent *a, struct lv_domain *d, const char *why, int may
 	 * starts again. */
 	if (d->blocked)
 		blocked_saved(&a->blocked, d->uuid);
-	teardown_host(d);
-	if (d->dom != NULL)
-		virDomainFree(d->dom);
-	free(d->name);
-	free(d);
+	domain_free(d);
 	memmove(&a->doms[i], &a->doms[i + 1], (a->n_doms - i - 1) * sizeof(a->doms[0]));
 	a->n_doms--;
 }
@@ -411,12 +420,7 @@ void
 lv_domains_free(struct lv_agent *a)
 {
 	while (a->n_doms > 0) {
-		struct lv_domain *d = a->doms[a->n_doms - 1];
-		teardown_host(d);
-		if (d->dom != NULL)
-			virDomainFree(d->dom);
-		free(d->name);
-		free(d);
+		domain_free(a->doms[a->n_doms - 1]);
 		a->n_doms--;
 	}
 	free(a->doms);
@@ -508,8 +512,9 @@ resume_restored(struct lv_agent *a, virDomainPtr dom, const char *uuid, int deta
 	} else if (a->dry_run) {
 		return;
 	} else if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED) {
-		if (virDomainResume(dom) != 0) {
-			lv_log(LV_ERROR, "%s: cannot resume it: %s", name, lv_virerr());
+		int rc = lv_dom_resume(NULL, dom);
+		if (rc != 0) {
+			lv_log(LV_ERROR, "%s: cannot resume it: %s", name, lv_call_err(rc));
 			return; /* still listed: tried again by lv_resume_leftovers() */
 		}
 		lv_log(LV_INFO, "%s: restored suspended, and resumed", name);
@@ -532,7 +537,7 @@ lv_resume_leftovers(struct lv_agent *a)
 			continue;
 		}
 		virDomainPtr dom = virDomainLookupByUUIDString(a->conn, uuid);
-		int state = VIR_DOMAIN_NOSTATE, reason = 0;
+		int state = VIR_DOMAIN_NOSTATE, reason = 0, rc = 0;
 		/* Forgotten only when libvirt says it has no such domain: a
 		 * lookup that failed for another reason (the daemon went away
 		 * meanwhile) keeps the entry for the next try. */
@@ -563,13 +568,13 @@ lv_resume_leftovers(struct lv_agent *a)
 			lv_log(LV_INFO, "dry-run: %s was suspended by an earlier run; a real run "
 			       "would resume it", name);
 			done = 0;
-		} else if (paused && virDomainResume(dom) == 0) {
+		} else if (paused && (rc = lv_dom_resume(d ? &d->call : NULL, dom)) == 0) {
 			if (d != NULL)
 				d->own_resumes++;
 			lv_log(LV_INFO, "%s: resumed (suspended by an earlier run of the agent)",
 			       name);
 		} else if (paused) {
-			lv_log(LV_ERROR, "%s: cannot resume it: %s", name, lv_virerr());
+			lv_log(LV_ERROR, "%s: cannot resume it: %s", name, lv_call_err(rc));
 			done = 0;
 		}
 		if (dom != NULL)

@@ -77,6 +77,41 @@ int domxml_parse(struct lv_settings *out, const char *name, const char *xml,
 /* "metadata", "memtune", ... */
 const char *lv_source_name(enum lv_source src);
 
+/* ---- call.c: libvirt calls that may wait on a QEMU monitor ---- */
+
+/* How long a tick waits for one such call before it goes on without it. */
+#define LV_CALL_WAIT_MS 2000
+/* The call did not return in time, or one before it still has not. */
+#define LV_CALL_HUNG (-2)
+
+struct lv_call;
+
+/*
+ * Runs @p fn(@p dom, a copy of the @p size bytes at @p arg) in a thread of
+ * its own, and waits for it at most @p wait_ms. In time, the copy is
+ * copied back to @p arg and fn's result returned (libvirt's message, when
+ * it failed, is lv_call_err()'s). Late, it returns LV_CALL_HUNG and the call
+ * goes on alone: kept in *@p busy (unless @p busy is NULL), which makes
+ * every later call with it return LV_CALL_HUNG at once until it returns.
+ */
+int lv_call(struct lv_call **busy, virDomainPtr dom, const char *what,
+	    int (*fn)(virDomainPtr dom, void *arg), void *arg, size_t size, int wait_ms);
+/* Whether the call kept in *@p busy is still running; one that returned
+ * is let go (and logged). */
+int lv_call_busy(struct lv_call **busy);
+/* Lets go of the call kept in *@p busy, running or not. */
+void lv_call_drop(struct lv_call **busy);
+/* Why this thread's last call through lv_call() failed, given what it
+ * returned: libvirt's message, or no answer in time. */
+const char *lv_call_err(int rc);
+/* libvirt's calls of the same names, through lv_call() with
+ * LV_CALL_WAIT_MS (@p stats has room for VIR_DOMAIN_MEMORY_STAT_NR). */
+int lv_dom_memory_stats(struct lv_call **busy, virDomainPtr dom, virDomainMemoryStatStruct *stats);
+int lv_dom_set_memory(struct lv_call **busy, virDomainPtr dom, unsigned long kib);
+int lv_dom_set_stats_period(struct lv_call **busy, virDomainPtr dom, int period_s);
+int lv_dom_suspend(struct lv_call **busy, virDomainPtr dom);
+int lv_dom_resume(struct lv_call **busy, virDomainPtr dom);
+
 /* ---- memstats.c: virDomainMemoryStats as the policy needs it ---- */
 
 struct lv_memstats {
@@ -227,6 +262,7 @@ struct lv_domain {
 	uint64_t active;
 
 	/* What the agent did. */
+	struct lv_call *call;     /* a libvirt call of its that outlasted its wait */
 	int blocked;              /* suspended by this agent */
 	/* Suspends and resumes of ours whose events have not come yet. A
 	 * RESUMED event that is not ours, read after our suspend's, is

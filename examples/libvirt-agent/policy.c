@@ -31,6 +31,8 @@ lv_block(struct lv_agent *a, struct lv_domain *d)
 		return 0;
 	if (d->dom == NULL || !a->connected)
 		return -ENOTCONN;
+	if (lv_call_busy(&d->call))
+		return -EBUSY; /* a call of its still waits on its monitor */
 	int state = 0, reason = 0;
 	if (virDomainGetState(d->dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED) {
 		/* Paused by someone else: blocked already, and not ours to resume. */
@@ -45,8 +47,15 @@ lv_block(struct lv_agent *a, struct lv_domain *d)
 		       a->blocked.path, strerror(-err));
 		return err;
 	}
-	if (virDomainSuspend(d->dom) != 0) {
-		lv_log(LV_ERROR, "%s: cannot suspend it: %s", d->name, lv_virerr());
+	int rc = lv_dom_suspend(&d->call, d->dom);
+	if (rc == LV_CALL_HUNG) {
+		/* It may be suspended when the call returns: it stays listed
+		 * and counts as blocked until a resume succeeds. */
+		d->blocked = 1;
+		return -EBUSY;
+	}
+	if (rc != 0) {
+		lv_log(LV_ERROR, "%s: cannot suspend it: %s", d->name, lv_call_err(rc));
 		/* Refused, and it runs: forgotten. Otherwise (the connection
 		 * went) it may be suspended all the same: it stays listed and
 		 * counts as blocked until a resume succeeds. */
@@ -70,19 +79,23 @@ lv_unblock(struct lv_agent *a, struct lv_domain *d)
 		return 0;
 	if (d->dom == NULL || !a->connected)
 		return -ENOTCONN;
-	int state = 0, reason = 0;
+	if (lv_call_busy(&d->call))
+		return -EBUSY; /* a call of its still waits on its monitor */
+	int state = 0, reason = 0, rc = 0;
 	if (virDomainGetState(d->dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
 	    reason != VIR_DOMAIN_PAUSED_USER) {
 		/* Paused since for a reason of its own (an I/O error, a
 		 * migration): not the agent's pause, and not its to undo. */
 		lv_log(LV_INFO, "%s: paused for another reason (%d) than the agent's; not its to "
 		       "resume", d->name, reason);
-	} else if (virDomainResume(d->dom) == 0) {
+	} else if ((rc = lv_dom_resume(&d->call, d->dom)) == 0) {
 		d->own_resumes++;
 		lv_log(LV_INFO, "%s: resumed", d->name);
+	} else if (rc == LV_CALL_HUNG) {
+		return -EBUSY; /* still blocked: tried again when it answers */
 	} else if (virDomainGetState(d->dom, &state, &reason, 0) != 0 ||
 		   state == VIR_DOMAIN_PAUSED) {
-		lv_log(LV_ERROR, "%s: cannot resume it: %s", d->name, lv_virerr());
+		lv_log(LV_ERROR, "%s: cannot resume it: %s", d->name, lv_call_err(rc));
 		return -EIO;
 	} else {
 		lv_log(LV_INFO, "%s: resumed by someone else meanwhile", d->name);
@@ -107,8 +120,13 @@ op_set_balloon(void *user_data, uint64_t id, uint64_t balloon_bytes)
 		return -ENOTCONN;
 	/* libvirt's memory size is the guest's: configured - balloon, in KiB. */
 	unsigned long kib = (unsigned long)((d->set.configured - balloon_bytes) >> 10);
-	if (virDomainSetMemoryFlags(d->dom, kib, VIR_DOMAIN_AFFECT_LIVE) != 0) {
-		lv_log(LV_ERROR, "%s: cannot set the balloon: %s", d->name, lv_virerr());
+	int rc = lv_dom_set_memory(&d->call, d->dom, kib);
+	if (rc == LV_CALL_HUNG) {
+		d->op_error = -EBUSY;
+		return -EBUSY;
+	}
+	if (rc != 0) {
+		lv_log(LV_ERROR, "%s: cannot set the balloon: %s", d->name, lv_call_err(rc));
 		d->op_error = -EIO;
 		return -EIO;
 	}
@@ -260,11 +278,11 @@ sample_domain(struct lv_agent *a, struct lv_domain *d, uint64_t now)
 	}
 	if (d->dom != NULL && a->connected) {
 		virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
-		int n = virDomainMemoryStats(d->dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+		int n = lv_dom_memory_stats(&d->call, d->dom, stats);
 		if (n >= 0)
 			memstats_map(&d->ms, stats, n);
 		else
-			lv_log(LV_DEBUG, "%s: no memory stats: %s", d->name, lv_virerr());
+			lv_log(LV_DEBUG, "%s: no memory stats: %s", d->name, lv_call_err(n));
 	}
 	/* Otherwise the last stats stay, and age into staleness. */
 	uint64_t wall = lv_wall_ns();

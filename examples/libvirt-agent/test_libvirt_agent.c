@@ -1559,6 +1559,92 @@ test_metrics_idle_clients(void **state)
 	agent_free(a);
 }
 
+/* ---- calls that may hang ---- */
+
+/* A call that waits for a byte on a pipe, as one waits on a QEMU monitor
+ * that does not answer; it counts its runs and doubles its argument. */
+static int hang_fd = -1;
+static int hang_runs, hang_returns;
+
+static int
+hanging_call(virDomainPtr dom, void *arg)
+{
+	char c;
+	(void)dom;
+	__atomic_add_fetch(&hang_runs, 1, __ATOMIC_SEQ_CST);
+	int n = (int)read(hang_fd, &c, 1);
+	__atomic_add_fetch(&hang_returns, 1, __ATOMIC_SEQ_CST);
+	if (n != 1)
+		return -1;
+	*(int *)arg *= 2;
+	return c;
+}
+
+static void
+test_call_that_hangs(void **state)
+{
+	(void)state;
+	virDomainPtr dom = virDomainLookupByName(test_conn, "test");
+	struct lv_call *busy = NULL;
+	int p[2], arg = 21;
+	assert_non_null(dom);
+	assert_int_equal(pipe(p), 0);
+	hang_fd = p[0];
+	log_reset();
+
+	/* Answered in time: its result, and its argument back. */
+	assert_int_equal(write(p[1], "\x05", 1), 1);
+	assert_int_equal(lv_call(&busy, dom, "hanging_call", hanging_call, &arg, sizeof(arg),
+				 2000), 5);
+	assert_int_equal(arg, 42);
+	assert_null(busy);
+
+	/* No answer: the wait ends, the call is kept, and the next call for
+	 * the domain fails at once without running. */
+	assert_int_equal(lv_call(&busy, dom, "hanging_call", hanging_call, &arg, sizeof(arg), 50),
+			 LV_CALL_HUNG);
+	assert_non_null(busy);
+	assert_int_equal(arg, 42); /* untouched: the call may still write its copy */
+	assert_logged("test: hanging_call has not returned in 50 ms");
+	assert_int_equal(lv_call(&busy, dom, "hanging_call", hanging_call, &arg, sizeof(arg),
+				 2000), LV_CALL_HUNG);
+	assert_int_equal(__atomic_load_n(&hang_runs, __ATOMIC_SEQ_CST), 2);
+	assert_string_equal(lv_call_err(LV_CALL_HUNG),
+			    "no answer in time (its QEMU's monitor may hang)");
+	assert_true(lv_call_busy(&busy));
+
+	/* It answers: let go, and the domain's calls go on. */
+	assert_int_equal(write(p[1], "\x01", 1), 1);
+	for (int i = 0; i < 200 && lv_call_busy(&busy); i++)
+		usleep(10000);
+	assert_null(busy);
+	assert_logged("test: hanging_call returned after all");
+	assert_int_equal(write(p[1], "\x07", 1), 1);
+	assert_int_equal(lv_call(&busy, dom, "hanging_call", hanging_call, &arg, sizeof(arg),
+				 2000), 7);
+	assert_int_equal(arg, 84);
+
+	/* A domain dropped while its call hangs: the call cleans up after
+	 * itself when it returns (valgrind and ASan see no leak). */
+	assert_int_equal(lv_call(&busy, dom, "hanging_call", hanging_call, &arg, sizeof(arg), 50),
+			 LV_CALL_HUNG);
+	lv_call_drop(&busy);
+	assert_null(busy);
+	/* One given up on with nowhere to keep it: the same. */
+	assert_int_equal(lv_call(NULL, dom, "hanging_call", hanging_call, &arg, sizeof(arg), 50),
+			 LV_CALL_HUNG);
+	assert_logged("test: hanging_call has not returned in 50 ms (its QEMU's monitor may hang);"
+		      " given up");
+	assert_int_equal(write(p[1], "\x01\x01", 2), 2);
+	for (int i = 0; i < 500 && __atomic_load_n(&hang_returns, __ATOMIC_SEQ_CST) < 5; i++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&hang_returns, __ATOMIC_SEQ_CST), 5);
+	usleep(50000); /* (their threads let go of the calls) */
+	close(p[1]);
+	close(p[0]);
+	virDomainFree(dom);
+}
+
 int
 main(void)
 {
@@ -1581,6 +1667,7 @@ main(void)
 		cmocka_unit_test(test_metrics_idle_clients),
 		cmocka_unit_test(test_page_idle_sample_grows),
 		cmocka_unit_test(test_clear_refs_after_the_actions),
+		cmocka_unit_test(test_call_that_hangs),
 	};
 	return cmocka_run_group_tests_name("libvirt_agent", tests, event_loop_setup,
 					   event_loop_teardown);

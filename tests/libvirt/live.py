@@ -965,6 +965,57 @@ def test_hung_reconnect(h):
     c(took < 3.0, "at once (%.2f s), not when libvirtd answers" % took)
 
 
+def test_hung_qemu(h):
+    """7. A domain whose QEMU stops answering (the process stopped here):
+    libvirt waits on its monitor without a timeout, and the agent must not
+    wait with it. It goes on ticking, makes no more calls for that domain
+    until the one that hung returns, and a SIGTERM stops it at once."""
+    c, log = h.check, h.e2e.log
+    a, b = h.Guest(h, "vm-a"), h.Guest(h, "vm-b")
+    h.boot(a, b)
+    agent = Agent(h, "hung-qemu", 8192 * MiB, duration=0, tick="200ms").start()
+
+    def ticks():
+        return metric(agent.sample(), "reclaim_agent_ticks_total") or 0
+
+    def said(text):
+        with open(agent.out_path) as f:
+            return text in f.read()
+
+    c(wait_for(lambda: ticks() >= 5, 20) is not None, "ticking")
+    os.kill(a.pid, signal.SIGSTOP)
+    try:
+        time.sleep(1)
+        t0 = ticks()
+        time.sleep(5)
+        t1 = ticks()
+        # 200 ms ticks: about 25 in 5 s. Before, the first tick after the
+        # stop waited in virDomainMemoryStats for as long as QEMU was stopped.
+        c(t1 - t0 >= 10, "it kept ticking while vm-a's QEMU hung (%d ticks in 5 s)" % (t1 - t0))
+        c(said("vm-a: virDomainMemoryStats has not returned in 2000 ms"),
+          "and said which call hung")
+        os.kill(a.pid, signal.SIGCONT)
+        c(wait_for(lambda: said("vm-a: virDomainMemoryStats returned after all"), 15)
+          is not None, "once QEMU ran again, the call returned and vm-a's calls went on")
+        os.kill(a.pid, signal.SIGSTOP)
+        time.sleep(3)
+        t0 = time.monotonic()
+        agent.proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            agent.proc.wait(timeout=20)
+        took = time.monotonic() - t0
+        if agent.proc.poll() is None:
+            agent.proc.kill()
+        agent.wait()
+    finally:
+        os.kill(a.pid, signal.SIGCONT)
+    log("log excerpt:\n" + agent.log_excerpt(r"vm-a|signal", 10))
+    c(took < 3.0, "a SIGTERM while vm-a's QEMU hung stopped it at once (%.2f s)" % took)
+    c(agent.rc == 0, "agent exited cleanly (%d)" % agent.rc)
+    c(a.state() == libvirt.VIR_DOMAIN_RUNNING and b.state() == libvirt.VIR_DOMAIN_RUNNING,
+      "both domains run")
+
+
 def test_dry_run(h):
     """7. --dry-run in the soft state decides to balloon, in the low state to
     host-swap and suspend, and leaves every guest exactly as it was."""
@@ -1020,6 +1071,7 @@ TESTS = {
     "no-oom": test_no_oom,
     "dynamic": test_dynamic,
     "hung-reconnect": test_hung_reconnect,
+    "hung-qemu": test_hung_qemu,
     "dry-run": test_dry_run,
 }
 NEEDS_HOST_SWAP = {"hard-swap", "low-block", "no-oom", "dry-run"}
