@@ -140,14 +140,7 @@ lv_call(struct lv_call **busy, virDomainPtr dom, const char *what,
 		call_finish(c, fn(dom, c->arg));
 	}
 
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += wait_ms / 1000;
-	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	struct timespec deadline = lv_deadline(wait_ms);
 	pthread_mutex_lock(&c->lock);
 	while (!c->done && pthread_cond_timedwait(&c->done_cv, &c->lock, &deadline) != ETIMEDOUT)
 		;

@@ -768,14 +768,7 @@ opener_start(const struct lv_agent *a)
 static int
 opener_wait(struct lv_opener *o, int wait_ms, virConnectPtr *conn, char *error, size_t len)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = lv_deadline(wait_ms);
 	pthread_mutex_lock(&o->lock);
 	while (!o->done && pthread_cond_timedwait(&o->cond, &o->lock, &until) == 0)
 		;

@@ -89,6 +89,20 @@ lv_virerr(void)
 	return msg ? msg : "unknown libvirt error";
 }
 
+struct timespec
+lv_deadline(int wait_ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += wait_ms / 1000;
+	t.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
 uint64_t
 lv_now_ns(void)
 {

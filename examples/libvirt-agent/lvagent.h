@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <libvirt/libvirt.h>
 
@@ -35,6 +36,9 @@ void lv_log(enum lv_level level, const char *fmt, ...)
 /* libvirt's last error message, never NULL. */
 const char *lv_virerr(void);
 uint64_t lv_now_ns(void);  /* CLOCK_MONOTONIC */
+/* @p wait_ms from now on CLOCK_MONOTONIC, for pthread_cond_timedwait() on a
+ * condition variable set to that clock. */
+struct timespec lv_deadline(int wait_ms);
 uint64_t lv_wall_ns(void); /* CLOCK_REALTIME */
 
 /* ---- domxml.c: what the domain XML says ---- */
