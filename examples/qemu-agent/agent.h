@@ -36,8 +36,9 @@ struct qmp {
 	const volatile sig_atomic_t *cancel;
 };
 
-/* Connects, reads the greeting and negotiates capabilities. 0 or -errno. */
-int qmp_open(struct qmp *q, const char *path, int timeout_ms);
+/* Connects, reads the greeting and negotiates capabilities, each wait cut
+ * short by @p cancel (may be NULL; kept as q->cancel). 0 or -errno. */
+int qmp_open(struct qmp *q, const char *path, int timeout_ms, const volatile sig_atomic_t *cancel);
 void qmp_close(struct qmp *q);
 /* The pid of the QEMU process at the other end (SO_PEERCRED), or -errno. */
 pid_t qmp_peer_pid(const struct qmp *q);

@@ -183,12 +183,13 @@ qmp_execute(struct qmp *q, json_t **ret, const char *command, json_t *args)
 }
 
 int
-qmp_open(struct qmp *q, const char *path, int timeout_ms)
+qmp_open(struct qmp *q, const char *path, int timeout_ms, const volatile sig_atomic_t *cancel)
 {
 	memset(q, 0, sizeof(*q));
 	q->fd = -1;
 	q->next_id = 1;
 	q->timeout_ms = timeout_ms;
+	q->cancel = cancel;
 
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(addr.sun_path))
@@ -204,6 +205,11 @@ qmp_open(struct qmp *q, const char *path, int timeout_ms)
 	while (connect(q->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			return qmp_fail(q, errno, path);
+		if (cancel != NULL && *cancel) {
+			int err = qmp_fail(q, ECANCELED, path);
+			qmp_close(q);
+			return err;
+		}
 		if (monotonic_ms() >= deadline) {
 			int err = qmp_fail(q, ETIMEDOUT, path);
 			qmp_close(q);

@@ -978,6 +978,22 @@ def test_hung_monitor(h):
     c(agent.rc == 0, "agent exited cleanly (%d)" % agent.rc)
     c(g.qmp.cmd("query-status")["status"] == "running", "the guest runs on")
 
+    # The same while it attaches: the stopped QEMU's socket accepts, and
+    # its greeting never comes.
+    os.kill(g.proc.pid, signal.SIGSTOP)
+    try:
+        agent = Agent(h, "hung-attach", [g], 64 << 30, duration=60).start()
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        agent.proc.terminate()
+        agent.wait(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        os.kill(g.proc.pid, signal.SIGCONT)
+    log("agent output:\n" + agent.output[-800:])
+    c(took < 2.5 and agent.rc == 0,
+      "SIGTERM while attaching to it: left %.1f s after it, exit %d" % (took, agent.rc))
+
 
 def test_exit_resumes(h):
     """On exit the agent resumes every guest it stopped at once: one whose
