@@ -969,7 +969,8 @@ def test_hung_qemu(h):
     """7. A domain whose QEMU stops answering (the process stopped here):
     libvirt waits on its monitor without a timeout, and the agent must not
     wait with it. It goes on ticking, makes no more calls for that domain
-    until the one that hung returns, and a SIGTERM stops it at once."""
+    until the one that hung returns, and a SIGTERM stops it at once; one it
+    suspended is left for the next agent, the others resumed."""
     c, log = h.check, h.e2e.log
     a, b = h.Guest(h, "vm-a"), h.Guest(h, "vm-b")
     h.boot(a, b)
@@ -1012,8 +1013,48 @@ def test_hung_qemu(h):
     log("log excerpt:\n" + agent.log_excerpt(r"vm-a|signal", 10))
     c(took < 3.0, "a SIGTERM while vm-a's QEMU hung stopped it at once (%.2f s)" % took)
     c(agent.rc == 0, "agent exited cleanly (%d)" % agent.rc)
-    c(a.state() == libvirt.VIR_DOMAIN_RUNNING and b.state() == libvirt.VIR_DOMAIN_RUNNING,
-      "both domains run")
+    PAUSED, RUNNING = libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_RUNNING
+    c(a.state() == RUNNING and b.state() == RUNNING, "both domains run")
+
+    # Both suspended by the agent (the low state), then vm-a's QEMU hangs
+    # and the agent is asked to leave: it resumes vm-b, gives vm-a's resume
+    # its 2 s and leaves vm-a listed. Once its QEMU runs again, libvirtd
+    # carries out the resume it had queued (or the next agent resumes it).
+    pids = {g.name: g.memhog(200) for g in (a, b)}
+    time.sleep(1)
+    agent = Agent(h, "hung-blocked", budget_for(a.usage()[0] + b.usage()[0], h.low / 2),
+                  duration=60, tick="2s").start()
+    deadline = time.monotonic() + 30
+    both = False
+    while time.monotonic() < deadline and agent.proc.poll() is None and not both:
+        both = a.state() == PAUSED and b.state() == PAUSED
+        time.sleep(0.05)
+    c(both, "the agent suspended both domains")
+    os.kill(a.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        agent.proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            agent.proc.wait(timeout=30)
+        took = time.monotonic() - t0
+        if agent.proc.poll() is None:
+            agent.proc.kill()
+        agent.wait()
+        b_state = b.state()
+    finally:
+        os.kill(a.pid, signal.SIGCONT)
+    log("log excerpt:\n" + agent.log_excerpt(r"vm-|signal|stopped", 12))
+    c(took < 6.0, "asked to leave with vm-a's QEMU hung, it left %.2f s after" % took)
+    c(b_state == RUNNING and "vm-b: resumed" in agent.output, "vm-b was resumed")
+    c("vm-a: left suspended; the next run of the agent resumes it" in agent.output,
+      "vm-a was left suspended, and said so")
+    Agent(h, "hung-after", 8192 * MiB, duration=3).run()
+    with open(os.path.join(h.state_dir, "blocked")) as f:
+        listed = f.read().split()
+    c(a.state() == RUNNING and a.uuid not in listed,
+      "once its QEMU ran again, vm-a ran too, and the next agent's list is empty (%s)" % listed)
+    c(all(g.alive(pids[g.name]) and not g.oom() for g in (a, b)),
+      "both workloads survived, no guest OOM")
 
 
 def test_dry_run(h):
@@ -1074,7 +1115,7 @@ TESTS = {
     "hung-qemu": test_hung_qemu,
     "dry-run": test_dry_run,
 }
-NEEDS_HOST_SWAP = {"hard-swap", "low-block", "no-oom", "dry-run"}
+NEEDS_HOST_SWAP = {"hard-swap", "low-block", "no-oom", "hung-qemu", "dry-run"}
 
 
 def main():
