@@ -111,8 +111,11 @@ lv_call(struct lv_call **busy, virDomainPtr dom, const char *what,
 	struct lv_call *c = calloc(1, sizeof(*c) + size);
 	pthread_condattr_t attr;
 	if (c == NULL || pthread_condattr_init(&attr) != 0) {
-		free(c);
-		return fn(dom, arg); /* no room for a thread's call: without a limit */
+		free(c); /* no room for a thread's call: made here, without a limit */
+		int ret = fn(dom, arg);
+		if (ret < 0)
+			snprintf(last_error, sizeof(last_error), "%s", lv_virerr());
+		return ret;
 	}
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->done_cv, &attr);
@@ -154,9 +157,9 @@ lv_call(struct lv_call **busy, virDomainPtr dom, const char *what,
 		call_release(c);
 		return ret;
 	}
-	lv_log(LV_WARN, "%s: %s has not returned in %d ms (its QEMU's monitor may hang); "
-	       "%s until it does", virDomainGetName(dom), what, wait_ms,
-	       busy != NULL ? "no more calls for the domain" : "given up");
+	lv_log(LV_WARN, "%s: %s has not returned in %d ms (its QEMU's monitor may hang); %s",
+	       virDomainGetName(dom), what, wait_ms,
+	       busy != NULL ? "no more calls for the domain until it does" : "given up on");
 	if (busy != NULL)
 		*busy = c; /* the caller's reference, kept */
 	else
