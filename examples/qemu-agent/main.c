@@ -154,32 +154,95 @@ resumed_since_stop(const struct qmp *q, uint64_t resumes_at_stop)
 #define THEIRS_SINCE "resumed by someone else since we stopped it"
 static void paused_forget(const struct agent *a, struct guest *g);
 
-/* A guest we stopped whose connection is gone (QEMU may still be there):
- * "cont" through a new one. Until that works it is tried every tick, and
- * the agent does not leave while it is stopped. */
+/*
+ * Runs @p fn on each of the @p n items of @p size bytes at @p items at
+ * once, each in a thread of its own where @p own_thread says so (all when
+ * it is NULL) and a thread can be had, else here: one QEMU that does not
+ * answer holds up no other.
+ */
 static void
-resume_gone(struct agent *a, struct guest *g, int timeout_ms)
+run_at_once(void *(*fn)(void *), void *items, size_t n, size_t size,
+	    int (*own_thread)(const void *item))
 {
-	char how[300];
+	pthread_t *threads = n > 1 ? calloc(n, sizeof(*threads)) : NULL;
+	unsigned char *started = n > 1 ? calloc(n, 1) : NULL;
 
-	if (resumed_since_stop(&g->qmp, g->resumes_at_stop)) {
-		/* (read by its old connection, before it broke) */
-		g->blocked = 0;
-		g->resume_warned = 0;
-		paused_forget(a, g);
-		printf("t=%.2f %s: " THEIRS_SINCE ": not ours to resume\n", a->t, g->name);
-		return;
+	for (size_t i = 0; i < n; i++) {
+		void *item = (char *)items + i * size;
+		if (threads == NULL || started == NULL || (own_thread && !own_thread(item)) ||
+		    pthread_create(&threads[i], NULL, fn, item) != 0)
+			fn(item);
+		else
+			started[i] = 1;
 	}
-	if (resume_at(g->qmp_path, g->pid, g->start, timeout_ms, how, sizeof(how)) == 0) {
+	for (size_t i = 0; i < n; i++)
+		if (started != NULL && started[i])
+			pthread_join(threads[i], NULL);
+	free(threads);
+	free(started);
+}
+
+/* A "cont" through a connection of its own (resume_at()), to run with
+ * others at once. */
+struct resume_job {
+	const char *qmp_path;
+	pid_t pid;
+	uint64_t start;
+	int timeout_ms;
+	int err;
+	char why[300];
+	struct guest *guest; /* whose it is: a guest's, or (NULL) a leftover's */
+};
+
+static void *
+resume_job_run(void *arg)
+{
+	struct resume_job *j = arg;
+	j->err = resume_at(j->qmp_path, j->pid, j->start, j->timeout_ms, j->why, sizeof(j->why));
+	return NULL;
+}
+
+/*
+ * A guest we stopped whose connection is gone (QEMU may still be there) is
+ * resumed through a new one. Until that works it is tried every tick, and
+ * the agent does not leave while it is stopped. gone_to_resume() says
+ * whether it still needs it (one someone else resumed since is let go
+ * here); gone_resumed() takes the outcome.
+ */
+static int
+gone_to_resume(struct agent *a, struct guest *g)
+{
+	if (!resumed_since_stop(&g->qmp, g->resumes_at_stop))
+		return 1;
+	/* (read by its old connection, before it broke) */
+	g->blocked = 0;
+	g->resume_warned = 0;
+	paused_forget(a, g);
+	printf("t=%.2f %s: " THEIRS_SINCE ": not ours to resume\n", a->t, g->name);
+	return 0;
+}
+
+static void
+gone_resumed(struct agent *a, struct guest *g, const struct resume_job *j)
+{
+	if (j->err == 0) {
 		g->blocked = 0;
 		g->resume_warned = 0;
 		paused_forget(a, g);
-		printf("t=%.2f %s: %s\n", a->t, g->name, how);
+		printf("t=%.2f %s: %s\n", a->t, g->name, j->why);
 	} else if (!g->resume_warned) {
 		fprintf(stderr, "t=%.2f %s: stopped by us and not resumed yet (%s); trying again "
-			"every tick\n", a->t, g->name, how);
+			"every tick\n", a->t, g->name, j->why);
 		g->resume_warned = 1;
 	}
+}
+
+static struct resume_job
+job_for(const char *qmp_path, pid_t pid, uint64_t start, int timeout_ms, struct guest *g)
+{
+	struct resume_job j = {.qmp_path = qmp_path, .pid = pid, .start = start,
+			       .timeout_ms = timeout_ms, .guest = g};
+	return j;
 }
 
 static void
@@ -194,8 +257,11 @@ guest_gone(struct agent *a, struct guest *g, const char *why)
 	for (size_t i = 0; i < a->n_guests; i++)
 		left += a->guests[i].alive;
 	printf("t=%.2f %s: gone (%s); %zu guest(s) left\n", a->t, g->name, why, left);
-	if (g->blocked)
-		resume_gone(a, g, QMP_TIMEOUT_MS);
+	if (g->blocked && gone_to_resume(a, g)) {
+		struct resume_job j = job_for(g->qmp_path, g->pid, g->start, QMP_TIMEOUT_MS, g);
+		resume_job_run(&j);
+		gone_resumed(a, g, &j);
+	}
 }
 
 /* After a command on @p g's connection: a lost connection, or one that
@@ -444,7 +510,7 @@ record_parse(char *text, size_t n, pid_t *pid, uint64_t *start)
 }
 
 /* Keeps a record whose guest could not be resumed at start, and that no
- * --vm names, for leftovers_retry(). */
+ * --vm names, for retry_stopped(). */
 static int
 leftover_keep(struct agent *a, const char *qmp_path, const char *name, int fd, pid_t pid,
 	      uint64_t start)
@@ -463,7 +529,8 @@ leftover_keep(struct agent *a, const char *qmp_path, const char *name, int fd, p
 }
 
 /* Resumes every guest an earlier agent stopped and did not resume (it was
- * killed, or lost the guest's connection). */
+ * killed, or lost the guest's connection): the records read one by one,
+ * the guests resumed at once. */
 static void
 resume_left_paused(struct agent *a)
 {
@@ -476,11 +543,13 @@ resume_left_paused(struct agent *a)
 			close(dfd);
 		return;
 	}
+	struct leftover *found = NULL; /* the records, to resume */
+	size_t n_found = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, PAUSED_PREFIX, strlen(PAUSED_PREFIX)) != 0)
 			continue;
-		char path[4200], text[sizeof(((struct guest *)0)->qmp_path) + 48], why[300];
+		char path[4200], text[sizeof(((struct guest *)0)->qmp_path) + 48];
 		struct stat st;
 		snprintf(path, sizeof(path), "%s/%s", a->state_dir, e->d_name);
 		/* Not blocking: a FIFO in its place must not hang start-up. */
@@ -511,56 +580,107 @@ resume_left_paused(struct agent *a)
 			fprintf(stderr, "%s: not a record of ours; left alone\n", path);
 			continue;
 		}
-		if (resume_at(qmp_path, pid, start, QMP_TIMEOUT_MS, why, sizeof(why)) == 0) {
-			printf("%s: stopped by an earlier agent: %s\n", qmp_path, why);
-			unlinkat(a->state_fd, e->d_name, 0);
-			close(fd);
+		struct leftover *more = realloc(found, (n_found + 1) * sizeof(*more));
+		if (more == NULL) {
+			close(fd); /* (the record stays, for the next agent) */
 			continue;
 		}
-		fprintf(stderr, "%s: stopped by an earlier agent, still stopped: %s\n", qmp_path,
+		found = more;
+		snprintf(found[n_found].qmp_path, sizeof(found[n_found].qmp_path), "%s", qmp_path);
+		snprintf(found[n_found].name, sizeof(found[n_found].name), "%s", e->d_name);
+		found[n_found].fd = fd;
+		found[n_found].pid = pid;
+		found[n_found].start = start;
+		n_found++;
+	}
+	closedir(d);
+
+	/* All at once: one QEMU that does not answer holds up no other. */
+	struct resume_job *jobs = calloc(n_found ? n_found : 1, sizeof(*jobs));
+	for (size_t i = 0; i < n_found && jobs != NULL; i++)
+		jobs[i] = job_for(found[i].qmp_path, found[i].pid, found[i].start, QMP_TIMEOUT_MS,
+				  NULL);
+	if (jobs != NULL)
+		run_at_once(resume_job_run, jobs, n_found, sizeof(*jobs), NULL);
+	for (size_t i = 0; i < n_found; i++) {
+		const struct leftover *l = &found[i];
+		int err = jobs != NULL ? jobs[i].err : -ENOMEM;
+		const char *why = jobs != NULL ? jobs[i].why : strerror(ENOMEM);
+		if (err == 0) {
+			printf("%s: stopped by an earlier agent: %s\n", l->qmp_path, why);
+			unlinkat(a->state_fd, l->name, 0);
+			close(l->fd);
+			continue;
+		}
+		fprintf(stderr, "%s: stopped by an earlier agent, still stopped: %s\n", l->qmp_path,
 			why);
 		/* A guest of ours: it counts as blocked, and is resumed as soon
 		 * as a decision does not block it (or on exit), if the QEMU it
 		 * attaches to is the one the record names. */
 		struct guest *g = NULL;
-		for (size_t i = 0; i < a->n_guests && g == NULL; i++)
-			if (!strcmp(a->guests[i].qmp_path, qmp_path))
-				g = &a->guests[i];
+		for (size_t k = 0; k < a->n_guests && g == NULL; k++)
+			if (!strcmp(a->guests[k].qmp_path, l->qmp_path))
+				g = &a->guests[k];
 		if (g != NULL && g->record_fd < 0) {
 			g->blocked = 1;
-			g->record_fd = fd;
-			g->pid = pid;
-			g->start = start;
-		} else if (g == NULL && leftover_keep(a, qmp_path, e->d_name, fd, pid, start) == 0) {
-			fprintf(stderr, "%s: trying again every tick\n", qmp_path);
+			g->record_fd = l->fd;
+			g->pid = l->pid;
+			g->start = l->start;
+		} else if (g == NULL &&
+			   leftover_keep(a, l->qmp_path, l->name, l->fd, l->pid, l->start) == 0) {
+			fprintf(stderr, "%s: trying again every tick\n", l->qmp_path);
 		} else {
-			close(fd);
+			close(l->fd);
 		}
 	}
-	closedir(d);
+	free(jobs);
+	free(found);
 }
 
-/* Another try at every leftover (@p final: the last, before exit); true
- * when one is still stopped. */
+/*
+ * Another try, all at once, at every guest we stopped whose connection is
+ * gone and at every leftover of an earlier agent (@p final: the last try,
+ * before exit, at the leftovers alone). True when a leftover is still
+ * stopped.
+ */
 static int
-leftovers_retry(struct agent *a, int final)
+retry_stopped(struct agent *a, int final)
 {
-	for (size_t i = 0; i < a->n_leftovers;) {
+	size_t n = 0, cap = a->n_guests + a->n_leftovers;
+	struct resume_job *jobs = calloc(cap ? cap : 1, sizeof(*jobs));
+	if (jobs == NULL)
+		return a->n_leftovers > 0; /* (tried again at the next tick) */
+	for (size_t i = 0; i < a->n_guests && !final; i++) {
+		struct guest *g = &a->guests[i];
+		if (!g->alive && g->blocked && gone_to_resume(a, g))
+			jobs[n++] = job_for(g->qmp_path, g->pid, g->start, RESUME_RETRY_MS, g);
+	}
+	size_t guests = n;
+	for (size_t i = 0; i < a->n_leftovers; i++) {
+		const struct leftover *l = &a->leftovers[i];
+		jobs[n++] = job_for(l->qmp_path, l->pid, l->start, RESUME_RETRY_MS, NULL);
+	}
+	run_at_once(resume_job_run, jobs, n, sizeof(*jobs), NULL);
+	for (size_t k = 0; k < guests; k++)
+		gone_resumed(a, jobs[k].guest, &jobs[k]);
+	/* From the last: one resumed gives its place to the last, whose job
+	 * is done with. */
+	for (size_t i = a->n_leftovers; i-- > 0;) {
 		struct leftover *l = &a->leftovers[i];
-		char why[300];
-		if (resume_at(l->qmp_path, l->pid, l->start, RESUME_RETRY_MS, why, sizeof(why)) != 0) {
+		const struct resume_job *j = &jobs[guests + i];
+		if (j->err != 0) {
 			if (final)
 				fprintf(stderr, "%s: stopped by an earlier agent, still stopped (%s); "
-					"the next agent resumes it\n", l->qmp_path, why);
-			i++;
+					"the next agent resumes it\n", l->qmp_path, j->why);
 			continue;
 		}
-		printf("t=%.2f %s: stopped by an earlier agent: %s\n", a->t, l->qmp_path, why);
+		printf("t=%.2f %s: stopped by an earlier agent: %s\n", a->t, l->qmp_path, j->why);
 		if (file_still_named(a->state_fd, l->name, l->fd))
 			unlinkat(a->state_fd, l->name, 0);
 		close(l->fd);
 		*l = a->leftovers[--a->n_leftovers];
 	}
+	free(jobs);
 	return a->n_leftovers > 0;
 }
 
@@ -936,7 +1056,7 @@ op_unblock(void *user_data, uint64_t vm_id)
 	if (!g->blocked)
 		return 0; /* not stopped by us */
 	if (!g->alive)
-		return -ENOTCONN; /* resumed by resume_gone() */
+		return -ENOTCONN; /* resumed by retry_stopped() */
 	char why[300];
 	int err = resume_checked(&g->qmp, g->resumes_at_stop, why, sizeof(why));
 	if (!err) {
@@ -1083,17 +1203,14 @@ tick(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec
 {
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	a->t = (double)(int64_t)(now - a->start_ns) / 1e9; /* < 0 while warming up */
-	for (size_t i = 0; i < a->n_guests && !stop_requested; i++) {
-		struct guest *g = &a->guests[i];
-		if (g->alive)
-			sample_guest(a, g, now);
-		else if (g->blocked)
-			resume_gone(a, g, RESUME_RETRY_MS);
-	}
-	/* Asked to leave: no decision on a sample the signal cut short. */
+	for (size_t i = 0; i < a->n_guests && !stop_requested; i++)
+		if (a->guests[i].alive)
+			sample_guest(a, &a->guests[i], now);
+	/* Asked to leave: no decision on a sample the signal cut short (and
+	 * what is still stopped is resumed on the way out). */
 	if (stop_requested)
 		return 0;
-	leftovers_retry(a, 0);
+	retry_stopped(a, 0);
 	int rc = observing ? 0 : decide_and_act(a, vms, dec, now);
 	/* A sampling period that ended at this tick's sample starts the next
 	 * only now, after the actions. Cleared before them, the accessed bits
@@ -1551,30 +1668,22 @@ leave_guest(void *arg)
 	return NULL;
 }
 
-/* Every guest at once, each in a thread of its own (or here, when no
- * thread can be had): a QEMU that does not answer holds up no other. */
+static int
+guest_blocked(const void *g)
+{
+	return ((const struct guest *)g)->blocked;
+}
+
+/* Every guest at once (a thread for each one we stopped). */
 static void
 leave_all(struct agent *a)
 {
-	pthread_t *threads = calloc(a->n_guests ? a->n_guests : 1, sizeof(*threads));
-	unsigned char *started = calloc(a->n_guests ? a->n_guests : 1, 1);
-
 	for (size_t i = 0; i < a->n_guests; i++) {
-		struct guest *g = &a->guests[i];
-		g->agent = a;
-		g->leave_resumed = 0;
-		g->leave_why[0] = '\0';
-		if (!g->blocked || threads == NULL || started == NULL ||
-		    pthread_create(&threads[i], NULL, leave_guest, g) != 0)
-			leave_guest(g);
-		else
-			started[i] = 1;
+		a->guests[i].agent = a;
+		a->guests[i].leave_resumed = 0;
+		a->guests[i].leave_why[0] = '\0';
 	}
-	for (size_t i = 0; i < a->n_guests; i++)
-		if (started != NULL && started[i])
-			pthread_join(threads[i], NULL);
-	free(threads);
-	free(started);
+	run_at_once(leave_guest, a->guests, a->n_guests, sizeof(a->guests[0]), guest_blocked);
 }
 
 int
@@ -1633,7 +1742,7 @@ out:
 			close(g->record_fd); /* the record stays, unlocked, for the next agent */
 		guest_mem_close(&g->mem);
 	}
-	if (leftovers_retry(&a, 1) && rc == 0)
+	if (retry_stopped(&a, 1) && rc == 0)
 		rc = 3;
 	for (size_t i = 0; i < a.n_leftovers; i++)
 		close(a.leftovers[i].fd); /* the record stays, for the next agent */

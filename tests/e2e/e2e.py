@@ -1044,6 +1044,71 @@ def test_exit_resumes(h):
       "both workloads survived, no guest OOM")
 
 
+def test_resume_at_once(h):
+    """The records of guests an earlier agent left stopped are resumed all
+    at once, at start, at each tick and on exit: QEMUs that do not answer
+    (sockets that accept and never greet, four here) cost one timeout
+    together, not one each, and hold up neither the guest that answers nor
+    the agent's ticks."""
+    c = h.check
+    g = Guest(h, "vm")
+    h.boot(g)
+    state = os.path.join(h.work, "state")
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    os.chmod(state, 0o700)
+    hung, paths = [], []
+    for i in range(4):
+        path = os.path.join(h.work, "hung-%d.sock" % i)
+        paths.append(path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(path)
+        sock.listen(8)
+        hung.append(sock)
+        with open(record_path(h, path), "w") as f:
+            f.write("%s\n1 1\n" % path)
+    # The guest, stopped as an earlier agent stops it, with its record.
+    g.qmp.cmd("stop")
+    with open(record_path(h, g.agent_qmp), "w") as f:
+        f.write("%s\n%d %d\n" % (g.agent_qmp, g.proc.pid, qemu_start_time(g.proc.pid)))
+    try:
+        t0 = time.monotonic()
+        agent = Agent(h, "at-once", [g], 64 << 30, duration=8).start()
+        ran = attached = None
+        while agent.proc.poll() is None and time.monotonic() - t0 < 60:
+            now = time.monotonic() - t0
+            if ran is None and g.qmp.cmd("query-status")["status"] == "running":
+                ran = now
+            with open(agent.out_path) as f:
+                if attached is None and "vm: QEMU pid" in f.read():
+                    attached = now
+            time.sleep(0.05)
+        agent.wait(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        for sock in hung:
+            sock.close()
+    log("agent output:\n" + agent.output[-1500:])
+    c(ran is not None and ran < 2.5, "the guest that answers ran again %s s after the start" %
+      ("%.1f" % ran if ran is not None else "never"))
+    # One at a time, the four would take 5 s each before the guest is
+    # attached, and 1 s each at every tick and on exit.
+    c(attached is not None and attached < 8, "the agent attached its guest %s s after the "
+      "start" % ("%.1f" % attached if attached is not None else "never"))
+    c(len(agent.ticks) >= 4, "%d decisions in its 8 s while the four were tried at each tick" %
+      len(agent.ticks))
+    c(agent.output.count("the next agent resumes it") == 4 and agent.rc == 3,
+      "on exit, the four still stopped, kept for the next agent, exit 3 (%d)" % agent.rc)
+    c(took < 20, "start to exit in %.1f s" % took)
+    c(all(os.path.exists(record_path(h, path)) for path in paths) and
+      not os.path.exists(record_path(h, g.agent_qmp)),
+      "their records kept, the guest's gone")
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(record_path(h, path))
+
+
 def start_cap_guest(h):
     """A guest without swap with most of its memory in use, by a program
     that also keeps allocating a little (8 MiB every 100 ms)."""
@@ -1383,6 +1448,7 @@ TESTS = {
     "foreign-pause": test_foreign_pause,
     "hung-monitor": test_hung_monitor,
     "exit-resumes": test_exit_resumes,
+    "resume-at-once": test_resume_at_once,
     "guest-cap": test_guest_cap,
     "guest-swap": test_guest_swap,
     "no-cap-oom": test_no_cap_oom,
