@@ -962,10 +962,30 @@ def test_hung_monitor(h):
 
     # Asked to leave while it waits on that monitor, the agent does not
     # wait out the command's timeout (5 s, three times over).
-    agent = Agent(h, "hung-leave", [g], 64 << 30, duration=60).start()
-    time.sleep(4)
+    agent, took = leave_while_stopped(h, g, "hung-leave", stop_first=False)
+    c(took < 2.5, "SIGTERM cut the wait on the stopped QEMU short: left %.1f s after it" % took)
+    c(agent.rc == 0, "agent exited cleanly (%d)" % agent.rc)
+    c(g.qmp.cmd("query-status")["status"] == "running", "the guest runs on")
+
+    # The same while it attaches: the stopped QEMU's socket accepts, and
+    # its greeting never comes.
+    agent, took = leave_while_stopped(h, g, "hung-attach", stop_first=True)
+    c(took < 2.5 and agent.rc == 0,
+      "SIGTERM while attaching to it: left %.1f s after it, exit %d" % (took, agent.rc))
+
+
+def leave_while_stopped(h, g, tag, stop_first):
+    """Stops g's QEMU before an agent for it starts (it is attaching then),
+    or 4 s after (it is ticking), asks the agent to leave 1.5 s after both,
+    and resumes the QEMU; returns the agent, waited for, and how long it
+    took to leave."""
+    agent = None if stop_first else Agent(h, tag, [g], 64 << 30, duration=60).start()
+    if agent is not None:
+        time.sleep(4)
     os.kill(g.proc.pid, signal.SIGSTOP)
     try:
+        if agent is None:
+            agent = Agent(h, tag, [g], 64 << 30, duration=60).start()
         time.sleep(1.5)  # a tick comes every 0.5 s: it is waiting by now
         t0 = time.monotonic()
         agent.proc.terminate()
@@ -974,25 +994,7 @@ def test_hung_monitor(h):
     finally:
         os.kill(g.proc.pid, signal.SIGCONT)
     log("agent output:\n" + agent.output[-800:])
-    c(took < 2.5, "SIGTERM cut the wait on the stopped QEMU short: left %.1f s after it" % took)
-    c(agent.rc == 0, "agent exited cleanly (%d)" % agent.rc)
-    c(g.qmp.cmd("query-status")["status"] == "running", "the guest runs on")
-
-    # The same while it attaches: the stopped QEMU's socket accepts, and
-    # its greeting never comes.
-    os.kill(g.proc.pid, signal.SIGSTOP)
-    try:
-        agent = Agent(h, "hung-attach", [g], 64 << 30, duration=60).start()
-        time.sleep(1.5)
-        t0 = time.monotonic()
-        agent.proc.terminate()
-        agent.wait(timeout=60)
-        took = time.monotonic() - t0
-    finally:
-        os.kill(g.proc.pid, signal.SIGCONT)
-    log("agent output:\n" + agent.output[-800:])
-    c(took < 2.5 and agent.rc == 0,
-      "SIGTERM while attaching to it: left %.1f s after it, exit %d" % (took, agent.rc))
+    return agent, took
 
 
 def test_exit_resumes(h):

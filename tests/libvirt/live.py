@@ -965,6 +965,20 @@ def test_hung_reconnect(h):
     c(took < 3.0, "at once (%.2f s), not when libvirtd answers" % took)
 
 
+def leave_timed(agent, timeout):
+    """SIGTERM, and how long the agent took to leave (it is killed after
+    timeout s); the agent is waited for."""
+    t0 = time.monotonic()
+    agent.proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        agent.proc.wait(timeout=timeout)
+    took = time.monotonic() - t0
+    if agent.proc.poll() is None:
+        agent.proc.kill()
+    agent.wait()
+    return took
+
+
 def test_hung_qemu(h):
     """7. A domain whose QEMU stops answering (the process stopped here):
     libvirt waits on its monitor without a timeout, and the agent must not
@@ -1000,14 +1014,7 @@ def test_hung_qemu(h):
           is not None, "once QEMU ran again, the call returned and vm-a's calls went on")
         os.kill(a.pid, signal.SIGSTOP)
         time.sleep(3)
-        t0 = time.monotonic()
-        agent.proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            agent.proc.wait(timeout=20)
-        took = time.monotonic() - t0
-        if agent.proc.poll() is None:
-            agent.proc.kill()
-        agent.wait()
+        took = leave_timed(agent, 20)
     finally:
         os.kill(a.pid, signal.SIGCONT)
     log("log excerpt:\n" + agent.log_excerpt(r"vm-a|signal", 10))
@@ -1032,14 +1039,7 @@ def test_hung_qemu(h):
     c(both, "the agent suspended both domains")
     os.kill(a.pid, signal.SIGSTOP)
     try:
-        t0 = time.monotonic()
-        agent.proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            agent.proc.wait(timeout=30)
-        took = time.monotonic() - t0
-        if agent.proc.poll() is None:
-            agent.proc.kill()
-        agent.wait()
+        took = leave_timed(agent, 30)
         b_state = b.state()
     finally:
         os.kill(a.pid, signal.SIGCONT)
