@@ -169,6 +169,7 @@ GETTER(g_swapped, d->usage.swap_bytes)
 GETTER(g_swap_decided, d->swap_decided_total)
 GETTER(g_paged_out, d->paged_out_total)
 GETTER(g_blocked, (uint64_t)d->blocked)
+GETTER(g_hung, (uint64_t)(d->call != NULL))
 GETTER(g_stats, (uint64_t)d->has_stats)
 GETTER(g_guest_free, d->has_stats ? d->gstats.free_bytes : 0)
 GETTER(g_errors, d->op_errors_total)
@@ -289,6 +290,10 @@ metrics_render(struct lv_agent *a)
 	per_vm(&o, a, "reclaim_vm_paged_out_bytes_total", "counter",
 	       "Guest RAM the kernel accepted to page out.", g_paged_out);
 	per_vm(&o, a, "reclaim_vm_blocked", "gauge", "1 while suspended by the agent.", g_blocked);
+	per_vm(&o, a, "reclaim_vm_libvirt_call_hung", "gauge",
+	       "1 while a libvirt call for the domain that outlasted its wait has not returned "
+	       "(its QEMU's monitor may hang): its calls wait until it does.",
+	       g_hung);
 	per_vm(&o, a, "reclaim_vm_guest_stats", "gauge", "1 when the guest's statistics are used.",
 	       g_stats);
 	per_vm(&o, a, "reclaim_vm_guest_free_bytes", "gauge",

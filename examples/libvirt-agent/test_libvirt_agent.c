@@ -1645,6 +1645,79 @@ test_call_that_hangs(void **state)
 	virDomainFree(dom);
 }
 
+/* A domain one of whose calls hangs: its balloon, suspension and
+ * resumption fail at once with -EBUSY and change nothing, and the metrics
+ * say why; once the call returns, they go on. */
+static void
+test_busy_domain(void **state)
+{
+	(void)state;
+	log_reset();
+	manage_default_domain(0);
+	virDomainPtr d = create("busy", "", "virtio");
+	char uuid[VIR_UUID_STRING_BUFLEN], want[300];
+	virDomainGetUUIDString(d, uuid);
+	struct lv_agent *a = agent_new(0);
+	assert_int_equal(lv_connect(a, 0), 0);
+	struct lv_domain *x = find(a, "busy");
+	assert_non_null(x);
+	uint64_t kib = guest_kib(d);
+	int p[2], arg = 1;
+	assert_int_equal(pipe(p), 0);
+	hang_fd = p[0];
+	int returns = __atomic_load_n(&hang_returns, __ATOMIC_SEQ_CST);
+	assert_int_equal(lv_call(&x->call, x->dom, "hanging_call", hanging_call, &arg, sizeof(arg),
+				 50), LV_CALL_HUNG);
+
+	struct reclaim_decision dec = decision(x, RECLAIM_ACTION_BALLOON | RECLAIM_ACTION_BLOCK);
+	dec.balloon_target_bytes = 128 * MIB;
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_E_ADAPTER);
+	assert_int_equal(a->res[0].balloon_status, -EBUSY);
+	assert_int_equal(a->res[0].block_status, -EBUSY);
+	assert_int_equal(guest_kib(d), kib);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
+	assert_false(x->blocked);
+	assert_false(state_file_lists(uuid));
+	a->budget = 64 * GIB;
+	lv_tick(a);
+	snprintf(want, sizeof(want), "reclaim_vm_libvirt_call_hung{domain=\"busy\",uuid=\"%s\"} 1\n",
+		 uuid);
+	assert_non_null(strstr(a->metrics, want));
+
+	/* Suspended by us before the call hung: not resumed while it hangs,
+	 * still listed; resumed once it returned. */
+	assert_int_equal(write(p[1], "\x01", 1), 1);
+	for (int i = 0; i < 200 && __atomic_load_n(&hang_returns, __ATOMIC_SEQ_CST) == returns; i++)
+		usleep(10000);
+	dec = decision(x, RECLAIM_ACTION_BLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_true(x->blocked);
+	assert_int_equal(lv_call(&x->call, x->dom, "hanging_call", hanging_call, &arg, sizeof(arg),
+				 50), LV_CALL_HUNG);
+	dec = decision(x, RECLAIM_ACTION_UNBLOCK);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_E_ADAPTER);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_PAUSED);
+	assert_true(x->blocked);
+	assert_true(state_file_lists(uuid));
+	assert_int_equal(write(p[1], "\x01", 1), 1);
+	for (int i = 0; i < 200 && lv_call_busy(&x->call); i++)
+		usleep(10000);
+	assert_int_equal(lv_apply(a, &dec, 1), RECLAIM_OK);
+	assert_int_equal(dom_state(d), VIR_DOMAIN_RUNNING);
+	assert_false(state_file_lists(uuid));
+	lv_tick(a);
+	snprintf(want, sizeof(want), "reclaim_vm_libvirt_call_hung{domain=\"busy\",uuid=\"%s\"} 0\n",
+		 uuid);
+	assert_non_null(strstr(a->metrics, want));
+
+	close(p[1]);
+	close(p[0]);
+	agent_free(a);
+	assert_int_equal(virDomainDestroy(d), 0);
+	virDomainFree(d);
+	pump(200);
+}
+
 int
 main(void)
 {
@@ -1668,6 +1741,7 @@ main(void)
 		cmocka_unit_test(test_page_idle_sample_grows),
 		cmocka_unit_test(test_clear_refs_after_the_actions),
 		cmocka_unit_test(test_call_that_hangs),
+		cmocka_unit_test(test_busy_domain),
 	};
 	return cmocka_run_group_tests_name("libvirt_agent", tests, event_loop_setup,
 					   event_loop_teardown);

@@ -1009,9 +1009,14 @@ def test_hung_qemu(h):
         c(t1 - t0 >= 10, "it kept ticking while vm-a's QEMU hung (%d ticks in 5 s)" % (t1 - t0))
         c(said("vm-a: virDomainMemoryStats has not returned in 2000 ms"),
           "and said which call hung")
+        hung_a = metric(agent.sample(), "reclaim_vm_libvirt_call_hung", domain="vm-a")
+        hung_b = metric(agent.sample(), "reclaim_vm_libvirt_call_hung", domain="vm-b")
+        c(hung_a == 1 and hung_b == 0, "the metrics say so (vm-a %s, vm-b %s)" % (hung_a, hung_b))
         os.kill(a.pid, signal.SIGCONT)
         c(wait_for(lambda: said("vm-a: virDomainMemoryStats returned after all"), 15)
           is not None, "once QEMU ran again, the call returned and vm-a's calls went on")
+        c(wait_for(lambda: metric(agent.sample(), "reclaim_vm_libvirt_call_hung",
+                                  domain="vm-a") == 0, 5) is not None, "and the metric is 0")
         os.kill(a.pid, signal.SIGSTOP)
         time.sleep(3)
         took = leave_timed(agent, 20)
