@@ -58,8 +58,8 @@ struct guest {
 	uint64_t start;  /* a record names the QEMU it stopped */
 	uint64_t resumes_at_stop; /* qmp.resumes when we stopped it: one more is theirs */
 	unsigned timeouts; /* commands in a row without an answer */
-	/* Leaving (leave_guest(), which may run in a thread of its own). */
-	struct agent *agent;
+	/* Leaving (leave_guest(), which may run in a thread of its own): kept
+	 * here, so that the way out allocates nothing it could be refused. */
 	int leave_resumed;
 	char leave_why[300];
 	/* Guest stats and the balloon size are read at different moments:
@@ -1637,14 +1637,13 @@ run(struct agent *a, struct reclaim_vm_stats *vms, struct reclaim_decision *dec)
 /*
  * Leaving, for one guest: a guest we stopped is resumed through its
  * connection, or a new one if that is gone; the outcome is left in
- * leave_resumed and leave_why. The wait is not cut short by the signal
- * that asked us to leave.
+ * leave_resumed and leave_why (its record is the caller's to forget). The
+ * wait is not cut short by the signal that asked us to leave.
  */
 static void *
 leave_guest(void *arg)
 {
 	struct guest *g = arg;
-	struct agent *a = g->agent;
 	int err = -ENOTCONN;
 
 	g->qmp.cancel = NULL;
@@ -1663,8 +1662,6 @@ leave_guest(void *arg)
 		      err == -ETIMEDOUT ? RESUME_RETRY_MS : QMP_TIMEOUT_MS, g->leave_why,
 		      sizeof(g->leave_why)) == 0)
 		g->leave_resumed = 1;
-	if (g->leave_resumed)
-		paused_forget(a, g);
 	return NULL;
 }
 
@@ -1679,7 +1676,6 @@ static void
 leave_all(struct agent *a)
 {
 	for (size_t i = 0; i < a->n_guests; i++) {
-		a->guests[i].agent = a;
 		a->guests[i].leave_resumed = 0;
 		a->guests[i].leave_why[0] = '\0';
 	}
@@ -1732,6 +1728,7 @@ out:
 		if (g->blocked && g->leave_resumed) {
 			/* "resumed", or why there was nothing to resume */
 			printf("%s: on exit: %s\n", g->name, g->leave_why);
+			paused_forget(&a, g);
 		} else if (g->blocked) {
 			fprintf(stderr, "%s: still stopped (%s); the next agent resumes it\n",
 				g->name, g->leave_why);
