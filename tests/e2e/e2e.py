@@ -464,9 +464,9 @@ class Agent:
             self.argv += ["--vm", spec]
         self.budget = budget
 
-    def start(self):
+    def start(self, wrap=()):
         log("agent %s: %s" % (self.tag, " ".join(self.argv)))
-        self.proc = subprocess.Popen(self.argv, stdout=open(self.out_path, "w"),
+        self.proc = subprocess.Popen(list(wrap) + self.argv, stdout=open(self.out_path, "w"),
                                      stderr=subprocess.STDOUT)
         self.h.agents.append(self)
         return self
@@ -1111,6 +1111,115 @@ def test_resume_at_once(h):
             os.unlink(record_path(h, path))
 
 
+class BareQemu:
+    """A QEMU without a machine (no CPU, no guest), starting in a fraction
+    of a second, with 64 MiB of RAM where the agent looks for it: a guest
+    without a balloon driver that can be stopped and resumed. Two monitors,
+    as Guest has: the test's (self.qmp) and the agent's (agent_qmp)."""
+
+    def __init__(self, h, name):
+        self.name = name
+        self.swap_mib = 0
+        self.path = os.path.join(h.work, "%s.sock" % name)
+        self.agent_qmp = os.path.join(h.work, "%s-agent.sock" % name)
+        for p in (self.path, self.agent_qmp):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(p)
+        self.proc = subprocess.Popen(
+            ["qemu-system-x86_64", "-machine", "none,memory-backend=mem", "-m", "64M",
+             "-object", "memory-backend-memfd,id=mem,size=64M,share=on",
+             "-nodefaults", "-display", "none",
+             "-qmp", "unix:%s,server=on,wait=off" % self.path,
+             "-qmp", "unix:%s,server=on,wait=off" % self.agent_qmp],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.agent_qmp) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.qmp = QMP(self.path)
+
+    def status(self):
+        return self.qmp.cmd("query-status")["status"]
+
+    def stop(self):
+        with contextlib.suppress(Exception):
+            self.qmp.close()
+        self.proc.kill()
+        self.proc.wait()
+
+
+def test_two_agents(h):
+    """Two agents started at the same moment over one state directory,
+    which holds the records an earlier agent left of the guests it stopped:
+    each record is taken by exactly one of them, each guest runs again, and
+    no record is left. (The agent that reads a record holds it locked, and
+    a record already resumed and removed is not taken again: the name must
+    still hold the file that was locked.) Eight stopped QEMUs and 56 records
+    of QEMUs that are gone, in several rounds, so that the two agents' reads
+    meet in different places."""
+    c = h.check
+    state = os.path.join(h.work, "state")
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    os.chmod(state, 0o700)
+    for f in os.listdir(state):  # (an earlier run's)
+        os.unlink(os.path.join(state, f))
+    gate = os.path.join(h.work, "gate")
+    # Each agent waits for the gate, so that both start at once.
+    wrap = ("sh", "-c", 'while [ ! -e "$0" ]; do :; done; exec "$@"', gate)
+    qemus, own = [], []
+    try:
+        qemus = [BareQemu(h, "q%d" % i) for i in range(8)]
+        own = [BareQemu(h, "own-%s" % x) for x in "ab"]  # each agent's guest
+        gone = [os.path.join(h.work, "gone-%d.sock" % i) for i in range(56)]
+        rounds, doubles, missed, left, bad_exit, shared = 8, [], [], [], [], 0
+        for r in range(rounds):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(gate)
+            for q in qemus:
+                q.qmp.cmd("stop")
+                with open(record_path(h, q.agent_qmp), "w") as f:
+                    f.write("%s\n%d %d\n" % (q.agent_qmp, q.proc.pid,
+                                               qemu_start_time(q.proc.pid)))
+            for path in gone:
+                with open(record_path(h, path), "w") as f:
+                    f.write(path)  # (as an agent that did not note the pid wrote it)
+            agents = [Agent(h, "two-%d-%s" % (r, g.name), [g], 64 << 30, ticks=1,
+                            extra=("--warmup", "0")) for g in own]
+            for a in agents:
+                a.start(wrap)
+            time.sleep(0.2)
+            open(gate, "w").close()
+            for a in agents:
+                a.wait(timeout=60)
+                if a.rc != 0:
+                    bad_exit.append("%s: %d" % (a.tag, a.rc))
+            counts = [0, 0]
+            for path, why in ([(q.agent_qmp, "resumed") for q in qemus] +
+                              [(p, "its QEMU is gone") for p in gone]):
+                took = [k for k, a in enumerate(agents)
+                        if "%s: stopped by an earlier agent" % path in a.output]
+                for k in took:
+                    counts[k] += 1
+                if len(took) > 1:
+                    doubles.append(os.path.basename(path))
+                elif (len(took) == 0 or "%s: stopped by an earlier agent: %s" % (path, why)
+                      not in agents[took[0]].output):
+                    missed.append("round %d %s" % (r, os.path.basename(path)))
+            missed += ["round %d %s: %s" % (r, q.name, q.status()) for q in qemus
+                       if q.status() != "running"]
+            shared += all(counts)
+            left += [f for f in os.listdir(state) if f.startswith("paused-")]
+            log("round %d: records taken %d by one agent, %d by the other" % (r, *counts))
+        c(not doubles, "no record taken by both agents (%s)" % doubles[:4])
+        c(not missed, "each of the 64 records taken, each stopped guest running, in each of "
+          "%d rounds (%s)" % (rounds, "; ".join(missed[:4])))
+        c(not left, "no record left (%s)" % left[:4])
+        c(not bad_exit, "both agents exit 0 (%s)" % bad_exit)
+        c(shared > 0, "in %d of %d rounds both agents took records" % (shared, rounds))
+    finally:
+        for q in qemus + own:
+            q.stop()
+
+
 def start_cap_guest(h):
     """A guest without swap with most of its memory in use, by a program
     that also keeps allocating a little (8 MiB every 100 ms)."""
@@ -1451,6 +1560,7 @@ TESTS = {
     "hung-monitor": test_hung_monitor,
     "exit-resumes": test_exit_resumes,
     "resume-at-once": test_resume_at_once,
+    "two-agents": test_two_agents,
     "guest-cap": test_guest_cap,
     "guest-swap": test_guest_swap,
     "no-cap-oom": test_no_cap_oom,
