@@ -725,7 +725,8 @@ guest_attach(struct agent *a, struct guest *g)
 {
 	int err = qmp_open(&g->qmp, g->qmp_path, QMP_TIMEOUT_MS, &stop_requested);
 	if (err) {
-		fprintf(stderr, "%s: %s\n", g->name, g->qmp.error);
+		if (err != -ECANCELED) /* (cut short by a signal: leaving, nothing wrong) */
+			fprintf(stderr, "%s: %s\n", g->name, g->qmp.error);
 		return -1;
 	}
 	pid_t pid = qmp_peer_pid(&g->qmp);
