@@ -1168,8 +1168,10 @@ def test_two_agents(h):
     wrap = ("sh", "-c", 'while [ ! -e "$0" ]; do :; done; exec "$@"', gate)
     qemus, own = [], []
     try:
-        qemus = [BareQemu(h, "q%d" % i) for i in range(8)]
-        own = [BareQemu(h, "own-%s" % x) for x in "ab"]  # each agent's guest
+        for i in range(8):  # (one by one: the finally below stops those started)
+            qemus.append(BareQemu(h, "q%d" % i))
+        for x in "ab":  # each agent's guest
+            own.append(BareQemu(h, "own-%s" % x))
         gone = [os.path.join(h.work, "gone-%d.sock" % i) for i in range(56)]
         rounds, doubles, missed, left, bad_exit, shared = 8, [], [], [], [], 0
         for r in range(rounds):
