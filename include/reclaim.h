@@ -288,7 +288,10 @@ struct reclaim_config {
 	 *  present by the fraction of this time that passed since the last,
 	 *  so that about 63 % of a peak is let go after this long and 95 %
 	 *  after three times it. A guest whose demand comes back in spikes is
-	 *  thus not ballooned into the next one. 0 remembers only the present.
+	 *  thus not ballooned into the next one, as long as the spikes come
+	 *  closer together than this: a guest without swap that idles for
+	 *  hours between them is safer with hours here (at the cost of less
+	 *  memory ballooned from it). 0 remembers only the present.
 	 *  (30 min) @since 0.3 */
 	uint64_t demand_memory_ns;
 	/* append only */

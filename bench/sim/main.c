@@ -21,6 +21,7 @@ usage(FILE *f)
 		"  -p, --policies LIST   comma-separated: reclaim,paper,swap-only,mom,squeezed,\n"
 		"                        kernel-only,psi, or all\n"
 		"  -s, --seed N          override the seed\n"
+		"  -M, --demand-memory T the reclaim policies' demand_memory_ns (e.g. 2h)\n"
 		"  -S, --swap-pick P     how policies' host swap picks pages: random or cold\n"
 		"  -j, --jobs N          policies run in parallel (default: online CPUs)\n"
 		"  -m, --markdown        print the table as Markdown\n"
@@ -45,8 +46,8 @@ main(int argc, char **argv)
 {
 	const char *out = NULL, *path = NULL, *policies = NULL;
 	double overcommit = 0;
-	uint64_t duration = 0, seed = 0;
-	int have_seed = 0, md = 0, swap_pick = -1;
+	uint64_t duration = 0, seed = 0, demand_memory = 0;
+	int have_seed = 0, have_demand_memory = 0, md = 0, swap_pick = -1;
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
 	char err[512];
 
@@ -84,6 +85,13 @@ main(int argc, char **argv)
 			seed = strtoull(v, NULL, 0);
 			have_seed = 1;
 			i++;
+		} else if (!strcmp(a, "-M") || !strcmp(a, "--demand-memory")) {
+			if (sim_parse_duration(&demand_memory, v) < 0) {
+				fprintf(stderr, "reclaim-sim: bad demand memory %s\n", v);
+				return 2;
+			}
+			have_demand_memory = 1;
+			i++;
 		} else if (!strcmp(a, "-S") || !strcmp(a, "--swap-pick")) {
 			swap_pick = sim_swap_pick_parse(v);
 			if (swap_pick < 0) {
@@ -119,6 +127,10 @@ main(int argc, char **argv)
 	}
 	if (duration)
 		sc->duration_ns = duration;
+	if (have_demand_memory) {
+		sc->demand_memory_ns = demand_memory;
+		sc->has_demand_memory = 1;
+	}
 	if (have_seed)
 		sc->seed = seed;
 	if ((have_seed || duration) && sim_scenario_generate(sc, err, sizeof(err)) < 0) {

@@ -109,6 +109,8 @@ sim_driver_init(struct sim_driver *d, int policy, struct sim_world *w)
 		return r;
 	if (sc->idle_tax >= 0)
 		d->cfg.idle_tax = sc->idle_tax;
+	if (sc->has_demand_memory)
+		d->cfg.demand_memory_ns = sc->demand_memory_ns;
 	r = reclaim_config_init_profile(&esx, sizeof(esx), RECLAIM_PROFILE_ESX);
 	if (r)
 		return r;

@@ -355,6 +355,9 @@ run_key(struct parser *p, const char *k, char *val)
 		r = parse_double(&sc->idle_tax, val, &end);
 		if (r == 0 && (*end || sc->idle_tax >= 1))
 			r = -1;
+	} else if (!strcmp(k, "demand_memory")) {
+		r = sim_parse_duration(&sc->demand_memory_ns, val);
+		sc->has_demand_memory = r == 0;
 	} else if (!strcmp(k, "tau_change")) {
 		char t[64];
 		double tau;

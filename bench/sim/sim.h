@@ -146,6 +146,8 @@ struct sim_scenario {
 	uint64_t seed;
 	unsigned policies;      /* bit per enum sim_policy */
 	double idle_tax;        /* reclaim policies' tau (<0: the profile's default) */
+	int has_demand_memory;  /* else the profile's demand_memory_ns */
+	uint64_t demand_memory_ns; /* reclaim policies' demand memory */
 	struct {
 		uint64_t t_ns;
 		double tau;

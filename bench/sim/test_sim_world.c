@@ -565,6 +565,7 @@ scenario_parser_reads_and_rejects(void **state)
 	struct sim_scenario *sc = parse(
 		"# host\n[host]\ntotal = 16G\nreserved = 512M # hypervisor\n"
 		"[run]\nduration = 2h\nstep = 500ms\npolicies = reclaim, mom\ntau_change = 31m 0.75\n"
+		"demand_memory = 2h\n"
 		"[defaults]\nguest_swap = 0\n"
 		"[vm web]\nconfigured = 1.5G\nlimit = 1G\nshares = 2000\nballoon = no\n"
 		"ws = 0 10M; 1m 100M\nws_shape = linear\n"
@@ -576,6 +577,8 @@ scenario_parser_reads_and_rejects(void **state)
 	assert_int_equal(sc->policies, (1u << SIM_POLICY_RECLAIM) | (1u << SIM_POLICY_MOM));
 	assert_int_equal(sc->n_tau_change, 1);
 	assert_int_equal(sc->tau_change[0].t_ns, 31 * 60 * SIM_NS);
+	assert_true(sc->has_demand_memory);
+	assert_int_equal(sc->demand_memory_ns, 7200 * SIM_NS);
 	assert_int_equal(sc->n_vms, 2);
 	assert_string_equal(sc->vms[0].name, "web");
 	assert_int_equal(sc->vms[0].configured, 1536 * SIM_MIB);
