@@ -509,17 +509,17 @@ record_parse(char *text, size_t n, pid_t *pid, uint64_t *start)
 	return text;
 }
 
-/* Keeps a record whose guest could not be resumed at start, and that no
- * --vm names, for retry_stopped(). */
+/* Appends a record (its guest's QMP path, its file's name and descriptor,
+ * the QEMU it names) to *@p list of *@p n. 0 or -ENOMEM (nothing changed). */
 static int
-leftover_keep(struct agent *a, const char *qmp_path, const char *name, int fd, pid_t pid,
-	      uint64_t start)
+leftover_push(struct leftover **list, size_t *n, const char *qmp_path, const char *name, int fd,
+	      pid_t pid, uint64_t start)
 {
-	struct leftover *more = realloc(a->leftovers, (a->n_leftovers + 1) * sizeof(*more));
+	struct leftover *more = realloc(*list, (*n + 1) * sizeof(*more));
 	if (more == NULL)
 		return -ENOMEM;
-	a->leftovers = more;
-	struct leftover *l = &more[a->n_leftovers++];
+	*list = more;
+	struct leftover *l = &more[(*n)++];
 	snprintf(l->qmp_path, sizeof(l->qmp_path), "%s", qmp_path);
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->fd = fd;
@@ -580,18 +580,8 @@ resume_left_paused(struct agent *a)
 			fprintf(stderr, "%s: not a record of ours; left alone\n", path);
 			continue;
 		}
-		struct leftover *more = realloc(found, (n_found + 1) * sizeof(*more));
-		if (more == NULL) {
+		if (leftover_push(&found, &n_found, qmp_path, e->d_name, fd, pid, start) != 0)
 			close(fd); /* (the record stays, for the next agent) */
-			continue;
-		}
-		found = more;
-		snprintf(found[n_found].qmp_path, sizeof(found[n_found].qmp_path), "%s", qmp_path);
-		snprintf(found[n_found].name, sizeof(found[n_found].name), "%s", e->d_name);
-		found[n_found].fd = fd;
-		found[n_found].pid = pid;
-		found[n_found].start = start;
-		n_found++;
 	}
 	closedir(d);
 
@@ -626,8 +616,9 @@ resume_left_paused(struct agent *a)
 			g->record_fd = l->fd;
 			g->pid = l->pid;
 			g->start = l->start;
-		} else if (g == NULL &&
-			   leftover_keep(a, l->qmp_path, l->name, l->fd, l->pid, l->start) == 0) {
+		} else if (g == NULL && leftover_push(&a->leftovers, &a->n_leftovers, l->qmp_path,
+						      l->name, l->fd, l->pid, l->start) == 0) {
+			/* (kept, and no --vm names it: for retry_stopped()) */
 			fprintf(stderr, "%s: trying again every tick\n", l->qmp_path);
 		} else {
 			close(l->fd);
