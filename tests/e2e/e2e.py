@@ -792,6 +792,22 @@ def qemu_start_time(pid):
         return int(f.read().rsplit(")", 1)[1].split()[19])
 
 
+def write_record(h, qmp_path, pid):
+    """The record an agent writes when it stops the guest behind
+    @qmp_path: the path, then the pid and start time of QEMU @pid."""
+    with open(record_path(h, qmp_path), "w") as f:
+        f.write("%s\n%d %d\n" % (qmp_path, pid, qemu_start_time(pid)))
+
+
+def state_dir(h):
+    """The agents' state directory (--state-dir), made as the agent wants
+    it: 0700."""
+    state = os.path.join(h.work, "state")
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    os.chmod(state, 0o700)
+    return state
+
+
 def busy_monitor(path):
     """A connection that holds the QMP monitor at @path: QEMU serves one
     client at a time, and the next waits until this one closes."""
@@ -860,8 +876,7 @@ def test_foreign_pause(h):
     # monitor is free.
     g.qmp.cmd("stop")
     ctl = os.path.join(g.dir, "ctl.sock")
-    with open(record_path(h, ctl), "w") as f:
-        f.write("%s\n%d %d\n" % (ctl, g.proc.pid, qemu_start_time(g.proc.pid)))
+    write_record(h, ctl, g.proc.pid)
     agent = Agent(h, "leftover", [g], 64 << 30, duration=15).start()
     deadline = time.monotonic() + 20
     while ("trying again every tick" not in open(agent.out_path).read() and
@@ -1056,9 +1071,7 @@ def test_resume_at_once(h):
     c = h.check
     g = Guest(h, "vm")
     h.boot(g)
-    state = os.path.join(h.work, "state")
-    os.makedirs(state, mode=0o700, exist_ok=True)
-    os.chmod(state, 0o700)
+    state_dir(h)
     hung, paths = [], []
     for i in range(4):
         path = os.path.join(h.work, "hung-%d.sock" % i)
@@ -1073,8 +1086,7 @@ def test_resume_at_once(h):
             f.write("%s\n1 1\n" % path)
     # The guest, stopped as an earlier agent stops it, with its record.
     g.qmp.cmd("stop")
-    with open(record_path(h, g.agent_qmp), "w") as f:
-        f.write("%s\n%d %d\n" % (g.agent_qmp, g.proc.pid, qemu_start_time(g.proc.pid)))
+    write_record(h, g.agent_qmp, g.proc.pid)
     try:
         t0 = time.monotonic()
         agent = Agent(h, "at-once", [g], 64 << 30, duration=8).start()
@@ -1158,9 +1170,7 @@ def test_two_agents(h):
     of QEMUs that are gone, in several rounds, so that the two agents' reads
     meet in different places."""
     c = h.check
-    state = os.path.join(h.work, "state")
-    os.makedirs(state, mode=0o700, exist_ok=True)
-    os.chmod(state, 0o700)
+    state = state_dir(h)
     for f in os.listdir(state):  # (an earlier run's)
         os.unlink(os.path.join(state, f))
     gate = os.path.join(h.work, "gate")
@@ -1179,9 +1189,7 @@ def test_two_agents(h):
                 os.unlink(gate)
             for q in qemus:
                 q.qmp.cmd("stop")
-                with open(record_path(h, q.agent_qmp), "w") as f:
-                    f.write("%s\n%d %d\n" % (q.agent_qmp, q.proc.pid,
-                                               qemu_start_time(q.proc.pid)))
+                write_record(h, q.agent_qmp, q.proc.pid)
             for path in gone:
                 with open(record_path(h, path), "w") as f:
                     f.write(path)  # (as an agent that did not note the pid wrote it)
@@ -1239,9 +1247,8 @@ def stale_record(h, q, own):
     with contextlib.suppress(FileNotFoundError):
         os.unlink(gate)
     q.qmp.cmd("stop")
+    write_record(h, q.agent_qmp, q.proc.pid)
     record = record_path(h, q.agent_qmp)
-    with open(record, "w") as f:
-        f.write("%s\n%d %d\n" % (q.agent_qmp, q.proc.pid, qemu_start_time(q.proc.pid)))
     late = Agent(h, "stale-late", [own[0]], 64 << 30, ticks=1, extra=("--warmup", "0"))
     late.start(("gdb", "-batch", "-nx", "-ex", "set breakpoint pending on",
                 "-ex", "break flock", "-ex", "run",
