@@ -1063,7 +1063,7 @@ def test_hung_qemu(h):
 
 
 def test_dry_run(h):
-    """7. --dry-run in the soft state decides to balloon, in the low state to
+    """8. --dry-run in the soft state decides to balloon, in the low state to
     host-swap and suspend, and leaves every guest exactly as it was."""
     c, mib = h.check, h.e2e.mib
     idle, busy = h.Guest(h, "idle"), h.Guest(h, "busy")
