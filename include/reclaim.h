@@ -289,10 +289,11 @@ struct reclaim_config {
 	 *  so that about 63 % of a peak is let go after this long and 95 %
 	 *  after three times it. A guest whose demand comes back in spikes is
 	 *  thus not ballooned into the next one, as long as the spikes come
-	 *  closer together than this: a guest without swap that idles for
-	 *  hours between them is safer with hours here (at the cost of less
-	 *  memory ballooned from it). 0 remembers only the present.
-	 *  (30 min) @since 0.3 */
+	 *  closer together than this: the default keeps most of an hourly
+	 *  job's peak (61 % after an hour), since a guest without swap meets
+	 *  its OOM killer if a climb outruns one decision. Shorter settings
+	 *  balloon more from guests that idle between spikes, and host-swap
+	 *  less. 0 remembers only the present. (2 h) @since 0.3 */
 	uint64_t demand_memory_ns;
 	/* append only */
 };

@@ -37,7 +37,7 @@ config_defaults(struct reclaim_config *c)
 	c->max_block_ns = 10 * NS_PER_S;
 	c->distress_horizon_ns = 30 * NS_PER_S;
 	c->swap_retry_ns = 30 * NS_PER_S;
-	c->demand_memory_ns = 1800 * NS_PER_S;
+	c->demand_memory_ns = 7200 * NS_PER_S;
 }
 
 int

@@ -7,14 +7,17 @@
  * - blocking is a brake: only while host swap takes a VM's memory, never
  *   longer than max_block_ns without its consumption falling;
  * - a guest whose demand spikes while it holds a balloon gets the balloon
- *   back at the rate it needs and never meets its OOM killer, and one that
- *   deflates its balloon itself is not inflated again at once;
+ *   back at the rate it needs and never meets its OOM killer; one without
+ *   swap that idles for an hour between climbs still has room for the next
+ *   when it comes; and one that deflates its balloon itself is not
+ *   inflated again at once;
  * - no VM is ballooned below its active memory, and none below its
  *   reservation by a balloon ask that host swap has already taken over.
  *
  * Each scenario also runs with the behaviour switched off where the config
- * allows it (distress_horizon_ns and demand_memory_ns 0), to show that the
- * test would fail without it.
+ * allows it (distress_horizon_ns and demand_memory_ns 0, or a demand
+ * memory shorter than the guest's idle spells), to show that the test would
+ * fail without it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -292,6 +295,81 @@ spiking_guest_gets_its_balloon_back(void **state)
 	cfg.demand_memory_ns = 0;
 	oom = spike(&cfg, &reasons, &given);
 	print_message("# without: %llu OOM\n", (unsigned long long)oom);
+	assert_true(oom > 0);
+}
+
+/*
+ * An hourly job in a 4 GiB guest without swap: it idles at 512 MiB for 55
+ * minutes, then climbs to 3 GiB within 20 s (faster than one 10-s decision
+ * can answer), holds for four minutes and falls back. The host stays
+ * under pressure throughout, so whatever the guest's balloon cap allows is
+ * taken while it idles. It must still have room for each climb when the
+ * climb starts: the peak it showed an hour earlier is remembered.
+ */
+#define HOUR_TICKS 360 /* ticks of 10 s */
+
+static uint64_t
+hourly_job_demand(unsigned tick)
+{
+	unsigned m = tick % HOUR_TICKS;
+
+	if (m < 24) /* busy for four minutes */
+		return 3 * GIB;
+	if (m < 30) /* falling over one minute */
+		return 3 * GIB - (uint64_t)(m - 23) * (2560 * MIB / 6);
+	if (m < HOUR_TICKS - 2)
+		return 512 * MIB;
+	return 512 * MIB + (uint64_t)(m - (HOUR_TICKS - 3)) * 1280 * MIB;
+}
+
+static uint64_t
+hourly_job(const struct reclaim_config *cfg, uint64_t *balloon_before)
+{
+	struct reclaim_policy *p = policy_with(cfg, 4);
+	struct reclaim_adapter ad = fw_adapter();
+	struct fw_world w;
+	struct fw_tick t;
+	struct fw_vm *g;
+
+	fw_init(&w, 64 * GIB, 0, 10 * FW_NS, 9);
+	g = fw_add_vm(&w, 1, 4 * GIB, 3 * GIB);
+	g->gswap_total = 0;
+	for (uint64_t id = 2; id <= 4; id++) {
+		struct fw_vm *v = fw_add_vm(&w, id, 16 * GIB, 3 * GIB);
+
+		v->touched = 12 * GIB;
+		v->active_fraction = 0.1;
+	}
+	*balloon_before = 0;
+	for (unsigned i = 0; i < 3 * HOUR_TICKS; i++) {
+		if (i % HOUR_TICKS == HOUR_TICKS - 2)
+			*balloon_before = fw_max(*balloon_before, g->balloon);
+		g->demand = hourly_job_demand(i);
+		fw_set_free(&w, fw_usable(&w) * 5 / 100);
+		fw_tick(&w, p, &ad, &t);
+	}
+	reclaim_policy_destroy(p);
+	return g->oom_events;
+}
+
+static void
+hourly_burst_without_swap(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	uint64_t oom, balloon;
+
+	(void)state;
+	oom = hourly_job(&cfg, &balloon);
+	print_message("# default: %llu OOM, balloon up to %llu MiB before a climb\n",
+		      (unsigned long long)oom, (unsigned long long)(balloon / MIB));
+	assert_int_equal(oom, 0);
+	/* It still gives what it does not need at its peak. */
+	assert_true(balloon >= 512 * MIB);
+
+	cfg.demand_memory_ns = 1800 * FW_NS;
+	oom = hourly_job(&cfg, &balloon);
+	print_message("# 30 min: %llu OOM, balloon up to %llu MiB\n", (unsigned long long)oom,
+		      (unsigned long long)(balloon / MIB));
 	assert_true(oom > 0);
 }
 
@@ -1046,6 +1124,7 @@ main(void)
 		cmocka_unit_test(blocking_has_a_maximum),
 		cmocka_unit_test(unblocked_when_leaving_low),
 		cmocka_unit_test(spiking_guest_gets_its_balloon_back),
+		cmocka_unit_test(hourly_burst_without_swap),
 		cmocka_unit_test(self_deflated_balloon_is_left_alone),
 		cmocka_unit_test(never_below_active_memory),
 		cmocka_unit_test(jitter_is_not_demand),

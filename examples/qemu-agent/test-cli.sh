@@ -33,7 +33,7 @@ expect_error() {
 expect_line "$tmp/defaults" "threshold_high = 0.06"
 expect_line "$tmp/defaults" "no_guest_cap = no"
 expect_line "$tmp/defaults" "balloon_window_ns = 10000000000ns"
-expect_line "$tmp/defaults" "demand_memory_ns = 1800000000000ns"
+expect_line "$tmp/defaults" "demand_memory_ns = 7200000000000ns"
 "$agent" --print-config --config "$tmp/defaults" > "$tmp/again" || fail "reading the printout"
 cmp -s "$tmp/defaults" "$tmp/again" || fail "--print-config does not read back to itself"
 
