@@ -226,7 +226,7 @@ struct reclaim_config {
 
 	double idle_tax;       /**< tau, 0 <= tau < 1 (0.75: an idle page costs 4 active) */
 	double balloon_max_fraction; /**< balloon cap as a fraction of configured size (0.65) */
-	uint64_t guest_margin_bytes; /**< kept free in the guest when capping by guest free + swap (64 MiB) */
+	uint64_t guest_margin_bytes; /**< kept free in the guest when capping by guest free + swap (64 MiB); see also guest_margin_fraction */
 	uint64_t page_size;    /**< bytes per page, a power of two from 512 to 1 GiB (4096) */
 
 	/** Host-wide bytes of balloon deflation allowed per decide call (256 MiB). */
@@ -295,6 +295,18 @@ struct reclaim_config {
 	 *  balloon more from guests that idle between spikes, and host-swap
 	 *  less. 0 remembers only the present. (2 h) @since 0.3 */
 	uint64_t demand_memory_ns;
+	/** The guest margin grows with the guest: a VM keeps free (in free
+	 *  memory and free swap) the larger of guest_margin_bytes and this
+	 *  fraction of its configured size, wherever the margin applies (its
+	 *  balloon cap, and whether it is short of memory). A large guest's
+	 *  demand climbs by more within one decision than a small one's: a
+	 *  32 GiB guest whose working set jumps by gigabytes after days idle
+	 *  exhausts 64 MiB of swap within seconds, long before the next
+	 *  decision can give its balloon back. The default leaves guests up
+	 *  to 4 GiB at guest_margin_bytes and keeps 512 MiB in a 32 GiB one.
+	 *  0 keeps guest_margin_bytes alone, as 0.2 did. In [0, 1].
+	 *  (1/64 = 0.015625) @since 0.3 */
+	double guest_margin_fraction;
 	/* append only */
 };
 
@@ -497,14 +509,15 @@ enum reclaim_reason {
 	RECLAIM_REASON_ADAPTER_FAILED = 1u << 13, /**< the last apply for this VM failed */
 	RECLAIM_REASON_HOLD = 1u << 14,        /**< host within the hysteresis band: hold */
 	/** Memory moved between VMs at the same total (ESX reallocation): a VM
-	 *  short of memory (fresh guest stats, free memory within
-	 *  guest_margin_bytes) and priced above the level grows back into its
-	 *  balloon while lower-priced VMs balloon as much. Happens only in
+	 *  short of memory (fresh guest stats, free memory within its guest
+	 *  margin, see guest_margin_fraction) and priced above the level
+	 *  grows back into its balloon while lower-priced VMs balloon as
+	 *  much. Happens only in
 	 *  the balloon states, below the high threshold; not counted against
 	 *  deflate_budget_bytes, since it frees as much as it gives. */
 	RECLAIM_REASON_REBALANCE = 1u << 15,
 	/** The guest is short of memory: its free memory and swap are falling
-	 *  toward what it needs, it is within guest_margin_bytes of free
+	 *  toward what it needs, it is within its guest margin of free
 	 *  memory while the host holds above the high threshold, or it
 	 *  deflated its own balloon (deflate-on-oom). Its balloon is given
 	 *  back at the rate it needs (from free memory above the high

@@ -14,7 +14,7 @@
  */
 #include "reclaim-private.h"
 
-static const uint32_t config_sizes[] = {200 /* 0.2 */, 232 /* 0.3 */};
+static const uint32_t config_sizes[] = {200 /* 0.2 */, 240 /* 0.3 */};
 static const uint32_t host_sizes[] = {48 /* 0.2 */};
 static const uint32_t vm_stats_sizes[] = {136 /* 0.2 */};
 static const uint32_t decision_sizes[] = {96 /* 0.2 */};

@@ -38,6 +38,7 @@ config_defaults(struct reclaim_config *c)
 	c->distress_horizon_ns = 30 * NS_PER_S;
 	c->swap_retry_ns = 30 * NS_PER_S;
 	c->demand_memory_ns = 7200 * NS_PER_S;
+	c->guest_margin_fraction = 1.0 / 64.0;
 }
 
 int
@@ -160,6 +161,8 @@ config_validate(const struct reclaim_config *c, const char **field)
 		FAIL(RECLAIM_E_CONFIG, "active_floor");
 	if (!in_closed(c->compress_max_fraction, 0.0, 1.0))
 		FAIL(RECLAIM_E_CONFIG, "compress_max_fraction");
+	if (!in_closed(c->guest_margin_fraction, 0.0, 1.0))
+		FAIL(RECLAIM_E_CONFIG, "guest_margin_fraction");
 	return RECLAIM_OK;
 }
 

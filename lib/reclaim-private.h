@@ -376,6 +376,7 @@ struct vm_room {
 	uint64_t fair_cap;
 	uint64_t can;
 	uint64_t untrue; /* of the balloon it reports, what it cannot hold */
+	uint64_t margin; /* guest_margin() */
 };
 
 /* Over the VMs on the level: their bounds, the level at which the last of
@@ -435,6 +436,15 @@ stats_stale(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
 	if (vm->stats_time_ns > now) /* from the future: cannot be trusted */
 		return true;
 	return now - vm->stats_time_ns > cfg->stats_max_age_ns;
+}
+
+/* What the guest keeps free (free memory and free swap): guest_margin_bytes,
+ * or guest_margin_fraction of its configured size where that is more. */
+static inline uint64_t
+guest_margin(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm)
+{
+	return max_u64(cfg->guest_margin_bytes,
+		       double_to_u64(cfg->guest_margin_fraction * (double)vm->configured_bytes));
 }
 
 /* A driver that answers, fresh stats, and room under the cap. */

@@ -27,14 +27,14 @@ cap_to(uint64_t *cap, uint16_t *kind, uint64_t term, uint16_t term_kind)
 /*
  * What the guest can give up without running out: balloon + free memory +
  * free swap at the guest's peak demand of late (it may come back), less
- * the margin and less what its rising demand will use within
- * distress_horizon_ns. A guest already down to half its margin gets at
+ * its margin (guest_margin()) and less what its rising demand will use
+ * within distress_horizon_ns. A guest already down to half its margin gets at
  * least a quarter of its balloon back per decision: its demand may rise
  * faster than one sample showed.
  */
 static uint64_t
 guest_room(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
-	   const struct vm_hist *h, uint64_t b)
+	   const struct vm_hist *h, uint64_t b, uint64_t margin)
 {
 	uint64_t c = vm->configured_bytes;
 	uint64_t spare = sat_add(guest_value(vm->guest_free_bytes, c),
@@ -45,9 +45,9 @@ guest_room(const struct reclaim_config *cfg, const struct reclaim_vm_stats *vm,
 
 	if ((h->flags & HIST_AVAIL_KNOWN) && h->avail_min < avail)
 		avail = h->avail_min;
-	room = sat_sub(sat_sub(avail, cfg->guest_margin_bytes), ahead);
+	room = sat_sub(sat_sub(avail, margin), ahead);
 
-	if (spare < cfg->guest_margin_bytes / 2)
+	if (spare < margin / 2)
 		room = min_u64(room, b - b / 4);
 	return room;
 }
@@ -69,6 +69,7 @@ view_balloon(struct vm_work *w, struct vm_room *room, const struct reclaim_confi
 	uint16_t kind = RECLAIM_BALLOON_LIMIT_FRACTION;
 	uint32_t flags = 0;
 
+	room->margin = guest_margin(cfg, vm);
 	cap_to(&cap, &kind, vm->balloon_cap_bytes, RECLAIM_BALLOON_LIMIT_VM_CAP);
 	/* Never below what the VM actively uses (a guest protection, like
 	 * the guest term: RECLAIM_CONFIG_NO_GUEST_CAP lifts both). */
@@ -99,7 +100,7 @@ view_balloon(struct vm_work *w, struct vm_room *room, const struct reclaim_confi
 			flags |= VIEW_STALE;
 			cap_to(&cap, &kind, b, RECLAIM_BALLOON_LIMIT_STALE);
 		} else {
-			uint64_t guest = guest_room(cfg, vm, h, b);
+			uint64_t guest = guest_room(cfg, vm, h, b, room->margin);
 
 			if (guest < b)
 				flags |= VIEW_DISTRESS;
@@ -146,16 +147,17 @@ demand_ahead(const struct vm_hist *h, const struct reclaim_config *cfg)
  */
 static uint64_t
 short_want(const struct vm_work *w, const struct reclaim_config *cfg,
-	   const struct reclaim_vm_stats *vm, const struct vm_hist *h, uint64_t now)
+	   const struct reclaim_vm_stats *vm, const struct vm_hist *h, uint64_t now,
+	   uint64_t margin)
 {
 	uint64_t free_now = guest_value(vm->guest_free_bytes, vm->configured_bytes);
 	uint64_t ahead, want, u;
 
 	if (w->limit_excess || w->held == 0 || !view_can_balloon(w) || stats_stale(cfg, vm, now) ||
-	    free_now > cfg->guest_margin_bytes)
+	    free_now > margin)
 		return 0;
 	ahead = demand_ahead(h, cfg);
-	want = sat_sub(sat_add(cfg->guest_margin_bytes, ahead), free_now);
+	want = sat_sub(sat_add(margin, ahead), free_now);
 	want = (want + cfg->page_size - 1) & ~(cfg->page_size - 1);
 	u = min_u64(w->projected, vm_max(vm));
 	return min_u64(want, min_u64(w->held, vm_max(vm) - u));
@@ -222,5 +224,5 @@ view_vm(struct vm_work *w, struct vm_room *room, struct sums *s,
 	room->can = sat_add((w->flags & VIEW_NO_SWAP) ? w->compress_room : vm->consumed_bytes,
 			 view_can_balloon(w) ? sat_sub(w->cap, w->held) : 0);
 	s->limit += min_u64(w->limit_excess, room->can);
-	w->short_give = mode_reclaims(t->mode) ? 0 : short_want(w, cfg, vm, h, t->now);
+	w->short_give = mode_reclaims(t->mode) ? 0 : short_want(w, cfg, vm, h, t->now, room->margin);
 }

@@ -100,7 +100,7 @@ wl_bounds(struct vm_work *w, const struct vm_room *vr, struct sums *s,
 		 * that does not use what it has would leave the memory idle while
 		 * others are ballooned for it. */
 		if (t->mode == MODE_BALLOON && limit_excess == 0 && view_can_balloon(w) &&
-		    !stats_stale(cfg, vm, t->now) && vm->guest_free_bytes <= cfg->guest_margin_bytes)
+		    !stats_stale(cfg, vm, t->now) && vm->guest_free_bytes <= vr->margin)
 			hi = min_u64(max, sat_add(u, w->held));
 		w->lo = lo;
 		w->hi = hi;

@@ -342,6 +342,17 @@ fresh_stats(const struct reclaim_config *c, const struct reclaim_host *h,
 	return age <= c->stats_max_age_ns;
 }
 
+/* The guest's margin: "the larger of guest_margin_bytes and this fraction
+ * of its configured size". */
+static uint64_t
+margin_of(const struct reclaim_config *c, const struct reclaim_vm_stats *v)
+{
+	double m = c->guest_margin_fraction * (double)v->configured_bytes;
+	uint64_t part = m >= 18446744073709551616.0 ? UINT64_MAX : (uint64_t)m;
+
+	return part > c->guest_margin_bytes ? part : c->guest_margin_bytes;
+}
+
 /* The guest term of the balloon cap: guest free + free swap + balloon - margin. */
 static uint64_t
 guest_term(const struct reclaim_config *c, const struct reclaim_vm_stats *v)
@@ -350,7 +361,7 @@ guest_term(const struct reclaim_config *c, const struct reclaim_vm_stats *v)
 	uint64_t g = add_sat(min64(v->guest_free_bytes, cfg), min64(v->guest_swap_free_bytes, cfg));
 
 	g = add_sat(g, min64(v->balloon_bytes, cfg));
-	return sub_sat(g, c->guest_margin_bytes);
+	return sub_sat(g, margin_of(c, v));
 }
 
 static int
@@ -492,7 +503,8 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 	/* RECLAIM_REASON_REBALANCE: "Happens in the balloon states" (below
 	 * the high threshold); the VM that grows back into its balloon is "a
 	 * VM short of memory (fresh guest stats, free memory within
-	 * guest_margin_bytes) and priced above the level". */
+	 * guest_margin_bytes) and priced above the level", the margin grown
+	 * with the guest by guest_margin_fraction. */
 	if (d->reasons & RECLAIM_REASON_REBALANCE) {
 		int balloon_state = st == RECLAIM_STATE_SOFT ||
 				    (st == RECLAIM_STATE_HIGH && f < t[0] &&
@@ -502,11 +514,11 @@ check_vm(struct oracle *o, const struct reclaim_host *host, const struct reclaim
 			return FAIL(o, "vm %" PRIu64 ": reason rebalance in %s with free %" PRIu64
 				    " (high %" PRIu64 ", band %.0f)", id, state_name(st), f, t[0], h);
 		if (bt < min64(cur, d->balloon_cap_bytes) && !known("rebalance") &&
-		    (!fresh || min64(v->guest_free_bytes, cfg) > c->guest_margin_bytes))
+		    (!fresh || min64(v->guest_free_bytes, cfg) > margin_of(c, v)))
 			return FAIL(o, "vm %" PRIu64 ": rebalanced back into its balloon (%" PRIu64
 				    " -> %" PRIu64 ") without fresh stats showing it short (free %"
 				    PRIu64 ", margin %" PRIu64 ")", id, cur, bt, v->guest_free_bytes,
-				    c->guest_margin_bytes);
+				    margin_of(c, v));
 		if (bt < min64(cur, d->balloon_cap_bytes) && !known("rebalance") &&
 		    d->rho < sum->level * (1 - 1e-9))
 			return FAIL(o, "vm %" PRIu64 ": rebalanced back at rho %g below the level %g",
@@ -1362,6 +1374,7 @@ config_rules(struct rule *rules, const struct reclaim_config *c)
 	add_rule(rules, &n, "active_floor", !in01(c->active_floor, 0, 0) ? 1
 		 : c->active_floor == 1 ? 2 : 0, conf);
 	add_rule(rules, &n, "compress_max_fraction", !in01(c->compress_max_fraction, 0, 0), conf);
+	add_rule(rules, &n, "guest_margin_fraction", !in01(c->guest_margin_fraction, 0, 0), conf);
 	/* zero periods, rates and windows: nonsense a library may refuse */
 	add_rule(rules, &n, "balloon_min_rate", c->balloon_min_rate == 0 ? 2 : 0, conf);
 	add_rule(rules, &n, "balloon_window_ns", c->balloon_window_ns == 0 ? 2 : 0, conf);
@@ -1662,6 +1675,7 @@ decode_config(struct rd *r, struct reclaim_config *c, int hostile)
 	if (m1 & 0x20) {
 		c->guest_margin_bytes = u8(r) * 1048576ull;
 		c->page_size = 512ull << (u8(r) % 8);
+		c->guest_margin_fraction = u8(r) / 1024.0;
 	}
 	if (m1 & 0x40)
 		c->deflate_budget_bytes = u8(r) * 4194304ull;
@@ -1704,7 +1718,7 @@ decode_config(struct rd *r, struct reclaim_config *c, int hostile)
 				c->struct_size = (uint32_t)hostile_u64(r, c->struct_size);
 				break;
 			}
-			switch (u8(r) % 11) {
+			switch (u8(r) % 12) {
 			case 0: c->reserved1 = u8(r); break;
 			case 1: c->balloon_default_rate = hostile_u64(r, 0); break;
 			case 2: c->sample_period_ns = hostile_u64(r, 0); break;
@@ -1715,6 +1729,7 @@ decode_config(struct rd *r, struct reclaim_config *c, int hostile)
 			case 7: c->distress_horizon_ns = hostile_u64(r, 0); break;
 			case 8: c->swap_retry_ns = hostile_u64(r, 0); break;
 			case 9: c->demand_memory_ns = hostile_u64(r, 0); break;
+			case 10: c->guest_margin_fraction = hostile_double(r); break;
 			default: c->sample_pages = (uint32_t)hostile_u64(r, 0); break;
 			}
 			break;
@@ -2032,6 +2047,7 @@ trace_config(const struct reclaim_config *c, unsigned profile)
 	fprintf(stderr, " distress_horizon_ns %" PRIu64, c->distress_horizon_ns);
 	fprintf(stderr, " swap_retry_ns %" PRIu64, c->swap_retry_ns);
 	fprintf(stderr, " demand_memory_ns %" PRIu64, c->demand_memory_ns);
+	fprintf(stderr, " guest_margin_fraction %.17g", c->guest_margin_fraction);
 	fprintf(stderr, "\n");
 }
 

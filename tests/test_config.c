@@ -26,6 +26,8 @@ defaults_are_esx(void **state)
 	assert_true(c.threshold_hard == DBL(0.02) && c.threshold_low == DBL(0.01));
 	assert_true(c.idle_tax == DBL(0.75));
 	assert_true(c.balloon_max_fraction == DBL(0.65));
+	assert_int_equal(c.guest_margin_bytes, 64 << 20);
+	assert_true(c.guest_margin_fraction == 1.0 / 64.0);
 	assert_int_equal(c.flags, 0);
 	assert_int_equal(c.page_size, 4096);
 	assert_int_equal(c.sample_pages, 100);
@@ -74,6 +76,9 @@ static void m_nan(struct reclaim_config *c) { c->threshold_hard = NAN; }
 static void m_tax(struct reclaim_config *c) { c->idle_tax = 1.0; }
 static void m_taxneg(struct reclaim_config *c) { c->idle_tax = -0.1; }
 static void m_frac(struct reclaim_config *c) { c->balloon_max_fraction = 1.5; }
+static void m_margin(struct reclaim_config *c) { c->guest_margin_fraction = -0.01; }
+static void m_margin_nan(struct reclaim_config *c) { c->guest_margin_fraction = NAN; }
+static void m_margin_big(struct reclaim_config *c) { c->guest_margin_fraction = 1.0 + 1e-9; }
 static void m_page(struct reclaim_config *c) { c->page_size = 4000; }
 static void m_flags(struct reclaim_config *c) { c->flags = 1u << 20; }
 static void m_base(struct reclaim_config *c) { c->threshold_base = 7; }
@@ -98,6 +103,9 @@ invalid_values_name_their_field(void **state)
 		{"idle_tax", RECLAIM_E_CONFIG, m_tax},
 		{"idle_tax", RECLAIM_E_CONFIG, m_taxneg},
 		{"balloon_max_fraction", RECLAIM_E_CONFIG, m_frac},
+		{"guest_margin_fraction", RECLAIM_E_CONFIG, m_margin},
+		{"guest_margin_fraction", RECLAIM_E_CONFIG, m_margin_nan},
+		{"guest_margin_fraction", RECLAIM_E_CONFIG, m_margin_big},
 		{"page_size", RECLAIM_E_CONFIG, m_page},
 		{"flags", RECLAIM_E_CONFIG, m_flags},
 		{"threshold_base", RECLAIM_E_CONFIG, m_base},

@@ -242,7 +242,8 @@ deflation_is_budgeted(void **state)
 	 * taken from anyone above the high threshold; the busiest, short of
 	 * memory, gets its balloon back from free memory (by the margin it
 	 * lacks), and no other balloon grows for it */
-	p = tu_policy(NULL, NVM);
+	cfg.deflate_budget_bytes = 1 * GiB; /* more than the short guest lacks */
+	p = tu_policy(&cfg, NVM);
 	setup(&r, 6.2);
 	for (int i = 0; i < NVM; i++) {
 		r.vm[i].balloon_bytes = 2 * GiB;
@@ -255,7 +256,8 @@ deflation_is_budgeted(void **state)
 	assert_true(r.d[0].reasons & RECLAIM_REASON_HOLD);
 	assert_false(r.sum.flags & RECLAIM_SUMMARY_EARLY);
 	assert_int_equal(r.sum.swap_bytes, 0);
-	assert_int_equal(r.d[3].balloon_target_bytes, 2 * GiB - 64 * MiB);
+	assert_int_equal(r.d[3].balloon_target_bytes,
+			 2 * GiB - tu_guest_margin(&cfg, r.vm[3].configured_bytes));
 	assert_true(r.d[3].actions & RECLAIM_ACTION_BALLOON);
 	assert_false(r.d[3].reasons & RECLAIM_REASON_REBALANCE);
 	for (int i = 0; i < 3; i++) {

@@ -26,7 +26,7 @@
 	_Static_assert(offsetof(type, member) == (off), "offset of " #type "." #member " is ABI")
 #define LAYOUT_VALUE(name, value) _Static_assert((name) == (value), #name " is ABI")
 
-LAYOUT_SIZE(struct reclaim_config, 232);
+LAYOUT_SIZE(struct reclaim_config, 240);
 LAYOUT_OFFSET(struct reclaim_config, struct_size, 0);
 LAYOUT_OFFSET(struct reclaim_config, flags, 4);
 LAYOUT_OFFSET(struct reclaim_config, threshold_base, 8);
@@ -59,6 +59,7 @@ LAYOUT_OFFSET(struct reclaim_config, max_block_ns, 200);
 LAYOUT_OFFSET(struct reclaim_config, distress_horizon_ns, 208);
 LAYOUT_OFFSET(struct reclaim_config, swap_retry_ns, 216);
 LAYOUT_OFFSET(struct reclaim_config, demand_memory_ns, 224);
+LAYOUT_OFFSET(struct reclaim_config, guest_margin_fraction, 232);
 LAYOUT_SIZE(struct reclaim_host, 48);
 LAYOUT_OFFSET(struct reclaim_host, struct_size, 0);
 LAYOUT_OFFSET(struct reclaim_host, flags, 4);

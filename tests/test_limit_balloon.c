@@ -151,13 +151,15 @@ balloon_cap_terms(void **state)
 	assert_int_equal(d.balloon_target_bytes, 1 * GiB);
 	assert_true(d.swap_bytes > 0);
 
-	/* the guest: free memory + free swap - margin */
+	/* the guest: free memory + free swap - its margin (a tenth of a GiB
+	 * more than guest_margin_bytes: 1/64 of its 10 GiB) */
 	vm.balloon_cap_bytes = RECLAIM_UNLIMITED;
 	vm.guest_free_bytes = 1 * GiB;
 	vm.guest_swap_free_bytes = 512 * MiB;
 	decide_n(&d, &vm, 1, 1.5, &cfg);
 	assert_int_equal(d.balloon_limit, RECLAIM_BALLOON_LIMIT_GUEST);
-	assert_int_equal(d.balloon_cap_bytes, 1 * GiB + 512 * MiB - cfg.guest_margin_bytes);
+	assert_int_equal(d.balloon_cap_bytes, 1 * GiB + 512 * MiB - 10 * GiB / 64);
+	assert_int_equal(tu_guest_margin(&cfg, vm.configured_bytes), 10 * GiB / 64);
 	assert_int_equal(d.balloon_target_bytes, d.balloon_cap_bytes);
 	assert_true(d.reasons & RECLAIM_REASON_BALLOON_CAPPED);
 
@@ -170,7 +172,7 @@ balloon_cap_terms(void **state)
 
 /*
  * The OOM warning: a Linux-like guest with no free swap is never asked
- * for more than its free memory (less the margin). What its balloon cannot
+ * for more than its free memory (less its margin). What its balloon cannot
  * take of its share stays its share: the other VM gives exactly what it
  * would if the guest had plenty free (what a guest reports limits how its
  * memory is taken, never how much another VM gives), and in hard and low
@@ -198,7 +200,7 @@ linux_guest_without_swap(void **state)
 		vm[1] = tu_vm(2, 40 * GiB, each, 1000);
 		vm[1].active_bytes = each / 2;
 		vm[1].guest_free_bytes = 10 * GiB;
-		guest_cap = 1 * GiB - cfg.guest_margin_bytes;
+		guest_cap = 1 * GiB - tu_guest_margin(&cfg, vm[0].configured_bytes);
 		sum = decide_n(d, vm, 2, pcts[k], &cfg);
 		roomy[0] = vm[0];
 		roomy[1] = vm[1];

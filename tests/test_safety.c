@@ -374,6 +374,77 @@ hourly_burst_without_swap(void **state)
 }
 
 /*
+ * A 32 GiB guest with RHEL's 4 GiB of swap, ballooned as far as its reports
+ * allow on a host under pressure: its working set of 16 GiB fills its swap
+ * up to the margin. Then, with no climb in its past, its working set grows
+ * by 290 MiB every 10-s decision for five minutes (8.5 GiB). With the
+ * margin grown with the guest (512 MiB) the first climb fits, the next
+ * decision reads it and gives the balloon back ahead of it; with
+ * guest_margin_bytes alone (64 MiB) the first climb overflows its swap
+ * before any decision has seen it.
+ */
+static uint64_t
+big_guest_climbs(const struct reclaim_config *cfg, uint64_t *balloon_before)
+{
+	struct reclaim_policy *p = policy_with(cfg, 4);
+	struct reclaim_adapter ad = fw_adapter();
+	struct fw_world w;
+	struct fw_tick t;
+	struct fw_vm *g;
+
+	fw_init(&w, 64 * GIB, 0, 10 * FW_NS, 11);
+	g = fw_add_vm(&w, 1, 32 * GIB, 16 * GIB);
+	g->gswap_total = 4 * GIB;
+	g->deflate_rate = 128.0 * MIB;
+	for (uint64_t id = 2; id <= 4; id++) {
+		struct fw_vm *v = fw_add_vm(&w, id, 16 * GIB, 3 * GIB);
+
+		v->touched = 12 * GIB;
+		v->active_fraction = 0.1;
+	}
+	*balloon_before = 0;
+	for (unsigned i = 0; i < 150; i++) {
+		fw_set_free(&w, fw_usable(&w) * 5 / 100);
+		if (i == 90)
+			*balloon_before = g->balloon;
+		/* fw_tick(), with the climb between the decision and the
+		 * world's step: no decision sees it before the guest meets it */
+		t.summary = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
+		t.n = fw_snapshot(&w, &t.host, t.vms);
+		assert_int_equal(reclaim_decide(p, &t.host, t.vms, t.n, 0, &t.summary, t.d),
+				 RECLAIM_OK);
+		fw_begin_apply(&w);
+		reclaim_apply(p, &ad, &w, t.d, t.n, t.r, sizeof(t.r[0]));
+		if (i >= 90 && i < 120)
+			g->demand += 290 * MIB;
+		fw_advance(&w);
+	}
+	reclaim_policy_destroy(p);
+	return g->oom_events;
+}
+
+static void
+big_guest_keeps_a_margin_of_its_size(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	uint64_t oom, balloon;
+
+	(void)state;
+	oom = big_guest_climbs(&cfg, &balloon);
+	print_message("# margin 1/64: %llu OOM, balloon %llu MiB before the climb\n",
+		      (unsigned long long)oom, (unsigned long long)(balloon / MIB));
+	assert_int_equal(oom, 0);
+	/* It gave what its reports allow, less the larger margin. */
+	assert_true(balloon >= 19 * GIB);
+
+	cfg.guest_margin_fraction = 0.0;
+	oom = big_guest_climbs(&cfg, &balloon);
+	print_message("# guest_margin_bytes alone: %llu OOM, balloon %llu MiB\n",
+		      (unsigned long long)oom, (unsigned long long)(balloon / MIB));
+	assert_true(oom > 0);
+}
+
+/*
  * A guest that deflates its balloon itself (deflate-on-oom) is short of
  * memory: it is not inflated again before balloon_backoff_ns, even with
  * the host under pressure, and then it may be.
@@ -795,7 +866,8 @@ band_decide(struct reclaim_policy *p, struct reclaim_decision *d, uint64_t now_s
 }
 
 /*
- * "Short of memory" starts at exactly guest_margin_bytes free. Above the
+ * "Short of memory" starts at exactly the guest's margin free (1/64 of its
+ * size, above guest_margin_bytes: 256 MiB for 16 GiB). Above the
  * high threshold such a guest whose demand rises (72 MiB used in 4 s) gets
  * its balloon back; with one byte more free it is not short. Under
  * pressure the same guest may grow back into its balloon (rebalancing)
@@ -806,9 +878,10 @@ static void
 short_of_memory_from_exactly_the_margin(void **state)
 {
 	struct reclaim_config cfg = default_config();
-	uint64_t margin = cfg.guest_margin_bytes;
+	uint64_t margin = 16 * GIB / 64;
 
 	(void)state;
+	assert_true(margin > cfg.guest_margin_bytes);
 	for (uint64_t extra = 0; extra <= 1; extra++) {
 		struct reclaim_policy *p = policy_with(&cfg, 1);
 		struct reclaim_decision d;
@@ -852,7 +925,7 @@ short_of_memory_from_exactly_the_margin(void **state)
 		vm[0].consumed_bytes = 6 * GIB;
 		vm[0].active_bytes = 6 * GIB;
 		vm[0].balloon_bytes = 2 * GIB;
-		vm[0].guest_free_bytes = margin + extra;
+		vm[0].guest_free_bytes = 8 * GIB / 64 + extra; /* its margin, and a byte more */
 		vm[0].guest_swap_free_bytes = 4 * GIB;
 		/* idle */
 		vm[1].configured_bytes = 16 * GIB;
@@ -1125,6 +1198,7 @@ main(void)
 		cmocka_unit_test(unblocked_when_leaving_low),
 		cmocka_unit_test(spiking_guest_gets_its_balloon_back),
 		cmocka_unit_test(hourly_burst_without_swap),
+		cmocka_unit_test(big_guest_keeps_a_margin_of_its_size),
 		cmocka_unit_test(self_deflated_balloon_is_left_alone),
 		cmocka_unit_test(never_below_active_memory),
 		cmocka_unit_test(jitter_is_not_demand),

@@ -75,6 +75,16 @@ tu_policy(const struct reclaim_config *cfg, size_t capacity)
 	return p;
 }
 
+/* The margin a guest of @p configured bytes keeps free under @p cfg: the
+ * larger of guest_margin_bytes and guest_margin_fraction of its size. */
+static inline uint64_t
+tu_guest_margin(const struct reclaim_config *cfg, uint64_t configured)
+{
+	uint64_t part = (uint64_t)(cfg->guest_margin_fraction * (double)configured);
+
+	return part > cfg->guest_margin_bytes ? part : cfg->guest_margin_bytes;
+}
+
 /* Fraction of usable memory, in bytes. */
 static inline uint64_t
 tu_pct(uint64_t usable, double pct)

@@ -53,6 +53,7 @@ static const struct key keys[] = {
 	KEY(distress_horizon_ns, K_TIME),
 	KEY(swap_retry_ns, K_TIME),
 	KEY(demand_memory_ns, K_TIME),
+	KEY(guest_margin_fraction, K_DOUBLE),
 };
 #undef KEY
 

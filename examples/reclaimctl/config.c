@@ -37,6 +37,7 @@ const struct ctl_field ctl_config_fields[] = {
 	CFG(distress_horizon_ns, CTL_U64, NULL),
 	CFG(swap_retry_ns, CTL_U64, NULL),
 	CFG(demand_memory_ns, CTL_U64, NULL),
+	CFG(guest_margin_fraction, CTL_DOUBLE, NULL),
 	{NULL, 0, 0, NULL, 0},
 };
 
