@@ -1335,6 +1335,10 @@ in01(double x, int open_low, int open_high)
 	return (open_low ? x > 0 : x >= 0) && (open_high ? x < 1 : x <= 1);
 }
 
+/* The size of struct reclaim_config in 0.2 (CHANGELOG.md), which every
+ * later release accepts. */
+#define CONFIG_SIZE_0_2 200
+
 static size_t
 config_rules(struct rule *rules, const struct reclaim_config *c)
 {
@@ -1343,6 +1347,16 @@ config_rules(struct rule *rules, const struct reclaim_config *c)
 	size_t n = 0;
 	int ordered;
 
+	if (c->struct_size == CONFIG_SIZE_0_2) {
+		/* 0.2's config, still accepted: its bytes, then the documented
+		 * defaults of the members 0.3 appended. */
+		struct reclaim_config full;
+
+		reclaim_config_init(&full, sizeof(full));
+		memcpy(&full, c, CONFIG_SIZE_0_2);
+		full.struct_size = sizeof(full);
+		return config_rules(rules, &full);
+	}
 	if (c->struct_size != sizeof(*c)) {
 		add_rule(rules, &n, "struct_size", 1, BIT(RECLAIM_E_VERSION));
 		return n;
@@ -1488,7 +1502,7 @@ oracle_config(char *why, size_t len, const struct reclaim_config *cfg,
 	}
 
 	if (existing) {
-		struct reclaim_config old, now;
+		struct reclaim_config old, now, full;
 		old.struct_size = now.struct_size = sizeof(old);
 		if (reclaim_policy_get_config(existing, &old) != RECLAIM_OK)
 			return fail_to(why, len, "policy_get_config failed");
@@ -1497,7 +1511,13 @@ oracle_config(char *why, size_t len, const struct reclaim_config *cfg,
 			return fail_to(why, len, "policy_set_config %d but config_check %d", r2, r);
 		if (reclaim_policy_get_config(existing, &now) != RECLAIM_OK)
 			return fail_to(why, len, "policy_get_config failed");
-		if (memcmp(&now, r == RECLAIM_OK ? cfg : &old, sizeof(now)))
+		/* (an older caller's config is in force as it reads: its bytes,
+		 * then the defaults of what it lacks) */
+		reclaim_config_init(&full, sizeof(full));
+		memcpy(&full, cfg, cfg->struct_size == CONFIG_SIZE_0_2 ? CONFIG_SIZE_0_2
+									: sizeof(full));
+		full.struct_size = sizeof(full);
+		if (memcmp(&now, r == RECLAIM_OK ? &full : &old, sizeof(now)))
 			return fail_to(why, len, "config in force after set_config(%d) is %s", r,
 				       r == RECLAIM_OK ? "not the new one" : "not the old one");
 		if (reclaim_policy_set_config(existing, &old) != RECLAIM_OK)
