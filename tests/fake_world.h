@@ -561,10 +561,12 @@ struct fw_tick {
 	int decide_rc, apply_rc;
 };
 
-/* Runs one tick; @p adapter NULL decides without acting. */
+/* A tick's decision and its apply, on the world as it stands; the world
+ * has not stepped yet (fw_advance()). @p adapter NULL decides without
+ * acting. */
 static inline void
-fw_tick(struct fw_world *w, struct reclaim_policy *p, const struct reclaim_adapter *adapter,
-	struct fw_tick *t)
+fw_decide_apply(struct fw_world *w, struct reclaim_policy *p,
+		const struct reclaim_adapter *adapter, struct fw_tick *t)
 {
 	struct reclaim_summary init = RECLAIM_SUMMARY_INIT;
 
@@ -575,6 +577,14 @@ fw_tick(struct fw_world *w, struct reclaim_policy *p, const struct reclaim_adapt
 	fw_begin_apply(w);
 	if (adapter && t->decide_rc == RECLAIM_OK)
 		t->apply_rc = reclaim_apply(p, adapter, w, t->d, t->n, t->r, sizeof(t->r[0]));
+}
+
+/* Runs one tick; @p adapter NULL decides without acting. */
+static inline void
+fw_tick(struct fw_world *w, struct reclaim_policy *p, const struct reclaim_adapter *adapter,
+	struct fw_tick *t)
+{
+	fw_decide_apply(w, p, adapter, t);
 	fw_advance(w);
 }
 

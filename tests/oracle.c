@@ -1339,6 +1339,16 @@ in01(double x, int open_low, int open_high)
  * later release accepts. */
 #define CONFIG_SIZE_0_2 200
 
+/* @p c as the library reads it: an older caller's bytes, then the
+ * documented defaults of the members it lacks. */
+static void
+config_as_read(struct reclaim_config *full, const struct reclaim_config *c)
+{
+	reclaim_config_init(full, sizeof(*full));
+	memcpy(full, c, c->struct_size == CONFIG_SIZE_0_2 ? CONFIG_SIZE_0_2 : sizeof(*full));
+	full->struct_size = sizeof(*full);
+}
+
 static size_t
 config_rules(struct rule *rules, const struct reclaim_config *c)
 {
@@ -1347,14 +1357,10 @@ config_rules(struct rule *rules, const struct reclaim_config *c)
 	size_t n = 0;
 	int ordered;
 
-	if (c->struct_size == CONFIG_SIZE_0_2) {
-		/* 0.2's config, still accepted: its bytes, then the documented
-		 * defaults of the members 0.3 appended. */
+	if (c->struct_size == CONFIG_SIZE_0_2) { /* 0.2's config, still accepted */
 		struct reclaim_config full;
 
-		reclaim_config_init(&full, sizeof(full));
-		memcpy(&full, c, CONFIG_SIZE_0_2);
-		full.struct_size = sizeof(full);
+		config_as_read(&full, c);
 		return config_rules(rules, &full);
 	}
 	if (c->struct_size != sizeof(*c)) {
@@ -1511,12 +1517,8 @@ oracle_config(char *why, size_t len, const struct reclaim_config *cfg,
 			return fail_to(why, len, "policy_set_config %d but config_check %d", r2, r);
 		if (reclaim_policy_get_config(existing, &now) != RECLAIM_OK)
 			return fail_to(why, len, "policy_get_config failed");
-		/* (an older caller's config is in force as it reads: its bytes,
-		 * then the defaults of what it lacks) */
-		reclaim_config_init(&full, sizeof(full));
-		memcpy(&full, cfg, cfg->struct_size == CONFIG_SIZE_0_2 ? CONFIG_SIZE_0_2
-									: sizeof(full));
-		full.struct_size = sizeof(full);
+		/* (an older caller's config is in force as it reads) */
+		config_as_read(&full, cfg);
 		if (memcmp(&now, r == RECLAIM_OK ? &full : &old, sizeof(now)))
 			return fail_to(why, len, "config in force after set_config(%d) is %s", r,
 				       r == RECLAIM_OK ? "not the new one" : "not the old one");

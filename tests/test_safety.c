@@ -407,14 +407,10 @@ big_guest_climbs(const struct reclaim_config *cfg, uint64_t *balloon_before)
 		fw_set_free(&w, fw_usable(&w) * 5 / 100);
 		if (i == 90)
 			*balloon_before = g->balloon;
-		/* fw_tick(), with the climb between the decision and the
-		 * world's step: no decision sees it before the guest meets it */
-		t.summary = (struct reclaim_summary)RECLAIM_SUMMARY_INIT;
-		t.n = fw_snapshot(&w, &t.host, t.vms);
-		assert_int_equal(reclaim_decide(p, &t.host, t.vms, t.n, 0, &t.summary, t.d),
-				 RECLAIM_OK);
-		fw_begin_apply(&w);
-		reclaim_apply(p, &ad, &w, t.d, t.n, t.r, sizeof(t.r[0]));
+		/* a tick, with the climb between the decision and the world's
+		 * step: no decision sees it before the guest meets it */
+		fw_decide_apply(&w, p, &ad, &t);
+		assert_int_equal(t.decide_rc, RECLAIM_OK);
 		if (i >= 90 && i < 120)
 			g->demand += 290 * MIB;
 		fw_advance(&w);
