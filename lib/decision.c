@@ -30,26 +30,18 @@ state_reasons(const struct vm_work *w, const struct vm_hist *h, const struct rec
 	      const struct tick *t, uint64_t excess, bool shortfall)
 {
 	bool reclaims = mode_reclaims(t->mode);
-	uint32_t r = t->reasons; /* the host's, the same for every VM */
+	/* The host's (the same for every VM), and what the view and the
+	 * history flag, which sit at their reasons' bits. */
+	uint32_t r = t->reasons | (w->flags & VIEW_REASONS) | (h->flags & HIST_REASONS);
 
 	if (reclaims && excess > w->limit_excess)
 		r |= RECLAIM_REASON_PRESSURE;
 	if (w->limit_excess)
 		r |= RECLAIM_REASON_LIMIT;
-	if (!(w->flags & VIEW_DRIVER))
-		r |= RECLAIM_REASON_NO_BALLOON;
-	if (h->flags & HIST_UNRESPONSIVE)
-		r |= RECLAIM_REASON_UNRESPONSIVE;
-	if (w->flags & VIEW_STALE)
-		r |= RECLAIM_REASON_STALE;
 	if (vm->shares == 0 && reclaims)
 		r |= RECLAIM_REASON_ZERO_SHARES;
 	if (shortfall && reclaims)
 		r |= RECLAIM_REASON_SHORTFALL;
-	if (h->flags & HIST_FAILED)
-		r |= RECLAIM_REASON_ADAPTER_FAILED;
-	if (w->flags & VIEW_DISTRESS)
-		r |= RECLAIM_REASON_DISTRESS;
 	return r;
 }
 

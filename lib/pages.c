@@ -170,7 +170,7 @@ pages_above(const struct vm_work *w, double x, bool strict, const struct geom *g
 static bool
 on_level(const struct vm_work *w)
 {
-	return !(w->flags & VIEW_FIXED) && w->shares > 0.0 && w->base > w->lo;
+	return (w->flags & VIEW_ON) != 0;
 }
 
 /* Bytes revoked by taking every page with mu > x. */

@@ -142,14 +142,18 @@ enum hist_flag {
 	HIST_BLOCKED = 1u << 0,        /* the VM was blocked (as far as we know) */
 	HIST_RATE_KNOWN = 1u << 1,     /* rate holds an observed inflation rate */
 	HIST_RESEND = 1u << 2,         /* the last balloon op failed: send again */
-	HIST_FAILED = 1u << 3,         /* some op failed in the last apply */
-	HIST_UNRESPONSIVE = 1u << 4,   /* balloon declared unresponsive */
-	HIST_SWAP_DOWN = 1u << 5,      /* swap_out failed: no host swap until swap_retry_ns */
-	HIST_SELF_DEFLATED = 1u << 6,  /* the guest shrank its balloon: held until hold_ns */
-	HIST_NO_BLOCK = 1u << 7,       /* blocked too long without progress: not until block_ns */
-	HIST_AVAIL_KNOWN = 1u << 8,    /* win_*, avail_ns hold a fresh guest sample */
-	HIST_SWAP_FAILED = 1u << 9     /* the last swap_out failed */
+	HIST_SWAP_DOWN = 1u << 3,      /* swap_out failed: no host swap until swap_retry_ns */
+	HIST_SELF_DEFLATED = 1u << 4,  /* the guest shrank its balloon: held until hold_ns */
+	HIST_NO_BLOCK = 1u << 6,       /* blocked too long without progress: not until block_ns */
+	HIST_AVAIL_KNOWN = 1u << 7,    /* win_*, avail_ns hold a fresh guest sample */
+	HIST_SWAP_FAILED = 1u << 8,    /* the last swap_out failed */
+	/* These two are their decision reasons' bits: a decision's reasons
+	 * take them from the flags as they are. */
+	HIST_UNRESPONSIVE = RECLAIM_REASON_UNRESPONSIVE, /* balloon declared unresponsive */
+	HIST_FAILED = RECLAIM_REASON_ADAPTER_FAILED      /* some op failed in the last apply */
 };
+#define HIST_REASONS (HIST_UNRESPONSIVE | HIST_FAILED)
+_Static_assert(HIST_REASONS <= UINT16_MAX, "history flags are 16 bits");
 
 struct vm_hist {
 	uint64_t id;
@@ -330,13 +334,18 @@ mode_reclaims(int mode)
 enum view_flag {
 	VIEW_DRIVER = 1u << 0,       /* a balloon driver is there */
 	VIEW_RESPONSIVE = 1u << 1,   /* and answering */
-	VIEW_STALE = 1u << 2,        /* guest stats unknown or too old */
 	VIEW_FIXED = 1u << 3,        /* excluded from the water level */
-	VIEW_BALLOON_BOUND = 1u << 4, /* lower bound set by balloon room */
-	VIEW_DISTRESS = 1u << 5,     /* the guest needs its balloon back (or deflated it) */
-	VIEW_NO_SWAP = 1u << 6,      /* host swap cannot deliver for this VM */
-	VIEW_RESEND = 1u << 7        /* its last balloon op failed: send it again */
+	VIEW_BALLOON_BOUND = 1u << 7, /* lower bound set by balloon room */
+	VIEW_NO_SWAP = 1u << 8,      /* host swap cannot deliver for this VM */
+	VIEW_RESEND = 1u << 9,       /* its last balloon op failed: send it again */
+	VIEW_ON = 1u << 10,          /* reclaiming, on the level with pages to give */
+	/* These three are their decision reasons' bits: a decision's reasons
+	 * take them from the flags as they are. */
+	VIEW_NO_DRIVER = RECLAIM_REASON_NO_BALLOON, /* no balloon driver */
+	VIEW_STALE = RECLAIM_REASON_STALE,          /* guest stats unknown or too old */
+	VIEW_DISTRESS = RECLAIM_REASON_DISTRESS     /* the guest needs its balloon back (or deflated it) */
 };
+#define VIEW_REASONS (VIEW_NO_DRIVER | VIEW_STALE | VIEW_DISTRESS)
 
 /*
  * One VM's working record for one step, laid out for the passes that sweep

@@ -80,7 +80,7 @@ view_balloon(struct vm_work *w, struct vm_room *room, const struct reclaim_confi
 		w->cap = room->fair_cap = 0;
 		w->held = b;
 		w->cap_kind = RECLAIM_BALLOON_LIMIT_NO_DRIVER;
-		w->flags = 0;
+		w->flags = VIEW_NO_DRIVER;
 		return;
 	}
 	flags |= VIEW_DRIVER;

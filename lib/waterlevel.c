@@ -106,8 +106,10 @@ wl_bounds(struct vm_work *w, const struct vm_room *vr, struct sums *s,
 		w->hi = hi;
 		if (hi > u && vm->shares > 0 && lo != hi)
 			s->grows = true;
-		if (vm->shares > 0 && lo != hi && u > lo)
+		if (vm->shares > 0 && lo != hi && u > lo) {
 			s->on++;
+			w->flags |= VIEW_ON;
+		}
 		s->reclaimable += min_u64(u - lo, deliver);
 		if (vm->shares == 0 || lo == hi) {
 			w->flags |= VIEW_FIXED;

@@ -82,6 +82,9 @@ place(struct vm_work *w, const struct spec *s, size_t n, uint64_t need, uint64_t
 		wl_add(&ls, &w[i]);
 		u += (double)w[i].base;
 		on += w[i].base > w[i].lo;
+		/* (as wl_bounds() marks a VM on the level with pages to give) */
+		if (w[i].shares > 0.0 && w[i].base > w[i].lo)
+			w[i].flags |= VIEW_ON;
 		grows |= w[i].hi > w[i].base;
 	}
 	lambda = wl_solve_scratch(w, n, u - (double)need, 0.0, &ls, scratch, &slope);
