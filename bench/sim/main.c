@@ -23,6 +23,8 @@ usage(FILE *f)
 		"  -s, --seed N          override the seed\n"
 		"  -M, --demand-memory T the reclaim policies' demand_memory_ns (e.g. 2h)\n"
 		"  -S, --swap-pick P     how policies' host swap picks pages: random or cold\n"
+		"  --host-swap SIZE      the host's swap (e.g. 0, 64G), as [host] swap\n"
+		"  --guest-swap SIZE     every guest's swap (e.g. 0, 1G, or rhel), as guest_swap\n"
 		"  -j, --jobs N          policies run in parallel (default: online CPUs)\n"
 		"  -m, --markdown        print the table as Markdown\n"
 		"Scenario format: bench/README.md.\n");
@@ -46,8 +48,9 @@ main(int argc, char **argv)
 {
 	const char *out = NULL, *path = NULL, *policies = NULL;
 	double overcommit = 0;
-	uint64_t duration = 0, seed = 0, demand_memory = 0;
+	uint64_t duration = 0, seed = 0, demand_memory = 0, host_swap = 0, guest_swap = 0;
 	int have_seed = 0, have_demand_memory = 0, md = 0, swap_pick = -1;
+	int have_host_swap = 0, have_guest_swap = 0;
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
 	char err[512];
 
@@ -99,6 +102,22 @@ main(int argc, char **argv)
 				return 2;
 			}
 			i++;
+		} else if (!strcmp(a, "--host-swap")) {
+			if (sim_parse_bytes(&host_swap, v) < 0) {
+				fprintf(stderr, "reclaim-sim: bad host swap %s\n", v);
+				return 2;
+			}
+			have_host_swap = 1;
+			i++;
+		} else if (!strcmp(a, "--guest-swap")) {
+			if (!strcmp(v, "rhel")) {
+				guest_swap = SIM_NEVER;
+			} else if (sim_parse_bytes(&guest_swap, v) < 0) {
+				fprintf(stderr, "reclaim-sim: bad guest swap %s\n", v);
+				return 2;
+			}
+			have_guest_swap = 1;
+			i++;
 		} else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
 			jobs = strtol(v, NULL, 10);
 			i++;
@@ -147,6 +166,10 @@ main(int argc, char **argv)
 			(double)sc->duration_ns / 3600e9);
 	if (swap_pick >= 0)
 		sc->swap_pick = swap_pick;
+	if (have_host_swap)
+		sc->host_swap = host_swap;
+	if (have_guest_swap)
+		sim_scenario_set_guest_swap(sc, guest_swap);
 	if (policies) {
 		char buf[256];
 		snprintf(buf, sizeof(buf), "%s", policies);

@@ -8,8 +8,10 @@
 # RND_DIR holds the trace's month directories (2013-7, 2013-8, 2013-9) of
 # per-VM files <id>.csv, as in the GWA's rnd.zip (bench/data/README.md says
 # where to get it). XS sets the overcommits (default "1.5 2 2.5 3"), POLICY
-# the policy (default reclaim), SIM_OPTS extra reclaim-sim options, JOBS the
-# runs in parallel. About 6 minutes of CPU for the default.
+# the policy (default reclaim), SIM_OPTS extra reclaim-sim options (other
+# hosts: SIM_OPTS="--host-swap 0" for a host without swap, "--guest-swap 0"
+# for guests without), JOBS the runs in parallel. About 6 minutes of CPU for
+# the default.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [ $# -ge 1 ] || { echo "usage: bash bench/sim/months.sh RND_DIR [BUILDDIR]" >&2; exit 2; }

@@ -767,6 +767,13 @@ sim_scenario_size_host(struct sim_scenario *sc)
 		sc->host_swap = sum; /* ESX: a swap file of configured - reservation per VM */
 }
 
+void
+sim_scenario_set_guest_swap(struct sim_scenario *sc, uint64_t bytes)
+{
+	for (size_t i = 0; i < sc->n_vms; i++)
+		sc->vms[i].guest_swap = bytes == SIM_NEVER ? rhel_swap(sc->vms[i].configured) : bytes;
+}
+
 int
 sim_scenario_load(struct sim_scenario *sc, const char *path, char *err, size_t errlen)
 {

@@ -185,6 +185,9 @@ int sim_parse_bytes(uint64_t *out, const char *s);
 int sim_parse_duration(uint64_t *out, const char *s);
 /* Applies overcommit: sizes the host from the VMs. */
 void sim_scenario_size_host(struct sim_scenario *sc);
+/* Gives every VM @p bytes of swap inside its guest; SIM_NEVER: RHEL's
+ * recommendation for its size, as guest_swap = rhel. */
+void sim_scenario_set_guest_swap(struct sim_scenario *sc, uint64_t bytes);
 uint64_t sim_vm_shares(const struct sim_vm_spec *spec);
 
 /* ---- the world ---------------------------------------------------------- */

@@ -125,6 +125,56 @@ bitbrains_150_no_oom_and_less_swap_than_paper(void **state)
 	assert_true(m.swapped_out <= paper.swapped_out);
 }
 
+/* ---- Bitbrains without swap --------------------------------------------- */
+
+static void
+replay_2x(struct sim_scenario *sc, struct sim_metrics *m, const char *what)
+{
+	struct sim_run_opts o = {.policy = SIM_POLICY_RECLAIM};
+	sc->overcommit = 2.0;
+	sim_scenario_size_host(sc);
+	assert_int_equal(sim_run(m, sc, &o), 0);
+	print_message("# bitbrains 2x, %s: %llu OOM episodes, %.2f GiB host-swapped, "
+		      "%.2f GiB guest-swapped, %.2f GiB balloon peak\n",
+		      what, (unsigned long long)m->oom_episodes, (double)m->swapped_out / SIM_GIB,
+		      (double)m->guest_swapped / SIM_GIB, (double)m->balloon_peak / SIM_GIB);
+}
+
+/* A host with no swap of its own: balloons are all there is, within what
+ * each guest's free memory and swap can absorb. The month passes with no
+ * guest OOM, and the balloons did the work. */
+static void
+bitbrains_200_host_without_swap(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("bitbrains.conf");
+	struct sim_metrics m;
+	sc->host_swap = 0;
+	replay_2x(sc, &m, "no host swap");
+	assert_int_equal(m.oom_episodes, 0);
+	assert_int_equal(m.swapped_out, 0);
+	assert_int_equal(m.forced_out, 0);
+	assert_true(m.balloon_peak > 10 * SIM_GIB);
+}
+
+/* Guests with no swap of their own: a balloon may take only a guest's
+ * free memory, less its margin, and host swap takes the rest. No guest
+ * meets its OOM killer, none swaps, and the host swapped instead. */
+static void
+bitbrains_200_guests_without_swap(void **state)
+{
+	(void)state;
+	struct sim_scenario *sc = load("bitbrains.conf");
+	struct sim_metrics m;
+	sim_scenario_set_guest_swap(sc, 0);
+	for (size_t i = 0; i < sc->n_vms; i++)
+		assert_int_equal(sc->vms[i].guest_swap, 0);
+	replay_2x(sc, &m, "no guest swap");
+	assert_int_equal(m.oom_episodes, 0);
+	assert_int_equal(m.guest_swapped, 0);
+	assert_true(m.swapped_out > 0);
+}
+
 /* ---- A Linux guest without swap ----------------------------------------- */
 
 static void
@@ -423,6 +473,8 @@ main(void)
 		cmocka_unit_test(holdout_guest_without_swap_survives_its_climbs),
 		cmocka_unit_test(bitbrains_125_no_oom),
 		cmocka_unit_test(bitbrains_150_no_oom_and_less_swap_than_paper),
+		cmocka_unit_test(bitbrains_200_host_without_swap),
+		cmocka_unit_test(bitbrains_200_guests_without_swap),
 	};
 	int r = cmocka_run_group_tests_name("sim_scenarios", tests, NULL, NULL);
 	return r;
