@@ -335,6 +335,7 @@ enum row {
 	ROW_INFLATED,
 	ROW_OOM_DEFLATED,
 	ROW_MIN_FREE,
+	ROW_HOST_OOM,
 	ROW_FAIRNESS,
 	ROW_BLOCKED,
 	ROW_SECONDS,
@@ -355,6 +356,7 @@ static const char *const row_names[ROW_COUNT] = {
 	[ROW_INFLATED] = "ballooned (inflated, GiB)",
 	[ROW_OOM_DEFLATED] = "deflated by guests on OOM (GiB)",
 	[ROW_MIN_FREE] = "lowest free memory (MiB)",
+	[ROW_HOST_OOM] = "host hours out of memory",
 	[ROW_FAIRNESS] = "fairness vs shares (1 = ideal)",
 	[ROW_BLOCKED] = "VM-hours blocked",
 	[ROW_SECONDS] = "run time (CPU s)",
@@ -387,6 +389,7 @@ cell_text(char *cell, size_t len, int row, const struct sim_metrics *x, double d
 	case ROW_INFLATED: snprintf(cell, len, "%.1f", gib((double)x->inflated)); break;
 	case ROW_OOM_DEFLATED: snprintf(cell, len, "%.2f", gib((double)x->oom_deflated)); break;
 	case ROW_MIN_FREE: snprintf(cell, len, "%.0f", (double)x->min_free / SIM_MIB); break;
+	case ROW_HOST_OOM: snprintf(cell, len, "%.2f", (double)x->host_oom_ns / 3.6e12); break;
 	case ROW_FAIRNESS: snprintf(cell, len, "%.3f", x->fairness); break;
 	case ROW_BLOCKED: snprintf(cell, len, "%.2f", (double)x->blocked_ns / 3.6e12); break;
 	default: snprintf(cell, len, "%.1f", x->seconds); break;
