@@ -1,7 +1,7 @@
 #!/bin/sh
 # reclaim-sim's command-line overrides of a scenario's swap, on crunch.conf,
 # whose working sets outgrow the host (so that both host and guest swap are
-# used unless they are taken away):
+# used unless they are taken away, and without either the host runs out):
 #   test-cli.sh SIM SCENARIO_DIR
 set -u
 sim=$1
@@ -31,6 +31,7 @@ run no-host-swap --host-swap 0
 run no-guest-swap --guest-swap 0
 run rhel --guest-swap rhel
 run six --guest-swap 6G
+run neither --host-swap 0 --guest-swap 0
 
 host=$(row "$tmp/default" "host-swapped by policy (GiB)")
 guest=$(row "$tmp/default" "guest swap-outs (GiB)")
@@ -43,6 +44,14 @@ case $guest in "" | 0.00) fail "crunch swaps nothing in its guests by default ($
 # RHEL's recommendation for crunch's 6 GiB guests is 6 GiB of swap.
 [ "$(row "$tmp/rhel" "guest swap-outs (GiB)")" = "$(row "$tmp/six" "guest swap-outs (GiB)")" ] ||
 	fail "--guest-swap rhel does not give a 6 GiB guest 6 GiB of swap"
+
+# With swap, the host never runs out; with none anywhere, crunch's working
+# sets outgrow it, and the table says for how long.
+[ "$(row "$tmp/default" "host hours out of memory")" = "0.00" ] ||
+	fail "crunch's host runs out of memory with swap"
+case $(row "$tmp/neither" "host hours out of memory") in
+"" | 0.00) fail "crunch without swap: no time out of memory reported" ;;
+esac
 
 for bad in "--host-swap lots" "--guest-swap -1G" "--guest-swap"; do
 	# shellcheck disable=SC2086
