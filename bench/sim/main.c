@@ -110,9 +110,7 @@ main(int argc, char **argv)
 			have_host_swap = 1;
 			i++;
 		} else if (!strcmp(a, "--guest-swap")) {
-			if (!strcmp(v, "rhel")) {
-				guest_swap = SIM_NEVER;
-			} else if (sim_parse_bytes(&guest_swap, v) < 0) {
+			if (sim_parse_guest_swap(&guest_swap, v) < 0) {
 				fprintf(stderr, "reclaim-sim: bad guest swap %s\n", v);
 				return 2;
 			}

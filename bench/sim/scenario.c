@@ -163,6 +163,23 @@ rhel_swap(uint64_t ram)
 	return 4 * SIM_GIB;
 }
 
+/* A guest's swap as guest_swap says it (SIM_NEVER: "rhel"), in bytes. */
+static uint64_t
+guest_swap_of(uint64_t configured, uint64_t guest_swap)
+{
+	return guest_swap == SIM_NEVER ? rhel_swap(configured) : guest_swap;
+}
+
+int
+sim_parse_guest_swap(uint64_t *out, const char *s)
+{
+	if (!strcmp(s, "rhel")) {
+		*out = SIM_NEVER;
+		return 0;
+	}
+	return sim_parse_bytes(out, s);
+}
+
 uint64_t
 sim_vm_shares(const struct sim_vm_spec *spec)
 {
@@ -239,10 +256,7 @@ vm_key(struct parser *p, struct sim_vm_spec *v, const char *k, char *val)
 		v->shares = strtoull(val, &end, 10);
 		r = (*end || errno) ? -1 : 0;
 	} else if (!strcmp(k, "guest_swap")) {
-		if (!strcmp(val, "rhel"))
-			v->guest_swap = SIM_NEVER;
-		else
-			r = sim_parse_bytes(&v->guest_swap, val);
+		r = sim_parse_guest_swap(&v->guest_swap, val);
 	} else if (!strcmp(k, "balloon"))
 		r = parse_bool(&v->balloon, val);
 	else if (!strcmp(k, "balloon_rate"))
@@ -629,8 +643,7 @@ parse_scenario(struct sim_scenario *sc, const char *text, const char *base_dir,
 		struct sim_vm_spec *v = &sc->vms[i];
 		if (v->configured == 0 || v->configured == RECLAIM_UNLIMITED)
 			return fail(&p, "VM %s: configured size missing", v->name);
-		if (v->guest_swap == SIM_NEVER)
-			v->guest_swap = rhel_swap(v->configured);
+		v->guest_swap = guest_swap_of(v->configured, v->guest_swap);
 		if (v->reservation > v->configured ||
 		    (v->limit != RECLAIM_UNLIMITED && v->reservation > v->limit))
 			return fail(&p, "VM %s: reservation above configured size or limit",
@@ -771,7 +784,7 @@ void
 sim_scenario_set_guest_swap(struct sim_scenario *sc, uint64_t bytes)
 {
 	for (size_t i = 0; i < sc->n_vms; i++)
-		sc->vms[i].guest_swap = bytes == SIM_NEVER ? rhel_swap(sc->vms[i].configured) : bytes;
+		sc->vms[i].guest_swap = guest_swap_of(sc->vms[i].configured, bytes);
 }
 
 int

@@ -183,6 +183,9 @@ int sim_scenario_generate(struct sim_scenario *sc, char *err, size_t errlen);
 /* Byte and duration parsing ("1.5G", "256M", "30d", "90s", "500ms"). */
 int sim_parse_bytes(uint64_t *out, const char *s);
 int sim_parse_duration(uint64_t *out, const char *s);
+/* A guest's swap: a size, or "rhel" (SIM_NEVER) for RHEL's recommendation
+ * for its size. */
+int sim_parse_guest_swap(uint64_t *out, const char *s);
 /* Applies overcommit: sizes the host from the VMs. */
 void sim_scenario_size_host(struct sim_scenario *sc);
 /* Gives every VM @p bytes of swap inside its guest; SIM_NEVER: RHEL's

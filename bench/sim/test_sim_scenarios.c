@@ -90,17 +90,27 @@ fig7_idle_tax(void **state)
 
 /* ---- Bitbrains replay --------------------------------------------------- */
 
+/* The month in @p sc (bitbrains.conf, as changed by the caller) at
+ * @p overcommit under @p policy. */
+static void
+replay_scenario(struct sim_scenario *sc, double overcommit, struct sim_metrics *m, int policy,
+		const char *what)
+{
+	struct sim_run_opts o = {.policy = policy};
+	sc->overcommit = overcommit;
+	sim_scenario_size_host(sc);
+	assert_int_equal(sim_run(m, sc, &o), 0);
+	print_message("# bitbrains %.2fx %s%s: %llu OOM episodes, %.2f GiB host-swapped, "
+		      "%.2f GiB forced, %.2f GiB guest-swapped, %.2f GiB balloon peak\n",
+		      overcommit, sim_policy_name(policy), what, (unsigned long long)m->oom_episodes,
+		      (double)m->swapped_out / SIM_GIB, (double)m->forced_out / SIM_GIB,
+		      (double)m->guest_swapped / SIM_GIB, (double)m->balloon_peak / SIM_GIB);
+}
+
 static void
 replay(double overcommit, struct sim_metrics *m, int policy)
 {
-	struct sim_scenario *sc = load("bitbrains.conf");
-	sc->overcommit = overcommit;
-	sim_scenario_size_host(sc);
-	struct sim_run_opts o = {.policy = policy};
-	assert_int_equal(sim_run(m, sc, &o), 0);
-	print_message("# bitbrains %.2fx %s: %llu OOM episodes, %.2f GiB host-swapped, %.2f GiB forced\n",
-		      overcommit, sim_policy_name(policy), (unsigned long long)m->oom_episodes,
-		      (double)m->swapped_out / SIM_GIB, (double)m->forced_out / SIM_GIB);
+	replay_scenario(load("bitbrains.conf"), overcommit, m, policy, "");
 }
 
 static void
@@ -127,19 +137,6 @@ bitbrains_150_no_oom_and_less_swap_than_paper(void **state)
 
 /* ---- Bitbrains without swap --------------------------------------------- */
 
-static void
-replay_2x(struct sim_scenario *sc, struct sim_metrics *m, const char *what)
-{
-	struct sim_run_opts o = {.policy = SIM_POLICY_RECLAIM};
-	sc->overcommit = 2.0;
-	sim_scenario_size_host(sc);
-	assert_int_equal(sim_run(m, sc, &o), 0);
-	print_message("# bitbrains 2x, %s: %llu OOM episodes, %.2f GiB host-swapped, "
-		      "%.2f GiB guest-swapped, %.2f GiB balloon peak\n",
-		      what, (unsigned long long)m->oom_episodes, (double)m->swapped_out / SIM_GIB,
-		      (double)m->guest_swapped / SIM_GIB, (double)m->balloon_peak / SIM_GIB);
-}
-
 /* A host with no swap of its own: balloons are all there is, within what
  * each guest's free memory and swap can absorb. The month passes with no
  * guest OOM, and the balloons did the work. */
@@ -150,7 +147,7 @@ bitbrains_200_host_without_swap(void **state)
 	struct sim_scenario *sc = load("bitbrains.conf");
 	struct sim_metrics m;
 	sc->host_swap = 0;
-	replay_2x(sc, &m, "no host swap");
+	replay_scenario(sc, 2.0, &m, SIM_POLICY_RECLAIM, ", no host swap");
 	assert_int_equal(m.oom_episodes, 0);
 	assert_int_equal(m.swapped_out, 0);
 	assert_int_equal(m.forced_out, 0);
@@ -169,7 +166,7 @@ bitbrains_200_guests_without_swap(void **state)
 	sim_scenario_set_guest_swap(sc, 0);
 	for (size_t i = 0; i < sc->n_vms; i++)
 		assert_int_equal(sc->vms[i].guest_swap, 0);
-	replay_2x(sc, &m, "no guest swap");
+	replay_scenario(sc, 2.0, &m, SIM_POLICY_RECLAIM, ", no guest swap");
 	assert_int_equal(m.oom_episodes, 0);
 	assert_int_equal(m.guest_swapped, 0);
 	assert_true(m.swapped_out > 0);
