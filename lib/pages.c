@@ -118,6 +118,21 @@ mu_above(double mu, double x, bool strict)
 	return strict ? mu > x : mu >= x;
 }
 
+/*
+ * True when no page of the VM is priced above @p lambda: its allocation at
+ * that level lies past all it holds, by more than rounding could blur
+ * (mu falls with j, and the first page's mu <= lambda exactly when base
+ * <= the allocation). Most VMs, most ticks: a multiplication instead of
+ * pricing a page.
+ */
+static bool
+gives_nothing(const struct vm_work *w, double lambda)
+{
+	double base = (double)w->base;
+
+	return wl_inverse(lambda, w->shares, w->active, w->inv_k) >= base + base * 0x1p-30 + 1.0;
+}
+
 /* Number of pages with mu > x (strict) or mu >= x. mu falls with j, so the
  * answer is a prefix; the closed form is checked against mu itself. When
  * @p next is given and the check priced the first page left out, *next is
@@ -317,38 +332,6 @@ key_put(unsigned char *s, size_t i, struct page_key k)
 	memcpy(s + i * sizeof(k), &k, sizeof(k));
 }
 
-/*
- * The want-th smallest (1-based) of the @p m keys in @p keys: the bits of
- * the price of each candidate's next page, listed with the VM's index in
- * the decisions' memory as the targets are placed, so that every radix
- * round reads 16 bytes a candidate, not its whole line.
- */
-static uint64_t
-kth_key(const unsigned char *keys, size_t m, size_t want)
-{
-	uint64_t hist[BUCKETS];
-	struct radix r = {UINT64_MAX, 0, 0, 0};
-	size_t i, nb = buckets_for(m);
-
-	for (i = 0; i < m; i++) {
-		uint64_t k = key_at(keys, i).key;
-
-		r.lo = min_u64(r.lo, k);
-		r.hi = max_u64(r.hi, k);
-	}
-	while (radix_round(&r, nb)) {
-		memset(hist, 0, r.used * sizeof(hist[0]));
-		for (i = 0; i < m; i++) {
-			uint64_t k = key_at(keys, i).key;
-
-			if (k >= r.lo && k <= r.hi)
-				hist[radix_bucket(&r, k)]++;
-		}
-		want -= (size_t)radix_narrow(&r, hist, want, false);
-	}
-	return r.lo;
-}
-
 /* Takes one page from VM @p w; returns the bytes taken. */
 static uint64_t
 take_page(struct vm_work *w, uint64_t page)
@@ -359,20 +342,61 @@ take_page(struct vm_work *w, uint64_t page)
 	return take;
 }
 
+/* Below this many keys in the chosen bucket, sorting them beats radix
+ * rounds, which narrow by the bucket count per round however few are left. */
+#define FEW_KEYS 32
+
 /*
- * The cutoff among the pages in doubt: the key at which their sizes, summed
- * from the most expensive down, reach @p *rem, which is left holding what
- * is still wanted at that key. A first round buckets the keys by value
- * between their least and largest (about one key per bucket); the keys in
- * the chosen bucket are gathered (in @p gather, room for @p room of them)
- * and resolved by the bits of their keys.
+ * select_key() over the @p c keys listed in @p list: sorted by key, then
+ * summed from the top (or bottom) one key value at a time until the sum
+ * reaches @p want (the keys' sizes add up to at least that).
  */
 static uint64_t
-cutoff(const unsigned char *keys, size_t m, double lo, double hi, uint64_t *rem,
-       uint32_t *gather, size_t room)
+select_few(const unsigned char *keys, uint32_t *list, size_t c, uint64_t *rem, uint64_t want,
+	   bool from_top)
+{
+	uint64_t acc = 0, key = 0;
+	size_t i, j;
+
+	for (i = 1; i < c; i++) { /* insertion sort, ascending */
+		uint32_t x = list[i];
+		uint64_t k = key_at(keys, x).key;
+
+		for (j = i; j > 0 && key_at(keys, list[j - 1]).key > k; j--)
+			list[j] = list[j - 1];
+		list[j] = x;
+	}
+	for (i = 0; i < c;) {
+		uint64_t group = 0;
+
+		key = key_at(keys, list[from_top ? c - 1 - i : i]).key;
+		for (; i < c && key_at(keys, list[from_top ? c - 1 - i : i]).key == key; i++)
+			group += key_at(keys, list[from_top ? c - 1 - i : i]).size;
+		if (acc + group >= want)
+			break;
+		acc += group;
+	}
+	*rem = want - acc;
+	return key;
+}
+
+/*
+ * The key at which the sizes of the @p m keys in @p keys, summed from the
+ * largest key down (@p from_top) or from the smallest up, reach @p *rem,
+ * which is left holding what is still wanted at that key. A first round
+ * buckets the keys by value between @p lo and @p hi, which hold them all
+ * (about four keys a bucket: a small histogram to clear and scan); the
+ * keys in the chosen bucket are gathered (in @p gather, room for @p room
+ * of them) and sorted when they are few, else resolved by the bits of
+ * their keys. Values, not bits, first: keys spread over many binades
+ * would take a radix round for every few bits.
+ */
+static uint64_t
+select_key(const unsigned char *keys, size_t m, double lo, double hi, uint64_t *rem,
+	   bool from_top, uint32_t *gather, size_t room)
 {
 	uint64_t hist[BUCKETS], acc = 0, want = *rem;
-	size_t i, nb = buckets_for(m), b, c = 0;
+	size_t i, nb = buckets_for(m / 4), b, c = 0;
 	double scale = hi > lo ? (double)(nb - 1) / (hi - lo) : 0.0;
 	struct radix r = {UINT64_MAX, 0, 0, 0};
 
@@ -384,10 +408,15 @@ cutoff(const unsigned char *keys, size_t m, double lo, double hi, uint64_t *rem,
 		memcpy(&x, &k.key, sizeof(x));
 		hist[(size_t)((x - lo) * scale)] += k.size;
 	}
-	for (b = nb; b-- > 0;) {
-		if (acc + hist[b] >= want || b == 0)
-			break;
-		acc += hist[b];
+	if (from_top) {
+		for (b = nb; b-- > 0;) {
+			if (acc + hist[b] >= want || b == 0)
+				break;
+			acc += hist[b];
+		}
+	} else {
+		for (b = 0; b + 1 < nb && acc + hist[b] < want; b++)
+			acc += hist[b];
 	}
 	want -= acc;
 	/* The keys in bucket b: their bit range, and (when they fit) a list. */
@@ -404,6 +433,8 @@ cutoff(const unsigned char *keys, size_t m, double lo, double hi, uint64_t *rem,
 			gather[c] = (uint32_t)i;
 		c++;
 	}
+	if (c > 0 && c <= room && c <= FEW_KEYS)
+		return select_few(keys, gather, c, rem, want, from_top);
 	while (radix_round(&r, buckets_for(c))) {
 		memset(hist, 0, r.used * sizeof(hist[0]));
 		for (i = 0; i < (c <= room ? c : m); i++) {
@@ -412,10 +443,34 @@ cutoff(const unsigned char *keys, size_t m, double lo, double hi, uint64_t *rem,
 			if (k.key >= r.lo && k.key <= r.hi)
 				hist[radix_bucket(&r, k.key)] += k.size;
 		}
-		want -= radix_narrow(&r, hist, want, true);
+		want -= radix_narrow(&r, hist, want, from_top);
 	}
 	*rem = want;
 	return r.lo;
+}
+
+/*
+ * The want-th smallest (1-based) of the @p m keys in @p keys (each of size
+ * 1): the bits of the price of each candidate's next page, listed with the
+ * VM's index in the decisions' memory as the targets are placed, so that
+ * every round reads 16 bytes a candidate, not its whole line.
+ */
+static uint64_t
+kth_key(const unsigned char *keys, size_t m, size_t want, uint32_t *gather, size_t room)
+{
+	uint64_t lo = UINT64_MAX, hi = 0, rem = want;
+	double a, b;
+	size_t i;
+
+	for (i = 0; i < m; i++) {
+		uint64_t k = key_at(keys, i).key;
+
+		lo = min_u64(lo, k);
+		hi = max_u64(hi, k);
+	}
+	memcpy(&a, &lo, sizeof(a));
+	memcpy(&b, &hi, sizeof(b));
+	return select_key(keys, m, a, b, &rem, false, gather, room);
 }
 
 /*
@@ -428,7 +483,7 @@ cutoff(const unsigned char *keys, size_t m, double lo, double hi, uint64_t *rem,
  * the level past lambda along the level's slope @p slope, and widens in
  * the rare case that this does not fall short. The pages in doubt are
  * listed once, with their prices, in @p keys (room for @p room of them);
- * cutoff() finds the cutoff there, and each VM's target follows from how
+ * select_key() finds the cutoff there, and each VM's target follows from how
  * many of its pages in doubt lie above it (they are a run of its page
  * numbers, most expensive first). Ties at the cutoff go to the lowest VM
  * index. Returns false, and leaves the decision to the general
@@ -458,6 +513,10 @@ pages_revoke_fast(struct vm_work *w, size_t n, double lambda, double slope, uint
 
 			if (!on_level(v))
 				continue;
+			if (gives_nothing(v, lambda)) {
+				v->target = 0;
+				continue;
+			}
 			j_hi = pages_above_next(v, x_hi, true, &g, &next);
 			last = max_pages(v, &g);
 			sure += page_bytes(v, j_hi, &g);
@@ -490,7 +549,7 @@ pages_revoke_fast(struct vm_work *w, size_t n, double lambda, double slope, uint
 	/* The cutoff: from the most expensive page in doubt down, until the
 	 * need is met. */
 	rem = need - sure;
-	cut = cutoff(keys, m, lambda, x_hi, &rem, gather, n);
+	cut = select_key(keys, m, lambda, x_hi, &rem, true, gather, n);
 
 	/* Each VM: its pages above the cutoff, and the one at it while the
 	 * need is not met, lowest index first. */
@@ -661,7 +720,7 @@ pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page, do
 		v->target = target;
 		if (rounded && candidate(v))
 			key_put(keys, m++,
-				(struct page_key){double_bits(wl_rho(v, target, page)), (uint32_t)i, 0});
+				(struct page_key){double_bits(wl_rho(v, target, page)), (uint32_t)i, 1});
 	}
 	if (reclaims && need > 0 && given == 0 && lambda > 0.0 && revoke_only) {
 		if (pages_revoke(w, n, lambda, need, page, out, dsize))
@@ -675,14 +734,14 @@ pages_place(struct vm_work *w, size_t n, const struct tick *t, uint64_t page, do
 			if (candidate(&w[i]))
 				key_put(keys, m++,
 					(struct page_key){double_bits(wl_rho(&w[i], w[i].target, page)),
-							  (uint32_t)i, 0});
+							  (uint32_t)i, 1});
 		}
 	}
 	if (!rounded || sat_sub(taken, given) >= need || m == 0)
 		goto topup;
 	missing = need - sat_sub(taken, given);
 	want = (size_t)min_u64((missing + page - 1) / page, m);
-	kth = kth_key(keys, m, want);
+	kth = kth_key(keys, m, want, gather, n);
 	for (j = 0; j < m && want; j++) {
 		struct page_key k = key_at(keys, j);
 

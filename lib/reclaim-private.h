@@ -550,7 +550,7 @@ uint64_t radix_narrow(struct radix *r, const uint64_t *hist, uint64_t want, bool
 struct page_key {
 	uint64_t key;  /* bits of its price */
 	uint32_t idx;  /* the VM */
-	uint32_t size; /* its bytes (a page, or less for the last) */
+	uint32_t size; /* its bytes (a page, or less for the last); 1 when counted */
 };
 
 /* Places every VM's target on the level in whole pages (w->target);
