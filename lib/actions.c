@@ -31,6 +31,17 @@ split_excess(struct reclaim_decision *d, const struct vm_work *w, const struct v
 	uint64_t balloon = 0, swap, compress;
 	bool no_swap = (w->flags & VIEW_NO_SWAP) != 0;
 
+	if (excess == 0) {
+		/* Nothing to split (most VMs, most ticks): the balloon keeps
+		 * what it holds or was asked, and the reason still says when
+		 * host swap could not have taken a share. */
+		if (no_swap && (mode == MODE_SPLIT || mode == MODE_SWAP))
+			d->reasons |= RECLAIM_REASON_SWAP_UNAVAILABLE;
+		d->balloon_target_bytes = (w->flags & VIEW_DRIVER) ? w->held : 0;
+		d->swap_bytes = 0;
+		d->compress_bytes = 0;
+		return;
+	}
 	if (no_swap && (mode == MODE_SPLIT || mode == MODE_SWAP)) {
 		balloon = min_u64(excess, room);
 		d->reasons |= RECLAIM_REASON_SWAP_UNAVAILABLE;

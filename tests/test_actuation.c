@@ -269,6 +269,14 @@ solo_init(struct solo *s, const struct reclaim_config *cfg)
 	s->vm.guest_swap_free_bytes = 8 * FW_GIB;
 }
 
+/* The host's swap bounded, and full. */
+static void
+solo_swap_full(struct solo *s)
+{
+	s->h.flags = RECLAIM_HOST_SWAP_BOUNDED;
+	s->h.swap_free_bytes = 0;
+}
+
 /* A decide at @p t_s seconds, with the balloon at @p balloon and free host
  * memory at @p permille thousandths of the host (15: hard, 30: soft). */
 static const struct reclaim_decision *
@@ -768,6 +776,32 @@ compression_full_cache_swaps(void **state)
 }
 
 /*
+ * A VM with nothing to give in the hard state (held at its reservation) on
+ * a host whose swap is full keeps its balloon, and its decision still says
+ * that host swap could not have taken a share.
+ */
+static void
+swap_unavailable_said_when_nothing_to_give(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct solo s;
+	const struct reclaim_decision *d;
+
+	(void)state;
+	solo_init(&s, &cfg);
+	solo_swap_full(&s);
+	s.vm.reservation_bytes = s.vm.consumed_bytes;
+	d = solo_at(&s, 100, 2 * FW_GIB, 15);
+	assert_int_equal(s.sum.state, RECLAIM_STATE_HARD);
+	assert_int_equal(d->excess_bytes, 0);
+	assert_int_equal(d->swap_bytes, 0);
+	assert_int_equal(d->compress_bytes, 0);
+	assert_int_equal(d->balloon_target_bytes, 2 * FW_GIB);
+	assert_int_equal(d->target_bytes, s.vm.consumed_bytes);
+	assert_true(d->reasons & RECLAIM_REASON_SWAP_UNAVAILABLE);
+}
+
+/*
  * Compression works in pages: a VM without host swap or a balloon driver,
  * whose cache has room for a page and 100 bytes, is planned to give one
  * page, its excess no more than its cache takes.
@@ -781,8 +815,7 @@ compression_room_in_whole_pages(void **state)
 
 	(void)state;
 	solo_init(&s, &cfg);
-	s.h.flags = RECLAIM_HOST_SWAP_BOUNDED;
-	s.h.swap_free_bytes = 0;
+	solo_swap_full(&s);
 	s.vm.flags = RECLAIM_VM_GUEST_STATS | RECLAIM_VM_COMPRESS;
 	s.vm.compress_max_bytes = FW_GIB;
 	s.vm.compress_used_bytes = FW_GIB - FW_PAGE - 100;
@@ -814,6 +847,7 @@ main(void)
 		cmocka_unit_test(compression_first_up_to_cache_limit),
 		cmocka_unit_test(compression_full_cache_swaps),
 		cmocka_unit_test(compression_room_in_whole_pages),
+		cmocka_unit_test(swap_unavailable_said_when_nothing_to_give),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
