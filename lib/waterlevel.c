@@ -177,25 +177,29 @@ wl_target(const struct vm_work *w, double lambda)
 	return t;
 }
 
-/* A VM's clamped allocation at lambda, and its slope there. */
+/* A VM's clamped allocation, and its slope, at the level where its cost
+ * is @p c (lambda times its shares) and its allocation before the clamp
+ * is @p x (wl_inverse()). */
 static inline void
-point(const struct vm_work *v, double lambda, double *t, double *dt)
+point_at(const struct vm_work *v, double c, double x, double *t, double *dt)
 {
-	double c = lambda * v->shares, lo = (double)v->lo, hi = (double)v->hi, x, s;
+	double lo = (double)v->lo, hi = (double)v->hi;
+	double s = c <= v->active ? v->shares : v->shares * v->inv_k;
 
-	if (c <= v->active) {
-		x = c;
-		s = v->shares;
-	} else {
-		x = v->active + (c - v->active) * v->inv_k;
-		s = v->shares * v->inv_k;
-	}
 	/* Clamped by min and max, not branches: which VMs sit at a bound
 	 * follows their numbers. (x is finite and lo <= hi, so this is the
 	 * clamp exactly, both ends included.) */
 	*dt = s * (double)((x > lo) & (x < hi));
 	x = x > lo ? x : lo;
 	*t = x < hi ? x : hi;
+}
+
+/* A VM's clamped allocation at lambda, and its slope there. */
+static inline void
+point(const struct vm_work *v, double lambda, double *t, double *dt)
+{
+	point_at(v, lambda * v->shares, wl_inverse(lambda, v->shares, v->active, v->inv_k), t,
+		 dt);
 }
 
 void
@@ -221,14 +225,19 @@ wl_evaluate(const struct vm_work *w, size_t n, double lambda, double *sum, doubl
  * 0 held at lo, 1 all active, 2 idle taxed, 3 held at hi. Non-decreasing
  * in lambda. */
 static int
-piece(const struct vm_work *v, double lambda)
+piece_at(const struct vm_work *v, double c, double t)
 {
-	double t = wl_inverse(lambda, v->shares, v->active, v->inv_k);
-	int p = lambda * v->shares <= v->active ? 1 : 2;
+	int p = c <= v->active ? 1 : 2;
 
 	/* (selects: as in point()) */
 	p = t >= (double)v->hi ? 3 : p;
 	return t <= (double)v->lo ? 0 : p;
+}
+
+static int
+piece(const struct vm_work *v, double lambda)
+{
+	return piece_at(v, lambda * v->shares, wl_inverse(lambda, v->shares, v->active, v->inv_k));
 }
 
 /* Adds a VM that stays on piece @p p to the line c0 + c1 lambda. */
@@ -291,26 +300,34 @@ fold(const struct vm_work *w, size_t n, double a, double b, uint32_t *active, do
  * wl_evaluate() at @p lambda and fold() for the bracket [a, b] in one pass,
  * each summing in the same order as it does alone: the solver's second
  * step, which must read every VM anyway, prepares the bracket it expects
- * next.
+ * next. One end of the bracket is @p lambda itself, whose piece follows
+ * from the allocation the evaluation computes anyway.
  */
 static size_t
 evaluate_fold(const struct vm_work *w, size_t n, double lambda, double a, double b,
 	      uint32_t *active, double *c0, double *c1, double *sum, double *slope)
 {
-	double g = 0.0, d = 0.0;
+	double g = 0.0, d = 0.0, other = lambda == a ? b : a;
 	size_t i, m = 0;
 
 	*c0 = *c1 = 0.0;
 	for (i = 0; i < n; i++) {
 		const struct vm_work *v = &w[i];
-		double t, dt;
+		double c, x, t, dt;
+		int p;
 
 		if (v->flags & VIEW_FIXED)
 			continue;
-		point(v, lambda, &t, &dt);
+		c = lambda * v->shares;
+		x = wl_inverse(lambda, v->shares, v->active, v->inv_k);
+		point_at(v, c, x, &t, &dt);
 		g += t;
 		d += dt;
-		m = fold_or_list(v, (uint32_t)i, a, b, active, m, c0, c1);
+		p = piece_at(v, c, x);
+		if (p != piece(v, other))
+			active[m++] = (uint32_t)i;
+		else
+			fold_one(v, p, c0, c1);
 	}
 	*sum = g;
 	*slope = d;
