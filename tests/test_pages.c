@@ -430,6 +430,32 @@ close_prices_follow_the_page_rule(void **state)
 	}
 }
 
+/*
+ * Twins whose first pages tie at the cutoff, below a third VM's dearer
+ * page, all three in doubt and in one bucket of the selection: the third
+ * gives its page, and of the twins only the first, since the need is met
+ * after one of them. (What is still wanted at the tie is the need less
+ * the page above it, not the whole need.)
+ */
+static void
+tie_below_a_dearer_page_goes_to_the_first(void **state)
+{
+	const uint64_t page = 4096, base = 10 * MIB;
+	const struct spec s[3] = {
+		{1, 0, 0.0, 0, base, 0},
+		{1, 0, 0.0, 0, base, 0},
+		{1, 0, 0.0, 0, base + 100, 0},
+	};
+	struct vm_work w[3];
+
+	(void)state;
+	assert_page_rule(s, 3, 2 * page, page);
+	place(w, s, 3, 2 * page, page);
+	assert_int_equal(w[0].target, base - page);
+	assert_int_equal(w[1].target, base);
+	assert_int_equal(w[2].target, base + 100 - page);
+}
+
 int
 main(void)
 {
@@ -442,6 +468,7 @@ main(void)
 		cmocka_unit_test(top_up_splits_twins_by_index),
 		cmocka_unit_test(rounded_level_follows_its_rule),
 		cmocka_unit_test(close_prices_follow_the_page_rule),
+		cmocka_unit_test(tie_below_a_dearer_page_goes_to_the_first),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
