@@ -122,9 +122,14 @@ prepare(struct reclaim_policy *p, const struct call *c, struct tick *t, struct s
 		uint16_t blocked = 0;
 
 		if (!k.same_order) {
+			/* (while the old entries come in their order, only the
+			 * new index is looked up) */
+			bool in_turn = k.streak >= 2;
+
 			if (i + 2 * AHEAD < n)
-				hist_prefetch_slots(cur, next, p->mask, vm_at(&c->vms, i + 2 * AHEAD)->id);
-			if (i + AHEAD < n)
+				hist_prefetch_slots(in_turn ? NULL : cur, next, p->mask,
+						    vm_at(&c->vms, i + 2 * AHEAD)->id);
+			if (i + AHEAD < n && !in_turn)
 				hist_prefetch_entry(cur, p->mask, vm_at(&c->vms, i + AHEAD)->id);
 		}
 		rc = vm_check(&k, f, next, cur, p->mask, &c->vms, i, vm, &old);

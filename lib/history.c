@@ -112,7 +112,8 @@ hist_prefetch_slots(const struct hist_table *cur, const struct hist_table *next,
 {
 	uint32_t s = hash_id(id, mask);
 
-	PREFETCH(&cur->slots[s], 0);
+	if (cur)
+		PREFETCH(&cur->slots[s], 0);
 	PREFETCH(&next->slots[s], 1);
 }
 

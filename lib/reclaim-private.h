@@ -271,6 +271,12 @@ int validate_array(struct vm_array *out, const struct reclaim_vm_stats *vms, siz
 struct vm_check {
 	uint64_t consumed, configured; /* running sums */
 	bool same_order;  /* the ids so far are the last tick's, in its order */
+	/* Out of order: the old entry after the last one found, where the
+	 * next VM's usually is (a VM started or stopped shifts the rest by
+	 * one), how many VMs in a row were found there, and how many in a row
+	 * were not. */
+	const struct vm_hist *guess;
+	unsigned streak, misses;
 	struct fault dup; /* the first duplicate id */
 };
 

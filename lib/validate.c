@@ -85,6 +85,7 @@ vm_check_begin(struct vm_check *k, struct hist_table *next, const struct hist_ta
 	memset(k, 0, sizeof(*k));
 	k->consumed = free_bytes;
 	k->same_order = cur->present == n;
+	k->guess = cur->entries;
 	if (!k->same_order)
 		hist_clear_index(next, mask);
 }
@@ -103,6 +104,45 @@ index_from_start(struct vm_check *k, struct hist_table *next, uint32_t mask,
 }
 
 /*
+ * VM i's old entry, and its id in @p next's index, once the ids have left
+ * the last tick's order (from VM i on, when it is the first to).
+ */
+static const struct vm_hist *
+out_of_order(struct vm_check *k, struct hist_table *next, const struct hist_table *cur,
+	     uint32_t mask, const struct vm_array *a, size_t i, uint64_t id)
+{
+	const struct vm_hist *old;
+	size_t other;
+
+	if (k->same_order) {
+		index_from_start(k, next, mask, a, i);
+		k->guess = &cur->entries[i];
+	}
+	other = hist_insert(next, mask, id, (uint32_t)i, &a->base->id, a->stride);
+	if (other && !k->dup.status) {
+		k->dup.index = i;
+		k->dup.other_index = other - 1;
+		k->dup.id = id;
+		fault_at(&k->dup, RECLAIM_E_VM_DUPLICATE, RECLAIM_WHERE_VM, "id");
+	}
+	/* Ids are unique in @p cur: an entry with this id is the one the
+	 * index would find. Where the guess keeps missing (VMs in a new
+	 * order), it is tried only now and then, to see order come back. */
+	if ((k->misses < 2 || (i & 15) == 0) && k->guess < cur->entries + cur->n &&
+	    k->guess->id == id) {
+		k->streak++;
+		k->misses = 0;
+		return k->guess++;
+	}
+	old = hist_find(cur, mask, id);
+	k->streak = 0;
+	k->misses++;
+	if (old)
+		k->guess = old + 1;
+	return old;
+}
+
+/*
  * VM i: its struct, its members, the running sums (consumed and configured
  * bytes must fit in 64 bits, as must consumed and host free memory; the
  * reservations then fit too, each being at most its VM's configured size),
@@ -111,7 +151,9 @@ index_from_start(struct vm_check *k, struct hist_table *next, uint32_t mask,
  * they are known to be unique and each one's old entry is at its index.
  * Otherwise @p next's index is built as they come, which finds duplicates;
  * the first is kept in @p k and reported by vm_check_end(), once every VM
- * has passed its own checks.
+ * has passed its own checks. Each old entry is looked for first after the
+ * last one found (VMs started or stopped since leave the others in their
+ * order), then by the index.
  */
 int
 vm_check(struct vm_check *k, struct fault *f, struct hist_table *next,
@@ -131,24 +173,11 @@ vm_check(struct vm_check *k, struct fault *f, struct hist_table *next,
 	if (add_overflows(&k->configured, vm->configured_bytes))
 		return fault_at(f, RECLAIM_E_OVERFLOW, RECLAIM_WHERE_VM, "configured_bytes");
 
-	if (k->same_order) {
-		if (cur->entries[i].id == vm->id) {
-			*old = &cur->entries[i];
-			return RECLAIM_OK;
-		}
-		index_from_start(k, next, mask, a, i);
+	if (k->same_order && cur->entries[i].id == vm->id) {
+		*old = &cur->entries[i];
+		return RECLAIM_OK;
 	}
-	{
-		size_t other = hist_insert(next, mask, vm->id, (uint32_t)i, &a->base->id, a->stride);
-
-		if (other && !k->dup.status) {
-			k->dup.index = i;
-			k->dup.other_index = other - 1;
-			k->dup.id = vm->id;
-			fault_at(&k->dup, RECLAIM_E_VM_DUPLICATE, RECLAIM_WHERE_VM, "id");
-		}
-	}
-	*old = hist_find(cur, mask, vm->id);
+	*old = out_of_order(k, next, cur, mask, a, i, vm->id);
 	return RECLAIM_OK;
 }
 

@@ -409,6 +409,61 @@ new_vanished_and_reused_ids(void **state)
 	}
 }
 
+/*
+ * A VM started at the head of the list shifts every other one by a place:
+ * each keeps its history (A stays held back, B and the new C are not).
+ * Then A leaves for a tick (no grace period: it is forgotten), while the
+ * table's memory still holds its old entry just past the VMs of that
+ * tick; when its id comes back there, as another, healthy guest, it is a
+ * new VM, not the old one.
+ */
+static void
+started_vm_shifts_the_others(void **state)
+{
+	struct reclaim_config cfg = default_config();
+	struct reclaim_adapter ad = fw_adapter();
+	struct reclaim_policy *p;
+	struct fw_world w;
+	struct fw_tick t;
+	struct fw_vm c, a;
+
+	(void)state;
+	cfg.absent_grace_ns = 0;
+	p = policy_with(&cfg, 4);
+	soft_world(&w, 0.0, 0);
+	assert_true(run_until_unresponsive(&w, p, &ad, 30) != 0);
+	fw_add_vm(&w, 3, 4 * FW_GIB, 1 * FW_GIB)->touched = 4 * FW_GIB - 64 * FW_MIB;
+	w.total += w.vm[2].touched; /* it brings its memory: free is unchanged */
+	/* C, B, A: C at the head, A last */
+	c = w.vm[2];
+	a = w.vm[0];
+	w.vm[0] = c;
+	w.vm[2] = a;
+	for (unsigned i = 0; i < 3; i++) {
+		fw_tick(&w, p, &ad, &t);
+		assert_int_equal(t.decide_rc, RECLAIM_OK);
+		assert_int_equal(t.d[0].id, 3);
+		assert_true(unresponsive(fw_decision(&t, ID_A)));
+		assert_false(unresponsive(fw_decision(&t, ID_B)));
+		assert_false(unresponsive(fw_decision(&t, 3)));
+	}
+	/* A away for a tick (its memory not yet free)... */
+	w.vm[2].present = false;
+	w.other = fw_consumed(&w.vm[2]);
+	fw_tick(&w, p, &ad, &t);
+	assert_null(fw_decision(&t, ID_A));
+	/* ...and back as another guest, in the place after the last VM. */
+	w.other = 0;
+	fw_vm_reset(&w, &w.vm[2], ID_A, 8 * FW_GIB, 2 * FW_GIB);
+	w.vm[2].touched = a.touched;
+	fw_tick(&w, p, &ad, &t);
+	assert_int_equal(t.decide_rc, RECLAIM_OK);
+	assert_false(unresponsive(fw_decision(&t, ID_A)));
+	assert_int_not_equal(fw_decision(&t, ID_A)->balloon_limit,
+			     RECLAIM_BALLOON_LIMIT_UNRESPONSIVE);
+	reclaim_policy_destroy(p);
+}
+
 static bool
 all_bytes(const void *p, size_t n, unsigned char v)
 {
@@ -837,6 +892,7 @@ main(void)
 		cmocka_unit_test(history_follows_id_not_slot),
 		cmocka_unit_test(unresponsive_balloon_keeps_its_share),
 		cmocka_unit_test(new_vanished_and_reused_ids),
+		cmocka_unit_test(started_vm_shifts_the_others),
 		cmocka_unit_test(absent_within_grace_keeps_history),
 		cmocka_unit_test(grace_period_to_the_nanosecond),
 		cmocka_unit_test(absent_vms_make_room),
