@@ -247,6 +247,24 @@ stall_after_progress_marked_within_window(void **state)
 	reclaim_policy_destroy(p);
 }
 
+/* VM @p v (8 GiB) away for one tick, its memory not yet free (counted as
+ * the host's), then back under its id as another guest using as much. */
+static void
+away_for_a_tick(struct fw_world *w, struct reclaim_policy *p, const struct reclaim_adapter *ad,
+		struct fw_vm *v)
+{
+	uint64_t id = v->id, touched = v->touched;
+	struct fw_tick t;
+
+	v->present = false;
+	w->other = fw_consumed(v);
+	fw_tick(w, p, ad, &t);
+	assert_null(fw_decision(&t, id));
+	w->other = 0;
+	fw_vm_reset(w, v, id, 8 * FW_GIB, 2 * FW_GIB);
+	v->touched = touched;
+}
+
 /* ---- behaviour 1: history keyed by id ---- */
 
 /* History follows the id, not the slot: once A is unresponsive, swapping the
@@ -373,17 +391,9 @@ new_vanished_and_reused_ids(void **state)
 		w.total -= c->touched;
 
 		if (vanish) {
-			uint64_t touched = w.vm[0].touched;
-
-			/* A vanishes for one tick (its memory not yet free)... */
-			w.vm[0].present = false;
-			w.other = fw_consumed(&w.vm[0]);
-			fw_tick(&w, p, &ad, &t);
-			assert_null(fw_decision(&t, ID_A));
-			/* ...and its id comes back as another, stalled guest. */
-			w.other = 0;
-			fw_vm_reset(&w, &w.vm[0], ID_A, 8 * FW_GIB, 2 * FW_GIB);
-			w.vm[0].touched = touched;
+			/* A vanishes for one tick, and its id comes back as
+			 * another, stalled guest. */
+			away_for_a_tick(&w, p, &ad, &w.vm[0]);
 			w.vm[0].inflate_rate = 0.0;
 		} else {
 			fw_tick(&w, p, &ad, &t);
@@ -447,15 +457,9 @@ started_vm_shifts_the_others(void **state)
 		assert_false(unresponsive(fw_decision(&t, ID_B)));
 		assert_false(unresponsive(fw_decision(&t, 3)));
 	}
-	/* A away for a tick (its memory not yet free)... */
-	w.vm[2].present = false;
-	w.other = fw_consumed(&w.vm[2]);
-	fw_tick(&w, p, &ad, &t);
-	assert_null(fw_decision(&t, ID_A));
-	/* ...and back as another guest, in the place after the last VM. */
-	w.other = 0;
-	fw_vm_reset(&w, &w.vm[2], ID_A, 8 * FW_GIB, 2 * FW_GIB);
-	w.vm[2].touched = a.touched;
+	/* A away for a tick, and back as another guest, in the place after
+	 * the last VM. */
+	away_for_a_tick(&w, p, &ad, &w.vm[2]);
 	fw_tick(&w, p, &ad, &t);
 	assert_int_equal(t.decide_rc, RECLAIM_OK);
 	assert_false(unresponsive(fw_decision(&t, ID_A)));
