@@ -799,6 +799,7 @@ swap_unavailable_said_when_nothing_to_give(void **state)
 	assert_int_equal(d->balloon_target_bytes, 2 * FW_GIB);
 	assert_int_equal(d->target_bytes, s.vm.consumed_bytes);
 	assert_true(d->reasons & RECLAIM_REASON_SWAP_UNAVAILABLE);
+	reclaim_policy_destroy(s.p);
 }
 
 /*
