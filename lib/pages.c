@@ -347,9 +347,10 @@ take_page(struct vm_work *w, uint64_t page)
 #define FEW_KEYS 32
 
 /*
- * select_key() over the @p c keys listed in @p list: sorted by key, then
- * summed from the top (or bottom) one key value at a time until the sum
- * reaches @p want (the keys' sizes add up to at least that).
+ * select_key() over the @p c keys listed in @p list: sorted from the
+ * largest key down (@p from_top) or from the smallest up, then summed one
+ * key value at a time until the sum reaches @p want (the keys' sizes add
+ * up to at least that).
  */
 static uint64_t
 select_few(const unsigned char *keys, uint32_t *list, size_t c, uint64_t *rem, uint64_t want,
@@ -358,20 +359,25 @@ select_few(const unsigned char *keys, uint32_t *list, size_t c, uint64_t *rem, u
 	uint64_t acc = 0, key = 0;
 	size_t i, j;
 
-	for (i = 1; i < c; i++) { /* insertion sort, ascending */
+	for (i = 1; i < c; i++) { /* insertion sort */
 		uint32_t x = list[i];
 		uint64_t k = key_at(keys, x).key;
 
-		for (j = i; j > 0 && key_at(keys, list[j - 1]).key > k; j--)
+		for (j = i; j > 0; j--) {
+			uint64_t prev = key_at(keys, list[j - 1]).key;
+
+			if (from_top ? prev >= k : prev <= k)
+				break;
 			list[j] = list[j - 1];
+		}
 		list[j] = x;
 	}
 	for (i = 0; i < c;) {
 		uint64_t group = 0;
 
-		key = key_at(keys, list[from_top ? c - 1 - i : i]).key;
-		for (; i < c && key_at(keys, list[from_top ? c - 1 - i : i]).key == key; i++)
-			group += key_at(keys, list[from_top ? c - 1 - i : i]).size;
+		key = key_at(keys, list[i]).key;
+		for (; i < c && key_at(keys, list[i]).key == key; i++)
+			group += key_at(keys, list[i]).size;
 		if (acc + group >= want)
 			break;
 		acc += group;

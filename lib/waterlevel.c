@@ -261,15 +261,13 @@ fold_one(const struct vm_work *v, int p, double *c0, double *c1)
 	}
 }
 
-/* VM @p v (number @p idx): folded into the line when its piece is the
- * same at both ends of [a, b], else listed as the @p m-th in @p active;
- * returns the length of the list. */
+/* VM @p v (number @p idx), on piece @p p at one end of a bracket: folded
+ * into the line when its piece is the same at the other end @p b, else
+ * listed as the @p m-th in @p active; returns the length of the list. */
 static inline size_t
-fold_or_list(const struct vm_work *v, uint32_t idx, double a, double b, uint32_t *active,
-	     size_t m, double *c0, double *c1)
+fold_or_list(const struct vm_work *v, uint32_t idx, int p, double b, uint32_t *active, size_t m,
+	     double *c0, double *c1)
 {
-	int p = piece(v, a);
-
 	if (p != piece(v, b))
 		active[m++] = idx;
 	else
@@ -292,7 +290,7 @@ fold(const struct vm_work *w, size_t n, double a, double b, uint32_t *active, do
 	*c0 = *c1 = 0.0;
 	for (i = 0; i < n; i++)
 		if (!(w[i].flags & VIEW_FIXED))
-			m = fold_or_list(&w[i], (uint32_t)i, a, b, active, m, c0, c1);
+			m = fold_or_list(&w[i], (uint32_t)i, piece(&w[i], a), b, active, m, c0, c1);
 	return m;
 }
 
@@ -314,7 +312,6 @@ evaluate_fold(const struct vm_work *w, size_t n, double lambda, double a, double
 	for (i = 0; i < n; i++) {
 		const struct vm_work *v = &w[i];
 		double c, x, t, dt;
-		int p;
 
 		if (v->flags & VIEW_FIXED)
 			continue;
@@ -323,11 +320,7 @@ evaluate_fold(const struct vm_work *w, size_t n, double lambda, double a, double
 		point_at(v, c, x, &t, &dt);
 		g += t;
 		d += dt;
-		p = piece_at(v, c, x);
-		if (p != piece(v, other))
-			active[m++] = (uint32_t)i;
-		else
-			fold_one(v, p, c0, c1);
+		m = fold_or_list(v, (uint32_t)i, piece_at(v, c, x), other, active, m, c0, c1);
 	}
 	*sum = g;
 	*slope = d;
@@ -342,7 +335,8 @@ refold(const struct vm_work *w, double a, double b, uint32_t *active, size_t m, 
 
 	/* (entry k is written once entry j >= k has been read) */
 	for (j = 0; j < m; j++)
-		k = fold_or_list(&w[active[j]], active[j], a, b, active, k, c0, c1);
+		k = fold_or_list(&w[active[j]], active[j], piece(&w[active[j]], a), b, active, k, c0,
+				 c1);
 	return k;
 }
 
