@@ -16,6 +16,7 @@
 
 #define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~(size_t)((a) - 1))
 #define MAX_CAPACITY ((size_t)1 << 28)
+#define WORK_ALIGN 64 /* a cache line */
 
 /* At most 2^28 VMs, and fewer where size_t is 32 bits: the memory a
  * capacity needs (two histories, the working lines, the index and the
@@ -48,8 +49,10 @@ policy_layout(struct layout *l, size_t capacity)
 		l->slots[i] = off;
 		off = ALIGN_UP(off + slots * sizeof(uint32_t), 16);
 	}
+	/* (the working lines start on a cache line wherever the block lies:
+	 * room to move them up to one) */
 	l->work = off;
-	off = ALIGN_UP(off + capacity * sizeof(struct vm_work), 16);
+	off = ALIGN_UP(off + capacity * sizeof(struct vm_work) + (WORK_ALIGN - 16), 16);
 	l->active = off;
 	off = ALIGN_UP(off + capacity * sizeof(uint32_t), 16);
 	l->total = off;
@@ -86,7 +89,8 @@ policy_place(void *memory, const struct reclaim_config *cfg, size_t capacity, bo
 		p->hist[i].slots = (uint32_t *)(void *)(base + l.slots[i]);
 		hist_clear_index(&p->hist[i], p->mask);
 	}
-	p->work = (struct vm_work *)(void *)(base + l.work);
+	p->work = (struct vm_work *)(void *)(base + l.work +
+					     (-(uintptr_t)(base + l.work) & (WORK_ALIGN - 1)));
 	p->active = (uint32_t *)(void *)(base + l.active);
 	p->in_use = &p->in_use_word;
 	atomic_init(p->in_use, 0);

@@ -365,7 +365,7 @@ struct vm_work {
 	double active;
 	double inv_k;      /* 1/k = 1 - tau */
 	uint64_t base;     /* min(projected, max): the target before any move */
-	uint64_t held;     /* balloon size held (actual or asked, within cap) */
+	uint64_t target;   /* placed in whole pages (pages_place) */
 	uint32_t flags;    /* enum view_flag */
 	uint16_t cap_kind; /* enum reclaim_balloon_limit */
 	uint16_t pad;
@@ -376,7 +376,7 @@ struct vm_work {
 	uint64_t limit_excess; /* projected above min(configured, limit) */
 	uint64_t asked_before; /* balloon size asked last tick (the adapter's view) */
 	uint64_t short_give;   /* short of memory: what it gets back from free memory */
-	uint64_t target;    /* placed in whole pages (pages_place) */
+	uint64_t held;      /* balloon size held (actual or asked, within cap) */
 	uint64_t deliver;   /* hard state: balloon_deliverable(), else 0 */
 };
 

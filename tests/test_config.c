@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Config: ESX defaults, profiles, validation naming the field, thresholds. */
+#define _POSIX_C_SOURCE 200809L /* posix_memalign */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -236,6 +238,58 @@ policy_in_caller_memory(void **state)
 }
 
 /*
+ * Caller memory need only be aligned to 16 bytes, so a policy may start
+ * anywhere in a cache line; wherever it does, the policy fits in the
+ * bytes reclaim_policy_memory_size() asks for, its parts do not overlap,
+ * and it decides as one from reclaim_policy_new(). A busy host at full
+ * capacity, so that every VM's working record and the solver's scratch
+ * are in use.
+ */
+static void
+policy_anywhere_in_a_cache_line(void **state)
+{
+	enum { N = 61 };
+	const uint64_t gib = 1ull << 30;
+	struct reclaim_config c;
+	struct reclaim_vm_stats vms[N];
+	struct reclaim_host host = tu_host(N * 4 * gib, 0, N * 4 * gib / 40, 1000000000ull);
+	struct reclaim_summary want_sum = RECLAIM_SUMMARY_INIT, sum = RECLAIM_SUMMARY_INIT;
+	struct reclaim_decision want[N], got[N];
+	struct reclaim_policy *ref, *p = NULL;
+	size_t need, off, i;
+	uint64_t seed = 11;
+
+	(void)state;
+	reclaim_config_init(&c, sizeof(c));
+	for (i = 0; i < N; i++) {
+		vms[i] = tu_vm(i + 1, 4 * gib, 2 * gib + tu_next(&seed) % (2 * gib), 500 + i * 37);
+		vms[i].balloon_bytes = tu_next(&seed) % (gib / 2);
+		vms[i].active_bytes = tu_next(&seed) % vms[i].consumed_bytes;
+	}
+	ref = tu_policy(&c, N);
+	assert_non_null(ref);
+	memset(want, 0xa5, sizeof(want));
+	assert_int_equal(reclaim_decide(ref, &host, vms, N, 0, &want_sum, want), RECLAIM_OK);
+	assert_true(want_sum.state >= RECLAIM_STATE_SOFT);
+	assert_true(want_sum.balloon_bytes > 0);
+	need = reclaim_policy_memory_size(N);
+	for (off = 0; off < 64; off += 16) {
+		unsigned char *mem = NULL;
+
+		/* exactly the bytes asked for, from @off within a line */
+		assert_int_equal(posix_memalign((void **)&mem, 64, off + need), 0);
+		assert_int_equal(reclaim_policy_init(&p, mem + off, need, &c, N), RECLAIM_OK);
+		memset(got, 0xa5, sizeof(got));
+		assert_int_equal(reclaim_decide(p, &host, vms, N, 0, &sum, got), RECLAIM_OK);
+		assert_memory_equal(&sum, &want_sum, sizeof(sum));
+		assert_memory_equal(got, want, sizeof(got));
+		reclaim_policy_destroy(p);
+		free(mem);
+	}
+	reclaim_policy_destroy(ref);
+}
+
+/*
  * The largest capacity the library sizes: 2^28 VMs where size_t is 64 bits,
  * and, where it is 32 bits, as many as fit without the size wrapping (a few
  * million). Up to it every size is a real one, a few hundred bytes a VM;
@@ -296,6 +350,7 @@ main(void)
 		cmocka_unit_test(esxi5_minfree_scale),
 		cmocka_unit_test(set_config_keeps_old_on_error),
 		cmocka_unit_test(policy_in_caller_memory),
+		cmocka_unit_test(policy_anywhere_in_a_cache_line),
 		cmocka_unit_test(capacity_bound),
 	};
 
